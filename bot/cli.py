@@ -1,0 +1,68 @@
+"""`veo-bot` / `python -m bot`: load the configuration, then run the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import discord
+
+from bot.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+    )
+    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+async def _run(settings: Settings) -> None:
+    from bot.client import VeoBot
+
+    assert settings.discord_token is not None
+    async with VeoBot(settings) as bot:
+
+        async def sync_once() -> None:
+            await bot.wait_until_ready()
+            try:
+                await bot.sync_commands()
+            except discord.HTTPException:
+                log.exception("could not sync slash commands")
+
+        bot.loop.create_task(sync_once())
+        await bot.start(settings.discord_token.get_secret_value())
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in {"-h", "--help"}:
+        print(
+            "usage: veo-bot\n\nRuns the Discord bot. Configuration: environment or .env (see README.md)."
+        )
+        return
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc.screen(), file=sys.stderr)
+        raise SystemExit(2) from None
+    _configure_logging(settings.log_level)
+    try:
+        asyncio.run(_run(settings))
+    except discord.LoginFailure:
+        print(
+            "veo-bot cannot start: Discord refused DISCORD_TOKEN. Reset the token in the "
+            "Developer Portal (Bot > Reset Token) and update .env.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    except discord.PrivilegedIntentsRequired:
+        print("veo-bot cannot start: Discord asks for a privileged intent.", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,123 @@
+"""The composition root: opens the long-lived resources, builds the services, closes them.
+
+Nothing else constructs a session, a database or a provider (STYLE 1).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import aiohttp
+import discord
+from discord.ext import commands
+
+from bot.discord_publisher import DiscordPublisher
+from bot.manager import JobManager
+from bot.providers import ProviderRegistry
+from bot.providers.base import Provider, Timing
+from bot.providers.demo import DemoProvider
+from bot.service import VideoService
+from bot.settings import Settings
+from storage import Database, JobStore
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.veo",)
+
+
+def build_providers(settings: Settings, session: aiohttp.ClientSession) -> ProviderRegistry:
+    providers: dict[str, Provider] = {}
+    for name in settings.enabled_providers():
+        if name == "apiyi":
+            from bot.providers.apiyi import ApiyiProvider
+
+            assert settings.apiyi_api_key is not None
+            providers[name] = ApiyiProvider(
+                api_key=settings.apiyi_api_key.get_secret_value(),
+                base_url=settings.apiyi_base_url,
+                session=session,
+                timing_override=settings.timing_override("apiyi"),
+            )
+        elif name == "demo":
+            providers[name] = DemoProvider(
+                delay=settings.demo_delay, poll_interval=settings.demo_poll_interval
+            )
+    return ProviderRegistry(providers, settings.resolved_default_provider())
+
+
+class VeoBot(commands.Bot):
+    session: aiohttp.ClientSession
+    db: Database
+    store: JobStore
+    providers: ProviderRegistry
+    publisher: DiscordPublisher
+    manager: JobManager
+    service: VideoService
+
+    def __init__(
+        self, settings: Settings, *, timing_overrides: dict[str, Timing] | None = None
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.none() | discord.Intents(guilds=True),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self._timing_overrides = timing_overrides
+        self._resources_open = False
+
+    async def setup_hook(self) -> None:
+        settings = self.settings
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=15)
+        )
+        self.db = await Database.open(settings.db_path)
+        self._resources_open = True
+        self.store = JobStore(self.db)
+        self.providers = build_providers(settings, self.session)
+        self.publisher = DiscordPublisher(self, self.providers)
+        self.manager = JobManager(
+            self.store,
+            self.providers,
+            self.publisher,
+            work_dir=Path(settings.db_path).parent / "downloads",
+            max_download_bytes=settings.max_download_bytes,
+            max_concurrency=settings.max_concurrent_jobs,
+            timing_overrides=self._timing_overrides,
+        )
+        self.service = VideoService(settings, self.store, self.providers, self.manager)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.manager.start()
+        log.info(
+            "providers: %s (default %s); database %s",
+            ", ".join(self.providers.names()),
+            self.providers.default,
+            settings.db_path,
+        )
+
+    async def sync_commands(self) -> None:
+        """Guild commands update at once; global ones take a while to appear."""
+        if self.settings.guild_ids:
+            for guild_id in self.settings.guild_ids:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            log.info("commands synced to guilds %s", self.settings.guild_ids)
+        else:
+            await self.tree.sync()
+            log.info("commands synced globally (they can take up to an hour to appear)")
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
+
+    async def close(self) -> None:
+        if self._resources_open:
+            await self.manager.stop()
+            await self.providers.close()
+            await self.session.close()
+            await self.db.close()
+            self._resources_open = False
+        await super().close()

@@ -1,0 +1,241 @@
+"""Shows jobs in Discord and posts finished videos, with the bot's own token.
+
+Nothing here depends on the 15-minute interaction token, except jobs whose channel
+the bot cannot post in (then followups on the member's interaction are all we have).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import discord
+
+from bot import messages
+from bot.providers import ProviderRegistry
+from bot.publishing import DeliveryFailed
+from storage import TERMINAL, Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+MIN_EDIT_INTERVAL = 5.0  # seconds between progress edits of one job message
+NO_PINGS = discord.AllowedMentions.none()
+HISTORY_SCAN = 50
+
+MSG_TOO_LARGE = (
+    "The video is larger than this channel's upload limit ({limit}), and the video service "
+    "gives no link to it. Your quota was refunded."
+)
+MSG_NO_CHANNEL = (
+    "The channel of this job is gone, so the video could not be posted. Your quota was refunded."
+)
+MSG_FORBIDDEN = "I am not allowed to post in this channel (I need Send Messages and Attach Files). Your quota was refunded."
+MSG_TOKEN_EXPIRED = (
+    "I could not post in the channel, and the command's reply expired before the video was "
+    "ready. Your quota was refunded; ask an admin to let me post here."
+)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB"
+
+
+class DiscordPublisher:
+    def __init__(
+        self,
+        client: discord.Client,
+        providers: ProviderRegistry,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.providers = providers
+        self.clock = clock
+        self._last_edit: dict[int, tuple[float, str]] = {}
+
+    # -- where a job's messages go ---------------------------------------------------
+
+    def _channel(self, job: Job) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+
+    def _webhook(self, job: Job) -> discord.Webhook | None:
+        if job.interaction_app_id is None or job.interaction_token is None:
+            return None
+        if job.interaction_expires_at is not None and self.clock() > job.interaction_expires_at - 5:
+            return None
+        return discord.Webhook.partial(
+            job.interaction_app_id, job.interaction_token, client=self.client
+        )
+
+    def _label(self, job: Job) -> str:
+        spec = self.providers.model(job.provider, job.model)
+        return spec.label if spec is not None else job.model
+
+    def _typical(self, job: Job) -> float | None:
+        spec = self.providers.model(job.provider, job.model)
+        if spec is None:
+            return None
+        return spec.timing_for(job.request.get("resolution")).initial_wait * 2
+
+    def render(self, job: Job) -> str:
+        return messages.job_message(job, self._label(job), self.clock(), self._typical(job))
+
+    # -- Publisher -------------------------------------------------------------------
+
+    async def job_updated(self, job: Job) -> None:
+        if job.status_message_id is None:
+            return
+        text = self.render(job)
+        now = self.clock()
+        last = self._last_edit.get(job.id)
+        if last is not None:
+            last_at, last_text = last
+            if last_text == text:
+                return
+            same_state = (
+                last_text.splitlines()[-1:][0].split(" ")[0] == text.splitlines()[-1].split(" ")[0]
+            )
+            if same_state and now - last_at < MIN_EDIT_INTERVAL and job.status not in TERMINAL:
+                return
+        self._last_edit[job.id] = (now, text)
+        if job.status in TERMINAL:
+            self._last_edit.pop(job.id, None)
+        try:
+            if job.delivery_mode == "followup":
+                webhook = self._webhook(job)
+                if webhook is not None:
+                    await webhook.edit_message(
+                        job.status_message_id, content=text, allowed_mentions=NO_PINGS
+                    )
+            else:
+                message = self._channel(job).get_partial_message(job.status_message_id)
+                await message.edit(content=text, allowed_mentions=NO_PINGS)
+        except (discord.HTTPException, aiohttp.ClientError) as exc:
+            log.info("job %d: could not update its message: %s", job.id, exc)
+        if job.status is JobStatus.FAILED:
+            await self._tell_failure(job)
+
+    async def _tell_failure(self, job: Job) -> None:
+        """A failure pings the member once, so they are not left waiting."""
+        text = f"<@{job.user_id}> job #{job.id} failed: {job.error_message}"
+        mentions = discord.AllowedMentions(
+            users=[discord.Object(job.user_id)], everyone=False, roles=False
+        )
+        try:
+            if job.delivery_mode == "followup":
+                webhook = self._webhook(job)
+                if webhook is not None:
+                    await webhook.send(text, allowed_mentions=mentions, ephemeral=True)
+            else:
+                await self._channel(job).send(
+                    text,
+                    allowed_mentions=mentions,
+                    reference=self._reference(job),  # type: ignore[arg-type]  # None is accepted at runtime
+                    silent=False,
+                )
+        except (discord.HTTPException, aiohttp.ClientError) as exc:
+            log.info("job %d: could not tell the member about the failure: %s", job.id, exc)
+
+    def _reference(self, job: Job) -> discord.MessageReference | None:
+        if job.status_message_id is None or job.delivery_mode != "channel":
+            return None
+        return discord.MessageReference(
+            message_id=job.status_message_id, channel_id=job.channel_id, fail_if_not_exists=False
+        )
+
+    async def deliver(self, job: Job, *, resumed: bool) -> int:
+        if resumed:
+            existing = await self._find_delivery(job)
+            if existing is not None:
+                log.info("job %d: already posted as %d before the restart", job.id, existing)
+                return existing
+        path = Path(job.result_path) if job.result_path else None
+        size = (
+            job.result_size
+            if job.result_size is not None
+            else (path.stat().st_size if path else None)
+        )
+        fits = (
+            path is not None and path.exists() and size is not None and size <= job.filesize_limit
+        )
+        if fits:
+            assert path is not None
+            try:
+                return await self._post(job, file_path=path)
+            except discord.HTTPException as exc:
+                if exc.status != 413 and exc.code != 40005:
+                    raise self._translate(exc) from exc
+                log.info(
+                    "job %d: Discord refused the upload as too large; falling back to a link",
+                    job.id,
+                )
+        if job.result_url:
+            try:
+                return await self._post(job, link=job.result_url)
+            except discord.HTTPException as exc:
+                raise self._translate(exc) from exc
+        raise DeliveryFailed(MSG_TOO_LARGE.format(limit=_mb(job.filesize_limit)), code="too_large")
+
+    async def _post(
+        self, job: Job, *, file_path: Path | None = None, link: str | None = None
+    ) -> int:
+        content = messages.ready_message(job, link=link, link_expires_at=job.result_url_expires_at)
+        mentions = discord.AllowedMentions(
+            users=[discord.Object(job.user_id)], everyone=False, roles=False
+        )
+        # A discord.File is closed after sending: build a new one for every attempt.
+        files = [discord.File(file_path, filename=f"veo-job-{job.id}.mp4")] if file_path else []
+        try:
+            if job.delivery_mode == "followup":
+                webhook = self._webhook(job)
+                if webhook is None:
+                    raise DeliveryFailed(MSG_TOKEN_EXPIRED, code="token_expired")
+                sent = await webhook.send(
+                    content, wait=True, allowed_mentions=mentions, files=files
+                )
+                return sent.id
+            message = await self._channel(job).send(
+                content,
+                allowed_mentions=mentions,
+                reference=self._reference(job),  # type: ignore[arg-type]  # None is accepted at runtime
+                files=files,
+            )
+            return message.id
+        except aiohttp.ClientError as exc:
+            raise DeliveryFailed(
+                "Discord could not be reached.", code="network", retryable=True
+            ) from exc
+        finally:
+            for f in files:
+                f.close()
+
+    def _translate(self, exc: discord.HTTPException) -> DeliveryFailed:
+        if isinstance(exc, discord.Forbidden):
+            return DeliveryFailed(MSG_FORBIDDEN, code="missing_permissions")
+        if isinstance(exc, discord.NotFound):
+            return DeliveryFailed(MSG_NO_CHANNEL, code="channel_gone")
+        if exc.status == 413 or exc.code == 40005:
+            return DeliveryFailed("too large", code="too_large")
+        return DeliveryFailed(
+            "Discord had a problem.", code=f"discord_{exc.status}", retryable=True
+        )
+
+    async def _find_delivery(self, job: Job) -> int | None:
+        """After a restart mid-delivery: did the post already happen?"""
+        marker = re.compile(re.escape(messages.ready_marker(job.id)) + r"\b")
+        me = self.client.user.id if self.client.user else None
+        try:
+            if job.delivery_mode == "followup":
+                return None  # followups cannot be listed; a duplicate there is the lesser harm
+            async for message in self._channel(job).history(limit=HISTORY_SCAN):
+                if (me is None or message.author.id == me) and marker.search(message.content):
+                    return message.id
+        except discord.NotFound as exc:
+            raise DeliveryFailed(MSG_NO_CHANNEL, code="channel_gone") from exc
+        except discord.HTTPException as exc:
+            log.info("job %d: could not read channel history (%s); posting", job.id, exc)
+        return None

@@ -1,0 +1,504 @@
+"""The job manager: drives every job from queued to delivered, from the database.
+
+Memory holds only a wake-up event and the set of jobs in hand; the rows are the
+truth. Each transition is persisted before it is acted on, so a restart resumes
+every active job (STYLE 3, 5). Jobs are taken with a lease so two managers on one
+file never work the same job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import assert_never
+
+from bot.providers import ProviderRegistry
+from bot.providers.base import (
+    InputImage,
+    ProviderAuthError,
+    ProviderError,
+    ProviderTimeout,
+    ResultTooLarge,
+    TaskState,
+    TaskStatus,
+    Timing,
+)
+from bot.publishing import DeliveryFailed, Publisher
+from bot.requests import GenerationRequest
+from storage import Job, JobStatus, JobStore
+from storage.jobs import LeaseLost
+
+log = logging.getLogger(__name__)
+
+MAX_SUBMIT_ATTEMPTS = 5
+MAX_FETCH_ATTEMPTS = 8
+MAX_DELIVERY_ATTEMPTS = 6
+MAX_UNEXPECTED_ERRORS = 5
+FETCH_RETRY_DELAY = 4.0  # apiyi: "/content returns 400 right after completed; retry after 4 s"
+BACKOFF_CAP = 60.0
+
+MSG_UNCERTAIN = (
+    "The video service did not confirm that it accepted the job, so I stopped it rather "
+    "than risk making (and charging) it twice. Your quota was refunded; please try again."
+)
+MSG_INTERRUPTED = (
+    "The bot restarted while sending this job, and cannot tell whether the video service "
+    "received it. It was stopped and your quota was refunded; please try again."
+)
+MSG_DEADLINE = (
+    "The video service did not finish in time, so I stopped waiting. "
+    "Your quota was refunded; please try again later."
+)
+MSG_INTERNAL = "Something went wrong inside the bot. Your quota was refunded; please try again."
+MSG_FAILED = "The video service could not make this video. Your quota was refunded."
+
+
+def backoff(attempt: int, base: float, *, retry_after: float | None = None) -> float:
+    """Capped exponential backoff with jitter; the server's Retry-After wins when longer."""
+    delay = min(BACKOFF_CAP, base * (2 ** max(0, attempt - 1))) * random.uniform(0.75, 1.25)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return float(delay)
+
+
+class JobManager:
+    def __init__(
+        self,
+        store: JobStore,
+        providers: ProviderRegistry,
+        publisher: Publisher,
+        *,
+        work_dir: Path,
+        max_download_bytes: int,
+        max_concurrency: int = 8,
+        lease_seconds: float = 120.0,
+        idle_wait: float = 30.0,
+        timing_overrides: dict[str, Timing] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.providers = providers
+        self.publisher = publisher
+        self.work_dir = work_dir
+        self.max_download_bytes = max_download_bytes
+        self.max_concurrency = max_concurrency
+        self.lease_seconds = lease_seconds
+        self.idle_wait = idle_wait
+        self.timing_overrides = timing_overrides or {}
+        self.clock = clock
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._in_hand: dict[int, asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.loop_heartbeat = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._run(), name="veo-job-loop")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking work, give jobs in hand `grace` seconds, then cancel them.
+
+        A cancelled job keeps its persisted state; its lease is released so the next
+        start picks it up at once (a job cut off mid-submit stays `submitting` and is
+        resolved as interrupted, never resubmitted).
+        """
+        self._stopping = True
+        self.wake()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        tasks = list(self._in_hand.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for job_id in list(self._in_hand):
+            self._in_hand.pop(job_id, None)
+        await self._release_all()
+
+    async def _release_all(self) -> None:
+        await self.store.db.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+            (self.owner,),
+        )
+
+    async def _run(self) -> None:
+        last_renew = 0.0
+        while not self._stopping:
+            self.loop_heartbeat = self.clock()
+            try:
+                free = self.max_concurrency - len(self._in_hand)
+                if free > 0:
+                    jobs = await self.store.claim_due(
+                        self.owner,
+                        lease_seconds=self.lease_seconds,
+                        limit=free,
+                        exclude=self._in_hand,
+                    )
+                    for job in jobs:
+                        self._spawn(job)
+                now = self.clock()
+                if self._in_hand and now - last_renew > self.lease_seconds / 4:
+                    await self.store.renew_leases(self.owner, self._in_hand, self.lease_seconds)
+                    last_renew = now
+                next_at = await self.store.next_wakeup()
+            except Exception:
+                log.exception("job loop: database error; retrying shortly")
+                next_at = self.clock() + 2.0
+            timeout = self.idle_wait if next_at is None else next_at - self.clock()
+            if self._in_hand:
+                timeout = min(timeout, self.lease_seconds / 4)
+            timeout = max(0.01, min(timeout, self.idle_wait))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _spawn(self, job: Job) -> None:
+        task = asyncio.create_task(self._work(job), name=f"veo-job-{job.id}")
+        self._in_hand[job.id] = task
+
+        def done(_: asyncio.Task[None], job_id: int = job.id) -> None:
+            self._in_hand.pop(job_id, None)
+            self.wake()
+
+        task.add_done_callback(done)
+
+    async def _work(self, job: Job) -> None:
+        try:
+            await self._step(job)
+        except LeaseLost:
+            log.info("job %d: lease lost; another worker has it", job.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %d: unexpected error in state %s", job.id, job.status)
+            await self._unexpected(job)
+
+    async def _unexpected(self, job: Job) -> None:
+        with contextlib.suppress(LeaseLost):
+            current = await self.store.get(job.id)
+            if current is None or not current.is_active or current.lease_owner != self.owner:
+                return
+            attempts = current.attempts + 1
+            if attempts >= MAX_UNEXPECTED_ERRORS or current.status is JobStatus.SUBMITTING:
+                await self._fail(current, "internal_error", MSG_INTERNAL)
+            else:
+                await self.store.release(
+                    current,
+                    self.owner,
+                    next_poll_at=self.clock() + backoff(attempts, 2.0),
+                    attempts=attempts,
+                )
+
+    # -- one step of a job ---------------------------------------------------------
+
+    async def _step(self, job: Job) -> None:
+        status = job.status
+        if status is JobStatus.QUEUED:
+            await self._submit(job)
+        elif status is JobStatus.SUBMITTING:
+            await self._resume_submitting(job)
+        elif status is JobStatus.RUNNING:
+            await self._poll(job)
+        elif status is JobStatus.DOWNLOADING:
+            await self._download(job)
+        elif status is JobStatus.DELIVERING:
+            await self._deliver(job)
+        elif status in (JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED):
+            return
+        else:
+            assert_never(status)
+
+    def _timing(self, job: Job) -> Timing:
+        override = self.timing_overrides.get(job.provider)
+        if override is not None:
+            return override
+        spec = self.providers.model(job.provider, job.model)
+        if spec is None:
+            return Timing(initial_wait=30, poll_interval=5, deadline=1800)
+        return spec.timing_for(job.request.get("resolution"))
+
+    async def _submit(self, job: Job) -> None:
+        if job.provider not in self.providers:
+            await self._fail(
+                job,
+                "provider_disabled",
+                "This job's video service is no longer enabled here. Your quota was refunded.",
+            )
+            return
+        provider = self.providers.get(job.provider)
+        request = GenerationRequest.model_validate_json(job.request_json)
+        images = [
+            InputImage(data=i.data, mime=i.mime, filename=i.filename)
+            for i in await self.store.images(job.id)
+        ]
+        # Persist the intent first: a crash from here on must never lead to a second submit.
+        job = await self.store.update(job, self.owner, status=JobStatus.SUBMITTING)
+        try:
+            task_id = await provider.submit(request.to_submit(images))
+        except ProviderTimeout as exc:
+            log.warning(
+                "job %d: submit to %s uncertain (%s); failing and refunding. If the vendor did "
+                "accept it, it may bill a video nobody receives.",
+                job.id,
+                job.provider,
+                exc.detail or exc,
+            )
+            await self._fail(job, "uncertain", MSG_UNCERTAIN)
+            return
+        except ProviderError as exc:
+            await self._submit_error(job, exc)
+            return
+        except Exception:
+            log.exception("job %d: submit raised unexpectedly; treating as uncertain", job.id)
+            await self._fail(job, "uncertain", MSG_UNCERTAIN)
+            return
+        now = self.clock()
+        timing = self._timing(job)
+        job = await self.store.update(
+            job,
+            self.owner,
+            status=JobStatus.RUNNING,
+            task_id=task_id,
+            submitted_at=now,
+            deadline_at=now + timing.deadline,
+            attempts=0,
+            stage="submitted",
+        )
+        log.info("job %d: submitted to %s as %s", job.id, job.provider, task_id)
+        await self._notify(job)
+        await self.store.release(job, self.owner, next_poll_at=now + timing.initial_wait)
+
+    async def _submit_error(self, job: Job, exc: ProviderError) -> None:
+        if isinstance(exc, ProviderAuthError):
+            log.error(
+                "job %d: %s refused the API key or account: %s",
+                job.id,
+                job.provider,
+                exc.detail or exc,
+            )
+        if exc.retryable and job.attempts + 1 < MAX_SUBMIT_ATTEMPTS:
+            attempts = job.attempts + 1
+            delay = backoff(attempts, 2.0, retry_after=exc.retry_after)
+            log.info("job %d: submit refused for now (%s); retry in %.1fs", job.id, exc.code, delay)
+            await self.store.release(
+                job,
+                self.owner,
+                next_poll_at=self.clock() + delay,
+                status=JobStatus.QUEUED,
+                attempts=attempts,
+                stage="waiting for the video service",
+            )
+            return
+        log.info("job %d: submit rejected: %s (%s)", job.id, exc.code, exc.detail or exc)
+        await self._fail(job, exc.code, exc.member_message)
+
+    async def _resume_submitting(self, job: Job) -> None:
+        if job.task_id:
+            now = self.clock()
+            job = await self.store.update(
+                job, self.owner, status=JobStatus.RUNNING, stage="submitted"
+            )
+            await self.store.release(job, self.owner, next_poll_at=now)
+            return
+        log.warning(
+            "job %d: found mid-submit after a restart; the vendor may or may not have it. "
+            "Failing and refunding rather than submitting twice.",
+            job.id,
+        )
+        await self._fail(job, "interrupted", MSG_INTERRUPTED)
+
+    async def _poll(self, job: Job) -> None:
+        provider = self.providers.get(job.provider) if job.provider in self.providers else None
+        now = self.clock()
+        if provider is None or job.task_id is None:
+            await self._fail(job, "provider_disabled", MSG_INTERNAL)
+            return
+        if job.deadline_at is not None and now > job.deadline_at:
+            log.warning("job %d: %s task %s passed its deadline", job.id, job.provider, job.task_id)
+            await self._fail(job, "deadline", MSG_DEADLINE)
+            return
+        timing = self._timing(job)
+        try:
+            status = await provider.status(job.task_id, job.model)
+        except ProviderError as exc:
+            if not exc.retryable:
+                log.warning("job %d: status check failed for good: %s", job.id, exc.detail or exc)
+                await self._fail(job, exc.code, exc.member_message)
+                return
+            attempts = job.attempts + 1
+            delay = backoff(attempts, timing.poll_interval, retry_after=exc.retry_after)
+            log.info("job %d: status check failed (%s); retry in %.1fs", job.id, exc.code, delay)
+            await self.store.release(job, self.owner, next_poll_at=now + delay, attempts=attempts)
+            return
+        if status.state in (TaskState.PENDING, TaskState.RUNNING):
+            changed = (status.progress, status.stage) != (job.progress, job.stage)
+            job = await self.store.release(
+                job,
+                self.owner,
+                next_poll_at=now + timing.poll_interval,
+                progress=status.progress,
+                stage=status.stage,
+                attempts=0,
+            )
+            if changed:
+                await self._notify(job)
+        elif status.state is TaskState.FAILED:
+            log.info(
+                "job %d: vendor reports failure %s: %s",
+                job.id,
+                status.error_code,
+                status.error_message,
+            )
+            await self._fail(
+                job, status.error_code or "vendor_failed", status.error_message or MSG_FAILED
+            )
+        elif status.state is TaskState.SUCCEEDED:
+            job = await self.store.update(
+                job,
+                self.owner,
+                status=JobStatus.DOWNLOADING,
+                completed_at=now,
+                progress=100,
+                stage="downloading",
+                result_url=status.result_url,
+                result_url_expires_at=status.url_expires_at,
+                attempts=0,
+            )
+            await self._notify(job)
+            await self._download(job)
+        else:
+            assert_never(status.state)
+
+    async def _download(self, job: Job) -> None:
+        provider = self.providers.get(job.provider)
+        assert job.task_id is not None
+        dest = self.work_dir / f"job-{job.id}.mp4"
+        done = TaskStatus(
+            TaskState.SUCCEEDED, result_url=job.result_url, url_expires_at=job.result_url_expires_at
+        )
+        try:
+            fetched = await provider.fetch(
+                job.task_id, job.model, done, dest, self.max_download_bytes
+            )
+        except ResultTooLarge as exc:
+            url = exc.url or job.result_url
+            if url is None:
+                log.warning(
+                    "job %d: video over VEO_MAX_DOWNLOAD_MB and %s gives no link; refunding",
+                    job.id,
+                    job.provider,
+                )
+                await self._fail(
+                    job,
+                    "too_large",
+                    "The video is larger than this bot may download, and the video service gives no link to it. Your quota was refunded.",
+                )
+                return
+            job = await self.store.update(
+                job, self.owner, status=JobStatus.DELIVERING, result_url=url, attempts=0
+            )
+            await self._deliver(job)
+            return
+        except ProviderError as exc:
+            attempts = job.attempts + 1
+            if not exc.retryable or attempts >= MAX_FETCH_ATTEMPTS:
+                log.warning("job %d: download failed: %s", job.id, exc.detail or exc)
+                await self._fail(job, exc.code, exc.member_message + " Your quota was refunded.")
+                return
+            delay = backoff(attempts, FETCH_RETRY_DELAY, retry_after=exc.retry_after)
+            await self.store.release(
+                job, self.owner, next_poll_at=self.clock() + delay, attempts=attempts
+            )
+            return
+        job = await self.store.update(
+            job,
+            self.owner,
+            status=JobStatus.DELIVERING,
+            result_path=str(fetched.path) if fetched.path else None,
+            result_size=fetched.size,
+            result_url=fetched.url or job.result_url,
+            result_url_expires_at=fetched.url_expires_at or job.result_url_expires_at,
+            stage="uploading",
+            attempts=0,
+        )
+        await self._deliver(job)
+
+    async def _deliver(self, job: Job) -> None:
+        if job.delivered_message_id is not None:
+            await self._finish_delivered(job, job.delivered_message_id)
+            return
+        resumed = job.delivery_started_at is not None
+        # Record the intent before posting, so a restart knows to look before posting again.
+        job = await self.store.update(job, self.owner, delivery_started_at=self.clock())
+        try:
+            message_id = await self.publisher.deliver(job, resumed=resumed)
+        except DeliveryFailed as exc:
+            attempts = job.attempts + 1
+            if exc.retryable and attempts < MAX_DELIVERY_ATTEMPTS:
+                delay = backoff(attempts, 2.0)
+                log.info("job %d: delivery failed (%s); retry in %.1fs", job.id, exc.code, delay)
+                await self.store.release(
+                    job, self.owner, next_poll_at=self.clock() + delay, attempts=attempts
+                )
+                return
+            log.warning("job %d: delivery impossible: %s", job.id, exc.code)
+            if exc.code == "too_large":
+                log.warning(
+                    "job %d: the video is over the channel's upload limit and %s gives no link. "
+                    "Raise the server's upload limit (boosts) or use a vendor that returns URLs.",
+                    job.id,
+                    job.provider,
+                )
+            await self._fail(job, exc.code, exc.member_message)
+            return
+        await self._finish_delivered(job, message_id)
+
+    async def _finish_delivered(self, job: Job, message_id: int) -> None:
+        job = await self.store.finish(
+            job,
+            self.owner,
+            JobStatus.DELIVERED,
+            refund=False,
+            delivered_message_id=message_id,
+            stage=None,
+        )
+        log.info("job %d: delivered as message %d", job.id, message_id)
+        self._remove_file(job)
+        await self._notify(job)
+
+    async def _fail(self, job: Job, code: str, message: str) -> None:
+        job = await self.store.finish(
+            job, self.owner, JobStatus.FAILED, refund=True, error_code=code, error_message=message
+        )
+        self._remove_file(job)
+        await self._notify(job)
+
+    def _remove_file(self, job: Job) -> None:
+        if job.result_path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(job.result_path)
+
+    async def _notify(self, job: Job) -> None:
+        try:
+            await self.publisher.job_updated(job)
+        except Exception:
+            log.exception("job %d: could not show its new state", job.id)

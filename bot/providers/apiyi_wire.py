@@ -1,0 +1,181 @@
+"""apiyi `/v1/videos` (current "official" channel, seed 001) as it travels on the wire.
+
+Kept apart from our domain models: the adapter translates. Every model ignores fields it
+does not know, because the vendor is a gateway that adds fields without notice, and every
+parser here is total: an answer we cannot read becomes `None`, never an exception.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Wire(BaseModel):
+    # Ids and codes sometimes come as numbers from gateways; we only ever want text.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+
+
+class ApiyiStatus(enum.StrEnum):
+    """Task states. `processing` is the earlier channel's word, tolerated here too."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ApiyiMetadata(_Wire):
+    """`metadata`: wins over the top-level `size` for resolution and aspect."""
+
+    resolution: str | None = None
+    aspect_ratio: str | None = Field(default=None, alias="aspectRatio")
+    seed: int | None = None
+    negative_prompt: str | None = Field(default=None, alias="negativePrompt")
+
+
+class ApiyiSubmitBody(_Wire):
+    """POST /v1/videos.
+
+    The length goes as a JSON *string* (a number is a 400 `parse_request_failed`), in both
+    `duration` (the seed) and `seconds` (the vendor's newer pages, which say `duration` is
+    ignored). There is deliberately no `generateAudio` field: the vendor rejects it.
+    """
+
+    model: str
+    prompt: str
+    duration: str
+    seconds: str
+    size: str
+    metadata: ApiyiMetadata
+
+    def json_body(self) -> dict[str, Any]:
+        """The application/json form; unset metadata keys are left out, not sent as null."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def form_fields(self) -> dict[str, str]:
+        """The multipart form: scalars as text, `metadata` as ONE field holding JSON text
+        (the vendor does not document nested form fields)."""
+        body = self.json_body()
+        fields = {k: str(v) for k, v in body.items() if k != "metadata"}
+        fields["metadata"] = json.dumps(body["metadata"], separators=(",", ":"))
+        return fields
+
+
+class ApiyiTask(_Wire):
+    """The task object answered by submit and by status.
+
+    `id` and `task_id` carry the same value on this channel; the earlier channel sent only
+    `id`. Failure reasons are undocumented ("may not include a detailed error field"), so
+    the likely places are all read and kept loose.
+    """
+
+    id: str | None = None
+    task_id: str | None = None
+    object: str | None = None
+    model: str | None = None
+    status: str | None = None
+    progress: float | None = None
+    created_at: float | None = None
+    completed_at: float | None = None
+    error: Any = None
+    fail_reason: Any = None
+    failure_reason: Any = None
+    error_message: Any = None
+    message: Any = None
+
+    @property
+    def ref(self) -> str | None:
+        """The id to poll with: `task_id`, else `id`."""
+        return self.task_id or self.id or None
+
+    def failure_text(self) -> tuple[str | None, str | None]:
+        """(vendor code, vendor reason) from whichever field the vendor filled, if any."""
+        code: str | None = None
+        for value in (
+            self.error,
+            self.fail_reason,
+            self.failure_reason,
+            self.error_message,
+            self.message,
+        ):
+            if isinstance(value, dict):
+                detail = ApiyiErrorDetail.model_validate_or_none(value)
+                if detail is None:
+                    continue
+                code = code or detail.code or detail.type
+                if detail.message:
+                    return code, detail.message
+            elif isinstance(value, str) and value.strip():
+                return code, value.strip()
+        return code, None
+
+
+class ApiyiErrorDetail(_Wire):
+    """The OpenAI-style `error` object: `{"message", "type", "code"}`."""
+
+    message: str | None = None
+    type: str | None = None
+    code: str | None = None
+
+    @classmethod
+    def model_validate_or_none(cls, value: object) -> ApiyiErrorDetail | None:
+        try:
+            return cls.model_validate(value)
+        except ValidationError:
+            return None
+
+
+class ApiyiError(BaseModel):
+    """What we could make of an error answer. `text` is a short excerpt of an unreadable
+    body (HTML page, plain text), for the operator's log only."""
+
+    message: str | None = None
+    type: str | None = None
+    code: str | None = None
+    text: str | None = None
+
+
+_EXCERPT = 300
+
+
+def parse_error(raw: bytes) -> ApiyiError:
+    """Read an error body of any shape: `{"error": {...}}`, `{"error": "..."}`,
+    `{"message": ...}`, plain text, HTML, or nothing. Never raises."""
+    text = raw.decode("utf-8", errors="replace").strip()
+    try:
+        data: object = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            detail = ApiyiErrorDetail.model_validate_or_none(err)
+            if detail is not None:
+                return ApiyiError(message=detail.message, type=detail.type, code=detail.code)
+        top = ApiyiErrorDetail.model_validate_or_none(data) or ApiyiErrorDetail()
+        if isinstance(err, str) and err.strip():
+            return ApiyiError(message=err.strip(), type=top.type, code=top.code)
+        if top.message or top.code:
+            return ApiyiError(message=top.message, type=top.type, code=top.code)
+    if isinstance(data, str) and data.strip():
+        return ApiyiError(message=data.strip())
+    return ApiyiError(text=text[:_EXCERPT] or None)
+
+
+def parse_task(raw: bytes) -> ApiyiTask | None:
+    """A task object, or None when the body is not one (garbage, HTML, an error envelope)."""
+    try:
+        data: object = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return ApiyiTask.model_validate(data)
+    except ValidationError:
+        return None

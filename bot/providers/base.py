@@ -1,0 +1,223 @@
+"""The one contract every video vendor adapter honours.
+
+The rest of the bot sees only these types; each adapter maps its vendor's wire
+format to them (STYLE: "the smallest adapter contract", "errors mapped at the boundary").
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+class Mode(enum.StrEnum):
+    """How the member's images are used."""
+
+    TEXT = "text"
+    FIRST_FRAME = "first_frame"
+    FIRST_LAST = "first_last"
+    REFERENCE = "reference"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """A vendor's documented schedule, in seconds."""
+
+    initial_wait: float
+    poll_interval: float
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """What one model can do; drives validation, command choices and the poll schedule."""
+
+    name: str
+    label: str
+    modes: frozenset[Mode]
+    aspect_ratios: tuple[str, ...]
+    durations: tuple[int, ...]
+    default_duration: int
+    resolutions: tuple[str, ...]
+    timing: Timing
+    max_reference_images: int = 0
+    # Resolutions that only allow some lengths (apiyi: 1080p and 4k need 8 s).
+    durations_by_resolution: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # Slower resolutions get a longer schedule (apiyi 4k: up to 10 min).
+    timing_by_resolution: Mapping[str, Timing] = field(default_factory=dict)
+    negative_prompt: bool = False
+    seed: bool = False
+    image_formats: frozenset[str] = frozenset({"jpeg", "png", "webp"})
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_prompt: int | None = None
+    price_usd: float | None = None
+    gives_url: bool = False
+
+    def timing_for(self, resolution: str | None) -> Timing:
+        if resolution is not None and resolution in self.timing_by_resolution:
+            return self.timing_by_resolution[resolution]
+        return self.timing
+
+    def durations_for(self, resolution: str | None) -> tuple[int, ...]:
+        if resolution is not None and resolution in self.durations_by_resolution:
+            return self.durations_by_resolution[resolution]
+        return self.durations
+
+
+@dataclass(frozen=True, slots=True)
+class InputImage:
+    """An image already downloaded from Discord and sniffed by its magic bytes."""
+
+    data: bytes
+    mime: str  # image/jpeg, image/png, image/webp
+    filename: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """A validated request, in our terms; adapters translate it to the wire."""
+
+    model: str
+    prompt: str
+    mode: Mode = Mode.TEXT
+    images: tuple[InputImage, ...] = ()
+    aspect_ratio: str | None = None
+    duration: int | None = None
+    resolution: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+
+
+class TaskState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    """One poll's answer. `progress` is only set when the vendor gives a real figure."""
+
+    state: TaskState
+    progress: int | None = None
+    stage: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None  # already in words a member understands
+    result_url: str | None = None
+    url_expires_at: float | None = None  # unix seconds, when documented
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedVideo:
+    """Where the finished video ended up: a file on disk, a URL, or both."""
+
+    path: Path | None
+    size: int | None
+    url: str | None = None
+    url_expires_at: float | None = None
+
+
+class ProviderError(Exception):
+    """Base of every error an adapter raises.
+
+    `retryable`: the same call may succeed later. `member_message`: a sentence for
+    the member (never a key, a URL with a token, or a raw vendor body).
+    `retry_after`: seconds the vendor asked us to wait, when it said so.
+    """
+
+    retryable = False
+    code = "provider_error"
+
+    def __init__(
+        self,
+        member_message: str,
+        *,
+        code: str | None = None,
+        detail: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(detail or member_message)
+        self.member_message = member_message
+        if code is not None:
+            self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class ProviderRejected(ProviderError):
+    """The vendor refused the request (bad parameters, policy); retrying will not help."""
+
+    code = "rejected"
+
+
+class ProviderAuthError(ProviderError):
+    """The operator's key was refused or lacks credit: an operator problem, not the member's."""
+
+    code = "auth"
+
+
+class ProviderUnavailable(ProviderError):
+    """A transient failure where the vendor provably did not act on the request
+    (connection refused, 429, 5xx, an error body): safe to retry, even a submit."""
+
+    retryable = True
+    code = "unavailable"
+
+
+class ProviderTimeout(ProviderError):
+    """The request was sent but no answer came (timeout, reset). Safe to retry for a
+    poll or a download; for a submit it means the vendor may have accepted it."""
+
+    retryable = True
+    code = "timeout"
+
+
+class ResultNotReady(ProviderError):
+    """The task completed but its result cannot be fetched yet (apiyi's early 400)."""
+
+    retryable = True
+    code = "not_ready"
+
+
+class TaskNotFound(ProviderError):
+    code = "not_found"
+
+
+class ResultTooLarge(ProviderError):
+    """The video is over the download cap. `url` is set when the vendor gave one."""
+
+    code = "too_large"
+
+    def __init__(self, member_message: str, *, url: str | None = None, **kw: object) -> None:
+        super().__init__(member_message, **kw)  # type: ignore[arg-type]
+        self.url = url
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One vendor. Adapters never import discord."""
+
+    name: str
+    label: str
+
+    @property
+    def models(self) -> Mapping[str, ModelSpec]: ...
+
+    async def submit(self, request: SubmitRequest) -> str:
+        """Start a task; return the vendor's task id."""
+        ...
+
+    async def status(self, task_id: str, model: str) -> TaskStatus: ...
+
+    async def fetch(
+        self, task_id: str, model: str, status: TaskStatus, dest: Path, max_bytes: int
+    ) -> FetchedVideo:
+        """Stream the finished video to `dest` (never whole in memory); raise
+        ResultTooLarge past `max_bytes`."""
+        ...
+
+    async def close(self) -> None: ...

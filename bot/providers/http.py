@@ -1,0 +1,87 @@
+"""Transport helpers shared by the adapters: error mapping and capped streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import aiohttp
+
+from .base import ProviderError, ProviderTimeout, ProviderUnavailable, ResultTooLarge
+
+CHUNK = 64 * 1024
+
+
+def transport_error(exc: BaseException, vendor: str) -> ProviderError:
+    """Map an aiohttp/asyncio failure to our errors.
+
+    A refused or unresolvable connection means the request never left: the vendor
+    provably did nothing (ProviderUnavailable). Anything after the request was
+    written (timeout, reset, broken body) is ProviderTimeout: for a submit, the
+    vendor may have accepted it.
+    """
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ProviderUnavailable(
+            f"{vendor} could not be reached right now.", code="connect_failed", detail=repr(exc)
+        )
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return ProviderTimeout(
+            f"{vendor} did not answer in time.", code="timeout", detail=repr(exc)
+        )
+    return ProviderTimeout(
+        f"The connection to {vendor} broke off.", code="connection_lost", detail=repr(exc)
+    )
+
+
+def retry_after(headers: object) -> float | None:
+    """Seconds from a Retry-After header given in seconds (the vendors' form)."""
+    value = getattr(headers, "get", lambda _k: None)("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+async def stream_to_file(
+    response: aiohttp.ClientResponse,
+    dest: Path,
+    max_bytes: int,
+    *,
+    vendor: str,
+    url: str | None = None,
+) -> int:
+    """Write the body to `dest` chunk by chunk; never hold the video in memory.
+
+    Refuses early on a Content-Length over the cap and stops as soon as the body
+    passes it. The partial file is removed on any failure.
+    """
+    declared = response.content_length
+    if declared is not None and declared > max_bytes:
+        raise ResultTooLarge(
+            "The video is larger than this bot is allowed to download.",
+            url=url,
+            detail=f"{vendor}: Content-Length {declared} > cap {max_bytes}",
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    try:
+        with open(dest, "wb") as fh:
+            async for chunk in response.content.iter_chunked(CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise ResultTooLarge(
+                        "The video is larger than this bot is allowed to download.",
+                        url=url,
+                        detail=f"{vendor}: body passed cap {max_bytes}",
+                    )
+                fh.write(chunk)
+    except BaseException:
+        try:
+            os.unlink(dest)
+        except FileNotFoundError:
+            pass
+        raise
+    return written

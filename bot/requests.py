@@ -1,0 +1,229 @@
+"""Turn what a member typed into a request a provider can do — or one clear sentence.
+
+Everything here runs before any quota is reserved or anything is submitted.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.images import EXTENSION, MIME, sniff_image
+from bot.providers import ProviderRegistry
+from bot.providers.base import InputImage, Mode, ModelSpec, SubmitRequest
+
+MODE_LABELS = {
+    Mode.TEXT: "text only",
+    Mode.FIRST_FRAME: "first frame",
+    Mode.FIRST_LAST: "first + last frame",
+    Mode.REFERENCE: "reference images",
+}
+
+
+class RequestInvalid(Exception):
+    """A member's request that cannot be done; the message is shown to them as is."""
+
+
+class GenerationRequest(BaseModel):
+    """The validated request, as stored with the job (images are stored beside it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str
+    model: str
+    prompt: str = Field(min_length=1)
+    mode: Mode = Mode.TEXT
+    aspect_ratio: str | None = None
+    duration: int | None = None
+    resolution: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    image_count: int = 0
+
+    def to_submit(self, images: list[InputImage]) -> SubmitRequest:
+        return SubmitRequest(
+            model=self.model,
+            prompt=self.prompt,
+            mode=self.mode,
+            images=tuple(images),
+            aspect_ratio=self.aspect_ratio,
+            duration=self.duration,
+            resolution=self.resolution,
+            negative_prompt=self.negative_prompt,
+            seed=self.seed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What the member typed; None means 'not given'."""
+
+    prompt: str
+    provider: str | None = None
+    model: str | None = None
+    mode: str | None = None
+    aspect_ratio: str | None = None
+    duration: int | None = None
+    resolution: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    # Which image slots were filled: first image, last frame, image2, image3.
+    has_image: bool = False
+    has_last_frame: bool = False
+    extra_images: int = 0
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (keep newlines) and trim; what a vendor should see."""
+    kept = [
+        ch
+        for ch in text
+        if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co"}
+    ]
+    return "".join(kept).strip()
+
+
+def _listing(values: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(values)
+
+
+def resolve_mode(draft: Draft, spec: ModelSpec) -> Mode:
+    """Map the filled image slots (and the `mode` option) to one generation mode."""
+    slots = int(draft.has_image) + int(draft.has_last_frame) + draft.extra_images
+    if draft.has_last_frame and not draft.has_image:
+        raise RequestInvalid("A `last_frame` needs a first frame too: attach it as `image`.")
+    if draft.mode is not None:
+        try:
+            mode = Mode(draft.mode)
+        except ValueError:
+            raise RequestInvalid(f"`{draft.mode}` is not a mode I know.") from None
+    elif slots == 0:
+        mode = Mode.TEXT
+    elif draft.has_last_frame:
+        mode = Mode.FIRST_LAST
+    elif draft.extra_images:
+        mode = Mode.REFERENCE
+    elif Mode.FIRST_FRAME in spec.modes:
+        mode = Mode.FIRST_FRAME
+    elif Mode.REFERENCE in spec.modes:
+        mode = Mode.REFERENCE
+    else:
+        mode = Mode.FIRST_FRAME
+    if mode not in spec.modes:
+        can = _listing([MODE_LABELS[m] for m in Mode if m in spec.modes])
+        raise RequestInvalid(f"**{spec.label}** cannot use {MODE_LABELS[mode]}; it can do: {can}.")
+    if mode is Mode.TEXT and slots:
+        raise RequestInvalid("You chose text only but attached images: remove them or pick a mode.")
+    if mode is Mode.FIRST_FRAME and (draft.has_last_frame or draft.extra_images or not slots):
+        raise RequestInvalid("First-frame mode takes exactly one image, attached as `image`.")
+    if mode is Mode.FIRST_LAST and not (draft.has_image and draft.has_last_frame):
+        raise RequestInvalid("First + last frame mode needs both `image` and `last_frame`.")
+    if mode is Mode.FIRST_LAST and draft.extra_images:
+        raise RequestInvalid("First + last frame mode takes only `image` and `last_frame`.")
+    if mode is Mode.REFERENCE:
+        if draft.has_last_frame:
+            raise RequestInvalid(
+                "Reference mode uses `image`, `image2` and `image3`, not `last_frame`."
+            )
+        if slots == 0:
+            raise RequestInvalid("Reference mode needs at least one image.")
+        if slots > spec.max_reference_images:
+            raise RequestInvalid(
+                f"**{spec.label}** takes at most {spec.max_reference_images} reference image(s)."
+            )
+    return mode
+
+
+def _provider_of(model: str | None, registry: ProviderRegistry) -> str | None:
+    """The first enabled provider offering `model`, so members need not name both."""
+    if model is None:
+        return None
+    return next((p.name for p in registry if model in p.models), None)
+
+
+def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> GenerationRequest:
+    """Check a draft against the chosen model's capabilities."""
+    provider = draft.provider or _provider_of(draft.model, registry) or registry.default
+    if provider not in registry:
+        raise RequestInvalid(
+            f"`{provider}` is not available here. Pick one of: {_listing(registry.names())}."
+        )
+    model = draft.model or registry.default_model(provider)
+    spec = registry.model(provider, model)
+    if spec is None:
+        names = _listing(list(registry.get(provider).models))
+        raise RequestInvalid(f"`{model}` is not a model of {provider}. Pick one of: {names}.")
+
+    prompt = clean_text(draft.prompt)
+    if not prompt:
+        raise RequestInvalid("The prompt is empty: describe the video you want.")
+    limit = min(max_prompt, spec.max_prompt or max_prompt)
+    if len(prompt) > limit:
+        raise RequestInvalid(
+            f"The prompt is {len(prompt):,} characters long; the limit is {limit:,}. Please shorten it."
+        )
+    negative = clean_text(draft.negative_prompt) if draft.negative_prompt else None
+    if negative and not spec.negative_prompt:
+        raise RequestInvalid(f"**{spec.label}** does not take a negative prompt.")
+    if negative and len(negative) > limit:
+        raise RequestInvalid(f"The negative prompt is over {limit:,} characters.")
+    if draft.seed is not None and not spec.seed:
+        raise RequestInvalid(f"**{spec.label}** does not take a seed.")
+    if draft.seed is not None and not 0 <= draft.seed <= 2**32 - 1:
+        raise RequestInvalid("The seed must be a whole number from 0 to 4294967295.")
+
+    if draft.aspect_ratio is not None and draft.aspect_ratio not in spec.aspect_ratios:
+        raise RequestInvalid(
+            f"**{spec.label}** makes {_listing(spec.aspect_ratios)} videos, not {draft.aspect_ratio}."
+        )
+    if draft.resolution is not None and draft.resolution not in spec.resolutions:
+        raise RequestInvalid(
+            f"**{spec.label}** renders at {_listing(spec.resolutions)}, not {draft.resolution}."
+        )
+    allowed = spec.durations_for(draft.resolution)
+    if draft.duration is not None and draft.duration not in allowed:
+        seconds = _listing([f"{d} s" for d in allowed])
+        where = (
+            f" at {draft.resolution}" if draft.resolution in spec.durations_by_resolution else ""
+        )
+        raise RequestInvalid(
+            f"**{spec.label}** makes {seconds} videos{where}, not {draft.duration} s."
+        )
+    if (
+        draft.duration is None
+        and draft.resolution is not None
+        and spec.default_duration not in allowed
+    ):
+        raise RequestInvalid(f"At {draft.resolution}, choose a length of {allowed[0]} s.")
+
+    mode = resolve_mode(draft, spec)
+    return GenerationRequest(
+        provider=provider,
+        model=model,
+        prompt=prompt,
+        mode=mode,
+        aspect_ratio=draft.aspect_ratio,
+        duration=draft.duration,
+        resolution=draft.resolution,
+        negative_prompt=negative or None,
+        seed=draft.seed,
+        image_count=int(draft.has_image) + int(draft.has_last_frame) + draft.extra_images,
+    )
+
+
+def check_image(data: bytes, *, slot: str, spec: ModelSpec, filename: str) -> InputImage:
+    """Accept an attachment only if its bytes are an image format the model takes."""
+    kind = sniff_image(data)
+    allowed = _listing(sorted(spec.image_formats)).upper()
+    if kind is None:
+        raise RequestInvalid(f"`{slot}` ({filename}) is not an image. Use {allowed}.")
+    if kind not in spec.image_formats:
+        raise RequestInvalid(f"`{slot}` is a {kind.upper()} image; {spec.label} takes {allowed}.")
+    if len(data) > spec.max_image_bytes:
+        mb = spec.max_image_bytes / (1024 * 1024)
+        raise RequestInvalid(f"`{slot}` is larger than {mb:g} MB, the limit for {spec.label}.")
+    stem = filename.rsplit(".", 1)[0] or slot
+    safe = "".join(ch for ch in stem if ch.isalnum() or ch in "-_")[:40] or slot
+    return InputImage(data=data, mime=MIME[kind], filename=f"{safe}.{EXTENSION[kind]}")

@@ -1,0 +1,130 @@
+"""What the commands ask of the bot: accept a request, report quota.
+
+It sits between the cogs and the store: it owns the rules (validation, quota, the
+active-job cap) so a cog only translates Discord input and output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.manager import JobManager
+from bot.messages import day_key, next_reset
+from bot.providers import ProviderRegistry
+from bot.providers.base import InputImage
+from bot.requests import Draft, GenerationRequest, RequestInvalid, validate
+from bot.settings import Settings
+from storage import Job, JobStore, NewJob, OverQuota, TooManyActive
+from storage.models import StoredImage
+
+# Until the cog has posted the public job message, the manager leaves the job alone
+# (the cog releases it early; if the cog dies, the job starts anyway after this).
+CREATION_HOLD = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from and how its results can reach the member."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    filesize_limit: int
+    delivery_mode: str  # "channel" | "followup"
+    application_id: int | None = None
+    interaction_token: str | None = None
+    interaction_expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaView:
+    used: int
+    limit: int
+    resets_at: int
+    active: list[Job]
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+class QuotaRefused(Exception):
+    """Over the daily quota or the active-job cap; the message is for the member."""
+
+
+class VideoService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        providers: ProviderRegistry,
+        manager: JobManager | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.providers = providers
+        self.manager = manager
+        self.clock = clock
+
+    def validate(self, draft: Draft) -> GenerationRequest:
+        return validate(draft, self.providers, max_prompt=self.settings.max_prompt)
+
+    async def accept(
+        self, request: GenerationRequest, images: Sequence[InputImage], origin: Origin
+    ) -> Job:
+        """Reserve quota and write the job; raises QuotaRefused with the member's words."""
+        if len(images) != request.image_count:
+            raise RequestInvalid("Some of your images could not be read; please attach them again.")
+        now = self.clock()
+        new = NewJob(
+            user_id=origin.user_id,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            request_json=request.model_dump_json(),
+            provider=request.provider,
+            model=request.model,
+            filesize_limit=origin.filesize_limit,
+            quota_day=day_key(now),
+            delivery_mode=origin.delivery_mode,
+            interaction_app_id=origin.application_id,
+            interaction_token=origin.interaction_token,
+            interaction_expires_at=origin.interaction_expires_at,
+        )
+        stored = [StoredImage(i.filename, i.mime, i.data) for i in images]
+        try:
+            return await self.store.create(
+                new,
+                stored,
+                daily_limit=self.settings.daily_quota,
+                max_active=self.settings.max_active_per_user,
+                hold_seconds=CREATION_HOLD,
+            )
+        except OverQuota:
+            reset = next_reset(now)
+            raise QuotaRefused(
+                f"You have used all {self.settings.daily_quota} of today's videos. "
+                f"Your quota resets <t:{reset}:R> (<t:{reset}:t>)."
+            ) from None
+        except TooManyActive as exc:
+            raise QuotaRefused(
+                f"You already have {exc.active} video(s) in progress (the limit is {exc.limit}). "
+                "Wait for one to finish, then try again. Nothing was charged."
+            ) from None
+
+    async def started(self, job: Job, status_message_id: int | None) -> None:
+        """The public job message exists: let the manager take the job now."""
+        await self.store.release_hold(job.id, status_message_id=status_message_id)
+        if self.manager is not None:
+            self.manager.wake()
+
+    async def quota(self, user_id: int) -> QuotaView:
+        now = self.clock()
+        used = await self.store.usage(user_id, day_key(now))
+        active = await self.store.active_for_user(user_id)
+        return QuotaView(
+            used=used, limit=self.settings.daily_quota, resets_at=next_reset(now), active=active
+        )

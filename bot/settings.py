@@ -1,0 +1,203 @@
+"""Configuration from the environment (and `.env`).
+
+The names are a public contract documented in the README: ours start with `VEO_`,
+vendor keys and the Discord token keep their usual names. Lists are plain
+comma-separated values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.providers.base import Timing
+
+# The order in which a real provider becomes the default when none is named.
+PROVIDER_PREFERENCE = ("apiyi", "apixo", "veo3o1", "yelinai")
+KNOWN_PROVIDERS = (*PROVIDER_PREFERENCE, "demo")
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    discord_token: SecretStr | None = Field(None, validation_alias="DISCORD_TOKEN")
+    guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, validation_alias="VEO_GUILD_IDS"
+    )
+    db_path: Path = Field(Path("data/veo.sqlite3"), validation_alias="VEO_DB_PATH")
+    default_provider: str | None = Field(None, validation_alias="VEO_DEFAULT_PROVIDER")
+    demo: bool = Field(False, validation_alias="VEO_DEMO")
+    demo_delay: float = Field(8.0, ge=0, validation_alias="VEO_DEMO_DELAY")
+
+    apiyi_api_key: SecretStr | None = Field(None, validation_alias="APIYI_API_KEY")
+    apiyi_base_url: str = Field("https://api.apiyi.com", validation_alias="APIYI_BASE_URL")
+
+    daily_quota: int = Field(5, ge=0, validation_alias="VEO_DAILY_QUOTA")
+    max_active_per_user: int = Field(2, ge=1, validation_alias="VEO_MAX_ACTIVE_PER_USER")
+    max_prompt: int = Field(2000, ge=1, le=10000, validation_alias="VEO_MAX_PROMPT")
+    max_download_mb: int = Field(500, ge=1, validation_alias="VEO_MAX_DOWNLOAD_MB")
+    max_concurrent_jobs: int = Field(8, ge=1, validation_alias="VEO_MAX_CONCURRENT_JOBS")
+
+    # Schedule overrides, per provider; unset = the vendor's documented timing.
+    apiyi_initial_wait: float | None = Field(None, gt=0, validation_alias="VEO_APIYI_INITIAL_WAIT")
+    apiyi_poll_interval: float | None = Field(
+        None, gt=0, validation_alias="VEO_APIYI_POLL_INTERVAL"
+    )
+    apiyi_deadline: float | None = Field(None, gt=0, validation_alias="VEO_APIYI_DEADLINE")
+    demo_poll_interval: float = Field(2.0, gt=0, validation_alias="VEO_DEMO_POLL_INTERVAL")
+
+    log_level: str = Field("INFO", validation_alias="VEO_LOG_LEVEL")
+
+    @field_validator("guild_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        return _csv(value)
+
+    @field_validator("default_provider", mode="before")
+    @classmethod
+    def _normalise_provider(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower() or None
+        if value is not None and value not in KNOWN_PROVIDERS:
+            raise ValueError(f"must be one of {', '.join(KNOWN_PROVIDERS)}")
+        return value
+
+    @field_validator("apiyi_base_url", mode="after")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local test server)")
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    # -- derived -----------------------------------------------------------------
+
+    def configured_providers(self) -> list[str]:
+        """Real providers whose key is set, in preference order."""
+        keys = {"apiyi": self.apiyi_api_key}
+        return [
+            name
+            for name in PROVIDER_PREFERENCE
+            if (key := keys.get(name)) is not None and key.get_secret_value().strip()
+        ]
+
+    def enabled_providers(self) -> list[str]:
+        """Providers members may pick: the configured ones, plus demo when nothing real
+        is configured or VEO_DEMO=true."""
+        names = self.configured_providers()
+        if not names or self.demo:
+            names.append("demo")
+        return names
+
+    def resolved_default_provider(self) -> str:
+        if self.default_provider is not None:
+            return self.default_provider
+        return self.enabled_providers()[0]
+
+    def timing_override(self, provider: str, base: Timing | None = None) -> Timing | None:
+        """A schedule built from the VEO_<P>_* overrides, or None when none is set."""
+        if provider != "apiyi":
+            return None
+        fields = (self.apiyi_initial_wait, self.apiyi_poll_interval, self.apiyi_deadline)
+        if all(f is None for f in fields):
+            return None
+        default = base or Timing(initial_wait=60, poll_interval=5, deadline=900)
+        return Timing(
+            initial_wait=self.apiyi_initial_wait or default.initial_wait,
+            poll_interval=self.apiyi_poll_interval or default.poll_interval,
+            deadline=self.apiyi_deadline or default.deadline,
+        )
+
+    @property
+    def max_download_bytes(self) -> int:
+        return self.max_download_mb * 1024 * 1024
+
+    def problems(self, *, need_token: bool = True) -> list[str]:
+        """Semantic problems pydantic cannot see, each with how to fix it."""
+        out: list[str] = []
+        if need_token and (self.discord_token is None or not self.discord_token.get_secret_value()):
+            out.append(
+                "DISCORD_TOKEN is not set. Create an application at "
+                "https://discord.com/developers/applications, open Bot > Reset Token, and put "
+                "DISCORD_TOKEN=<the token> in .env (see README: 'Create the Discord application')."
+            )
+        if (
+            self.default_provider is not None
+            and self.default_provider not in self.enabled_providers()
+        ):
+            if self.default_provider == "demo":
+                hint = "set VEO_DEMO=true to offer the demo provider beside real ones"
+            else:
+                hint = f"set {self.default_provider.upper()}_API_KEY"
+            out.append(
+                f"VEO_DEFAULT_PROVIDER={self.default_provider} is not enabled: {hint}, "
+                "or pick one of " + ", ".join(self.enabled_providers()) + "."
+            )
+        return out
+
+
+# Human names for the fields, so the error screen speaks in environment variables.
+def _env_name(field_name: str) -> str:
+    info = Settings.model_fields.get(field_name)
+    alias = info.validation_alias if info is not None else None
+    return alias if isinstance(alias, str) else field_name.upper()
+
+
+class ConfigError(Exception):
+    """Bad configuration: carries every problem, each as one line for the operator."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def screen(self) -> str:
+        lines = ["veo-bot cannot start: the configuration has problems.", ""]
+        lines += [f"  * {p}" for p in self.problems]
+        lines += [
+            "",
+            "Settings come from environment variables or a .env file in the working folder;",
+            "README.md lists every setting.",
+        ]
+        return "\n".join(lines)
+
+
+def load_settings(*, need_token: bool = True, **overrides: object) -> Settings:
+    """Load and check everything at once, so the operator sees every problem in one go."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = err["loc"][0] if err["loc"] else ""
+            name = _env_name(str(loc))
+            given = err.get("input")
+            shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+            if "api_key" in str(loc).lower() or "token" in str(loc).lower():
+                shown = ""
+            problems.append(f"{name}: {err['msg']}{shown}.")
+        raise ConfigError(problems) from None
+    problems = settings.problems(need_token=need_token)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+__all__ = ["ConfigError", "Settings", "load_settings"]

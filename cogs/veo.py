@@ -1,0 +1,288 @@
+"""The `/veo` commands: turn Discord input into a validated request and back into words.
+
+Business rules live in `bot.service`; this module only talks to Discord (STYLE 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages
+from bot.images import ImageTooLarge, fetch_capped
+from bot.providers.base import InputImage, Mode
+from bot.requests import MODE_LABELS, Draft, GenerationRequest, RequestInvalid, check_image
+from bot.service import Origin, QuotaRefused, VideoService
+from storage import Job
+
+if TYPE_CHECKING:
+    from bot.client import VeoBot
+
+log = logging.getLogger(__name__)
+
+NEEDED_TO_POST = discord.Permissions(view_channel=True, send_messages=True, attach_files=True)
+ONLY_MEMBER = discord.AllowedMentions.none()
+
+ASPECT_CHOICES = [
+    app_commands.Choice(name="16:9 landscape", value="16:9"),
+    app_commands.Choice(name="9:16 portrait", value="9:16"),
+]
+DURATION_CHOICES = [app_commands.Choice(name=f"{s} seconds", value=s) for s in (4, 6, 8)]
+RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in ("720p", "1080p", "4k")]
+MODE_CHOICES = [
+    app_commands.Choice(name=MODE_LABELS[m], value=m.value)
+    for m in (Mode.FIRST_FRAME, Mode.FIRST_LAST, Mode.REFERENCE)
+]
+
+
+def _mentions(user_id: int) -> discord.AllowedMentions:
+    """Ping the member and nobody else, whatever the echoed prompt contains."""
+    return discord.AllowedMentions(users=[discord.Object(user_id)], everyone=False, roles=False)
+
+
+class VeoCog(commands.Cog):
+    veo = app_commands.Group(name="veo", description="Make short AI videos with Google Veo")
+
+    def __init__(self, bot: VeoBot) -> None:
+        self.bot = bot
+
+    @property
+    def service(self) -> VideoService:
+        return self.bot.service
+
+    # -- /veo generate ----------------------------------------------------------------
+
+    @veo.command(name="generate", description="Make a short video from a prompt (and images)")
+    @app_commands.describe(
+        prompt="What should happen in the video: scene, action, camera, light, sound",
+        image="First frame, or first reference image",
+        last_frame="Last frame (with `image` as the first)",
+        image2="Second reference image",
+        image3="Third reference image",
+        mode="How to use the images, where the model offers several ways",
+        model="Which model to use",
+        provider="Which video service to use",
+        aspect_ratio="Landscape or portrait",
+        duration="Length in seconds",
+        resolution="Output resolution",
+        negative_prompt="What to avoid (e.g. blurry, watermark)",
+        seed="A number to make results more repeatable",
+    )
+    @app_commands.choices(
+        aspect_ratio=ASPECT_CHOICES, resolution=RESOLUTION_CHOICES, mode=MODE_CHOICES
+    )
+    @app_commands.choices(duration=DURATION_CHOICES)
+    async def generate(
+        self,
+        interaction: discord.Interaction[VeoBot],
+        prompt: str,
+        image: discord.Attachment | None = None,
+        last_frame: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        mode: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        aspect_ratio: str | None = None,
+        duration: int | None = None,
+        resolution: str | None = None,
+        negative_prompt: str | None = None,
+        seed: app_commands.Range[int, 0, 4294967295] | None = None,
+    ) -> None:
+        # Acknowledge first: everything after this may take longer than 3 seconds.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        draft = Draft(
+            prompt=prompt,
+            provider=provider,
+            model=model,
+            mode=mode,
+            aspect_ratio=aspect_ratio,
+            duration=duration,
+            resolution=resolution,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            has_image=image is not None,
+            has_last_frame=last_frame is not None,
+            extra_images=int(image2 is not None) + int(image3 is not None),
+        )
+        slots = [
+            ("image", image),
+            ("last_frame", last_frame),
+            ("image2", image2),
+            ("image3", image3),
+        ]
+        try:
+            request = self.service.validate(draft)
+            images = await self._read_images(request, [(n, a) for n, a in slots if a is not None])
+            origin = self._origin(interaction)
+            job = await self.service.accept(request, images, origin)
+        except (RequestInvalid, QuotaRefused) as exc:
+            await interaction.edit_original_response(content=f"⚠️ {exc}")
+            return
+        await self._announce(interaction, job, origin)
+
+    async def _read_images(
+        self, request: GenerationRequest, attachments: list[tuple[str, discord.Attachment]]
+    ) -> list[InputImage]:
+        spec = self.bot.providers.model(request.provider, request.model)
+        assert spec is not None
+        images = []
+        for slot, attachment in attachments:
+            mb = spec.max_image_bytes / (1024 * 1024)
+            if attachment.size > spec.max_image_bytes:
+                raise RequestInvalid(
+                    f"`{slot}` is larger than {mb:g} MB, the limit for {spec.label}."
+                )
+            try:
+                data = await fetch_capped(self.bot.session, attachment.url, spec.max_image_bytes)
+            except ImageTooLarge:
+                raise RequestInvalid(
+                    f"`{slot}` is larger than {mb:g} MB, the limit for {spec.label}."
+                ) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.info("could not download attachment %s: %s", attachment.id, exc)
+                raise RequestInvalid(
+                    f"I could not download `{slot}` from Discord; please attach it again."
+                ) from None
+            images.append(check_image(data, slot=slot, spec=spec, filename=attachment.filename))
+        return images
+
+    def _origin(self, interaction: discord.Interaction[VeoBot]) -> Origin:
+        perms = interaction.app_permissions
+        in_thread = isinstance(interaction.channel, discord.Thread)
+        can_post = (
+            interaction.guild_id is not None
+            and perms >= NEEDED_TO_POST
+            and (not in_thread or perms.send_messages_in_threads)
+        )
+        return Origin(
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id or 0,
+            filesize_limit=interaction.filesize_limit,
+            delivery_mode="channel" if can_post else "followup",
+            application_id=interaction.application_id,
+            interaction_token=interaction.token,
+            interaction_expires_at=interaction.expires_at.timestamp(),
+        )
+
+    async def _announce(
+        self, interaction: discord.Interaction[VeoBot], job: Job, origin: Origin
+    ) -> None:
+        """Post the public job message that all progress and the video will go to."""
+        text = self.bot.publisher.render(job)
+        message: discord.Message | discord.WebhookMessage | None = None
+        reason = ""
+        if origin.delivery_mode == "channel":
+            channel = self.bot.get_partial_messageable(origin.channel_id, guild_id=origin.guild_id)
+            try:
+                message = await channel.send(text, allowed_mentions=_mentions(origin.user_id))
+            except discord.HTTPException as exc:
+                log.info(
+                    "job %d: cannot post in channel %d (%s); using followups",
+                    job.id,
+                    origin.channel_id,
+                    exc,
+                )
+                reason = "I can't post in this channel, so "
+        else:
+            reason = "I can't post in this channel (missing permissions or not in this server), so "
+        if message is None:
+            job = await self.service.store.get(job.id) or job
+            await self._switch_to_followup(job)
+            await interaction.edit_original_response(
+                content=f"✅ Queued as **job #{job.id}**. {reason}progress and the video will appear "
+                "below, as long as it finishes within 15 minutes."
+            )
+            message = await interaction.followup.send(
+                text, wait=True, allowed_mentions=_mentions(origin.user_id)
+            )
+        else:
+            await interaction.edit_original_response(
+                content=f"✅ Queued as **job #{job.id}**: follow it here → {message.jump_url}"
+            )
+        await self.service.started(job, message.id)
+
+    async def _switch_to_followup(self, job: Job) -> None:
+        if job.delivery_mode != "followup":
+            await self.service.store.db.execute(
+                "UPDATE jobs SET delivery_mode = 'followup' WHERE id = ?", (job.id,)
+            )
+
+    # -- /veo quota -------------------------------------------------------------------
+
+    @veo.command(name="quota", description="How many videos you have left today")
+    async def quota(self, interaction: discord.Interaction[VeoBot]) -> None:
+        view = await self.service.quota(interaction.user.id)
+        lines = [
+            f"You have used **{view.used}** of **{view.limit}** videos today; "
+            f"**{view.remaining}** left. The quota resets <t:{view.resets_at}:R>.",
+        ]
+        if view.active:
+            lines.append("In progress:")
+            now = dt.datetime.now(dt.UTC).timestamp()
+            for job in view.active:
+                lines.append(f"• **#{job.id}** — {messages.status_line(job, now)}")
+        await interaction.response.send_message(
+            "\n".join(lines), ephemeral=True, allowed_mentions=ONLY_MEMBER
+        )
+
+    # -- autocomplete -----------------------------------------------------------------
+
+    @generate.autocomplete("model")
+    async def _model_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        chosen = getattr(interaction.namespace, "provider", None)
+        choices = []
+        for provider in self.bot.providers:
+            if chosen and provider.name != chosen:
+                continue
+            for spec in provider.models.values():
+                name = f"{spec.label} — {provider.name}"
+                if current.lower() in name.lower() or current.lower() in spec.name.lower():
+                    choices.append(app_commands.Choice(name=name[:100], value=spec.name))
+        return choices[:25]
+
+    @generate.autocomplete("provider")
+    async def _provider_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=f"{p.label} ({p.name})"[:100], value=p.name)
+            for p in self.bot.providers
+            if current.lower() in p.name.lower() or current.lower() in p.label.lower()
+        ][:25]
+
+    # -- errors ------------------------------------------------------------------------
+
+    async def cog_app_command_error(
+        self,
+        interaction: discord.Interaction,
+        error: app_commands.AppCommandError,
+    ) -> None:
+        log.error(
+            "command %s failed",
+            interaction.command and interaction.command.qualified_name,
+            exc_info=error,
+        )
+        text = (
+            "⚠️ Something went wrong on my side. Nothing was charged for a job that was not queued."
+        )
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=text)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            pass
+
+
+async def setup(bot: VeoBot) -> None:
+    await bot.add_cog(VeoCog(bot))

@@ -1,0 +1,309 @@
+"""Jobs and the quota ledger.
+
+Every write that the job manager makes is fenced by its lease (`lease_owner`), so a
+second manager on the same file can never act on a job it does not hold. Quota moves
+in the same transaction as the job row, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Database
+from storage.models import ACTIVE, Job, JobStatus, QuotaState, StoredImage
+
+_ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
+
+# Reserve one unit in one statement: an empty result means the member is over quota.
+# The first INSERT of a day does not see the WHERE, so callers reject limit <= 0 first.
+SQL_RESERVE = """
+INSERT INTO quota_usage (user_id, day, used) VALUES (:user_id, :day, 1)
+ON CONFLICT (user_id, day) DO UPDATE SET used = used + 1 WHERE used < :limit
+RETURNING used
+"""
+SQL_REFUND = "UPDATE quota_usage SET used = used - 1 WHERE user_id = ? AND day = ? AND used > 0"
+SQL_USAGE = "SELECT used FROM quota_usage WHERE user_id = ? AND day = ?"
+SQL_COUNT_ACTIVE = f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN ({_ACTIVE_SQL})"
+SQL_CLAIM = f"""
+UPDATE jobs SET lease_owner = :owner, lease_until = :until, updated_at = :now
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE status IN ({_ACTIVE_SQL}) AND next_poll_at <= :now
+      AND (lease_until IS NULL OR lease_until < :now)
+      {{exclude}}
+    ORDER BY next_poll_at, id LIMIT :limit
+)
+RETURNING *
+"""
+SQL_NEXT_DUE = f"""
+SELECT MIN(next_poll_at) FROM jobs
+WHERE status IN ({_ACTIVE_SQL}) AND (lease_until IS NULL OR lease_until < :now)
+"""
+SQL_NEXT_LEASE_EXPIRY = f"""
+SELECT MIN(lease_until) FROM jobs WHERE status IN ({_ACTIVE_SQL}) AND lease_until >= :now
+"""
+
+# Columns the manager may change; guards the dynamic UPDATE below.
+_MUTABLE = frozenset(
+    {
+        "status", "task_id", "progress", "stage", "attempts", "next_poll_at", "deadline_at",
+        "error_code", "error_message", "result_path", "result_url", "result_url_expires_at",
+        "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
+        "delivered_message_id", "submitted_at", "completed_at", "finished_at",
+        "interaction_token", "interaction_expires_at",
+    }
+)  # fmt: skip
+
+
+class OverQuota(Exception):
+    def __init__(self, used: int, limit: int) -> None:
+        super().__init__(f"over quota: {used}/{limit}")
+        self.used = used
+        self.limit = limit
+
+
+class TooManyActive(Exception):
+    def __init__(self, active: int, limit: int) -> None:
+        super().__init__(f"too many active jobs: {active}/{limit}")
+        self.active = active
+        self.limit = limit
+
+
+class LeaseLost(Exception):
+    """The job is no longer ours (another worker took it, or it was cancelled)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    request_json: str
+    provider: str
+    model: str
+    filesize_limit: int
+    quota_day: str
+    delivery_mode: str = "channel"
+    interaction_app_id: int | None = None
+    interaction_token: str | None = None
+    interaction_expires_at: float | None = None
+
+
+class JobStore:
+    def __init__(self, db: Database, *, clock: Any = time.time) -> None:
+        self.db = db
+        self._clock = clock
+
+    # -- creation and quota ----------------------------------------------------
+
+    async def create(
+        self,
+        new: NewJob,
+        images: Sequence[StoredImage] = (),
+        *,
+        daily_limit: int,
+        max_active: int,
+        hold_seconds: float = 0.0,
+    ) -> Job:
+        """Check the active-job cap, reserve one quota unit and insert the job, atomically.
+
+        `hold_seconds` keeps the job from being picked up until the caller has posted its
+        public message (then `release_hold`); if the caller dies, the hold simply expires.
+        """
+        now = self._clock()
+        async with self.db.transaction() as conn:
+            async with conn.execute(SQL_COUNT_ACTIVE, (new.user_id,)) as cur:
+                row = await cur.fetchone()
+            active = int(row[0]) if row else 0
+            if active >= max_active:
+                raise TooManyActive(active, max_active)
+            if daily_limit <= 0:
+                raise OverQuota(0, daily_limit)
+            params = {"user_id": new.user_id, "day": new.quota_day, "limit": daily_limit}
+            async with conn.execute(SQL_RESERVE, params) as cur:
+                reserved = await cur.fetchone()
+            if reserved is None:
+                raise OverQuota(daily_limit, daily_limit)
+            async with conn.execute(
+                """
+                INSERT INTO jobs (
+                    user_id, guild_id, channel_id, request_json, provider, model, status,
+                    next_poll_at, filesize_limit, delivery_mode, interaction_app_id,
+                    interaction_token, interaction_expires_at, quota_day, quota_state,
+                    created_at, updated_at
+                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                RETURNING *
+                """,
+                (
+                    new.user_id,
+                    new.guild_id,
+                    new.channel_id,
+                    new.request_json,
+                    new.provider,
+                    new.model,
+                    JobStatus.QUEUED.value,
+                    now + hold_seconds,
+                    new.filesize_limit,
+                    new.delivery_mode,
+                    new.interaction_app_id,
+                    new.interaction_token,
+                    new.interaction_expires_at,
+                    new.quota_day,
+                    QuotaState.RESERVED.value,
+                    now,
+                    now,
+                ),
+            ) as cur:
+                job_row = await cur.fetchone()
+            assert job_row is not None
+            job = Job.from_row(job_row)
+            await conn.executemany(
+                "INSERT INTO job_images (job_id, position, filename, mime, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(job.id, i, im.filename, im.mime, im.data) for i, im in enumerate(images)],
+            )
+        return job
+
+    async def release_hold(self, job_id: int, *, status_message_id: int | None) -> None:
+        now = self._clock()
+        await self.db.execute(
+            "UPDATE jobs SET status_message_id = COALESCE(?, status_message_id), "
+            "next_poll_at = MIN(next_poll_at, ?), updated_at = ? WHERE id = ? AND status = ?",
+            (status_message_id, now, now, job_id, JobStatus.QUEUED.value),
+        )
+
+    async def usage(self, user_id: int, day: str) -> int:
+        row = await self.db.fetchone(SQL_USAGE, (user_id, day))
+        return int(row[0]) if row else 0
+
+    # -- reads -------------------------------------------------------------------
+
+    async def get(self, job_id: int) -> Job | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return Job.from_row(row) if row else None
+
+    async def images(self, job_id: int) -> list[StoredImage]:
+        rows = await self.db.fetchall(
+            "SELECT filename, mime, data FROM job_images WHERE job_id = ? ORDER BY position",
+            (job_id,),
+        )
+        return [StoredImage(r["filename"], r["mime"], bytes(r["data"])) for r in rows]
+
+    async def active_for_user(self, user_id: int) -> list[Job]:
+        rows = await self.db.fetchall(
+            f"SELECT * FROM jobs WHERE user_id = ? AND status IN ({_ACTIVE_SQL}) ORDER BY id",
+            (user_id,),
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def recent_for_user(self, user_id: int, limit: int = 25) -> list[Job]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def queue_position(self, job_id: int) -> int:
+        """1-based position among jobs not yet submitted."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM jobs WHERE status = ? AND id <= ?",
+            (JobStatus.QUEUED.value, job_id),
+        )
+        return int(row[0]) if row else 0
+
+    # -- the manager's side --------------------------------------------------------
+
+    async def claim_due(
+        self, owner: str, *, lease_seconds: float, limit: int, exclude: Iterable[int] = ()
+    ) -> list[Job]:
+        if limit <= 0:
+            return []
+        now = self._clock()
+        ids = [int(i) for i in exclude]
+        clause = f"AND id NOT IN ({', '.join(map(str, ids))})" if ids else ""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                SQL_CLAIM.format(exclude=clause),
+                {"owner": owner, "until": now + lease_seconds, "now": now, "limit": limit},
+            ) as cur:
+                rows = await cur.fetchall()
+        return sorted((Job.from_row(r) for r in rows), key=lambda j: (j.next_poll_at, j.id))
+
+    async def next_wakeup(self) -> float | None:
+        """When the next job becomes due or a foreign lease runs out."""
+        now = self._clock()
+        due = await self.db.fetchone(SQL_NEXT_DUE, {"now": now})
+        lease = await self.db.fetchone(SQL_NEXT_LEASE_EXPIRY, {"now": now})
+        times = [float(r[0]) for r in (due, lease) if r is not None and r[0] is not None]
+        return min(times) if times else None
+
+    async def renew_leases(self, owner: str, job_ids: Iterable[int], lease_seconds: float) -> None:
+        ids = [int(i) for i in job_ids]
+        if not ids:
+            return
+        now = self._clock()
+        await self.db.execute(
+            f"UPDATE jobs SET lease_until = ? WHERE lease_owner = ? "
+            f"AND id IN ({', '.join(map(str, ids))})",
+            (now + lease_seconds, owner),
+        )
+
+    async def update(self, job: Job, owner: str, **fields: Any) -> Job:
+        """Persist a change to a job we hold; raises LeaseLost if we no longer do."""
+        async with self.db.transaction() as conn:
+            return await self._update(conn, job.id, owner, fields)
+
+    async def release(self, job: Job, owner: str, *, next_poll_at: float, **fields: Any) -> Job:
+        """Persist and give the job back to the queue, due at `next_poll_at`."""
+        fields = {**fields, "next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None}
+        async with self.db.transaction() as conn:
+            return await self._update(conn, job.id, owner, fields)
+
+    async def finish(
+        self, job: Job, owner: str | None, status: JobStatus, *, refund: bool, **fields: Any
+    ) -> Job:
+        """Move to a terminal state and settle the quota, in one transaction.
+
+        refund=True gives the unit back to the day it was charged; otherwise the charge
+        is committed. Settling happens once: a job already settled keeps its state.
+        """
+        if status not in (JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED):
+            raise ValueError(f"{status} is not terminal")
+        now = self._clock()
+        quota = QuotaState.REFUNDED if refund else QuotaState.COMMITTED
+        fields = {
+            **fields,
+            "status": status.value,
+            "finished_at": now,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        async with self.db.transaction() as conn:
+            if refund and job.quota_state is QuotaState.RESERVED:
+                await conn.execute(SQL_REFUND, (job.user_id, job.quota_day))
+            fields["quota_state"] = (
+                quota.value if job.quota_state is QuotaState.RESERVED else job.quota_state.value
+            )
+            return await self._update(conn, job.id, owner, fields)
+
+    async def _update(
+        self, conn: Any, job_id: int, owner: str | None, fields: dict[str, Any]
+    ) -> Job:
+        allowed = _MUTABLE | {"lease_owner", "lease_until", "quota_state"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        fields = {
+            k: (v.value if isinstance(v, JobStatus | QuotaState) else v) for k, v in fields.items()
+        }
+        fields["updated_at"] = self._clock()
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        where = "id = :_id" + (" AND lease_owner = :_owner" if owner is not None else "")
+        params = {**fields, "_id": job_id, "_owner": owner}
+        async with conn.execute(f"UPDATE jobs SET {sets} WHERE {where} RETURNING *", params) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise LeaseLost(f"job {job_id} is not held by {owner}")
+        return Job.from_row(row)

@@ -1,0 +1,67 @@
+"""Numbered schema migrations, tracked with PRAGMA user_version.
+
+Append only: a released migration is never edited; a change is a new entry.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: jobs, their input images, and the daily quota ledger.
+    """
+    CREATE TABLE jobs (
+        id                      INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id                 INTEGER NOT NULL,
+        guild_id                INTEGER,
+        channel_id              INTEGER NOT NULL,
+        request_json            TEXT    NOT NULL,
+        provider                TEXT    NOT NULL,
+        model                   TEXT    NOT NULL,
+        status                  TEXT    NOT NULL,
+        task_id                 TEXT,
+        progress                INTEGER,
+        stage                   TEXT,
+        attempts                INTEGER NOT NULL DEFAULT 0,
+        next_poll_at            REAL    NOT NULL,
+        deadline_at             REAL,
+        lease_owner             TEXT,
+        lease_until             REAL,
+        error_code              TEXT,
+        error_message           TEXT,
+        result_path             TEXT,
+        result_url              TEXT,
+        result_url_expires_at   REAL,
+        result_size             INTEGER,
+        filesize_limit          INTEGER NOT NULL,
+        status_message_id       INTEGER,
+        delivery_mode           TEXT    NOT NULL DEFAULT 'channel',
+        interaction_app_id      INTEGER,
+        interaction_token       TEXT,
+        interaction_expires_at  REAL,
+        delivery_started_at     REAL,
+        delivered_message_id    INTEGER,
+        quota_day               TEXT    NOT NULL,
+        quota_state             TEXT    NOT NULL,
+        created_at              REAL    NOT NULL,
+        submitted_at            REAL,
+        completed_at            REAL,
+        finished_at             REAL,
+        updated_at              REAL    NOT NULL
+    );
+    CREATE INDEX jobs_due ON jobs (status, next_poll_at);
+    CREATE INDEX jobs_user ON jobs (user_id, created_at);
+    CREATE TABLE job_images (
+        job_id    INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        position  INTEGER NOT NULL,
+        filename  TEXT    NOT NULL,
+        mime      TEXT    NOT NULL,
+        data      BLOB    NOT NULL,
+        PRIMARY KEY (job_id, position)
+    );
+    CREATE TABLE quota_usage (
+        user_id  INTEGER NOT NULL,
+        day      TEXT    NOT NULL,
+        used     INTEGER NOT NULL DEFAULT 0 CHECK (used >= 0),
+        PRIMARY KEY (user_id, day)
+    );
+    """,
+)

@@ -1,0 +1,105 @@
+"""Row types of the store. Status is a str enum with named active and terminal sets."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE: frozenset[JobStatus] = frozenset(
+    {
+        JobStatus.QUEUED,
+        JobStatus.SUBMITTING,
+        JobStatus.RUNNING,
+        JobStatus.DOWNLOADING,
+        JobStatus.DELIVERING,
+    }
+)
+TERMINAL: frozenset[JobStatus] = frozenset(
+    {JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED}
+)
+
+
+class QuotaState(enum.StrEnum):
+    RESERVED = "reserved"
+    COMMITTED = "committed"
+    REFUNDED = "refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One row of `jobs`. Field names are the column names."""
+
+    id: int
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    request_json: str
+    provider: str
+    model: str
+    status: JobStatus
+    task_id: str | None
+    progress: int | None
+    stage: str | None
+    attempts: int
+    next_poll_at: float
+    deadline_at: float | None
+    lease_owner: str | None
+    lease_until: float | None
+    error_code: str | None
+    error_message: str | None
+    result_path: str | None
+    result_url: str | None
+    result_url_expires_at: float | None
+    result_size: int | None
+    filesize_limit: int
+    status_message_id: int | None
+    delivery_mode: str
+    interaction_app_id: int | None
+    interaction_token: str | None
+    interaction_expires_at: float | None
+    delivery_started_at: float | None
+    delivered_message_id: int | None
+    quota_day: str
+    quota_state: QuotaState
+    created_at: float
+    submitted_at: float | None
+    completed_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> Job:
+        data = dict(row)
+        data["status"] = JobStatus(data["status"])
+        data["quota_state"] = QuotaState(data["quota_state"])
+        return cls(**data)
+
+    @property
+    def request(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.request_json)
+        return value
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    filename: str
+    mime: str
+    data: bytes

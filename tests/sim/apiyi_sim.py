@@ -1,0 +1,570 @@
+"""A real HTTP simulator of apiyi's current `/v1/videos` channel (seed 001).
+
+It enforces the seed's rules (string `duration`, no `generateAudio`, 8 s at 1080p/4k,
+one `input_reference` *file* in multipart...) so an adapter that breaks them fails its
+tests, records every request for assertions on what went over the wire, and has knobs
+for the failures the real vendor produces. Only aiohttp and the stdlib: it must not
+share code with the adapter it tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+MODELS = frozenset({"veo-3.1-fast-generate-preview", "veo-3.1-generate-preview"})
+DURATIONS = frozenset({"4", "6", "8"})
+RESOLUTIONS = frozenset({"720p", "1080p", "4k"})
+ASPECTS = frozenset({"16:9", "9:16"})
+SIZES = {
+    "1280x720": ("720p", "16:9"),
+    "720x1280": ("720p", "9:16"),
+    "1920x1080": ("1080p", "16:9"),
+    "1080x1920": ("1080p", "9:16"),
+    "3840x2160": ("4k", "16:9"),
+    "2160x3840": ("4k", "9:16"),
+}
+IMAGE_TYPES = {
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/webp": b"RIFF",
+}
+
+
+def default_video(size: int = 4096) -> bytes:
+    """A few KB starting with a valid MP4 `ftyp` box (size 24, brand isom)."""
+    head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+    body = bytes(i % 251 for i in range(max(0, size - len(head))))
+    return head + body
+
+
+@dataclass
+class RecordedFile:
+    filename: str | None
+    content_type: str
+    size: int
+    data: bytes
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # as received, still percent-encoded
+    headers: dict[str, str]
+    content_type: str
+    json: Any = None  # parsed JSON body, when it was JSON
+    form: dict[str, list[str]] = field(default_factory=dict)  # multipart text fields
+    files: dict[str, list[RecordedFile]] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class ScriptedResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def build(self) -> web.Response:
+        return web.Response(
+            status=self.status,
+            body=self.body,
+            content_type=self.content_type,
+            headers=self.headers,
+        )
+
+
+@dataclass
+class SimTask:
+    id: str
+    model: str
+    created_at: int
+    started: float  # monotonic
+    status: str | None = None  # forced status; None = follow the clock
+    completed_at: int | None = None
+    fail: bool = False
+    fail_body: dict[str, Any] = field(default_factory=dict)
+    request: RecordedRequest | None = None
+
+
+def _error(
+    status: int, message: str, *, type_: str = "invalid_request_error", code: str | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error": {"message": message, "type": type_, "code": code}}, status=status
+    )
+
+
+def _script(
+    status: int,
+    body: str | bytes | dict[str, Any] | None,
+    headers: dict[str, str] | None,
+    retry_after: float | None,
+) -> ScriptedResponse:
+    hdrs = dict(headers or {})
+    if retry_after is not None:
+        hdrs["Retry-After"] = (
+            str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
+        )
+    if isinstance(body, dict):
+        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
+    if body is None:
+        body = {"error": {"message": f"scripted {status}", "type": "upstream_error", "code": None}}
+        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
+    raw = body.encode() if isinstance(body, str) else body
+    ctype = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
+    return ScriptedResponse(status, raw, ctype, hdrs)
+
+
+class ApiyiSimulator:
+    """apiyi on 127.0.0.1. Knobs (all plain attributes or methods, set them any time):
+
+    - `queued_for` / `running_for`: seconds a task stays `queued`, then `in_progress`;
+      `None` freezes the clock (drive it with `set_task_status`).
+    - `fail_next_submit_with(status, body, headers=, retry_after=)`: queue a canned answer
+      for the next POST (also `script_next_submit`, same thing, for 2xx oddities).
+    - `make_task_fail(reason=None, task_id=None, field="error")`: the task (or, without
+      id, the next one submitted) ends `failed` instead of `completed`.
+    - `status_errors` / `queue_status_error(...)`: canned answers served before normal
+      status answers (500s, 429s, HTML...). `content_errors` / `queue_content_error(...)`
+      likewise for `/content`.
+    - `content_400_times`: the next N `/content` calls on a completed task answer 400.
+    - `video_bytes`, `send_content_length` (False: chunked, no Content-Length),
+      `break_content_after` (bytes sent before the connection is cut).
+    - `delay_submit` / `delay_status`: seconds to sleep before answering.
+    - `omit_task_id`: answer submit with `id` only (the earlier channel's shape).
+    - `next_task_ids`: ids to hand out next, for quoting tests.
+    - `requests`: every request received, as `RecordedRequest`.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-sim-key",
+        queued_for: float | None = 0.05,
+        running_for: float | None = 0.05,
+    ) -> None:
+        self.api_key = api_key
+        self.queued_for = queued_for
+        self.running_for = running_for
+        self.requests: list[RecordedRequest] = []
+        self.tasks: dict[str, SimTask] = {}
+        self.submit_script: deque[ScriptedResponse] = deque()
+        self.status_errors: deque[ScriptedResponse] = deque()
+        self.content_errors: deque[ScriptedResponse] = deque()
+        self.content_400_times = 0
+        self.video_bytes = default_video()
+        self.send_content_length = True
+        self.break_content_after: int | None = None
+        self.delay_submit = 0.0
+        self.delay_status = 0.0
+        self.omit_task_id = False
+        self.next_task_ids: deque[str] = deque()
+        self._fail_next: dict[str, Any] | None = None
+        self._counter = 0
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_post("/v1/videos", self._submit)
+        app.router.add_get("/v1/videos/{task_id}", self._status)
+        app.router.add_get("/v1/videos/{task_id}/content", self._content)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self.base_url
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- knobs ----------------------------------------------------------------------------
+
+    def fail_next_submit_with(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.submit_script.append(_script(status, body, headers, retry_after))
+
+    script_next_submit = fail_next_submit_with
+
+    def queue_status_error(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_errors.append(_script(status, body, headers, retry_after))
+
+    def queue_content_error(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.content_errors.append(_script(status, body, headers, retry_after))
+
+    def make_task_fail(
+        self, reason: str | None = None, *, task_id: str | None = None, field: str = "error"
+    ) -> None:
+        """No reason: a bare `failed` (the seed: "may not include a detailed error field")."""
+        body: dict[str, Any] = {}
+        if reason is not None:
+            body[field] = (
+                {"message": reason, "type": "upstream_error", "code": "generation_failed"}
+                if field == "error"
+                else reason
+            )
+        if task_id is None:
+            self._fail_next = body
+        else:
+            task = self.tasks[task_id]
+            task.fail, task.fail_body = True, body
+
+    def set_task_status(self, task_id: str, status: str) -> None:
+        """Force any status string, known or not."""
+        task = self.tasks[task_id]
+        task.status = status
+        if status == "completed" and task.completed_at is None:
+            task.completed_at = int(time.time())
+
+    def submits(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "POST"]
+
+    def gets(self, suffix: str = "") -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "GET" and r.path.endswith(suffix)]
+
+    # -- handlers -------------------------------------------------------------------------
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        ctype = request.content_type
+        rec = RecordedRequest(
+            method=request.method,
+            path=request.raw_path,
+            headers=dict(request.headers),
+            content_type=ctype,
+        )
+        if request.method == "POST":
+            if ctype == "multipart/form-data":
+                form = await request.post()
+                for key, value in form.items():
+                    if isinstance(value, web.FileField):
+                        data = value.file.read()
+                        rec.files.setdefault(key, []).append(
+                            RecordedFile(value.filename, value.content_type, len(data), data)
+                        )
+                    else:
+                        rec.form.setdefault(key, []).append(str(value))
+            else:
+                rec.body = await request.read()
+                try:
+                    rec.json = json.loads(rec.body)
+                except ValueError:
+                    rec.json = None
+        self.requests.append(rec)
+        return rec
+
+    def _authorized(self, request: web.Request) -> web.Response | None:
+        given = request.headers.get("Authorization", "")
+        if given == f"Bearer {self.api_key}":
+            return None
+        # Like OpenAI-style gateways, echo what was presented: the adapter must not leak it.
+        shown = given.removeprefix("Bearer ").strip() or "(none)"
+        return _error(
+            401,
+            f"Incorrect API key provided: {shown}",
+            type_="authentication_error",
+            code="invalid_api_key",
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            try:
+                await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+            except TimeoutError:
+                pass
+
+    async def _submit(self, request: web.Request) -> web.StreamResponse:
+        rec = await self._record(request)
+        await self._sleep(self.delay_submit)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.submit_script:
+            return self.submit_script.popleft().build()
+        if rec.content_type == "application/json":
+            problem = self._check_json(rec)
+        elif rec.content_type == "multipart/form-data":
+            problem = self._check_multipart(rec)
+        else:
+            problem = _error(
+                400,
+                f"parse_request_failed: unsupported content type {rec.content_type!r}",
+                code="parse_request_failed",
+            )
+        if problem is not None:
+            return problem
+        model = rec.json["model"] if rec.json is not None else rec.form["model"][0]
+        return self._create(str(model), rec)
+
+    def _check_json(self, rec: RecordedRequest) -> web.Response | None:
+        body = rec.json
+        if not isinstance(body, dict):
+            return _error(
+                400, "parse_request_failed: invalid JSON body", code="parse_request_failed"
+            )
+        for key in ("duration", "seconds"):
+            if key in body and not isinstance(body[key], str):
+                kind = "number" if isinstance(body[key], int | float) else type(body[key]).__name__
+                return _error(
+                    400,
+                    f"parse_request_failed: json: cannot unmarshal {kind} into Go struct field "
+                    f"VideoRequest.{key} of type string",
+                    code="parse_request_failed",
+                )
+        if "input_reference" in body:
+            return _error(
+                400,
+                "input_reference must be an uploaded file (multipart/form-data); "
+                "remote URLs are not supported",
+                code="invalid_input_reference",
+            )
+        metadata = body.get("metadata", {})
+        if not isinstance(metadata, dict):
+            return _error(
+                400, "parse_request_failed: metadata must be an object", code="parse_request_failed"
+            )
+        return self._check_fields({k: v for k, v in body.items() if k != "metadata"}, metadata)
+
+    def _check_multipart(self, rec: RecordedRequest) -> web.Response | None:
+        for key, values in rec.form.items():
+            if len(values) > 1:
+                return _error(400, f"field {key} given more than once")
+        if "input_reference" in rec.form:
+            return _error(
+                400,
+                "input_reference must be an uploaded file; remote URLs are not supported",
+                code="invalid_input_reference",
+            )
+        refs = rec.files.get("input_reference", [])
+        if len(refs) != 1:
+            return _error(
+                400,
+                f"exactly one input_reference file is required, got {len(refs)}",
+                code="invalid_input_reference",
+            )
+        ref = refs[0]
+        magic = IMAGE_TYPES.get(ref.content_type)
+        if (
+            magic is None
+            or not ref.data.startswith(magic)
+            or (ref.content_type == "image/webp" and ref.data[8:12] != b"WEBP")
+        ):
+            return _error(
+                400,
+                f"input_reference must be a JPEG, PNG or WebP image, got {ref.content_type}",
+                code="invalid_input_reference",
+            )
+        other_files = set(rec.files) - {"input_reference"}
+        if other_files:
+            return _error(400, f"unexpected file fields {sorted(other_files)}")
+        fields = {k: v[0] for k, v in rec.form.items()}
+        metadata: Any = {}
+        if "metadata" in fields:
+            try:
+                metadata = json.loads(fields.pop("metadata"))
+            except ValueError:
+                return _error(
+                    400,
+                    "parse_request_failed: metadata is not valid JSON",
+                    code="parse_request_failed",
+                )
+            if not isinstance(metadata, dict):
+                return _error(
+                    400,
+                    "parse_request_failed: metadata must be a JSON object",
+                    code="parse_request_failed",
+                )
+        if any(k.startswith("metadata[") or k.startswith("metadata.") for k in fields):
+            return _error(400, "metadata must be sent as one JSON field")
+        return self._check_fields(fields, metadata)
+
+    def _check_fields(self, top: dict[str, Any], meta: dict[str, Any]) -> web.Response | None:
+        """The rules common to both body forms, in the vendor's precedence order."""
+        if "generateAudio" in top or "generateAudio" in meta:
+            return _error(
+                400,
+                "INVALID_ARGUMENT: generateAudio is not supported by this model",
+                type_="upstream_error",
+                code="INVALID_ARGUMENT",
+            )
+        model = top.get("model")
+        if not isinstance(model, str) or model not in MODELS:
+            return _error(
+                400, f"model {model!r} is not supported on this endpoint", code="model_not_found"
+            )
+        prompt = top.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return _error(400, "prompt is required", code="invalid_prompt")
+        for key in ("duration", "seconds"):
+            if key in top and top[key] not in DURATIONS:
+                return _error(400, f'{key} must be one of "4", "6", "8"', code="invalid_duration")
+        size = top.get("size")
+        if size is not None and size not in SIZES:
+            return _error(400, f"unsupported size {size!r}", code="invalid_size")
+        resolution = meta.get("resolution")
+        if resolution is not None and resolution not in RESOLUTIONS:
+            return _error(400, f"unsupported resolution {resolution!r}", code="invalid_size")
+        aspect = meta.get("aspectRatio")
+        if aspect is not None and aspect not in ASPECTS:
+            return _error(400, f"unsupported aspectRatio {aspect!r}", code="invalid_size")
+        if "seed" in meta and (not isinstance(meta["seed"], int) or isinstance(meta["seed"], bool)):
+            return _error(
+                400,
+                "parse_request_failed: json: cannot unmarshal into Go struct field "
+                "Metadata.seed of type int",
+                code="parse_request_failed",
+            )
+        if "negativePrompt" in meta and not isinstance(meta["negativePrompt"], str):
+            return _error(
+                400,
+                "parse_request_failed: negativePrompt must be a string",
+                code="parse_request_failed",
+            )
+        # Precedence: metadata.durationSeconds > duration > seconds > 8;
+        # metadata.resolution > size > 720p.
+        duration = str(
+            meta.get("durationSeconds") or top.get("duration") or top.get("seconds") or "8"
+        )
+        effective = resolution or (SIZES[size][0] if size else "720p")
+        if effective in ("1080p", "4k") and duration != "8":
+            return _error(
+                400,
+                f'INVALID_ARGUMENT: duration must be "8" at {effective}',
+                type_="upstream_error",
+                code="INVALID_ARGUMENT",
+            )
+        return None
+
+    def _create(self, model: str, rec: RecordedRequest) -> web.Response:
+        self._counter += 1
+        task_id = (
+            self.next_task_ids.popleft() if self.next_task_ids else (f"task_{self._counter:016d}")
+        )
+        task = SimTask(
+            id=task_id,
+            model=model,
+            created_at=int(time.time()),
+            started=time.monotonic(),
+            request=rec,
+        )
+        if self._fail_next is not None:
+            task.fail, task.fail_body, self._fail_next = True, self._fail_next, None
+        self.tasks[task_id] = task
+        body = self._task_body(task, "queued")  # the seed: submit always answers queued
+        if self.omit_task_id:
+            body.pop("task_id")
+        return web.json_response(body)
+
+    def _state(self, task: SimTask) -> str:
+        if task.status is not None:
+            return task.status
+        if self.queued_for is None or self.running_for is None:
+            return "queued"
+        elapsed = time.monotonic() - task.started
+        if elapsed < self.queued_for:
+            return "queued"
+        if elapsed < self.queued_for + self.running_for:
+            return "in_progress"
+        if task.fail:
+            return "failed"
+        if task.completed_at is None:
+            task.completed_at = task.created_at + max(1, int(elapsed))
+        return "completed"
+
+    def _task_body(self, task: SimTask, state: str | None = None) -> dict[str, Any]:
+        state = state or self._state(task)
+        body: dict[str, Any] = {
+            "id": task.id,
+            "task_id": task.id,
+            "object": "video",
+            "model": task.model,
+            "status": state,
+            "progress": {"queued": 0, "in_progress": 50, "completed": 100}.get(state, 0),
+            "created_at": task.created_at,
+        }
+        if state == "completed":
+            body["completed_at"] = task.completed_at or int(time.time())
+        if state == "failed":
+            body.update(task.fail_body)
+        return body
+
+    async def _status(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        await self._sleep(self.delay_status)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.status_errors:
+            return self.status_errors.popleft().build()
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return _error(404, "task not found", code="task_not_found")
+        return web.json_response(self._task_body(task))
+
+    async def _content(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.content_errors:
+            return self.content_errors.popleft().build()
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return _error(404, "task not found", code="task_not_found")
+        if self._state(task) != "completed":
+            return _error(400, "video is not ready", code="video_not_ready")
+        if self.content_400_times > 0:
+            self.content_400_times -= 1
+            return _error(400, "video file is not available yet", code="video_not_ready")
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "video/mp4"})
+        data = self.video_bytes
+        if self.send_content_length:
+            resp.content_length = len(data)
+        else:
+            resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        cut = self.break_content_after
+        sent = data if cut is None else data[:cut]
+        for start in range(0, len(sent), 1024):
+            await resp.write(sent[start : start + 1024])
+        if cut is not None:
+            # Drop the connection mid-body: the client sees a truncated payload.
+            if request.transport is not None:
+                request.transport.close()
+            return resp
+        await resp.write_eof()
+        return resp
