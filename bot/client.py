@@ -38,6 +38,7 @@ def build_providers(settings: Settings, session: aiohttp.ClientSession) -> Provi
                 base_url=settings.apiyi_base_url,
                 session=session,
                 timing_override=settings.timing_override("apiyi"),
+                request_timeout=settings.request_timeout,
             )
         elif name == "demo":
             providers[name] = DemoProvider(

@@ -25,6 +25,7 @@ from bot.providers.base import (
     ProviderAuthError,
     ProviderError,
     ProviderTimeout,
+    ResultNotReady,
     ResultTooLarge,
     TaskState,
     TaskStatus,
@@ -144,6 +145,9 @@ class JobManager:
         last_renew = 0.0
         while not self._stopping:
             self.loop_heartbeat = self.clock()
+            # Clear before reading the database: a wake-up that arrives while we read
+            # must survive into the wait below, or a freed job could sleep a whole idle_wait.
+            self._wake.clear()
             try:
                 free = self.max_concurrency - len(self._in_hand)
                 if free > 0:
@@ -167,7 +171,6 @@ class JobManager:
             if self._in_hand:
                 timeout = min(timeout, self.lease_seconds / 4)
             timeout = max(0.01, min(timeout, self.idle_wait))
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
@@ -212,7 +215,9 @@ class JobManager:
 
     async def _step(self, job: Job) -> None:
         status = job.status
-        if status is JobStatus.QUEUED:
+        if job.cancel_requested_at is not None and status is not JobStatus.RUNNING:
+            await self._settle_cancel(job)
+        elif status is JobStatus.QUEUED:
             await self._submit(job)
         elif status is JobStatus.SUBMITTING:
             await self._resume_submitting(job)
@@ -226,6 +231,21 @@ class JobManager:
             return
         else:
             assert_never(status)
+
+    async def _settle_cancel(self, job: Job, *, billed: bool | None = None) -> None:
+        """End a cancelled job. Before submit, or when the vendor failed, the member is
+        refunded; once the vendor finished the render it has billed, so the charge stays."""
+        if billed is None:
+            billed = job.status in (JobStatus.DOWNLOADING, JobStatus.DELIVERING)
+        if job.status is JobStatus.SUBMITTING and not job.task_id:
+            await self._resume_submitting(job)
+            return
+        job = await self.store.finish(job, self.owner, JobStatus.CANCELLED, refund=not billed)
+        self._remove_file(job)
+        log.info(
+            "job %d: cancelled (%s)", job.id, "charged: the vendor billed" if billed else "refunded"
+        )
+        await self._notify(job)
 
     def _timing(self, job: Job) -> Timing:
         override = self.timing_overrides.get(job.provider)
@@ -332,9 +352,13 @@ class JobManager:
         if provider is None or job.task_id is None:
             await self._fail(job, "provider_disabled", MSG_INTERNAL)
             return
+        cancelled = job.cancel_requested_at is not None
         if job.deadline_at is not None and now > job.deadline_at:
             log.warning("job %d: %s task %s passed its deadline", job.id, job.provider, job.task_id)
-            await self._fail(job, "deadline", MSG_DEADLINE)
+            if cancelled:
+                await self._settle_cancel(job, billed=False)
+            else:
+                await self._fail(job, "deadline", MSG_DEADLINE)
             return
         timing = self._timing(job)
         try:
@@ -349,8 +373,11 @@ class JobManager:
             log.info("job %d: status check failed (%s); retry in %.1fs", job.id, exc.code, delay)
             await self.store.release(job, self.owner, next_poll_at=now + delay, attempts=attempts)
             return
-        if status.state in (TaskState.PENDING, TaskState.RUNNING):
-            changed = (status.progress, status.stage) != (job.progress, job.stage)
+        if cancelled and status.state in (TaskState.SUCCEEDED, TaskState.FAILED):
+            # Followed quietly only to learn whether the vendor billed.
+            await self._settle_cancel(job, billed=status.state is TaskState.SUCCEEDED)
+        elif status.state in (TaskState.PENDING, TaskState.RUNNING):
+            changed = not cancelled and (status.progress, status.stage) != (job.progress, job.stage)
             job = await self.store.release(
                 job,
                 self.owner,
@@ -424,7 +451,13 @@ class JobManager:
                 log.warning("job %d: download failed: %s", job.id, exc.detail or exc)
                 await self._fail(job, exc.code, exc.member_message + " Your quota was refunded.")
                 return
-            delay = backoff(attempts, FETCH_RETRY_DELAY, retry_after=exc.retry_after)
+            if isinstance(exc, ResultNotReady):
+                # A fixed short wait (apiyi: ~4 s), never longer than two poll intervals
+                # of the job's schedule, rather than a growing backoff.
+                poll = self._timing(job).poll_interval
+                delay = min(exc.retry_after or FETCH_RETRY_DELAY, 2 * poll)
+            else:
+                delay = backoff(attempts, FETCH_RETRY_DELAY, retry_after=exc.retry_after)
             await self.store.release(
                 job, self.owner, next_poll_at=self.clock() + delay, attempts=attempts
             )

@@ -121,6 +121,19 @@ class VideoService:
         if self.manager is not None:
             self.manager.wake()
 
+    async def cancel(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
+        """Cancel a member's job. Raises RequestInvalid with the member's words."""
+        job = await self.store.get(job_id)
+        if job is None or (job.user_id != user_id and not is_admin):
+            raise RequestInvalid(f"You have no job #{job_id}.")
+        if not job.is_active:
+            raise RequestInvalid(f"Job #{job_id} has already ended ({job.status.value}).")
+        cancelled = await self.store.request_cancel(job_id)
+        assert cancelled is not None
+        if self.manager is not None:
+            self.manager.wake()
+        return cancelled
+
     async def quota(self, user_id: int) -> QuotaView:
         now = self.clock()
         used = await self.store.usage(user_id, day_key(now))

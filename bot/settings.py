@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     max_active_per_user: int = Field(2, ge=1, validation_alias="VEO_MAX_ACTIVE_PER_USER")
     max_prompt: int = Field(2000, ge=1, le=10000, validation_alias="VEO_MAX_PROMPT")
     max_download_mb: int = Field(500, ge=1, validation_alias="VEO_MAX_DOWNLOAD_MB")
+    request_timeout: float = Field(30.0, gt=0, validation_alias="VEO_REQUEST_TIMEOUT")
     max_concurrent_jobs: int = Field(8, ge=1, validation_alias="VEO_MAX_CONCURRENT_JOBS")
 
     # Schedule overrides, per provider; unset = the vendor's documented timing.

@@ -8,7 +8,9 @@ an asyncio lock and opens `BEGIN IMMEDIATE` (other processes wait on busy_timeou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,16 +69,25 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The only way to write: serialised in-process, IMMEDIATE across processes."""
+        """The only way to write: serialised in-process, IMMEDIATE across processes.
+
+        Whatever interrupts it (an error, a failed COMMIT, a task cancelled even while
+        BEGIN was in flight), the connection is left with no transaction open.
+        """
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                await self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            else:
                 await self._conn.execute("COMMIT")
+            except BaseException:
+                await asyncio.shield(self._rollback())
+                raise
+
+    async def _rollback(self) -> None:
+        # Statements run in order on the connection's thread, so this ROLLBACK follows
+        # any BEGIN whose await was cancelled; "no transaction is active" is fine.
+        with contextlib.suppress(sqlite3.OperationalError):
+            await self._conn.execute("ROLLBACK")
 
     async def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
         """One write statement in its own transaction; returns the rows changed."""

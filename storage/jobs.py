@@ -53,7 +53,7 @@ _MUTABLE = frozenset(
         "error_code", "error_message", "result_path", "result_url", "result_url_expires_at",
         "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
         "delivered_message_id", "submitted_at", "completed_at", "finished_at",
-        "interaction_token", "interaction_expires_at",
+        "interaction_token", "interaction_expires_at", "cancel_requested_at",
     }
 )  # fmt: skip
 
@@ -212,6 +212,38 @@ class JobStore:
             (JobStatus.QUEUED.value, job_id),
         )
         return int(row[0]) if row else 0
+
+    async def request_cancel(self, job_id: int) -> Job | None:
+        """Cancel a job: at once (with a refund) if nobody holds it and it was never
+        submitted; otherwise flag it, and the manager settles it (no vendor has a
+        cancel call, so a submitted job is followed quietly to learn if it was billed)."""
+        now = self._clock()
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            job = Job.from_row(row)
+            if not job.is_active:
+                return job
+            unheld = job.lease_until is None or job.lease_until < now
+            if job.status is JobStatus.QUEUED and unheld:
+                if job.quota_state is QuotaState.RESERVED:
+                    await conn.execute(SQL_REFUND, (job.user_id, job.quota_day))
+                fields: dict[str, Any] = {
+                    "status": JobStatus.CANCELLED,
+                    "quota_state": QuotaState.REFUNDED
+                    if job.quota_state is QuotaState.RESERVED
+                    else job.quota_state,
+                    "finished_at": now,
+                    "cancel_requested_at": now,
+                }
+            else:
+                fields = {
+                    "cancel_requested_at": job.cancel_requested_at or now,
+                    "next_poll_at": now,
+                }
+            return await self._update(conn, job.id, None, fields)
 
     # -- the manager's side --------------------------------------------------------
 

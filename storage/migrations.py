@@ -39,6 +39,7 @@ MIGRATIONS: tuple[str, ...] = (
         interaction_expires_at  REAL,
         delivery_started_at     REAL,
         delivered_message_id    INTEGER,
+        cancel_requested_at     REAL,
         quota_day               TEXT    NOT NULL,
         quota_state             TEXT    NOT NULL,
         created_at              REAL    NOT NULL,

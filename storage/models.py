@@ -73,6 +73,7 @@ class Job:
     interaction_expires_at: float | None
     delivery_started_at: float | None
     delivered_message_id: int | None
+    cancel_requested_at: float | None
     quota_day: str
     quota_state: QuotaState
     created_at: float

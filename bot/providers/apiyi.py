@@ -387,7 +387,7 @@ class ApiyiProvider:
     # -- helpers --------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.__key}", "Accept": "application/json"}
+        return {"Authorization": f"Bearer {self.__key}"}
 
     def _task_url(self, task_id: str, suffix: str = "") -> yarl.URL:
         # Quote every reserved character, and tell yarl not to re-quote our escapes.
@@ -409,6 +409,13 @@ class ApiyiProvider:
     def _transport(self, exc: BaseException) -> ProviderError:
         """transport_error, with the key scrubbed: some aiohttp errors carry the request
         headers in their repr."""
+        if isinstance(exc, aiohttp.InvalidURL):
+            # A bad configured base URL: nothing was sent, so not "uncertain".
+            return ProviderUnavailable(
+                f"{self.label} could not be reached right now.",
+                code="bad_url",
+                detail=self._scrub(repr(exc)),
+            )
         err = transport_error(exc, self.label)
         return type(err)(
             err.member_message,

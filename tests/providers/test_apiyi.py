@@ -405,6 +405,12 @@ async def test_submit_timeout_is_uncertain(
     assert len(sim.submits()) == 1  # it did go out: the caller must treat it as uncertain
 
 
+async def test_bad_base_url_is_unavailable(session: aiohttp.ClientSession) -> None:
+    p = ApiyiProvider(api_key=KEY, base_url="http://[::1", session=session)
+    with pytest.raises(ProviderUnavailable):
+        await p.submit(text())
+
+
 async def test_base_url_with_v1_suffix(sim: ApiyiSimulator, session: aiohttp.ClientSession) -> None:
     p = ApiyiProvider(api_key=KEY, base_url=sim.base_url + "/v1/", session=session)
     await p.submit(text())
@@ -432,7 +438,7 @@ async def test_status_lifecycle(sim: ApiyiSimulator, provider: ApiyiProvider) ->
 
 
 async def test_status_follows_the_clock(session: aiohttp.ClientSession) -> None:
-    sim = ApiyiSimulator(api_key=KEY, queued_for=0.05, running_for=0.05)
+    sim = ApiyiSimulator(api_key=KEY, queued_for=0.15, running_for=0.15)
     await sim.start()
     try:
         p = ApiyiProvider(api_key=KEY, base_url=sim.base_url, session=session, timing_override=TINY)

@@ -15,7 +15,7 @@ import itertools
 from typing import Any
 
 # Ids (the sim's defaults use the same bot/application and guild ids).
-APPLICATION_ID = 1_100_000_000_000_000_001  # == bot user id, as for every modern bot
+APPLICATION_ID = 1_100_000_000_000_000_001  # == the bot user id, as for every modern bot
 GUILD_ID = 1_100_000_000_000_000_100
 CHANNEL_ID = 1_100_000_000_000_000_200
 USER_ID = 1_100_000_000_000_000_300
@@ -193,9 +193,7 @@ def _command_data(
             value["focused"] = True
     if subcommand:  # "sub" or "group sub": wrap the values in SUB_COMMAND (in a GROUP)
         *groups, leaf = subcommand.split()
-        nested: list[dict[str, Any]] = [
-            {"name": leaf, "type": OPT_SUB_COMMAND, "options": values}
-        ]
+        nested: list[dict[str, Any]] = [{"name": leaf, "type": OPT_SUB_COMMAND, "options": values}]
         for group in reversed(groups):
             nested = [{"name": group, "type": OPT_SUB_COMMAND_GROUP, "options": nested}]
         values = nested

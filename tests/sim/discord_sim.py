@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
-# Same numbers as tests/sim/discord_payloads.py, so default-built payloads match a default sim.
+# Same numbers as APPLICATION_ID / GUILD_ID in discord_payloads.py (a test checks), so payloads
+# built with default ids match a default sim without this module importing anything of ours.
 DEFAULT_BOT_USER_ID = 1_100_000_000_000_000_001
 DEFAULT_GUILD_ID = 1_100_000_000_000_000_100
 
@@ -53,6 +54,7 @@ MSG_REPLY = 19
 MSG_CHAT_INPUT_COMMAND = 20
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Upload = tuple[str, bytes]  # (filename, data) of one multipart file part
 
 
 class UploadedFile(NamedTuple):
@@ -123,6 +125,11 @@ class _Failure:
     remaining: int
 
 
+# Typed request storage (plain string keys warn in aiohttp 3.14).
+_RECORD = web.RequestKey("sim_record", SimRequest)
+_UPLOADS = web.RequestKey("sim_uploads", list[Upload])
+
+
 class SimError(Exception):
     """Raised by handlers; turned into Discord's JSON error body by the middleware."""
 
@@ -141,6 +148,21 @@ def _form_error(path: str, error_code: str, message: str) -> SimError:
     for key in reversed(path.split(".")):
         errors = {key: errors}
     return SimError(400, 50035, "Invalid Form Body", errors=errors)
+
+
+def _json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """JSON with Content-Type exactly ``application/json``, as Discord sends it.
+
+    discord.py's ``json_or_text`` compares the header verbatim: aiohttp's ``json_response``
+    adds ``; charset=utf-8`` and discord.py would then hand the body back as a string.
+    """
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
 
 
 def _now_iso() -> str:
@@ -191,6 +213,7 @@ class DiscordSim:
         # Records and state.
         self.requests: list[SimRequest] = []
         self.unhandled: list[SimRequest] = []  # requests to routes the simulator does not know
+        self.errors: list[Exception] = []  # exceptions raised inside the simulator's handlers
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None = global)
         self._failures: list[_Failure] = []
         self._channels: dict[int, dict[str, Any]] = {}
@@ -263,7 +286,7 @@ class DiscordSim:
     # ------------------------------------------------------------------ knobs
 
     def forbid_channel(self, channel_id: int) -> None:
-        """Posting to this channel answers 403 / 50013 Missing Permissions."""
+        """Posting, editing or typing in this channel answers 403 / 50013 Missing Permissions."""
         self.forbidden_channels.add(int(channel_id))
 
     def delete_channel(self, channel_id: int) -> None:
@@ -289,8 +312,9 @@ class DiscordSim:
         rate limit; note discord.py also retries 5xx itself (sleeping 1 s, 3 s, ...).
         """
         self._failures.append(
-            _Failure(method.upper(), re.compile(path_regex), status, code, message,
-                     retry_after, times)
+            _Failure(
+                method.upper(), re.compile(path_regex), status, code, message, retry_after, times
+            )
         )
 
     def expire_interaction(self, interaction_id: int) -> None:
@@ -374,7 +398,7 @@ class DiscordSim:
     def register_interaction(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Make the simulator accept callbacks/webhooks for this raw interaction payload.
 
-        Returns the payload unchanged, so ``sim.register_interaction(slash_command(...))`` reads well.
+        Returns the payload unchanged: ``payload = sim.register_interaction(slash_command(...))``.
         """
         channel_id = payload.get("channel_id") or (payload.get("channel") or {}).get("id") or 0
         message = payload.get("message")
@@ -409,21 +433,18 @@ class DiscordSim:
         return copy.deepcopy(self._messages[int(message_id)])
 
     def attachment_bytes(self, attachment_id: int | str) -> bytes:
+        """The stored bytes behind an attachment (what the bot uploaded, or a test added)."""
         return self._attachments[int(attachment_id)].data
 
     def find_requests(self, method: str = "*", path_regex: str = "") -> list[SimRequest]:
         """Recorded requests whose method matches ("*" = any) and path matches ``re.search``."""
         pattern = re.compile(path_regex)
-        return [
-            r
-            for r in self.requests
-            if method in ("*", r.method) and pattern.search(r.path)
-        ]
+        return [r for r in self.requests if method in ("*", r.method) and pattern.search(r.path)]
 
     async def wait_for_request(
         self, method: str, path_regex: str, *, count: int = 1, timeout: float = 5.0
     ) -> SimRequest:
-        """Wait until ``count`` matching requests were answered; return the last of them.
+        """Wait until ``count`` matching requests were answered; return the ``count``-th.
 
         For flows the bot runs in background tasks (``tree._from_interaction``, job loops).
         """
@@ -444,7 +465,7 @@ class DiscordSim:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Record, parse the body, enforce auth/limits/scripted failures, map SimError."""
         api = request.path.startswith(API_PREFIX + "/")
-        path = request.path[len(API_PREFIX):] if api else request.path
+        path = request.path[len(API_PREFIX) :] if api else request.path
         record = SimRequest(
             method=request.method,
             path=path,
@@ -452,9 +473,9 @@ class DiscordSim:
             headers=dict(request.headers),
         )
         self.requests.append(record)
-        request["sim"] = record
+        request[_RECORD] = record
         try:
-            request["sim_files"] = await self._read_body(request, record)
+            request[_UPLOADS] = await self._read_body(request, record)
             if api and not path.startswith(("/webhooks/", "/interactions/")):
                 self._check_auth(request)
             self._maybe_fail(record)
@@ -463,23 +484,26 @@ class DiscordSim:
                 raise SimError(413, 40005, "Request entity too large")
             response = await handler(request)
         except SimError as err:
-            response = web.json_response(
+            response = _json_response(
                 {"message": err.message, "code": err.code, **err.extra},
                 status=err.status,
                 headers=err.headers,
             )
+        except Exception as exc:  # a simulator bug: fail fast (a 500 makes discord.py retry)
+            self.errors.append(exc)
+            response = _json_response(
+                {"message": f"DiscordSim bug: {exc!r}", "code": 0}, status=400
+            )
         record.status = response.status
         return response
 
-    async def _read_body(
-        self, request: web.Request, record: SimRequest
-    ) -> list[tuple[str, bytes]]:
+    async def _read_body(self, request: web.Request, record: SimRequest) -> list[Upload]:
         """Fill ``record.json``/``record.files``; return the uploaded (filename, bytes) pairs."""
-        files: list[tuple[str, bytes]] = []
+        files: list[Upload] = []
         if request.content_type == "multipart/form-data":
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                if not isinstance(part, web.BodyPartReader):  # nested multipart: not Discord's
+                if not isinstance(part, BodyPartReader):  # nested multipart: not Discord's
                     continue
                 raw = bytes(await part.read())
                 if part.name == "payload_json":
@@ -520,7 +544,7 @@ class DiscordSim:
             raise err
 
     def _json(self, request: web.Request) -> dict[str, Any]:
-        body = request["sim"].json
+        body = request[_RECORD].json
         return body if isinstance(body, dict) else {}
 
     def _store_attachment(
@@ -561,7 +585,7 @@ class DiscordSim:
         return self._channels.get(channel_id) or self.add_channel(channel_id)
 
     def _check_payload(
-        self, payload: dict[str, Any], files: list[tuple[str, bytes]], *, creating: bool
+        self, payload: dict[str, Any], files: list[Upload], *, creating: bool
     ) -> None:
         """The few validations a bot is likely to trip: length limits and empty messages."""
         content = payload.get("content")
@@ -588,9 +612,15 @@ class DiscordSim:
                 )
             total += sum(len(f.get("name", "")) + len(f.get("value", "")) for f in fields)
         if total > 6000:
-            raise _form_error("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
+            raise _form_error(
+                "embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000"
+            )
         if creating and not (
-            content or embeds or files or payload.get("components") or payload.get("sticker_ids")
+            content
+            or embeds
+            or files
+            or payload.get("components")
+            or payload.get("sticker_ids")
             or payload.get("poll")
         ):
             raise SimError(400, 50006, "Cannot send an empty message")
@@ -599,7 +629,7 @@ class DiscordSim:
         self,
         channel_id: int,
         payload: dict[str, Any],
-        files: list[tuple[str, bytes]],
+        files: list[Upload],
         *,
         author: dict[str, Any] | None = None,
         type_: int = MSG_DEFAULT,
@@ -653,11 +683,12 @@ class DiscordSim:
         self,
         channel_id: int,
         payload: dict[str, Any],
-        files: list[tuple[str, bytes]],
+        files: list[Upload],
         *,
         existing: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
         """Resolve ``payload["attachments"]`` (kept ids + ``files[n]`` indexes) like Discord."""
+
         def upload(index: int, description: str | None = None) -> dict[str, Any]:
             filename, data = files[index]
             content_type = mimetypes.guess_type(filename)[0]
@@ -676,11 +707,13 @@ class DiscordSim:
             elif key.isdigit() and int(key) < len(files):
                 result.append(upload(int(key), item.get("description")))
             else:
-                raise _form_error("attachments", "ATTACHMENT_NOT_FOUND", f"Unknown attachment {key}")
+                raise _form_error(
+                    "attachments", "ATTACHMENT_NOT_FOUND", f"Unknown attachment {key}"
+                )
         return result
 
     def _apply_edit(
-        self, message: dict[str, Any], payload: dict[str, Any], files: list[tuple[str, bytes]]
+        self, message: dict[str, Any], payload: dict[str, Any], files: list[Upload]
     ) -> None:
         channel_id = int(message["channel_id"])
         for key in ("content", "embeds", "components"):
@@ -722,10 +755,10 @@ class DiscordSim:
     # ------------------------------------------------------------------ auth / app routes
 
     async def _get_me(self, request: web.Request) -> web.Response:
-        return web.json_response(self.bot_user)
+        return _json_response(self.bot_user)
 
     async def _get_application(self, request: web.Request) -> web.Response:
-        return web.json_response(
+        return _json_response(
             {
                 "id": str(self.application_id),
                 "name": self.bot_user["username"],
@@ -756,7 +789,7 @@ class DiscordSim:
         body = self._json(request)
         cb_type = int(body.get("type", 0))
         data = body.get("data") or {}
-        files = request["sim_files"]
+        files = request[_UPLOADS]
         if cb_type in (CB_CHANNEL_MESSAGE, CB_UPDATE_MESSAGE):
             self._check_payload(data, files, creating=cb_type == CB_CHANNEL_MESSAGE)
 
@@ -797,7 +830,7 @@ class DiscordSim:
         if message is not None:
             info["response_message_id"] = message["id"]
             resource["message"] = message
-        return web.json_response({"interaction": info, "resource": resource})
+        return _json_response({"interaction": info, "resource": resource})
 
     def _webhook_interaction(self, request: web.Request) -> SimInteraction:
         """Resolve ``/webhooks/{app_id}/{token}`` to an interaction, with Discord's errors."""
@@ -828,7 +861,7 @@ class DiscordSim:
         if not interaction.callbacks:
             raise SimError(404, 10015, "Unknown Webhook")
         body = self._json(request)
-        files = request["sim_files"]
+        files = request[_UPLOADS]
         self._check_payload(body, files, creating=True)
         original = self._messages.get(interaction.original_message_id or 0)
         if original is not None and original["flags"] & FLAG_LOADING:
@@ -844,19 +877,19 @@ class DiscordSim:
             interaction.followup_ids.append(int(message["id"]))
         if not _truthy(request.query.get("wait")):
             return web.Response(status=204)
-        return web.json_response(message)
+        return _json_response(message)
 
     async def _webhook_get(self, request: web.Request) -> web.Response:
         interaction = self._webhook_interaction(request)
-        return web.json_response(self._webhook_message(request, interaction))
+        return _json_response(self._webhook_message(request, interaction))
 
     async def _webhook_edit(self, request: web.Request) -> web.Response:
         interaction = self._webhook_interaction(request)
         message = self._webhook_message(request, interaction)
-        files = request["sim_files"]
+        files = request[_UPLOADS]
         self._check_payload(self._json(request), files, creating=False)
         self._apply_edit(message, self._json(request), files)
-        return web.json_response(message)
+        return _json_response(message)
 
     async def _webhook_delete(self, request: web.Request) -> web.Response:
         interaction = self._webhook_interaction(request)
@@ -867,7 +900,7 @@ class DiscordSim:
     # ------------------------------------------------------------------ channels / messages
 
     async def _get_channel(self, request: web.Request) -> web.Response:
-        return web.json_response(self._channel(int(request.match_info["channel_id"])))
+        return _json_response(self._channel(int(request.match_info["channel_id"])))
 
     async def _typing(self, request: web.Request) -> web.Response:
         self._channel(int(request.match_info["channel_id"]), posting=True)
@@ -877,11 +910,11 @@ class DiscordSim:
         channel_id = int(request.match_info["channel_id"])
         self._channel(channel_id, posting=True)
         body = self._json(request)
-        files = request["sim_files"]
+        files = request[_UPLOADS]
         self._check_payload(body, files, creating=True)
         message = self._new_message(channel_id, body, files)
         self._append(message)
-        return web.json_response(message)
+        return _json_response(message)
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         channel_id = int(request.match_info["channel_id"])
@@ -889,15 +922,15 @@ class DiscordSim:
         message = self._channel_message(channel_id, request.match_info["message_id"])
         if message["author"]["id"] != self.bot_user["id"]:
             raise SimError(403, 50005, "Cannot edit a message authored by another user")
-        files = request["sim_files"]
+        files = request[_UPLOADS]
         self._check_payload(self._json(request), files, creating=False)
         self._apply_edit(message, self._json(request), files)
-        return web.json_response(message)
+        return _json_response(message)
 
     async def _get_message(self, request: web.Request) -> web.Response:
         channel_id = int(request.match_info["channel_id"])
         self._channel(channel_id)
-        return web.json_response(self._channel_message(channel_id, request.match_info["message_id"]))
+        return _json_response(self._channel_message(channel_id, request.match_info["message_id"]))
 
     async def _delete_message(self, request: web.Request) -> web.Response:
         channel_id = int(request.match_info["channel_id"])
@@ -907,7 +940,7 @@ class DiscordSim:
         return web.Response(status=204)
 
     async def _history(self, request: web.Request) -> web.Response:
-        """``limit`` (1-100, default 50) and one of ``before``/``after``/``around``; newest first."""
+        """``limit`` (1-100, default 50), one of ``before``/``after``/``around``; newest first."""
         channel_id = int(request.match_info["channel_id"])
         self._channel(channel_id)
         limit = max(1, min(100, int(request.query.get("limit", 50))))
@@ -919,12 +952,12 @@ class DiscordSim:
             picked = [i for i in ids if i > int(query["after"])][:limit]
         elif "around" in query:
             around = int(query["around"])
-            older = [i for i in ids if i <= around][-((limit + 1) // 2):]
+            older = [i for i in ids if i <= around][-((limit + 1) // 2) :]
             newer = [i for i in ids if i > around][: limit - len(older)]
             picked = older + newer
         else:
             picked = ids[-limit:]
-        return web.json_response([self._messages[i] for i in reversed(picked)])
+        return _json_response([self._messages[i] for i in reversed(picked)])
 
     # ------------------------------------------------------------------ commands / CDN
 
@@ -935,14 +968,14 @@ class DiscordSim:
         return int(guild_id) if guild_id else None
 
     async def _get_commands(self, request: web.Request) -> web.Response:
-        return web.json_response(self.commands.get(self._command_scope(request), []))
+        return _json_response(self.commands.get(self._command_scope(request), []))
 
     async def _put_commands(self, request: web.Request) -> web.Response:
         """Bulk overwrite: echo back with ids (stable per name/type), like Discord."""
         scope = self._command_scope(request)
         old = {(c["name"], c.get("type", 1)): c["id"] for c in self.commands.get(scope, [])}
         stored = []
-        for command in request["sim"].json or []:
+        for command in request[_RECORD].json or []:
             key = (command["name"], command.get("type", 1))
             echoed = {
                 "type": 1,
@@ -957,7 +990,7 @@ class DiscordSim:
                 echoed["guild_id"] = str(scope)
             stored.append(echoed)
         self.commands[scope] = stored
-        return web.json_response(stored)
+        return _json_response(stored)
 
     async def _cdn(self, request: web.Request) -> web.Response:
         raw_id = request.match_info["attachment_id"]
@@ -969,5 +1002,5 @@ class DiscordSim:
         )
 
     async def _unknown_route(self, request: web.Request) -> web.Response:
-        self.unhandled.append(request["sim"])
+        self.unhandled.append(request[_RECORD])
         raise SimError(404, 0, "404: Not Found")

@@ -1,0 +1,94 @@
+"""Shared fixtures: real simulators on 127.0.0.1, a real SQLite file, a real logged-in bot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.client import VeoBot
+from bot.providers.base import Timing
+from bot.settings import Settings
+from storage import TERMINAL, Job, JobStatus
+from tests.sim.apiyi_sim import ApiyiSimulator
+from tests.sim.discord_sim import DiscordSim
+
+# Schedules small enough that a whole job runs in well under a second.
+FAST_TIMING = Timing(initial_wait=0.05, poll_interval=0.05, deadline=20)
+
+
+@pytest.fixture
+async def discord_sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordSim]:
+    async with DiscordSim() as sim:
+        monkeypatch.setattr(discord.http.Route, "BASE", sim.api_base)
+        yield sim
+
+
+@pytest.fixture
+async def apiyi_sim() -> AsyncIterator[ApiyiSimulator]:
+    sim = ApiyiSimulator(queued_for=0.05, running_for=0.05)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.close()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "DISCORD_TOKEN": "test-token",
+            "VEO_DB_PATH": tmp_path / "data" / "veo.sqlite3",
+            "VEO_DEMO_DELAY": 0.2,
+            "VEO_DEMO_POLL_INTERVAL": 0.05,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+BotFactory = Callable[..., Awaitable[VeoBot]]
+
+
+@pytest.fixture
+async def start_bot(discord_sim: DiscordSim) -> AsyncIterator[BotFactory]:
+    """Start VeoBot through its real composition root (login → setup_hook), no gateway."""
+    bots: list[VeoBot] = []
+
+    async def start(settings: Settings, timing: Timing | None = FAST_TIMING) -> VeoBot:
+        overrides = {"apiyi": timing} if timing is not None else None
+        bot = VeoBot(settings, timing_overrides=overrides)
+        await bot.login("test-token")
+        bots.append(bot)
+        return bot
+
+    yield start
+    for bot in bots:
+        await bot.close()
+
+
+async def wait_for_job(
+    bot: VeoBot,
+    job_id: int,
+    statuses: frozenset[JobStatus] = TERMINAL,
+    timeout: float = 10.0,
+    until: Callable[[Job], bool] = lambda _job: True,
+) -> Job:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await bot.store.get(job_id)
+        assert job is not None
+        if job.status in statuses and until(job):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"job {job_id} stuck in {job.status} ({job.stage}, {job.error_code})"
+            )
+        await asyncio.sleep(0.02)

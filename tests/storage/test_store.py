@@ -1,0 +1,202 @@
+"""The store on a real SQLite file: migrations, quota atomicity, leases."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage import Database, JobStatus, JobStore, NewJob, OverQuota, QuotaState, TooManyActive
+from storage.jobs import LeaseLost
+from storage.migrations import MIGRATIONS
+from storage.models import StoredImage
+
+DAY = "2026-11-22"
+
+
+def new_job(user_id: int = 1, **kw: object) -> NewJob:
+    base: dict[str, object] = dict(
+        user_id=user_id,
+        guild_id=10,
+        channel_id=20,
+        request_json='{"prompt": "a cat"}',
+        provider="demo",
+        model="demo-veo",
+        filesize_limit=10 * 1024 * 1024,
+        quota_day=DAY,
+    )
+    base.update(kw)
+    return NewJob(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def db(tmp_path: Path):
+    database = await Database.open(tmp_path / "sub" / "veo.sqlite3")
+    yield database
+    await database.close()
+
+
+async def test_migrations_set_user_version_and_wal(db: Database, tmp_path: Path) -> None:
+    assert (tmp_path / "sub").is_dir()
+    row = await db.fetchone("PRAGMA user_version")
+    assert row is not None and row[0] == len(MIGRATIONS)
+    mode = await db.fetchone("PRAGMA journal_mode")
+    assert mode is not None and mode[0] == "wal"
+
+
+async def test_reopen_does_not_rerun_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "veo.sqlite3"
+    first = await Database.open(path)
+    store = JobStore(first)
+    await store.create(new_job(), daily_limit=5, max_active=5)
+    await first.close()
+    second = await Database.open(path)
+    try:
+        assert await JobStore(second).get(1) is not None
+    finally:
+        await second.close()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "veo.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer than this veo-bot"):
+        await Database.open(path)
+
+
+async def test_create_reserves_quota_and_stores_images(db: Database) -> None:
+    store = JobStore(db)
+    images = [StoredImage("a.png", "image/png", b"\x89PNG\r\n\x1a\nxx")]
+    job = await store.create(new_job(), images, daily_limit=3, max_active=3)
+    assert job.status is JobStatus.QUEUED
+    assert job.quota_state is QuotaState.RESERVED
+    assert await store.usage(1, DAY) == 1
+    assert await store.images(job.id) == images
+
+
+async def test_over_quota_creates_nothing(db: Database) -> None:
+    store = JobStore(db)
+    for _ in range(2):
+        await store.create(new_job(), daily_limit=2, max_active=10)
+    with pytest.raises(OverQuota):
+        await store.create(new_job(), daily_limit=2, max_active=10)
+    rows = await db.fetchall("SELECT id FROM jobs")
+    assert len(rows) == 2
+    assert await store.usage(1, DAY) == 2
+
+
+async def test_zero_quota_refuses_first_job(db: Database) -> None:
+    with pytest.raises(OverQuota):
+        await JobStore(db).create(new_job(), daily_limit=0, max_active=10)
+    assert await JobStore(db).usage(1, DAY) == 0
+
+
+async def test_active_cap_is_checked_before_quota(db: Database) -> None:
+    store = JobStore(db)
+    await store.create(new_job(), daily_limit=10, max_active=1)
+    with pytest.raises(TooManyActive):
+        await store.create(new_job(), daily_limit=10, max_active=1)
+    assert await store.usage(1, DAY) == 1
+
+
+async def test_quota_race_fifty_concurrent_reservations(db: Database) -> None:
+    store = JobStore(db)
+    results = await asyncio.gather(
+        *(store.create(new_job(), daily_limit=3, max_active=100) for _ in range(50)),
+        return_exceptions=True,
+    )
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, OverQuota)]
+    assert len(ok) == 3
+    assert len(refused) == 47
+    assert await store.usage(1, DAY) == 3
+
+
+async def test_quota_race_across_two_connections(tmp_path: Path) -> None:
+    """Two processes' worth of writers on one file still never pass the limit."""
+    path = tmp_path / "veo.sqlite3"
+    a, b = await Database.open(path), await Database.open(path)
+    try:
+        stores = [JobStore(a), JobStore(b)]
+        results = await asyncio.gather(
+            *(stores[i % 2].create(new_job(), daily_limit=3, max_active=100) for i in range(50)),
+            return_exceptions=True,
+        )
+        assert sum(not isinstance(r, BaseException) for r in results) == 3
+        assert all(isinstance(r, OverQuota) for r in results if isinstance(r, BaseException))
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_refund_goes_to_the_charged_day_once(db: Database) -> None:
+    store = JobStore(db)
+    job = await store.create(new_job(quota_day="2026-11-21"), daily_limit=3, max_active=3)
+    await store.create(new_job(quota_day=DAY), daily_limit=3, max_active=3)
+    [claimed] = await store.claim_due("w1", lease_seconds=60, limit=1)
+    assert claimed.id == job.id
+    failed = await store.finish(claimed, "w1", JobStatus.FAILED, refund=True, error_code="x")
+    assert failed.quota_state is QuotaState.REFUNDED
+    assert await store.usage(1, "2026-11-21") == 0
+    assert await store.usage(1, DAY) == 1
+    # Settling twice changes nothing.
+    await store.finish(failed, None, JobStatus.FAILED, refund=True)
+    assert await store.usage(1, "2026-11-21") == 0
+    assert await store.usage(1, DAY) == 1
+
+
+async def test_delivered_commits_quota(db: Database) -> None:
+    store = JobStore(db)
+    job = await store.create(new_job(), daily_limit=3, max_active=3)
+    [job] = await store.claim_due("w1", lease_seconds=60, limit=1)
+    done = await store.finish(job, "w1", JobStatus.DELIVERED, refund=False, delivered_message_id=5)
+    assert done.quota_state is QuotaState.COMMITTED
+    assert done.lease_owner is None
+    assert await store.usage(1, DAY) == 1
+
+
+async def test_a_leased_job_is_not_claimed_twice(db: Database) -> None:
+    store = JobStore(db)
+    await store.create(new_job(), daily_limit=3, max_active=3)
+    first = await store.claim_due("w1", lease_seconds=60, limit=10)
+    second = await store.claim_due("w2", lease_seconds=60, limit=10)
+    assert [j.id for j in first] == [1]
+    assert second == []
+    with pytest.raises(LeaseLost):
+        await store.update(first[0], "w2", stage="stolen")
+
+
+async def test_an_expired_lease_is_taken_over(tmp_path: Path) -> None:
+    now = [1000.0]
+    db = await Database.open(tmp_path / "veo.sqlite3")
+    try:
+        store = JobStore(db, clock=lambda: now[0])
+        await store.create(new_job(), daily_limit=3, max_active=3)
+        [job] = await store.claim_due("w1", lease_seconds=60, limit=1)
+        now[0] += 61
+        [taken] = await store.claim_due("w2", lease_seconds=60, limit=1)
+        assert taken.lease_owner == "w2"
+        with pytest.raises(LeaseLost):
+            await store.update(job, "w1", stage="late")
+    finally:
+        await db.close()
+
+
+async def test_hold_keeps_a_new_job_from_the_manager_until_released(db: Database) -> None:
+    store = JobStore(db)
+    job = await store.create(new_job(), daily_limit=3, max_active=3, hold_seconds=30)
+    assert await store.claim_due("w1", lease_seconds=60, limit=10) == []
+    await store.release_hold(job.id, status_message_id=777)
+    [claimed] = await store.claim_due("w1", lease_seconds=60, limit=10)
+    assert claimed.status_message_id == 777
+
+
+async def test_update_refuses_unknown_columns(db: Database) -> None:
+    store = JobStore(db)
+    await store.create(new_job(), daily_limit=3, max_active=3)
+    [job] = await store.claim_due("w1", lease_seconds=60, limit=1)
+    with pytest.raises(ValueError):
+        await store.update(job, "w1", user_id=2)
