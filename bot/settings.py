@@ -162,6 +162,13 @@ def _env_name(field_name: str) -> str:
     return alias if isinstance(alias, str) else field_name.upper()
 
 
+def _field_by_env(name: str) -> str | None:
+    """The field behind an error location (pydantic reports the alias)."""
+    if name in Settings.model_fields:
+        return name
+    return next((f for f in Settings.model_fields if _env_name(f) == name), None)
+
+
 class ConfigError(Exception):
     """Bad configuration: carries every problem, each as one line for the operator."""
 
@@ -182,20 +189,30 @@ class ConfigError(Exception):
 
 def load_settings(*, need_token: bool = True, **overrides: object) -> Settings:
     """Load and check everything at once, so the operator sees every problem in one go."""
+    problems: list[str] = []
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = []
+        bad_fields: dict[str, object] = {}
         for err in exc.errors():
-            loc = err["loc"][0] if err["loc"] else ""
-            name = _env_name(str(loc))
+            loc = str(err["loc"][0]) if err["loc"] else ""
             given = err.get("input")
-            shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
-            if "api_key" in str(loc).lower() or "token" in str(loc).lower():
-                shown = ""
-            problems.append(f"{name}: {err['msg']}{shown}.")
-        raise ConfigError(problems) from None
-    problems = settings.problems(need_token=need_token)
+            secret = "key" in loc.lower() or "token" in loc.lower()
+            shown = (
+                f" (got {given!r})" if isinstance(given, str | int | float) and not secret else ""
+            )
+            problems.append(f"{_env_name(loc)}: {err['msg']}{shown}.")
+            field = _field_by_env(loc)
+            if field is not None:
+                bad_fields[_env_name(field)] = Settings.model_fields[field].get_default(
+                    call_default_factory=True
+                )
+        # Check the rest with the bad values set aside, so their problems are listed too.
+        try:
+            settings = Settings(**{**overrides, **bad_fields})  # type: ignore[arg-type]
+        except ValidationError:
+            raise ConfigError(problems) from None
+    problems += settings.problems(need_token=need_token)
     if problems:
         raise ConfigError(problems)
     return settings

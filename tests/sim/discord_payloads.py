@@ -12,6 +12,7 @@ and webhook routes accept it. Default ids match ``DiscordSim``'s defaults.
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 # Ids (the sim's defaults use the same bot/application and guild ids).
@@ -50,13 +51,15 @@ OPT_BOOLEAN = 5
 OPT_NUMBER = 10
 OPT_ATTACHMENT = 11
 
-# Interaction ids: unique per process, far above the fixed ids, increasing.
-_ids = itertools.count(1_300_000_000_000_000_000)
+# Interaction ids are snowflakes of "now", as Discord's are: discord.py derives the
+# interaction's creation time (and so its 15-minute expiry) from the id.
+_DISCORD_EPOCH_MS = 1_420_070_400_000
+_serial = itertools.count()
 
 
 def next_id() -> int:
-    """A fresh id for an interaction (or anything else a test needs unique)."""
-    return next(_ids)
+    """A fresh time-based snowflake, unique within this process."""
+    return ((int(time.time() * 1000) - _DISCORD_EPOCH_MS) << 22) | (next(_serial) & 0x3FFFFF)
 
 
 def user(user_id: int = USER_ID, username: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,249 @@
+"""`/veo generate` and `/veo quota` driven through discord.py's own tree and objects,
+from raw interaction payloads, against the Discord and apiyi simulators.
+Assertions are on what the member would see, and on what was (not) spent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+import pytest
+
+from bot.client import VeoBot
+from bot.messages import day_key, ready_marker
+from storage import JobStatus
+from tests.conftest import BotFactory, wait_for_job
+from tests.sim.apiyi_sim import ApiyiSimulator
+from tests.sim.discord_payloads import (
+    CHANNEL_ID,
+    PERMS_NO_SEND,
+    USER_ID,
+    autocomplete,
+    slash_command,
+)
+from tests.sim.discord_sim import FLAG_EPHEMERAL, DiscordSim
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+FAST = "veo-3.1-fast-generate-preview"
+
+
+async def run(bot: VeoBot, sim: DiscordSim, payload: dict[str, Any]) -> int:
+    """Dispatch one interaction the way discord.py does; return its id."""
+    interaction = discord.Interaction(data=sim.register_interaction(payload), state=bot._connection)
+    await bot.tree._call(interaction)
+    return interaction.id
+
+
+async def generate(bot: VeoBot, sim: DiscordSim, **options: object) -> int:
+    extra = {k: options.pop(k) for k in ("app_permissions", "attachment_size_limit") if k in options}
+    return await run(bot, sim, slash_command(name="veo", subcommand="generate", options=options, **extra))  # type: ignore[arg-type]
+
+
+def reply_text(sim: DiscordSim, interaction_id: int) -> str:
+    """What the member sees in the private answer to their command."""
+    record = sim.interaction(interaction_id)
+    assert record.original_message_id is not None
+    return str(sim.message(record.original_message_id)["content"])
+
+
+async def job_count(bot: VeoBot) -> int:
+    row = await bot.db.fetchone("SELECT COUNT(*) FROM jobs")
+    assert row is not None
+    return int(row[0])
+
+
+async def used(bot: VeoBot) -> int:
+    return await bot.store.usage(USER_ID, day_key(bot.service.clock()))
+
+
+@pytest.fixture
+def apiyi_settings(make_settings, apiyi_sim: ApiyiSimulator):  # type: ignore[no-untyped-def]
+    return make_settings(APIYI_API_KEY=apiyi_sim.api_key, APIYI_BASE_URL=apiyi_sim.base_url)
+
+
+async def test_generate_with_demo_end_to_end(start_bot: BotFactory, make_settings, discord_sim: DiscordSim) -> None:
+    bot = await start_bot(make_settings())
+    iid = await generate(bot, discord_sim, prompt="a red fox in the snow")
+
+    record = discord_sim.interaction(iid)
+    assert record.callback_type == 5 and record.callback_flags & FLAG_EPHEMERAL  # ephemeral defer first
+    [job_message] = [m for m in discord_sim.messages(CHANNEL_ID) if "Job #1" in str(m["content"])]
+    assert f"<@{USER_ID}>" in str(job_message["content"])
+    assert "a red fox in the snow" in str(job_message["content"])
+    text = reply_text(discord_sim, iid)
+    assert "job #1" in text and f"/channels/" in text and str(job_message["id"]) in text
+
+    done = await wait_for_job(bot, 1)
+    assert done.status is JobStatus.DELIVERED
+    [video] = [m for m in discord_sim.messages(CHANNEL_ID) if ready_marker(1) in str(m["content"])]
+    assert video["attachments"]
+    assert await used(bot) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"prompt": "   "}, "prompt is empty"),
+        ({"prompt": "x" * 2500}, "limit is 2,000"),
+        ({"prompt": "a cat", "resolution": "1080p", "duration": 4}, "8 s videos at 1080p"),
+        ({"prompt": "a cat", "model": "veo-99"}, "not a model"),
+        ({"prompt": "a cat", "seed": 5, "provider": "nope"}, "not available here"),
+    ],
+)
+async def test_bad_requests_are_refused_politely_and_cost_nothing(
+    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim,
+    options: dict[str, object], words: str,
+) -> None:
+    bot = await start_bot(apiyi_settings)
+    iid = await generate(bot, discord_sim, **options)
+    assert words in reply_text(discord_sim, iid)
+    assert await job_count(bot) == 0
+    assert await used(bot) == 0
+    assert apiyi_sim.submits() == []
+    assert discord_sim.messages(CHANNEL_ID) == []
+
+
+async def test_an_attachment_that_lies_about_its_type_is_refused(
+    start_bot: BotFactory, apiyi_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(apiyi_settings)
+    fake = discord_sim.add_attachment("cat.png", b"<html>not an image</html>", "image/png")
+    iid = await generate(bot, discord_sim, prompt="animate it", image=fake)
+    assert "is not an image" in reply_text(discord_sim, iid)
+    assert await job_count(bot) == 0 and await used(bot) == 0
+
+
+async def test_an_oversize_image_is_refused_without_downloading_it(
+    start_bot: BotFactory, apiyi_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(apiyi_settings)
+    big = discord_sim.add_attachment("big.png", PNG + b"\0" * (10 * 1024 * 1024), "image/png")
+    iid = await generate(bot, discord_sim, prompt="animate it", image=big)
+    assert "larger than 10 MB" in reply_text(discord_sim, iid)
+    assert discord_sim.find_requests("GET", "/attachments/") == []
+    assert await job_count(bot) == 0
+
+
+async def test_an_expired_attachment_gets_a_clear_message(
+    start_bot: BotFactory, apiyi_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(apiyi_settings)
+    gone = discord_sim.add_attachment("cat.png", PNG, "image/png", expired=True)
+    iid = await generate(bot, discord_sim, prompt="animate it", image=gone)
+    assert "could not download `image`" in reply_text(discord_sim, iid)
+    assert await job_count(bot) == 0
+
+
+async def test_an_image_becomes_the_first_frame_sent_as_multipart(
+    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(apiyi_settings)
+    cat = discord_sim.add_attachment("cat.jpg", PNG, "image/jpeg")  # the bytes say PNG
+    await generate(bot, discord_sim, prompt="the cat jumps", image=cat, aspect_ratio="9:16")
+    done = await wait_for_job(bot, 1)
+    assert done.status is JobStatus.DELIVERED, done.error_message
+    [sent] = apiyi_sim.submits()
+    [ref] = sent.files["input_reference"]
+    assert (ref.data, ref.content_type) == (PNG, "image/png")
+
+
+async def test_over_quota_says_when_it_resets_and_creates_nothing(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(make_settings(VEO_DAILY_QUOTA=1, VEO_MAX_ACTIVE_PER_USER=5))
+    await generate(bot, discord_sim, prompt="one")
+    iid = await generate(bot, discord_sim, prompt="two")
+    text = reply_text(discord_sim, iid)
+    assert "used all 1 of today's videos" in text and "<t:" in text
+    assert await job_count(bot) == 1
+
+
+async def test_too_many_active_jobs_is_refused(
+    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+) -> None:
+    apiyi_sim.queued_for = None
+    bot = await start_bot(apiyi_settings)
+    for prompt in ("one", "two"):
+        await generate(bot, discord_sim, prompt=prompt)
+    iid = await generate(bot, discord_sim, prompt="three")
+    assert "already have 2 video(s) in progress" in reply_text(discord_sim, iid)
+    assert await job_count(bot) == 2 and await used(bot) == 2
+
+
+async def test_without_permission_to_post_it_uses_followups(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(make_settings())
+    iid = await generate(bot, discord_sim, prompt="quiet fox", app_permissions=PERMS_NO_SEND)
+    assert "can't post in this channel" in reply_text(discord_sim, iid)
+    assert discord_sim.find_requests("POST", f"^/channels/{CHANNEL_ID}/messages$") == []
+    done = await wait_for_job(bot, 1)
+    assert done.status is JobStatus.DELIVERED, done.error_message
+    record = discord_sim.interaction(iid)
+    texts = [str(discord_sim.message(i)["content"]) for i in record.followup_ids]
+    assert any("Job #1" in t for t in texts)
+    assert any(ready_marker(1) in t for t in texts)
+
+
+async def test_the_echoed_prompt_cannot_ping_everyone(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(make_settings())
+    await generate(bot, discord_sim, prompt="@everyone look <@&123> at this")
+    [post] = discord_sim.find_requests("POST", f"^/channels/{CHANNEL_ID}/messages$")
+    assert post.json is not None
+    mentions = post.json["allowed_mentions"]
+    assert mentions["parse"] == [] and mentions.get("roles", []) == []
+    assert [int(u) for u in mentions["users"]] == [USER_ID]
+
+
+async def test_the_upload_limit_comes_from_the_interaction(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(make_settings())
+    await generate(bot, discord_sim, prompt="tiny", attachment_size_limit=1000)
+    done = await wait_for_job(bot, 1)
+    assert done.filesize_limit == 1000
+    assert (done.status, done.error_code) == (JobStatus.FAILED, "too_large")
+    assert await used(bot) == 0
+
+
+async def test_quota_command_shows_usage_and_active_jobs(
+    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+) -> None:
+    apiyi_sim.queued_for = None
+    bot = await start_bot(apiyi_settings)
+    await generate(bot, discord_sim, prompt="one")
+    iid = await run(bot, discord_sim, slash_command(name="veo", subcommand="quota"))
+    record = discord_sim.interaction(iid)
+    assert record.callback_type == 4 and record.callback_flags & FLAG_EPHEMERAL
+    text = str(record.callbacks[0]["data"]["content"])
+    assert "used **1** of **5**" in text and "**4** left" in text
+    assert "**#1**" in text
+
+
+async def test_model_autocomplete_offers_models_by_name(
+    start_bot: BotFactory, apiyi_settings, discord_sim: DiscordSim
+) -> None:
+    settings = apiyi_settings.model_copy(update={"demo": True})
+    bot = await start_bot(settings)
+    iid = await run(
+        bot,
+        discord_sim,
+        autocomplete(name="veo", subcommand="generate", focused="model", options={"prompt": "x", "model": "fast"}),
+    )
+    [callback] = discord_sim.interaction(iid).callbacks
+    assert callback["type"] == 8
+    values = [c["value"] for c in callback["data"]["choices"]]
+    assert values == [FAST]
+
+
+async def test_commands_sync_to_configured_guilds(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(make_settings(VEO_GUILD_IDS="42,43"))
+    await bot.sync_commands()
+    for guild in (42, 43):
+        [veo] = discord_sim.commands[guild]
+        subcommands = {o["name"] for o in veo["options"]}
+        assert {"generate", "quota"} <= subcommands
