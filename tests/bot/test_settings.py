@@ -26,7 +26,12 @@ def test_defaults_with_only_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "t")
     s = load_settings()
     assert s.db_path == Path("data/veo.sqlite3")
-    assert (s.daily_quota, s.max_active_per_user, s.max_prompt, s.max_download_mb) == (5, 2, 2000, 500)
+    assert (s.daily_quota, s.max_active_per_user, s.max_prompt, s.max_download_mb) == (
+        5,
+        2,
+        2000,
+        500,
+    )
     assert s.enabled_providers() == ["demo"]
     assert s.resolved_default_provider() == "demo"
     assert s.guild_ids == []
@@ -62,7 +67,9 @@ def test_every_problem_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(ConfigError) as info:
         load_settings()
     names = " ".join(info.value.problems)
-    assert "VEO_DAILY_QUOTA" in names and "VEO_DEFAULT_PROVIDER" in names and "APIYI_BASE_URL" in names
+    assert (
+        "VEO_DAILY_QUOTA" in names and "VEO_DEFAULT_PROVIDER" in names and "APIYI_BASE_URL" in names
+    )
 
 
 def test_default_provider_must_be_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,7 +85,12 @@ def test_bad_config_prints_one_screen_without_traceback(tmp_path: Path) -> None:
     env["APIYI_API_KEY"] = "sk-secret-value"
     env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

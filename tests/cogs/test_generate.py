@@ -35,8 +35,12 @@ async def run(bot: VeoBot, sim: DiscordSim, payload: dict[str, Any]) -> int:
 
 
 async def generate(bot: VeoBot, sim: DiscordSim, **options: object) -> int:
-    extra = {k: options.pop(k) for k in ("app_permissions", "attachment_size_limit") if k in options}
-    return await run(bot, sim, slash_command(name="veo", subcommand="generate", options=options, **extra))  # type: ignore[arg-type]
+    extra = {
+        k: options.pop(k) for k in ("app_permissions", "attachment_size_limit") if k in options
+    }
+    return await run(
+        bot, sim, slash_command(name="veo", subcommand="generate", options=options, **extra)
+    )  # type: ignore[arg-type]
 
 
 def reply_text(sim: DiscordSim, interaction_id: int) -> str:
@@ -61,17 +65,21 @@ def apiyi_settings(make_settings, apiyi_sim: ApiyiSimulator):  # type: ignore[no
     return make_settings(APIYI_API_KEY=apiyi_sim.api_key, APIYI_BASE_URL=apiyi_sim.base_url)
 
 
-async def test_generate_with_demo_end_to_end(start_bot: BotFactory, make_settings, discord_sim: DiscordSim) -> None:
+async def test_generate_with_demo_end_to_end(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim
+) -> None:
     bot = await start_bot(make_settings())
     iid = await generate(bot, discord_sim, prompt="a red fox in the snow")
 
     record = discord_sim.interaction(iid)
-    assert record.callback_type == 5 and record.callback_flags & FLAG_EPHEMERAL  # ephemeral defer first
+    assert (
+        record.callback_type == 5 and record.callback_flags & FLAG_EPHEMERAL
+    )  # ephemeral defer first
     [job_message] = [m for m in discord_sim.messages(CHANNEL_ID) if "Job #1" in str(m["content"])]
     assert f"<@{USER_ID}>" in str(job_message["content"])
     assert "a red fox in the snow" in str(job_message["content"])
     text = reply_text(discord_sim, iid)
-    assert "job #1" in text and f"/channels/" in text and str(job_message["id"]) in text
+    assert "job #1" in text and "/channels/" in text and str(job_message["id"]) in text
 
     done = await wait_for_job(bot, 1)
     assert done.status is JobStatus.DELIVERED
@@ -91,8 +99,12 @@ async def test_generate_with_demo_end_to_end(start_bot: BotFactory, make_setting
     ],
 )
 async def test_bad_requests_are_refused_politely_and_cost_nothing(
-    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim,
-    options: dict[str, object], words: str,
+    start_bot: BotFactory,
+    apiyi_settings,
+    apiyi_sim: ApiyiSimulator,
+    discord_sim: DiscordSim,
+    options: dict[str, object],
+    words: str,
 ) -> None:
     bot = await start_bot(apiyi_settings)
     iid = await generate(bot, discord_sim, **options)
@@ -230,7 +242,12 @@ async def test_model_autocomplete_offers_models_by_name(
     iid = await run(
         bot,
         discord_sim,
-        autocomplete(name="veo", subcommand="generate", focused="model", options={"prompt": "x", "model": "fast"}),
+        autocomplete(
+            name="veo",
+            subcommand="generate",
+            focused="model",
+            options={"prompt": "x", "model": "fast"},
+        ),
     )
     [callback] = discord_sim.interaction(iid).callbacks
     assert callback["type"] == 8
