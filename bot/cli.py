@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 
+import aiohttp
 import discord
 
 from bot.settings import ConfigError, Settings, load_settings
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2) from None
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        print(f"veo-bot stopped: cannot reach Discord ({exc}). Check the network.", file=sys.stderr)
+        raise SystemExit(1) from None
     except discord.PrivilegedIntentsRequired:
         print("veo-bot cannot start: Discord asks for a privileged intent.", file=sys.stderr)
         raise SystemExit(2) from None

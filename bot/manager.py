@@ -163,7 +163,7 @@ class JobManager:
                 if self._in_hand and now - last_renew > self.lease_seconds / 4:
                     await self.store.renew_leases(self.owner, self._in_hand, self.lease_seconds)
                     last_renew = now
-                next_at = await self.store.next_wakeup()
+                next_at = await self.store.next_wakeup(exclude=self._in_hand)
             except Exception:
                 log.exception("job loop: database error; retrying shortly")
                 next_at = self.clock() + 2.0

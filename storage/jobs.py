@@ -40,7 +40,7 @@ RETURNING *
 """
 SQL_NEXT_DUE = f"""
 SELECT MIN(next_poll_at) FROM jobs
-WHERE status IN ({_ACTIVE_SQL}) AND (lease_until IS NULL OR lease_until < :now)
+WHERE status IN ({_ACTIVE_SQL}) AND (lease_until IS NULL OR lease_until < :now) {{exclude}}
 """
 SQL_NEXT_LEASE_EXPIRY = f"""
 SELECT MIN(lease_until) FROM jobs WHERE status IN ({_ACTIVE_SQL}) AND lease_until >= :now
@@ -56,6 +56,12 @@ _MUTABLE = frozenset(
         "interaction_token", "interaction_expires_at", "cancel_requested_at",
     }
 )  # fmt: skip
+
+
+def _not_in(ids: Iterable[int]) -> str:
+    """An `AND id NOT IN (...)` clause; ids are ints, so inlining them is safe."""
+    values = [str(int(i)) for i in ids]
+    return f"AND id NOT IN ({', '.join(values)})" if values else ""
 
 
 class OverQuota(Exception):
@@ -253,20 +259,19 @@ class JobStore:
         if limit <= 0:
             return []
         now = self._clock()
-        ids = [int(i) for i in exclude]
-        clause = f"AND id NOT IN ({', '.join(map(str, ids))})" if ids else ""
         async with self.db.transaction() as conn:
             async with conn.execute(
-                SQL_CLAIM.format(exclude=clause),
+                SQL_CLAIM.format(exclude=_not_in(exclude)),
                 {"owner": owner, "until": now + lease_seconds, "now": now, "limit": limit},
             ) as cur:
                 rows = await cur.fetchall()
         return sorted((Job.from_row(r) for r in rows), key=lambda j: (j.next_poll_at, j.id))
 
-    async def next_wakeup(self) -> float | None:
-        """When the next job becomes due or a foreign lease runs out."""
+    async def next_wakeup(self, exclude: Iterable[int] = ()) -> float | None:
+        """When the next job becomes due or a foreign lease runs out; jobs the caller
+        still has in hand are left out (their end wakes the caller anyway)."""
         now = self._clock()
-        due = await self.db.fetchone(SQL_NEXT_DUE, {"now": now})
+        due = await self.db.fetchone(SQL_NEXT_DUE.format(exclude=_not_in(exclude)), {"now": now})
         lease = await self.db.fetchone(SQL_NEXT_LEASE_EXPIRY, {"now": now})
         times = [float(r[0]) for r in (due, lease) if r is not None and r[0] is not None]
         return min(times) if times else None

@@ -410,3 +410,38 @@ async def _raw_update(path: Path, job_id: int, **fields: object) -> int:
         cur = await conn.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
         await conn.commit()
         return cur.rowcount
+
+
+@pytest.mark.parametrize("why", ["over_interaction_limit", "discord_413"])
+async def test_a_video_too_large_to_upload_is_posted_as_its_link(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim, tmp_path: Path, why: str
+) -> None:
+    """Vendors that give a URL: the link goes out instead, with its expiry, and is charged."""
+    settings = make_settings()
+    first = await start_bot(settings)
+    request = GenerationRequest(provider="demo", model="demo-veo", prompt="x")
+    limit = 1000 if why == "over_interaction_limit" else 10 * 1024 * 1024
+    job = await first.service.accept(request, [], origin(filesize_limit=limit))
+    await first.close()
+    if why == "discord_413":
+        discord_sim.upload_limit = 1000
+    video = tmp_path / "big.mp4"
+    video.write_bytes(b"v" * 5000)
+    url = "https://cdn.example.invalid/video.mp4?sig=abc"
+    await _raw_update(
+        settings.db_path,
+        job.id,
+        status="delivering",
+        task_id="demo-s-1-x",
+        result_path=str(video),
+        result_size=5000,
+        result_url=url,
+        result_url_expires_at=2_000_000_000.0,
+        next_poll_at=0,
+    )
+    second = await start_bot(settings)
+    done = await wait_for_job(second, job.id)
+    assert (done.status, done.quota_state) == (JobStatus.DELIVERED, QuotaState.COMMITTED)
+    [post] = deliveries(discord_sim, job.id)
+    assert url in str(post["content"]) and "<t:2000000000:R>" in str(post["content"])
+    assert post["attachments"] == []

@@ -200,3 +200,17 @@ async def test_update_refuses_unknown_columns(db: Database) -> None:
     [job] = await store.claim_due("w1", lease_seconds=60, limit=1)
     with pytest.raises(ValueError):
         await store.update(job, "w1", user_id=2)
+
+
+async def test_a_cancelled_writer_leaves_no_transaction_open(db: Database) -> None:
+    """Shutdown cancels tasks mid-write; the shared connection must stay usable."""
+    store = JobStore(db)
+    for _ in range(20):
+        task = asyncio.create_task(store.create(new_job(), daily_limit=100, max_active=100))
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    job = await store.create(new_job(), daily_limit=100, max_active=100)
+    assert job.id >= 1
+    row = await db.fetchone("SELECT COUNT(*) FROM jobs")
+    assert row is not None and await store.usage(1, DAY) == row[0]
