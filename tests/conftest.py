@@ -54,6 +54,11 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     return make
 
 
+@pytest.fixture
+def apiyi_settings(make_settings: Callable[..., Settings], apiyi_sim: ApiyiSimulator) -> Settings:
+    return make_settings(APIYI_API_KEY=apiyi_sim.api_key, APIYI_BASE_URL=apiyi_sim.base_url)
+
+
 BotFactory = Callable[..., Awaitable[VeoBot]]
 
 

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, NoReturn, assert_never
+from typing import Any, Literal, NoReturn, assert_never
 from urllib.parse import quote
 
 import aiohttp
@@ -200,15 +200,7 @@ class ApiyiProvider:
             )
         else:
             json_body = body.json_body()
-        try:
-            async with self._session.post(
-                url, headers=self._headers(), json=json_body, data=data, timeout=self._timeout
-            ) as resp:
-                raw = await _read_capped(resp, _BODY_LIMIT)
-                if not 200 <= resp.status < 300:
-                    self._raise_http(resp.status, resp.headers, raw, "submit")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._transport(exc) from exc
+        raw = await self._call("POST", url, "submit", json=json_body, data=data)
         task = parse_task(raw)
         if task is not None and task.ref:
             log.info("apiyi: submitted task %s (%s)", task.ref, request.model)
@@ -297,18 +289,25 @@ class ApiyiProvider:
             ),
         )
 
-    # -- status ---------------------------------------------------------------------------
-
-    async def status(self, task_id: str, model: str) -> TaskStatus:
+    async def _call(
+        self, method: str, url: str | yarl.URL, op: Literal["submit", "status"], **kwargs: Any
+    ) -> bytes:
+        """One small JSON exchange: the body (capped) of a 2xx, else our error."""
         try:
-            async with self._session.get(
-                self._task_url(task_id), headers=self._headers(), timeout=self._timeout
+            async with self._session.request(
+                method, url, headers=self._headers(), timeout=self._timeout, **kwargs
             ) as resp:
                 raw = await _read_capped(resp, _BODY_LIMIT)
                 if not 200 <= resp.status < 300:
-                    self._raise_http(resp.status, resp.headers, raw, "status")
+                    self._raise_http(resp.status, resp.headers, raw, op)
+                return raw
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport(exc) from exc
+
+    # -- status ---------------------------------------------------------------------------
+
+    async def status(self, task_id: str, model: str) -> TaskStatus:
+        raw = await self._call("GET", self._task_url(task_id), "status")
         task = parse_task(raw)
         if task is None or not task.status:
             raise ProviderUnavailable(

@@ -69,11 +69,6 @@ async def usage(bot: VeoBot) -> int:
     return await bot.store.usage(USER_ID, day_key(bot.service.clock()))
 
 
-@pytest.fixture
-def apiyi_settings(make_settings, apiyi_sim: ApiyiSimulator):  # type: ignore[no-untyped-def]
-    return make_settings(APIYI_API_KEY=apiyi_sim.api_key, APIYI_BASE_URL=apiyi_sim.base_url)
-
-
 async def test_demo_job_is_delivered_once_with_the_shipped_mp4(
     start_bot: BotFactory, make_settings, discord_sim: DiscordSim, tmp_path: Path
 ) -> None:
