@@ -215,7 +215,10 @@ class JobManager:
 
     async def _step(self, job: Job) -> None:
         status = job.status
-        if job.cancel_requested_at is not None and status is not JobStatus.RUNNING:
+        # A cancelled job that the vendor may be rendering (submitting, running) goes on
+        # quietly until we know whether it was billed; the rest end here.
+        settle_now = (JobStatus.QUEUED, JobStatus.DOWNLOADING, JobStatus.DELIVERING)
+        if job.cancel_requested_at is not None and status in settle_now:
             await self._settle_cancel(job)
         elif status is JobStatus.QUEUED:
             await self._submit(job)
@@ -237,9 +240,6 @@ class JobManager:
         refunded; once the vendor finished the render it has billed, so the charge stays."""
         if billed is None:
             billed = job.status in (JobStatus.DOWNLOADING, JobStatus.DELIVERING)
-        if job.status is JobStatus.SUBMITTING and not job.task_id:
-            await self._resume_submitting(job)
-            return
         job = await self.store.finish(job, self.owner, JobStatus.CANCELLED, refund=not billed)
         self._remove_file(job)
         log.info(

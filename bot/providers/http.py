@@ -13,6 +13,11 @@ from .base import ProviderError, ProviderTimeout, ProviderUnavailable, ResultToo
 CHUNK = 64 * 1024
 
 
+def _describe(exc: BaseException) -> str:
+    # str(), not repr(): some aiohttp errors carry the request headers (the API key) in repr.
+    return f"{type(exc).__name__}: {exc}"
+
+
 def transport_error(exc: BaseException, vendor: str) -> ProviderError:
     """Map an aiohttp/asyncio failure to our errors.
 
@@ -23,14 +28,16 @@ def transport_error(exc: BaseException, vendor: str) -> ProviderError:
     """
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ProviderUnavailable(
-            f"{vendor} could not be reached right now.", code="connect_failed", detail=repr(exc)
+            f"{vendor} could not be reached right now.",
+            code="connect_failed",
+            detail=_describe(exc),
         )
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return ProviderTimeout(
-            f"{vendor} did not answer in time.", code="timeout", detail=repr(exc)
+            f"{vendor} did not answer in time.", code="timeout", detail=_describe(exc)
         )
     return ProviderTimeout(
-        f"The connection to {vendor} broke off.", code="connection_lost", detail=repr(exc)
+        f"The connection to {vendor} broke off.", code="connection_lost", detail=_describe(exc)
     )
 
 
