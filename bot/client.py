@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.discord_publisher import DiscordPublisher
 from bot.manager import JobManager
 from bot.providers import ProviderRegistry
-from bot.providers.base import Provider, Timing
+from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
 from bot.service import VideoService
 from bot.settings import Settings
@@ -37,7 +37,6 @@ def build_providers(settings: Settings, session: aiohttp.ClientSession) -> Provi
                 api_key=settings.apiyi_api_key.get_secret_value(),
                 base_url=settings.apiyi_base_url,
                 session=session,
-                timing_override=settings.timing_override("apiyi"),
                 request_timeout=settings.request_timeout,
             )
         elif name == "demo":
@@ -57,7 +56,7 @@ class VeoBot(commands.Bot):
     service: VideoService
 
     def __init__(
-        self, settings: Settings, *, timing_overrides: dict[str, Timing] | None = None
+        self, settings: Settings, *, timing_overrides: dict[str, dict[str, float]] | None = None
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -86,7 +85,7 @@ class VeoBot(commands.Bot):
             work_dir=Path(settings.db_path).parent / "downloads",
             max_download_bytes=settings.max_download_bytes,
             max_concurrency=settings.max_concurrent_jobs,
-            timing_overrides=self._timing_overrides,
+            timing_overrides={**settings.schedule_overrides(), **(self._timing_overrides or {})},
         )
         self.service = VideoService(settings, self.store, self.providers, self.manager)
         for extension in EXTENSIONS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -81,7 +82,7 @@ class JobManager:
         max_concurrency: int = 8,
         lease_seconds: float = 120.0,
         idle_wait: float = 30.0,
-        timing_overrides: dict[str, Timing] | None = None,
+        timing_overrides: dict[str, dict[str, float]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -99,7 +100,6 @@ class JobManager:
         self._in_hand: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.loop_heartbeat = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -144,7 +144,6 @@ class JobManager:
     async def _run(self) -> None:
         last_renew = 0.0
         while not self._stopping:
-            self.loop_heartbeat = self.clock()
             # Clear before reading the database: a wake-up that arrives while we read
             # must survive into the wait below, or a freed job could sleep a whole idle_wait.
             self._wake.clear()
@@ -248,13 +247,15 @@ class JobManager:
         await self._notify(job)
 
     def _timing(self, job: Job) -> Timing:
-        override = self.timing_overrides.get(job.provider)
-        if override is not None:
-            return override
+        """The model's documented schedule, with any operator (or test) overrides."""
         spec = self.providers.model(job.provider, job.model)
-        if spec is None:
-            return Timing(initial_wait=30, poll_interval=5, deadline=1800)
-        return spec.timing_for(job.request.get("resolution"))
+        timing = (
+            Timing(initial_wait=30, poll_interval=5, deadline=1800)
+            if spec is None
+            else spec.timing_for(job.request.get("resolution"))
+        )
+        override = self.timing_overrides.get(job.provider)
+        return dataclasses.replace(timing, **override) if override else timing
 
     async def _submit(self, job: Job) -> None:
         if job.provider not in self.providers:

@@ -13,8 +13,6 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.providers.base import Timing
-
 # The order in which a real provider becomes the default when none is named.
 PROVIDER_PREFERENCE = ("apiyi", "apixo", "veo3o1", "yelinai")
 KNOWN_PROVIDERS = (*PROVIDER_PREFERENCE, "demo")
@@ -113,19 +111,22 @@ class Settings(BaseSettings):
             return self.default_provider
         return self.enabled_providers()[0]
 
-    def timing_override(self, provider: str, base: Timing | None = None) -> Timing | None:
-        """A schedule built from the VEO_<P>_* overrides, or None when none is set."""
-        if provider != "apiyi":
-            return None
-        fields = (self.apiyi_initial_wait, self.apiyi_poll_interval, self.apiyi_deadline)
-        if all(f is None for f in fields):
-            return None
-        default = base or Timing(initial_wait=60, poll_interval=5, deadline=900)
-        return Timing(
-            initial_wait=self.apiyi_initial_wait or default.initial_wait,
-            poll_interval=self.apiyi_poll_interval or default.poll_interval,
-            deadline=self.apiyi_deadline or default.deadline,
-        )
+    def schedule_overrides(self) -> dict[str, dict[str, float]]:
+        """The VEO_<P>_INITIAL_WAIT / _POLL_INTERVAL / _DEADLINE values that are set, per
+        provider; each replaces only its own part of the vendor's documented schedule."""
+        fields = {
+            "apiyi": {
+                "initial_wait": self.apiyi_initial_wait,
+                "poll_interval": self.apiyi_poll_interval,
+                "deadline": self.apiyi_deadline,
+            },
+        }
+        out: dict[str, dict[str, float]] = {}
+        for provider, values in fields.items():
+            given = {k: v for k, v in values.items() if v is not None}
+            if given:
+                out[provider] = given
+        return out
 
     @property
     def max_download_bytes(self) -> int:

@@ -205,20 +205,6 @@ class JobStore:
         )
         return [Job.from_row(r) for r in rows]
 
-    async def recent_for_user(self, user_id: int, limit: int = 25) -> list[Job]:
-        rows = await self.db.fetchall(
-            "SELECT * FROM jobs WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
-        )
-        return [Job.from_row(r) for r in rows]
-
-    async def queue_position(self, job_id: int) -> int:
-        """1-based position among jobs not yet submitted."""
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM jobs WHERE status = ? AND id <= ?",
-            (JobStatus.QUEUED.value, job_id),
-        )
-        return int(row[0]) if row else 0
-
     async def request_cancel(self, job_id: int) -> Job | None:
         """Cancel a job: at once (with a refund) if nobody holds it and it was never
         submitted; otherwise flag it, and the manager settles it (no vendor has a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -68,7 +69,7 @@ async def start_bot(discord_sim: DiscordSim) -> AsyncIterator[BotFactory]:
     bots: list[VeoBot] = []
 
     async def start(settings: Settings, timing: Timing | None = FAST_TIMING) -> VeoBot:
-        overrides = {"apiyi": timing} if timing is not None else None
+        overrides = {"apiyi": dataclasses.asdict(timing)} if timing is not None else None
         bot = VeoBot(settings, timing_overrides=overrides)
         await bot.login("test-token")
         bots.append(bot)

@@ -61,6 +61,15 @@ async def submit(
     return job
 
 
+async def held_job(bot: VeoBot, apiyi_sim: ApiyiSimulator) -> tuple[Job, str]:
+    """Submit a job the vendor keeps queued until the test moves it; return it and its task id."""
+    apiyi_sim.queued_for = None
+    job = await submit(bot)
+    running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
+    assert running.task_id is not None
+    return job, running.task_id
+
+
 def deliveries(sim: DiscordSim, job_id: int) -> list[dict[str, object]]:
     return [m for m in sim.messages(CHANNEL_ID) if ready_marker(job_id) in str(m["content"])]
 
@@ -221,13 +230,10 @@ async def test_over_the_download_cap_fails_and_leaves_no_file(
 async def test_deleted_channel_fails_the_job_and_refunds(
     start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
 ) -> None:
-    apiyi_sim.queued_for = None
     bot = await start_bot(apiyi_settings)
-    job = await submit(bot)
-    running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
+    job, task_id = await held_job(bot, apiyi_sim)
     discord_sim.delete_channel(CHANNEL_ID)
-    assert running.task_id is not None
-    apiyi_sim.set_task_status(running.task_id, "completed")
+    apiyi_sim.set_task_status(task_id, "completed")
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "channel_gone")
     assert done.quota_state is QuotaState.REFUNDED
@@ -245,13 +251,10 @@ async def test_cancel_before_submit_refunds_at_once(start_bot: BotFactory, apiyi
 async def test_cancel_after_submit_keeps_the_charge_when_the_vendor_renders(
     start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
 ) -> None:
-    apiyi_sim.queued_for = None
     bot = await start_bot(apiyi_settings)
-    job = await submit(bot)
-    running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
+    job, task_id = await held_job(bot, apiyi_sim)
     await bot.service.cancel(job.id, USER_ID)
-    assert running.task_id is not None
-    apiyi_sim.set_task_status(running.task_id, "completed")
+    apiyi_sim.set_task_status(task_id, "completed")
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.CANCELLED, QuotaState.COMMITTED)
     assert deliveries(discord_sim, job.id) == []
@@ -261,13 +264,10 @@ async def test_cancel_after_submit_keeps_the_charge_when_the_vendor_renders(
 async def test_cancel_after_submit_refunds_when_the_vendor_fails(
     start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator
 ) -> None:
-    apiyi_sim.queued_for = None
     bot = await start_bot(apiyi_settings)
-    job = await submit(bot)
-    running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
+    job, task_id = await held_job(bot, apiyi_sim)
     await bot.service.cancel(job.id, USER_ID)
-    assert running.task_id is not None
-    apiyi_sim.set_task_status(running.task_id, "failed")
+    apiyi_sim.set_task_status(task_id, "failed")
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.CANCELLED, QuotaState.REFUNDED)
 
@@ -287,13 +287,10 @@ async def test_other_members_cannot_cancel(start_bot: BotFactory, apiyi_settings
 async def test_restart_mid_poll_resumes_and_delivers_once(
     start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
 ) -> None:
-    apiyi_sim.queued_for = None
     first = await start_bot(apiyi_settings)
-    job = await submit(first)
-    running = await wait_for_job(first, job.id, frozenset({JobStatus.RUNNING}))
+    job, task_id = await held_job(first, apiyi_sim)
     await first.close()
-    assert running.task_id is not None
-    apiyi_sim.set_task_status(running.task_id, "completed")
+    apiyi_sim.set_task_status(task_id, "completed")
 
     second = await start_bot(apiyi_settings)
     done = await wait_for_job(second, job.id)
@@ -331,14 +328,11 @@ async def test_restart_in_submitting_without_task_id_is_interrupted_not_resubmit
 async def test_restart_in_submitting_with_task_id_resumes_polling(
     start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
 ) -> None:
-    apiyi_sim.queued_for = None
     first = await start_bot(apiyi_settings)
-    job = await submit(first)
-    running = await wait_for_job(first, job.id, frozenset({JobStatus.RUNNING}))
+    job, task_id = await held_job(first, apiyi_sim)
     await first.close()
     await _raw_update(apiyi_settings.db_path, job.id, status="submitting", next_poll_at=0)
-    assert running.task_id is not None
-    apiyi_sim.set_task_status(running.task_id, "completed")
+    apiyi_sim.set_task_status(task_id, "completed")
     second = await start_bot(apiyi_settings)
     done = await wait_for_job(second, job.id)
     assert done.status is JobStatus.DELIVERED

@@ -98,3 +98,55 @@ def test_bad_config_prints_one_screen_without_traceback(tmp_path: Path) -> None:
     assert "discord.com/developers/applications" in result.stderr
     assert "VEO_MAX_ACTIVE_PER_USER" in result.stderr
     assert "sk-secret-value" not in result.stderr
+
+
+async def test_a_schedule_override_replaces_only_its_own_part(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """VEO_APIYI_POLL_INTERVAL changes the interval, not 4k's longer documented deadline."""
+    from storage import Database
+
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("APIYI_API_KEY", "sk-x")
+    monkeypatch.setenv("VEO_APIYI_POLL_INTERVAL", "2")
+    settings = load_settings()
+    assert settings.schedule_overrides() == {"apiyi": {"poll_interval": 2.0}}
+
+    db = await Database.open(tmp_path / "veo.sqlite3")
+    try:
+        await _check_4k_timing(db, tmp_path, settings)
+    finally:
+        await db.close()
+
+
+async def _check_4k_timing(db: object, tmp_path: Path, settings: Settings) -> None:
+    import aiohttp
+
+    from bot.manager import JobManager
+    from bot.providers import ProviderRegistry
+    from bot.providers.apiyi import ApiyiProvider
+    from storage import JobStore, NewJob
+
+    async with aiohttp.ClientSession() as session:
+        registry = ProviderRegistry(
+            {"apiyi": ApiyiProvider(api_key="sk-x", session=session)}, "apiyi"
+        )
+        store = JobStore(db)  # type: ignore[arg-type]
+        manager = JobManager(
+            store,
+            registry,
+            publisher=None,  # type: ignore[arg-type]  # only the schedule is asked for
+            work_dir=tmp_path,
+            max_download_bytes=1,
+            timing_overrides=settings.schedule_overrides(),
+        )
+        job = await store.create(
+            NewJob(1, 2, 3, '{"resolution": "4k"}', "apiyi", "veo-3.1-generate-preview", 10, "d"),
+            daily_limit=5,
+            max_active=5,
+        )
+        timing = manager._timing(job)
+        spec = registry.model("apiyi", "veo-3.1-generate-preview")
+        assert spec is not None
+        assert timing.poll_interval == 2.0
+        assert timing.deadline == spec.timing_for("4k").deadline > spec.timing.deadline
