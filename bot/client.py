@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -27,22 +28,36 @@ EXTENSIONS = ("cogs.veo",)
 
 
 def build_providers(settings: Settings, session: aiohttp.ClientSession) -> ProviderRegistry:
+    """One adapter per enabled vendor; imported lazily so a missing one costs nothing."""
     providers: dict[str, Provider] = {}
     for name in settings.enabled_providers():
-        if name == "apiyi":
-            from bot.providers.apiyi import ApiyiProvider
-
-            assert settings.apiyi_api_key is not None
-            providers[name] = ApiyiProvider(
-                api_key=settings.apiyi_api_key.get_secret_value(),
-                base_url=settings.apiyi_base_url,
-                session=session,
-                request_timeout=settings.request_timeout,
-            )
-        elif name == "demo":
+        if name == "demo":
             providers[name] = DemoProvider(
                 delay=settings.demo_delay, poll_interval=settings.demo_poll_interval
             )
+            continue
+        common: dict[str, Any] = {
+            "api_key": settings.api_key(name),
+            "base_url": settings.base_url(name),
+            "session": session,
+            "request_timeout": settings.request_timeout,
+        }
+        if name == "apiyi":
+            from bot.providers.apiyi import ApiyiProvider
+
+            providers[name] = ApiyiProvider(**common)
+        elif name == "apixo":
+            from bot.providers.apixo import ApixoProvider
+
+            providers[name] = ApixoProvider(**common, routing=settings.apixo_routing)
+        elif name == "veo3o1":
+            from bot.providers.veo3o1 import Veo3o1Provider
+
+            providers[name] = Veo3o1Provider(**common)
+        elif name == "yelinai":
+            from bot.providers.yelinai import YelinaiProvider
+
+            providers[name] = YelinaiProvider(**common)
     return ProviderRegistry(providers, settings.resolved_default_provider())
 
 

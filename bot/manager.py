@@ -14,13 +14,14 @@ import dataclasses
 import logging
 import os
 import random
+import secrets
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import assert_never
+from typing import Protocol, assert_never
 
-from bot.providers import ProviderRegistry
+from bot.providers import Provider, ProviderRegistry
 from bot.providers.base import (
     InputImage,
     ProviderAuthError,
@@ -62,6 +63,14 @@ MSG_INTERNAL = "Something went wrong inside the bot. Your quota was refunded; pl
 MSG_FAILED = "The video service could not make this video. Your quota was refunded."
 
 
+class ImageHost(Protocol):
+    """Where images are served to vendors that fetch URLs (the bot's web server)."""
+
+    ttl: float
+
+    def url_for(self, token: str, filename: str) -> str: ...
+
+
 def backoff(attempt: int, base: float, *, retry_after: float | None = None) -> float:
     """Capped exponential backoff with jitter; the server's Retry-After wins when longer."""
     delay = min(BACKOFF_CAP, base * (2 ** max(0, attempt - 1))) * random.uniform(0.75, 1.25)
@@ -83,6 +92,7 @@ class JobManager:
         lease_seconds: float = 120.0,
         idle_wait: float = 30.0,
         timing_overrides: dict[str, dict[str, float]] | None = None,
+        image_host: ImageHost | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -94,6 +104,7 @@ class JobManager:
         self.lease_seconds = lease_seconds
         self.idle_wait = idle_wait
         self.timing_overrides = timing_overrides or {}
+        self.image_host = image_host
         self.clock = clock
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
@@ -267,10 +278,7 @@ class JobManager:
             return
         provider = self.providers.get(job.provider)
         request = GenerationRequest.model_validate_json(job.request_json)
-        images = [
-            InputImage(data=i.data, mime=i.mime, filename=i.filename)
-            for i in await self.store.images(job.id)
-        ]
+        images = await self._images_for(job, provider)
         # Persist the intent first: a crash from here on must never lead to a second submit.
         job = await self.store.update(job, self.owner, status=JobStatus.SUBMITTING)
         try:
@@ -307,6 +315,25 @@ class JobManager:
         log.info("job %d: submitted to %s as %s", job.id, job.provider, task_id)
         await self._notify(job)
         await self.store.release(job, self.owner, next_poll_at=now + timing.initial_wait)
+
+    async def _images_for(self, job: Job, provider: Provider) -> list[InputImage]:
+        """The job's images as the vendor needs them: vendors that fetch URLs get the
+        bot's own expiring URLs when it has a public address, else the signed Discord
+        URLs captured with the command (valid about a day; the job is submitted at once)."""
+        stored = await self.store.images(job.id)
+        spec = provider.models.get(job.model)
+        if not stored or spec is None or spec.image_transport != "url":
+            return [InputImage(i.data, i.mime, i.filename) for i in stored]
+        urls = [i.source_url for i in stored]
+        if self.image_host is not None:
+            tokens = [secrets.token_urlsafe(24) for _ in stored]
+            await self.store.publish_images(job.id, tokens, self.clock() + self.image_host.ttl)
+            urls = [
+                self.image_host.url_for(t, i.filename) for t, i in zip(tokens, stored, strict=True)
+            ]
+        return [
+            InputImage(i.data, i.mime, i.filename, url) for i, url in zip(stored, urls, strict=True)
+        ]
 
     async def _submit_error(self, job: Job, exc: ProviderError) -> None:
         if isinstance(exc, ProviderAuthError):

@@ -94,7 +94,7 @@ class VideoService:
             interaction_token=origin.interaction_token,
             interaction_expires_at=origin.interaction_expires_at,
         )
-        stored = [StoredImage(i.filename, i.mime, i.data) for i in images]
+        stored = [StoredImage(i.filename, i.mime, i.data, i.url) for i in images]
         try:
             return await self.store.create(
                 new,

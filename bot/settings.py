@@ -8,7 +8,7 @@ comma-separated values.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,6 +40,21 @@ class Settings(BaseSettings):
 
     apiyi_api_key: SecretStr | None = Field(None, validation_alias="APIYI_API_KEY")
     apiyi_base_url: str = Field("https://api.apiyi.com", validation_alias="APIYI_BASE_URL")
+    apixo_api_key: SecretStr | None = Field(None, validation_alias="APIXO_API_KEY")
+    apixo_base_url: str = Field("https://api.apixo.ai", validation_alias="APIXO_BASE_URL")
+    apixo_routing: Literal["auto", "value", "official"] = Field(
+        "auto", validation_alias="APIXO_ROUTING"
+    )
+    veo3o1_api_key: SecretStr | None = Field(None, validation_alias="VEO3O1_API_KEY")
+    veo3o1_base_url: str = Field("https://veo3o1.com/api", validation_alias="VEO3O1_BASE_URL")
+    yelinai_api_key: SecretStr | None = Field(None, validation_alias="YELINAI_API_KEY")
+    yelinai_base_url: str = Field("https://api.yelinai.com", validation_alias="YELINAI_BASE_URL")
+
+    # The bot's own small web server (vendor callbacks, images for vendors that fetch URLs).
+    http_port: int | None = Field(None, ge=1, le=65535, validation_alias="VEO_HTTP_PORT")
+    http_host: str = Field("127.0.0.1", validation_alias="VEO_HTTP_HOST")
+    public_url: str | None = Field(None, validation_alias="VEO_PUBLIC_URL")
+    image_url_ttl: float = Field(3600.0, gt=0, validation_alias="VEO_IMAGE_URL_TTL")
 
     daily_quota: int = Field(5, ge=0, validation_alias="VEO_DAILY_QUOTA")
     max_active_per_user: int = Field(2, ge=1, validation_alias="VEO_MAX_ACTIVE_PER_USER")
@@ -54,6 +69,25 @@ class Settings(BaseSettings):
         None, gt=0, validation_alias="VEO_APIYI_POLL_INTERVAL"
     )
     apiyi_deadline: float | None = Field(None, gt=0, validation_alias="VEO_APIYI_DEADLINE")
+    apixo_initial_wait: float | None = Field(None, gt=0, validation_alias="VEO_APIXO_INITIAL_WAIT")
+    apixo_poll_interval: float | None = Field(
+        None, gt=0, validation_alias="VEO_APIXO_POLL_INTERVAL"
+    )
+    apixo_deadline: float | None = Field(None, gt=0, validation_alias="VEO_APIXO_DEADLINE")
+    veo3o1_initial_wait: float | None = Field(
+        None, gt=0, validation_alias="VEO_VEO3O1_INITIAL_WAIT"
+    )
+    veo3o1_poll_interval: float | None = Field(
+        None, gt=0, validation_alias="VEO_VEO3O1_POLL_INTERVAL"
+    )
+    veo3o1_deadline: float | None = Field(None, gt=0, validation_alias="VEO_VEO3O1_DEADLINE")
+    yelinai_initial_wait: float | None = Field(
+        None, gt=0, validation_alias="VEO_YELINAI_INITIAL_WAIT"
+    )
+    yelinai_poll_interval: float | None = Field(
+        None, gt=0, validation_alias="VEO_YELINAI_POLL_INTERVAL"
+    )
+    yelinai_deadline: float | None = Field(None, gt=0, validation_alias="VEO_YELINAI_DEADLINE")
     demo_poll_interval: float = Field(2.0, gt=0, validation_alias="VEO_DEMO_POLL_INTERVAL")
 
     log_level: str = Field("INFO", validation_alias="VEO_LOG_LEVEL")
@@ -72,11 +106,22 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(KNOWN_PROVIDERS)}")
         return value
 
-    @field_validator("apiyi_base_url", mode="after")
+    @field_validator(
+        "apiyi_base_url", "apixo_base_url", "veo3o1_base_url", "yelinai_base_url", mode="after"
+    )
     @classmethod
     def _check_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with https:// (or http:// for a local test server)")
+        return value.rstrip("/")
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be the bot's public address, starting with https://")
         return value.rstrip("/")
 
     @field_validator("log_level", mode="after")
@@ -91,7 +136,12 @@ class Settings(BaseSettings):
 
     def configured_providers(self) -> list[str]:
         """Real providers whose key is set, in preference order."""
-        keys = {"apiyi": self.apiyi_api_key}
+        keys = {
+            "apiyi": self.apiyi_api_key,
+            "apixo": self.apixo_api_key,
+            "veo3o1": self.veo3o1_api_key,
+            "yelinai": self.yelinai_api_key,
+        }
         return [
             name
             for name in PROVIDER_PREFERENCE
@@ -111,19 +161,25 @@ class Settings(BaseSettings):
             return self.default_provider
         return self.enabled_providers()[0]
 
+    def api_key(self, provider: str) -> str:
+        key: SecretStr | None = getattr(self, f"{provider}_api_key")
+        assert key is not None, provider
+        return key.get_secret_value()
+
+    def base_url(self, provider: str) -> str:
+        url: str = getattr(self, f"{provider}_base_url")
+        return url
+
     def schedule_overrides(self) -> dict[str, dict[str, float]]:
         """The VEO_<P>_INITIAL_WAIT / _POLL_INTERVAL / _DEADLINE values that are set, per
         provider; each replaces only its own part of the vendor's documented schedule."""
-        fields = {
-            "apiyi": {
-                "initial_wait": self.apiyi_initial_wait,
-                "poll_interval": self.apiyi_poll_interval,
-                "deadline": self.apiyi_deadline,
-            },
-        }
         out: dict[str, dict[str, float]] = {}
-        for provider, values in fields.items():
-            given = {k: v for k, v in values.items() if v is not None}
+        for provider in PROVIDER_PREFERENCE:
+            given = {
+                part: value
+                for part in ("initial_wait", "poll_interval", "deadline")
+                if (value := getattr(self, f"{provider}_{part}")) is not None
+            }
             if given:
                 out[provider] = given
         return out

@@ -5,6 +5,7 @@ Business rules live in `bot.service`; this module only talks to Discord (STYLE 2
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING
@@ -150,7 +151,9 @@ class VeoCog(commands.Cog):
                 raise RequestInvalid(
                     f"I could not download `{slot}` from Discord; please attach it again."
                 ) from None
-            images.append(check_image(data, slot=slot, spec=spec, filename=attachment.filename))
+            image = check_image(data, slot=slot, spec=spec, filename=attachment.filename)
+            # Kept for vendors that fetch images by URL (when the bot has no public address).
+            images.append(dataclasses.replace(image, url=attachment.url))
         return images
 
     def _origin(self, interaction: discord.Interaction[VeoBot]) -> Origin:

@@ -167,9 +167,12 @@ class JobStore:
             assert job_row is not None
             job = Job.from_row(job_row)
             await conn.executemany(
-                "INSERT INTO job_images (job_id, position, filename, mime, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(job.id, i, im.filename, im.mime, im.data) for i, im in enumerate(images)],
+                "INSERT INTO job_images (job_id, position, filename, mime, data, source_url) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (job.id, i, im.filename, im.mime, im.data, im.source_url)
+                    for i, im in enumerate(images)
+                ],
             )
         return job
 
@@ -193,10 +196,32 @@ class JobStore:
 
     async def images(self, job_id: int) -> list[StoredImage]:
         rows = await self.db.fetchall(
-            "SELECT filename, mime, data FROM job_images WHERE job_id = ? ORDER BY position",
+            "SELECT filename, mime, data, source_url FROM job_images WHERE job_id = ? "
+            "ORDER BY position",
             (job_id,),
         )
-        return [StoredImage(r["filename"], r["mime"], bytes(r["data"])) for r in rows]
+        return [
+            StoredImage(r["filename"], r["mime"], bytes(r["data"]), r["source_url"]) for r in rows
+        ]
+
+    async def publish_images(self, job_id: int, tokens: list[str], expires_at: float) -> None:
+        """Give a job's images unguessable URL tokens, for vendors that fetch images."""
+        async with self.db.transaction() as conn:
+            for position, token in enumerate(tokens):
+                await conn.execute(
+                    "UPDATE job_images SET url_token = ?, url_expires_at = ? "
+                    "WHERE job_id = ? AND position = ?",
+                    (token, expires_at, job_id, position),
+                )
+
+    async def image_by_token(self, token: str) -> StoredImage | None:
+        """A published image, unless its URL expired or its job has ended."""
+        row = await self.db.fetchone(
+            f"SELECT i.filename, i.mime, i.data FROM job_images i JOIN jobs j ON j.id = i.job_id "
+            f"WHERE i.url_token = ? AND i.url_expires_at > ? AND j.status IN ({_ACTIVE_SQL})",
+            (token, self._clock()),
+        )
+        return StoredImage(row["filename"], row["mime"], bytes(row["data"])) if row else None
 
     async def active_for_user(self, user_id: int) -> list[Job]:
         rows = await self.db.fetchall(

@@ -56,6 +56,9 @@ MIGRATIONS: tuple[str, ...] = (
         filename  TEXT    NOT NULL,
         mime      TEXT    NOT NULL,
         data      BLOB    NOT NULL,
+        source_url       TEXT,
+        url_token        TEXT UNIQUE,
+        url_expires_at   REAL,
         PRIMARY KEY (job_id, position)
     );
     CREATE TABLE quota_usage (

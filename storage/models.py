@@ -104,3 +104,5 @@ class StoredImage:
     filename: str
     mime: str
     data: bytes
+    # The attachment's signed Discord URL at command time (expires in about a day).
+    source_url: str | None = None

@@ -50,11 +50,17 @@ class ModelSpec:
     timing_by_resolution: Mapping[str, Timing] = field(default_factory=dict)
     negative_prompt: bool = False
     seed: bool = False
+    enhance_prompt: bool = False
     image_formats: frozenset[str] = frozenset({"jpeg", "png", "webp"})
     max_image_bytes: int = 10 * 1024 * 1024
     max_prompt: int | None = None
     price_usd: float | None = None
     gives_url: bool = False
+    # How images reach the vendor: "bytes" (multipart in the submit), "upload" (the
+    # adapter uploads them first), or "url" (the vendor fetches InputImage.url).
+    image_transport: str = "bytes"
+    # The vendor can call us back when the task ends (apixo); polling stays the fallback.
+    callbacks: bool = False
 
     def timing_for(self, resolution: str | None) -> Timing:
         if resolution is not None and resolution in self.timing_by_resolution:
@@ -69,11 +75,17 @@ class ModelSpec:
 
 @dataclass(frozen=True, slots=True)
 class InputImage:
-    """An image already downloaded from Discord and sniffed by its magic bytes."""
+    """An image already downloaded from Discord and sniffed by its magic bytes.
+
+    `url` is set for vendors that fetch images themselves (ModelSpec.image_transport
+    == "url"): the bot's own expiring URL when it has a public address, else the
+    attachment's signed Discord URL. Adapters that upload bytes ignore it.
+    """
 
     data: bytes
     mime: str  # image/jpeg, image/png, image/webp
     filename: str
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,9 @@ class SubmitRequest:
     resolution: str | None = None
     negative_prompt: str | None = None
     seed: int | None = None
+    enhance_prompt: bool | None = None
+    # Where the vendor should POST when the task ends (only for ModelSpec.callbacks).
+    callback_url: str | None = None
 
 
 class TaskState(enum.StrEnum):
