@@ -20,6 +20,7 @@ from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
 from bot.service import VideoService
 from bot.settings import Settings
+from bot.web import WebServer
 from storage import Database, JobStore
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,16 @@ class VeoBot(commands.Bot):
         self.store = JobStore(self.db)
         self.providers = build_providers(settings, self.session)
         self.publisher = DiscordPublisher(self, self.providers)
+        self.web: WebServer | None = None
+        if settings.http_port is not None:
+            self.web = WebServer(
+                self.store,
+                lambda: self.manager.wake(),
+                host=settings.http_host,
+                port=settings.http_port,
+                public_url=settings.public_url,
+                image_ttl=settings.image_url_ttl,
+            )
         self.manager = JobManager(
             self.store,
             self.providers,
@@ -101,10 +112,13 @@ class VeoBot(commands.Bot):
             max_download_bytes=settings.max_download_bytes,
             max_concurrency=settings.max_concurrent_jobs,
             timing_overrides={**settings.schedule_overrides(), **(self._timing_overrides or {})},
+            public=self.web if settings.public_url else None,
         )
         self.service = VideoService(settings, self.store, self.providers, self.manager)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        if self.web is not None:
+            await self.web.start()
         await self.manager.start()
         log.info(
             "providers: %s (default %s); database %s",
@@ -131,6 +145,8 @@ class VeoBot(commands.Bot):
     async def close(self) -> None:
         if self._resources_open:
             await self.manager.stop()
+            if self.web is not None:
+                await self.web.close()
             await self.providers.close()
             await self.session.close()
             await self.db.close()

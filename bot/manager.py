@@ -63,12 +63,14 @@ MSG_INTERNAL = "Something went wrong inside the bot. Your quota was refunded; pl
 MSG_FAILED = "The video service could not make this video. Your quota was refunded."
 
 
-class ImageHost(Protocol):
-    """Where images are served to vendors that fetch URLs (the bot's web server)."""
+class PublicAddress(Protocol):
+    """The bot's web server as vendors see it: image URLs and callback addresses."""
 
     ttl: float
 
     def url_for(self, token: str, filename: str) -> str: ...
+
+    def callback_url(self, provider: str, token: str) -> str: ...
 
 
 def backoff(attempt: int, base: float, *, retry_after: float | None = None) -> float:
@@ -92,7 +94,7 @@ class JobManager:
         lease_seconds: float = 120.0,
         idle_wait: float = 30.0,
         timing_overrides: dict[str, dict[str, float]] | None = None,
-        image_host: ImageHost | None = None,
+        public: PublicAddress | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -104,7 +106,7 @@ class JobManager:
         self.lease_seconds = lease_seconds
         self.idle_wait = idle_wait
         self.timing_overrides = timing_overrides or {}
-        self.image_host = image_host
+        self.public = public
         self.clock = clock
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
@@ -279,10 +281,20 @@ class JobManager:
         provider = self.providers.get(job.provider)
         request = GenerationRequest.model_validate_json(job.request_json)
         images = await self._images_for(job, provider)
+        submit = request.to_submit(images)
+        spec = provider.models.get(job.model)
+        token = None
+        if self.public is not None and spec is not None and spec.callbacks:
+            token = secrets.token_urlsafe(24)
+            submit = dataclasses.replace(
+                submit, callback_url=self.public.callback_url(job.provider, token)
+            )
         # Persist the intent first: a crash from here on must never lead to a second submit.
-        job = await self.store.update(job, self.owner, status=JobStatus.SUBMITTING)
+        job = await self.store.update(
+            job, self.owner, status=JobStatus.SUBMITTING, callback_token=token
+        )
         try:
-            task_id = await provider.submit(request.to_submit(images))
+            task_id = await provider.submit(submit)
         except ProviderTimeout as exc:
             log.warning(
                 "job %d: submit to %s uncertain (%s); failing and refunding. If the vendor did "
@@ -325,12 +337,10 @@ class JobManager:
         if not stored or spec is None or spec.image_transport != "url":
             return [InputImage(i.data, i.mime, i.filename) for i in stored]
         urls = [i.source_url for i in stored]
-        if self.image_host is not None:
+        if self.public is not None:
             tokens = [secrets.token_urlsafe(24) for _ in stored]
-            await self.store.publish_images(job.id, tokens, self.clock() + self.image_host.ttl)
-            urls = [
-                self.image_host.url_for(t, i.filename) for t, i in zip(tokens, stored, strict=True)
-            ]
+            await self.store.publish_images(job.id, tokens, self.clock() + self.public.ttl)
+            urls = [self.public.url_for(t, i.filename) for t, i in zip(tokens, stored, strict=True)]
         return [
             InputImage(i.data, i.mime, i.filename, url) for i, url in zip(stored, urls, strict=True)
         ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import assert_never
 
+from bot.providers.base import Mode, ModelSpec
+from bot.requests import MODE_LABELS
 from storage import Job, JobStatus
 
 PROMPT_PREVIEW = 300
@@ -100,3 +102,32 @@ def ready_message(
         expiry = f" (the link expires <t:{int(link_expires_at)}:R>)" if link_expires_at else ""
         text += f"\nThe file is larger than this channel's upload limit, so here is a link{expiry}:\n{link}"
     return text
+
+
+def model_summary(spec: ModelSpec) -> str:
+    """One model's capabilities in a line or two, for `/veo models`."""
+    modes = ", ".join(MODE_LABELS[m] for m in Mode if m in spec.modes)
+    if Mode.REFERENCE in spec.modes:
+        modes += f" (up to {spec.max_reference_images})"
+    parts = [
+        f"`{spec.name}`",
+        modes,
+        "/".join(spec.aspect_ratios),
+        "/".join(str(d) for d in spec.durations) + " s",
+        "/".join(spec.resolutions),
+    ]
+    extras = [
+        word
+        for word, has in (
+            ("negative prompt", spec.negative_prompt),
+            ("seed", spec.seed),
+            ("prompt enhancement", spec.enhance_prompt),
+        )
+        if has
+    ]
+    if extras:
+        parts.append(", ".join(extras))
+    if spec.price_usd:
+        parts.append(f"${spec.price_usd:.2f} per video")
+    parts.append(f"about {duration_text(spec.timing.initial_wait * 2)}")
+    return " · ".join(parts)[:1024]

@@ -40,6 +40,7 @@ class GenerationRequest(BaseModel):
     resolution: str | None = None
     negative_prompt: str | None = None
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    enhance_prompt: bool | None = None
     image_count: int = 0
 
     def to_submit(self, images: list[InputImage]) -> SubmitRequest:
@@ -53,6 +54,7 @@ class GenerationRequest(BaseModel):
             resolution=self.resolution,
             negative_prompt=self.negative_prompt,
             seed=self.seed,
+            enhance_prompt=self.enhance_prompt,
         )
 
 
@@ -69,6 +71,7 @@ class Draft:
     resolution: str | None = None
     negative_prompt: str | None = None
     seed: int | None = None
+    enhance_prompt: bool | None = None
     # Which image slots were filled: first image, last frame, image2, image3.
     has_image: bool = False
     has_last_frame: bool = False
@@ -198,7 +201,14 @@ def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> Ge
     ):
         raise RequestInvalid(f"At {draft.resolution}, choose a length of {allowed[0]} s.")
 
+    if draft.enhance_prompt and not spec.enhance_prompt:
+        raise RequestInvalid(f"**{spec.label}** cannot enhance prompts.")
     mode = resolve_mode(draft, spec)
+    mode_ratios = spec.aspect_ratios_by_mode.get(mode)
+    if mode_ratios and draft.aspect_ratio is not None and draft.aspect_ratio not in mode_ratios:
+        raise RequestInvalid(
+            f"With {MODE_LABELS[mode]}, **{spec.label}** makes only {_listing(mode_ratios)} videos."
+        )
     return GenerationRequest(
         provider=provider,
         model=model,
@@ -209,6 +219,7 @@ def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> Ge
         resolution=draft.resolution,
         negative_prompt=negative or None,
         seed=draft.seed,
+        enhance_prompt=draft.enhance_prompt,
         image_count=int(draft.has_image) + int(draft.has_last_frame) + draft.extra_images,
     )
 

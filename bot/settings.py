@@ -209,6 +209,11 @@ class Settings(BaseSettings):
                 f"VEO_DEFAULT_PROVIDER={self.default_provider} is not enabled: {hint}, "
                 "or pick one of " + ", ".join(self.enabled_providers()) + "."
             )
+        if self.public_url is not None and self.http_port is None:
+            out.append(
+                "VEO_PUBLIC_URL is set but VEO_HTTP_PORT is not: set VEO_HTTP_PORT to the port "
+                "of the bot's web server that VEO_PUBLIC_URL reaches."
+            )
         return out
 
 

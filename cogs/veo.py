@@ -74,6 +74,7 @@ class VeoCog(commands.Cog):
         resolution="Output resolution",
         negative_prompt="What to avoid (e.g. blurry, watermark)",
         seed="A number to make results more repeatable",
+        enhance_prompt="Let the video service improve your prompt (where the model offers it)",
     )
     @app_commands.choices(
         aspect_ratio=ASPECT_CHOICES, resolution=RESOLUTION_CHOICES, mode=MODE_CHOICES
@@ -95,6 +96,7 @@ class VeoCog(commands.Cog):
         resolution: str | None = None,
         negative_prompt: str | None = None,
         seed: app_commands.Range[int, 0, 4294967295] | None = None,
+        enhance_prompt: bool | None = None,
     ) -> None:
         # Acknowledge first: everything after this may take longer than 3 seconds.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -108,6 +110,7 @@ class VeoCog(commands.Cog):
             resolution=resolution,
             negative_prompt=negative_prompt,
             seed=seed,
+            enhance_prompt=enhance_prompt,
             has_image=image is not None,
             has_last_frame=last_frame is not None,
             extra_images=int(image2 is not None) + int(image3 is not None),
@@ -235,6 +238,31 @@ class VeoCog(commands.Cog):
         await interaction.response.send_message(
             "\n".join(lines), ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
+
+    # -- /veo models ------------------------------------------------------------------
+
+    @veo.command(name="models", description="What each available model can do")
+    async def models(self, interaction: discord.Interaction[VeoBot]) -> None:
+        fields = [
+            (f"{spec.label} — {provider.name}"[:256], messages.model_summary(spec))
+            for provider in self.bot.providers
+            for spec in provider.models.values()
+        ]
+        embeds = []
+        for start in range(0, len(fields), 25):  # Discord: 25 fields per embed, 10 embeds
+            embed = discord.Embed(
+                title="Available video models" if start == 0 else None,
+                description=(
+                    f"Default: **{self.bot.providers.default}**. Pick with `model:` in `/veo generate`."
+                    if start == 0
+                    else None
+                ),
+                colour=discord.Colour.blurple(),
+            )
+            for name, value in fields[start : start + 25]:
+                embed.add_field(name=name, value=value, inline=False)
+            embeds.append(embed)
+        await interaction.response.send_message(embeds=embeds[:10], ephemeral=True)
 
     # -- autocomplete -----------------------------------------------------------------
 

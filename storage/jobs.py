@@ -53,7 +53,7 @@ _MUTABLE = frozenset(
         "error_code", "error_message", "result_path", "result_url", "result_url_expires_at",
         "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
         "delivered_message_id", "submitted_at", "completed_at", "finished_at",
-        "interaction_token", "interaction_expires_at", "cancel_requested_at",
+        "interaction_token", "interaction_expires_at", "cancel_requested_at", "callback_token",
     }
 )  # fmt: skip
 
@@ -203,6 +203,19 @@ class JobStore:
         return [
             StoredImage(r["filename"], r["mime"], bytes(r["data"]), r["source_url"]) for r in rows
         ]
+
+    async def poke_by_callback(self, token: str) -> int | None:
+        """A vendor said a task changed: make its job due now. Returns the job id, if any."""
+        now = self._clock()
+        row = await self.db.fetchone("SELECT id FROM jobs WHERE callback_token = ?", (token,))
+        if row is None:
+            return None
+        await self.db.execute(
+            f"UPDATE jobs SET next_poll_at = MIN(next_poll_at, ?) "
+            f"WHERE id = ? AND status IN ({_ACTIVE_SQL})",
+            (now, row["id"]),
+        )
+        return int(row["id"])
 
     async def publish_images(self, job_id: int, tokens: list[str], expires_at: float) -> None:
         """Give a job's images unguessable URL tokens, for vendors that fetch images."""

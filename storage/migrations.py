@@ -40,6 +40,7 @@ MIGRATIONS: tuple[str, ...] = (
         delivery_started_at     REAL,
         delivered_message_id    INTEGER,
         cancel_requested_at     REAL,
+        callback_token          TEXT UNIQUE,
         quota_day               TEXT    NOT NULL,
         quota_state             TEXT    NOT NULL,
         created_at              REAL    NOT NULL,

@@ -74,6 +74,7 @@ class Job:
     delivery_started_at: float | None
     delivered_message_id: int | None
     cancel_requested_at: float | None
+    callback_token: str | None
     quota_day: str
     quota_state: QuotaState
     created_at: float

@@ -44,6 +44,8 @@ class ModelSpec:
     resolutions: tuple[str, ...]
     timing: Timing
     max_reference_images: int = 0
+    # Modes that allow fewer aspect ratios than the model (apixo references: 16:9 only).
+    aspect_ratios_by_mode: Mapping[Mode, tuple[str, ...]] = field(default_factory=dict)
     # Resolutions that only allow some lengths (apiyi: 1080p and 4k need 8 s).
     durations_by_resolution: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     # Slower resolutions get a longer schedule (apiyi 4k: up to 10 min).

@@ -259,3 +259,27 @@ async def test_commands_sync_to_configured_guilds(
         [veo] = discord_sim.commands[guild]
         subcommands = {o["name"] for o in veo["options"]}
         assert {"generate", "quota"} <= subcommands
+
+
+async def test_models_command_lists_every_enabled_model(
+    start_bot: BotFactory, apiyi_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(apiyi_settings.model_copy(update={"demo": True}))
+    iid = await run(bot, discord_sim, slash_command(name="veo", subcommand="models"))
+    [callback] = discord_sim.interaction(iid).callbacks
+    assert callback["data"]["flags"] & FLAG_EPHEMERAL
+    fields = [f for e in callback["data"]["embeds"] for f in e["fields"]]
+    names = {f["name"] for f in fields}
+    expected = {f"{spec.label} — {p.name}" for p in bot.providers for spec in p.models.values()}
+    assert names == expected
+    fast = next(f for f in fields if f"`{FAST}`" in f["value"])
+    assert "first frame" in fast["value"] and "$0.30" in fast["value"]
+
+
+async def test_enhance_prompt_is_refused_where_the_model_lacks_it(
+    start_bot: BotFactory, apiyi_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(apiyi_settings)
+    iid = await generate(bot, discord_sim, prompt="a cat", enhance_prompt=True)
+    assert "cannot enhance prompts" in reply_text(discord_sim, iid)
+    assert await job_count(bot) == 0

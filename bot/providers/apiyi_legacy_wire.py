@@ -1,0 +1,148 @@
+"""apiyi `/v1/videos`, earlier "reverse" channel (seed 003), as it travels on the wire.
+
+Kept apart from the current channel's wire module on purpose: the two share a path but
+differ in auth, body shapes, status words and what `/content` returns. Every model ignores
+unknown fields (the vendor is a gateway that adds fields without notice) and every parser
+is total: an answer we cannot read becomes `None`, never an exception.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class _Wire(BaseModel):
+    # Ids and codes sometimes come as numbers from gateways; we only ever want text.
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class LegacyStatus(enum.StrEnum):
+    """The four documented task states."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class LegacySubmitBody(_Wire):
+    """POST /v1/videos: only `prompt` and `model` are documented, for JSON and multipart alike."""
+
+    prompt: str
+    model: str
+
+    def json_body(self) -> dict[str, str]:
+        return {"prompt": self.prompt, "model": self.model}
+
+
+class LegacyErrorDetail(_Wire):
+    """The documented `error` object: `{"code", "message", "type"}`."""
+
+    code: str | None = None
+    message: str | None = None
+    type: str | None = None
+
+    @classmethod
+    def model_validate_or_none(cls, value: object) -> LegacyErrorDetail | None:
+        try:
+            return cls.model_validate(value)
+        except ValidationError:
+            return None
+
+
+class LegacyTask(_Wire):
+    """The video object answered by submit, status and `/content`.
+
+    The task id is in `id` only on this channel (`task_id` is read as a fallback in case the
+    gateway ever aligns with the current channel). How a failure is described is not
+    documented ("check error message"), so the likely fields are all read loosely.
+    """
+
+    id: str | None = None
+    task_id: str | None = None
+    object: str | None = None
+    model: str | None = None
+    status: str | None = None
+    created: float | None = None
+    url: str | None = None
+    duration: float | None = None
+    resolution: str | None = None
+    error: Any = None
+    fail_reason: Any = None
+    error_message: Any = None
+    message: Any = None
+
+    @property
+    def ref(self) -> str | None:
+        return self.id or self.task_id or None
+
+    def failure_text(self) -> tuple[str | None, str | None]:
+        """(vendor code, vendor reason) from whichever field the vendor filled, if any."""
+        code: str | None = None
+        for value in (self.error, self.fail_reason, self.error_message, self.message):
+            if isinstance(value, dict):
+                detail = LegacyErrorDetail.model_validate_or_none(value)
+                if detail is None:
+                    continue
+                code = code or detail.code or detail.type
+                if detail.message:
+                    return code, detail.message
+            elif isinstance(value, str) and value.strip():
+                return code, value.strip()
+        return code, None
+
+
+class LegacyError(BaseModel):
+    """What we could make of an error answer. `text` is a short excerpt of an unreadable
+    body (HTML page, plain text), for the operator's log only."""
+
+    code: str | None = None
+    message: str | None = None
+    type: str | None = None
+    text: str | None = None
+
+
+_EXCERPT = 300
+
+
+def _json(raw: bytes) -> object:
+    try:
+        return json.loads(raw.decode("utf-8", errors="replace")) if raw.strip() else None
+    except ValueError:
+        return None
+
+
+def parse_error(raw: bytes) -> LegacyError:
+    """Read an error body of any shape: `{"error": {...}}`, `{"error": "..."}`,
+    `{"message": ...}`, plain text, HTML, or nothing. Never raises."""
+    data = _json(raw)
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            detail = LegacyErrorDetail.model_validate_or_none(err)
+            if detail is not None and (detail.code or detail.message or detail.type):
+                return LegacyError(code=detail.code, message=detail.message, type=detail.type)
+        top = LegacyErrorDetail.model_validate_or_none(data) or LegacyErrorDetail()
+        if isinstance(err, str) and err.strip():
+            return LegacyError(code=top.code, message=err.strip(), type=top.type)
+        if top.message or top.code:
+            return LegacyError(code=top.code, message=top.message, type=top.type)
+    if isinstance(data, str) and data.strip():
+        return LegacyError(message=data.strip())
+    text = raw.decode("utf-8", errors="replace").strip()
+    return LegacyError(text=text[:_EXCERPT] or None)
+
+
+def parse_task(raw: bytes) -> LegacyTask | None:
+    """A video object, or None when the body is not one (garbage, HTML, a list...)."""
+    data = _json(raw)
+    if not isinstance(data, dict):
+        return None
+    try:
+        return LegacyTask.model_validate(data)
+    except ValidationError:
+        return None

@@ -1,0 +1,85 @@
+"""The bot's own small web server (off unless VEO_HTTP_PORT is set).
+
+It gives vendors what they can only reach over HTTP: the member's images at
+unguessable, expiring URLs, and a per-job callback address. A callback is only a
+hint to poll now; its body is never trusted (the poll that follows asks the vendor).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from storage import JobStore
+
+log = logging.getLogger(__name__)
+
+MAX_CALLBACK_BODY = 256 * 1024
+
+
+class WebServer:
+    def __init__(
+        self,
+        store: JobStore,
+        wake: Callable[[], None],
+        *,
+        host: str,
+        port: int,
+        public_url: str | None,
+        image_ttl: float,
+    ) -> None:
+        self.store = store
+        self.wake = wake
+        self.host = host
+        self.port = port
+        self.public_url = public_url
+        self.ttl = image_ttl
+        self._runner: web.AppRunner | None = None
+        self.app = web.Application(client_max_size=MAX_CALLBACK_BODY)
+        self.app.router.add_post("/callbacks/{provider}/{token}", self._callback)
+        self.app.router.add_get("/images/{token}/{filename}", self._image)
+
+    # -- addresses handed to vendors ---------------------------------------------------
+
+    def url_for(self, token: str, filename: str) -> str:
+        return f"{self.public_url}/images/{token}/{filename}"
+
+    def callback_url(self, provider: str, token: str) -> str:
+        return f"{self.public_url}/callbacks/{provider}/{token}"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        if self.port == 0:  # tests: learn the port the OS picked
+            self.port = self._runner.addresses[0][1]
+        log.info("web server listening on %s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- handlers ----------------------------------------------------------------------
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        await request.read()  # drained, never trusted
+        job_id = await self.store.poke_by_callback(request.match_info["token"])
+        if job_id is None:
+            return web.json_response({"ok": False}, status=404)
+        log.info("job %d: callback from %s; polling now", job_id, request.match_info["provider"])
+        self.wake()
+        return web.json_response({"ok": True})
+
+    async def _image(self, request: web.Request) -> web.Response:
+        image = await self.store.image_by_token(request.match_info["token"])
+        if image is None:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=image.data, content_type=image.mime, headers={"Cache-Control": "no-store"}
+        )
