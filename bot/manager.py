@@ -479,7 +479,12 @@ class JobManager:
                 )
                 return
             job = await self.store.update(
-                job, self.owner, status=JobStatus.DELIVERING, result_url=url, attempts=0
+                job,
+                self.owner,
+                status=JobStatus.DELIVERING,
+                result_url=url,
+                result_url_expires_at=exc.url_expires_at or job.result_url_expires_at,
+                attempts=0,
             )
             await self._deliver(job)
             return

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import aiohttp
 import yarl
 
+from .apiyi_legacy import ApiyiLegacyChannel
 from .apiyi_wire import (
     ApiyiError,
     ApiyiMetadata,
@@ -168,14 +169,26 @@ class ApiyiProvider:
             total=None, sock_connect=request_timeout, sock_read=download_read_timeout
         )
         if timing_override is None:
-            self.models: Mapping[str, ModelSpec] = MODELS
+            self._own: Mapping[str, ModelSpec] = MODELS
         else:
-            self.models = MappingProxyType(
+            self._own = MappingProxyType(
                 {
                     k: dataclasses.replace(v, timing=timing_override, timing_by_resolution={})
                     for k, v in MODELS.items()
                 }
             )
+        # The earlier channel: same host and key, chosen by model name (seed 003).
+        self._legacy = ApiyiLegacyChannel(
+            api_key=api_key,
+            base_url=base_url,
+            session=session,
+            request_timeout=request_timeout,
+            timing_override=timing_override,
+            download_read_timeout=download_read_timeout,
+        )
+        self.models: Mapping[str, ModelSpec] = MappingProxyType(
+            {**self._own, **self._legacy.models}
+        )
 
     def __repr__(self) -> str:
         return f"ApiyiProvider(base_url={self._base!r})"
@@ -186,6 +199,8 @@ class ApiyiProvider:
     # -- submit ---------------------------------------------------------------------------
 
     async def submit(self, request: SubmitRequest) -> str:
+        if request.model in self._legacy.models:
+            return await self._legacy.submit(request)
         body = self._body(request)
         url = f"{self._base}/v1/videos"
         data: aiohttp.FormData | None = None
@@ -222,7 +237,7 @@ class ApiyiProvider:
     def _body(self, request: SubmitRequest) -> ApiyiSubmitBody:
         """Translate and re-check the request: a rejected submit costs a round trip, and a
         few rules (1080p/4k need 8 s, one image) are easy to get wrong upstream of us."""
-        spec = self.models.get(request.model)
+        spec = self._own.get(request.model)
         if spec is None:
             raise ProviderRejected(
                 "This model is not offered by the video service.",
@@ -307,6 +322,8 @@ class ApiyiProvider:
     # -- status ---------------------------------------------------------------------------
 
     async def status(self, task_id: str, model: str) -> TaskStatus:
+        if model in self._legacy.models:
+            return await self._legacy.status(task_id, model)
         raw = await self._call("GET", self._task_url(task_id), "status")
         task = parse_task(raw)
         if task is None or not task.status:
@@ -360,6 +377,8 @@ class ApiyiProvider:
     async def fetch(
         self, task_id: str, model: str, status: TaskStatus, dest: Path, max_bytes: int
     ) -> FetchedVideo:
+        if model in self._legacy.models:
+            return await self._legacy.fetch(task_id, model, status, dest, max_bytes)
         url = self._task_url(task_id, "/content")
         try:
             async with self._session.get(

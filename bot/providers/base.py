@@ -209,9 +209,17 @@ class ResultTooLarge(ProviderError):
 
     code = "too_large"
 
-    def __init__(self, member_message: str, *, url: str | None = None, **kw: object) -> None:
-        super().__init__(member_message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        member_message: str,
+        *,
+        url: str | None = None,
+        url_expires_at: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(member_message, detail=detail)
         self.url = url
+        self.url_expires_at = url_expires_at
 
 
 @runtime_checkable

@@ -59,6 +59,7 @@ async def stream_to_file(
     *,
     vendor: str,
     url: str | None = None,
+    url_expires_at: float | None = None,
 ) -> int:
     """Write the body to `dest` chunk by chunk; never hold the video in memory.
 
@@ -70,6 +71,7 @@ async def stream_to_file(
         raise ResultTooLarge(
             "The video is larger than this bot is allowed to download.",
             url=url,
+            url_expires_at=url_expires_at,
             detail=f"{vendor}: Content-Length {declared} > cap {max_bytes}",
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +84,7 @@ async def stream_to_file(
                     raise ResultTooLarge(
                         "The video is larger than this bot is allowed to download.",
                         url=url,
+                        url_expires_at=url_expires_at,
                         detail=f"{vendor}: body passed cap {max_bytes}",
                     )
                 fh.write(chunk)

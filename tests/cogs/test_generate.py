@@ -241,7 +241,7 @@ async def test_model_autocomplete_offers_models_by_name(
             name="veo",
             subcommand="generate",
             focused="model",
-            options={"prompt": "x", "model": "fast"},
+            options={"prompt": "x", "model": "fast-generate"},
         ),
     )
     [callback] = discord_sim.interaction(iid).callbacks

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from bot.providers.apiyi import ApiyiProvider
+from bot.providers.apiyi_legacy import ApiyiLegacyChannel
 from bot.providers.apiyi_wire import ApiyiTask, parse_error, parse_task
 from bot.providers.base import (
     InputImage,
@@ -94,9 +95,12 @@ def test_models_and_protocol(session: aiohttp.ClientSession) -> None:
     p = ApiyiProvider(api_key=KEY, session=session)
     assert isinstance(p, Provider)
     assert (p.name, p.label) == ("apiyi", "APIYI")
-    assert set(p.models) == {FAST, STD}
+    # Both channels live under one provider; the earlier channel's eight names come with it.
+    assert set(p.models) == {FAST, STD} | set(
+        ApiyiLegacyChannel(api_key=KEY, session=session).models
+    )
     assert p.models[FAST].price_usd == 0.30 and p.models[STD].price_usd == 1.20
-    for spec in p.models.values():
+    for spec in (p.models[FAST], p.models[STD]):
         assert spec.modes == frozenset({Mode.TEXT, Mode.FIRST_FRAME})
         assert spec.max_reference_images == 0
         assert spec.durations == (4, 6, 8) and spec.default_duration == 8

@@ -1,0 +1,541 @@
+"""A real HTTP simulator of apiyi's earlier "reverse" `/v1/videos` channel (seed 003).
+
+It enforces the seed's rules (the bare-key Authorization header, the eight model names,
+JSON `{prompt, model}` for plain models, multipart with one or two `input_reference` files
+for `-fl` models, the documented error envelope and codes) so an adapter that breaks them
+fails its tests. It records every request, keeps the frames each task received, answers
+`/content` with JSON holding a URL on itself (`/files/<id>.mp4`, served like a CDN: no
+auth), and has knobs for the failures the real vendor produces. Only aiohttp and the
+stdlib: it must not share code with the adapter it tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+MODELS = frozenset(
+    {
+        "veo-3.1",
+        "veo-3.1-fl",
+        "veo-3.1-fast",
+        "veo-3.1-fast-fl",
+        "veo-3.1-landscape",
+        "veo-3.1-landscape-fl",
+        "veo-3.1-landscape-fast",
+        "veo-3.1-landscape-fast-fl",
+    }
+)
+IMAGE_TYPES = {
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/webp": b"RIFF",
+}
+
+
+def default_video(size: int = 4096) -> bytes:
+    """A few KB starting with a valid MP4 `ftyp` box (size 24, brand isom)."""
+    head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+    body = bytes(i % 251 for i in range(max(0, size - len(head))))
+    return head + body
+
+
+@dataclass
+class RecordedFile:
+    filename: str | None
+    content_type: str
+    size: int
+    data: bytes
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # as received, still percent-encoded
+    headers: dict[str, str]
+    content_type: str
+    json: Any = None  # parsed JSON body, when it was JSON
+    form: dict[str, list[str]] = field(default_factory=dict)  # multipart text fields
+    files: dict[str, list[RecordedFile]] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class ScriptedResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def build(self) -> web.Response:
+        return web.Response(
+            status=self.status, body=self.body, content_type=self.content_type, headers=self.headers
+        )
+
+
+@dataclass
+class SimTask:
+    id: str
+    model: str
+    prompt: str
+    created: int
+    started: float  # monotonic
+    images: list[RecordedFile] = field(default_factory=list)  # in the order received
+    status: str | None = None  # forced status; None = follow the clock
+    fail: bool = False
+    fail_body: dict[str, Any] = field(default_factory=dict)
+    request: RecordedRequest | None = None
+
+
+def _error(
+    status: int, code: str, message: str, type_: str = "invalid_request_error"
+) -> web.Response:
+    """The seed's error envelope: `{"error": {code, message, type}}`."""
+    return web.json_response(
+        {"error": {"code": code, "message": message, "type": type_}}, status=status
+    )
+
+
+def _script(
+    status: int,
+    body: str | bytes | dict[str, Any] | None,
+    headers: dict[str, str] | None,
+    retry_after: float | None,
+) -> ScriptedResponse:
+    hdrs = dict(headers or {})
+    if retry_after is not None:
+        hdrs["Retry-After"] = (
+            str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
+        )
+    if isinstance(body, dict):
+        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
+    if body is None:
+        body = {"error": {"code": "upstream_error", "message": f"scripted {status}", "type": "x"}}
+        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
+    raw = body.encode() if isinstance(body, str) else body
+    ctype = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
+    return ScriptedResponse(status, raw, ctype, hdrs)
+
+
+class ApiyiLegacySimulator:
+    """apiyi's earlier channel on 127.0.0.1. Knobs (plain attributes or methods, any time):
+
+    - `queued_for` / `running_for`: seconds a task stays `queued`, then `processing`;
+      `None` freezes the clock (drive it with `set_task_status`).
+    - `fail_next_submit_with(status, body, headers=, retry_after=)`: a canned answer for
+      the next POST (also `script_next_submit`, for 2xx oddities).
+    - `make_task_fail(reason=None, code=..., task_id=None)`: the task (or, without id,
+      the next one submitted) ends `failed`, with `error{code,message,type}` when a reason
+      is given, bare otherwise.
+    - `queue_status_error(...)` / `queue_content_error(...)` / `queue_file_error(...)`:
+      canned answers served before the normal ones (500s, 429s, malformed 200s...).
+    - `content_not_ready_times`: the next N `/content` calls on a completed task answer
+      400 `video_not_ready`.
+    - `content_url`: a URL to hand out instead of our own `/files/<id>.mp4`.
+    - `video_bytes`, `send_content_length` (False: chunked), `break_file_after` (bytes
+      sent before the connection is cut), `file_content_type`.
+    - `delay_submit` / `delay_status`: seconds to sleep before answering.
+    - `next_task_ids`: ids to hand out next, for quoting tests.
+    - `requests`: every request received, as `RecordedRequest`; `tasks[id].images`: the
+      frames each task received, in order.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-sim-legacy-key",
+        queued_for: float | None = 0.05,
+        running_for: float | None = 0.05,
+    ) -> None:
+        self.api_key = api_key
+        self.queued_for = queued_for
+        self.running_for = running_for
+        self.requests: list[RecordedRequest] = []
+        self.tasks: dict[str, SimTask] = {}
+        self.submit_script: deque[ScriptedResponse] = deque()
+        self.status_errors: deque[ScriptedResponse] = deque()
+        self.content_errors: deque[ScriptedResponse] = deque()
+        self.file_errors: deque[ScriptedResponse] = deque()
+        self.content_not_ready_times = 0
+        self.content_url: str | None = None
+        self.video_bytes = default_video()
+        self.send_content_length = True
+        self.break_file_after: int | None = None
+        self.file_content_type = "video/mp4"
+        self.delay_submit = 0.0
+        self.delay_status = 0.0
+        self.next_task_ids: deque[str] = deque()
+        self._fail_next: dict[str, Any] | None = None
+        self._counter = 0
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_post("/v1/videos", self._submit)
+        app.router.add_get("/v1/videos/{task_id}", self._status)
+        app.router.add_get("/v1/videos/{task_id}/content", self._content)
+        app.router.add_get("/files/{name}", self._file)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self.base_url
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- knobs ----------------------------------------------------------------------------
+
+    def fail_next_submit_with(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.submit_script.append(_script(status, body, headers, retry_after))
+
+    script_next_submit = fail_next_submit_with
+
+    def queue_status_error(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_errors.append(_script(status, body, headers, retry_after))
+
+    def queue_content_error(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.content_errors.append(_script(status, body, headers, retry_after))
+
+    def queue_file_error(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.file_errors.append(_script(status, body, headers, retry_after))
+
+    def make_task_fail(
+        self,
+        reason: str | None = None,
+        *,
+        code: str = "generation_failed",
+        task_id: str | None = None,
+    ) -> None:
+        """No reason: a bare `failed` (the seed documents no failure fields)."""
+        body: dict[str, Any] = {}
+        if reason is not None:
+            body["error"] = {"code": code, "message": reason, "type": "upstream_error"}
+        if task_id is None:
+            self._fail_next = body
+        else:
+            task = self.tasks[task_id]
+            task.fail, task.fail_body = True, body
+
+    def set_task_status(self, task_id: str, status: str) -> None:
+        """Force any status string, known or not."""
+        self.tasks[task_id].status = status
+
+    def submits(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "POST"]
+
+    def gets(self, suffix: str = "") -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "GET" and r.path.endswith(suffix)]
+
+    def file_gets(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "GET" and r.path.startswith("/files/")]
+
+    def file_url(self, task_id: str) -> str:
+        return f"{self.base_url}/files/{task_id}.mp4"
+
+    # -- handlers -------------------------------------------------------------------------
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        ctype = request.content_type
+        rec = RecordedRequest(
+            method=request.method,
+            path=request.raw_path,
+            headers=dict(request.headers),
+            content_type=ctype,
+        )
+        if request.method == "POST":
+            if ctype == "multipart/form-data":
+                # Read part by part: `request.post()` would fold repeated file fields.
+                reader = await request.multipart()
+                while (part := await reader.next()) is not None:
+                    if not isinstance(part, BodyPartReader):  # nested multipart: not expected
+                        continue
+                    name = part.name or ""
+                    data = await part.read(decode=False)
+                    if part.filename is not None:
+                        rec.files.setdefault(name, []).append(
+                            RecordedFile(
+                                part.filename,
+                                part.headers.get("Content-Type", ""),
+                                len(data),
+                                bytes(data),
+                            )
+                        )
+                    else:
+                        rec.form.setdefault(name, []).append(bytes(data).decode("utf-8", "replace"))
+            else:
+                rec.body = await request.read()
+                try:
+                    rec.json = json.loads(rec.body)
+                except ValueError:
+                    rec.json = None
+        self.requests.append(rec)
+        return rec
+
+    def _authorized(self, request: web.Request) -> web.Response | None:
+        """Seed 003: `Authorization: sk-...`, the bare key. `Bearer <key>` is refused."""
+        given = request.headers.get("Authorization", "")
+        if given == self.api_key:
+            return None
+        # Like OpenAI-style gateways, echo what was presented: the adapter must not leak it.
+        return _error(
+            401,
+            "invalid_api_key",
+            f"Invalid API key provided: {given or '(none)'}",
+            "authentication_error",
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            try:
+                await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+            except TimeoutError:
+                pass
+
+    async def _submit(self, request: web.Request) -> web.StreamResponse:
+        rec = await self._record(request)
+        await self._sleep(self.delay_submit)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.submit_script:
+            return self.submit_script.popleft().build()
+        if rec.content_type == "application/json":
+            checked = self._check_json(rec)
+        elif rec.content_type == "multipart/form-data":
+            checked = self._check_multipart(rec)
+        else:
+            return _error(400, "invalid_request", f"unsupported content type {rec.content_type!r}")
+        if isinstance(checked, web.Response):
+            return checked
+        model, prompt, images = checked
+        return self._create(model, prompt, images, rec)
+
+    def _check_model_prompt(self, model: object, prompt: object) -> web.Response | None:
+        if not isinstance(model, str) or model not in MODELS:
+            return _error(400, "invalid_model", f"Model not found: {model!r}")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return _error(400, "invalid_prompt", "prompt is required")
+        return None
+
+    def _check_json(
+        self, rec: RecordedRequest
+    ) -> web.Response | tuple[str, str, list[RecordedFile]]:
+        body = rec.json
+        if not isinstance(body, dict):
+            return _error(400, "invalid_request", "request body must be a JSON object")
+        problem = self._check_model_prompt(body.get("model"), body.get("prompt"))
+        if problem is not None:
+            return problem
+        model = str(body["model"])
+        if model.endswith("-fl"):
+            return _error(
+                400,
+                "invalid_request",
+                "frame-to-video models need multipart/form-data with input_reference",
+            )
+        if "input_reference" in body:
+            return _error(400, "invalid_request", "input_reference must be an uploaded file")
+        return model, str(body["prompt"]), []
+
+    def _check_multipart(
+        self, rec: RecordedRequest
+    ) -> web.Response | tuple[str, str, list[RecordedFile]]:
+        for key, values in rec.form.items():
+            if len(values) > 1:
+                return _error(400, "invalid_request", f"field {key} given more than once")
+        if "input_reference" in rec.form:
+            return _error(
+                400, "invalid_request", "input_reference must be an uploaded file, not text"
+            )
+        for key in ("model", "prompt"):
+            if key in rec.files:
+                return _error(400, "invalid_request", f"{key} must be a text field")
+        model = rec.form.get("model", [None])[0]
+        prompt = rec.form.get("prompt", [None])[0]
+        problem = self._check_model_prompt(model, prompt)
+        if problem is not None:
+            return problem
+        assert model is not None and prompt is not None
+        if not model.endswith("-fl"):
+            return _error(400, "invalid_model", "frame-to-video needs a model with the -fl suffix")
+        other = set(rec.files) - {"input_reference"}
+        if other:
+            return _error(400, "invalid_request", f"unexpected file fields {sorted(other)}")
+        refs = rec.files.get("input_reference", [])
+        if len(refs) not in (1, 2):
+            return _error(
+                400,
+                "invalid_request",
+                f"input_reference must be given once or twice, got {len(refs)}",
+            )
+        for ref in refs:
+            magic = IMAGE_TYPES.get(ref.content_type)
+            if (
+                magic is None
+                or not ref.data.startswith(magic)
+                or (ref.content_type == "image/webp" and ref.data[8:12] != b"WEBP")
+            ):
+                return _error(
+                    400,
+                    "invalid_request",
+                    f"input_reference must be a JPEG, PNG or WebP image, got {ref.content_type}",
+                )
+        return model, prompt, list(refs)
+
+    def _create(
+        self, model: str, prompt: str, images: list[RecordedFile], rec: RecordedRequest
+    ) -> web.Response:
+        self._counter += 1
+        task_id = (
+            self.next_task_ids.popleft() if self.next_task_ids else f"video_{self._counter:012d}"
+        )
+        task = SimTask(
+            id=task_id,
+            model=model,
+            prompt=prompt,
+            created=int(time.time()),
+            started=time.monotonic(),
+            images=images,
+            request=rec,
+        )
+        if self._fail_next is not None:
+            task.fail, task.fail_body, self._fail_next = True, self._fail_next, None
+        self.tasks[task_id] = task
+        return web.json_response(self._task_body(task, "queued"))
+
+    def _state(self, task: SimTask) -> str:
+        if task.status is not None:
+            return task.status
+        if self.queued_for is None or self.running_for is None:
+            return "queued"
+        elapsed = time.monotonic() - task.started
+        if elapsed < self.queued_for:
+            return "queued"
+        if elapsed < self.queued_for + self.running_for:
+            return "processing"
+        return "failed" if task.fail else "completed"
+
+    def _task_body(self, task: SimTask, state: str | None = None) -> dict[str, Any]:
+        """The seed's video object: `id` only (no `task_id`), `created`, `status`, `model`."""
+        state = state or self._state(task)
+        body: dict[str, Any] = {
+            "id": task.id,
+            "object": "video",
+            "created": task.created,
+            "status": state,
+            "model": task.model,
+        }
+        if state == "failed":
+            body.update(task.fail_body)
+        return body
+
+    async def _status(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        await self._sleep(self.delay_status)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.status_errors:
+            return self.status_errors.popleft().build()
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return _error(404, "video_not_found", "Video task not found")
+        return web.json_response(self._task_body(task))
+
+    async def _content(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.content_errors:
+            return self.content_errors.popleft().build()
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return _error(404, "video_not_found", "Video task not found")
+        if self._state(task) != "completed":
+            return _error(400, "video_not_ready", "Video not yet generated")
+        if self.content_not_ready_times > 0:
+            self.content_not_ready_times -= 1
+            return _error(400, "video_not_ready", "Video not yet generated")
+        landscape = "-landscape" in task.model
+        return web.json_response(
+            {
+                **self._task_body(task),
+                "prompt": task.prompt,
+                "url": self.content_url or self.file_url(task.id),
+                "duration": 8,
+                "resolution": "1280x720" if landscape else "720x1280",
+            }
+        )
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """The CDN: no auth (the seed downloads the URL as is)."""
+        await self._record(request)
+        if self.file_errors:
+            return self.file_errors.popleft().build()
+        name = request.match_info["name"]
+        task = self.tasks.get(name.removesuffix(".mp4"))
+        if task is None or not name.endswith(".mp4") or self._state(task) != "completed":
+            return web.Response(status=404, text="Not Found")
+        resp = web.StreamResponse(status=200, headers={"Content-Type": self.file_content_type})
+        data = self.video_bytes
+        if self.send_content_length:
+            resp.content_length = len(data)
+        else:
+            resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        cut = self.break_file_after
+        sent = data if cut is None else data[:cut]
+        for start in range(0, len(sent), 1024):
+            await resp.write(sent[start : start + 1024])
+        if cut is not None:
+            # Drop the connection mid-body: the client sees a truncated payload.
+            if request.transport is not None:
+                request.transport.close()
+            return resp
+        await resp.write_eof()
+        return resp
