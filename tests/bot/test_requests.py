@@ -98,3 +98,18 @@ async def test_check_image_trusts_bytes_not_names(registry: ProviderRegistry) ->
         check_image(GIF, slot="image", spec=spec, filename="cat.gif")
     with pytest.raises(RequestInvalid, match="larger than"):
         check_image(PNG + b"\0" * spec.max_image_bytes, slot="image", spec=spec, filename="big.png")
+
+
+async def test_apixo_references_are_16_9_only_before_anything_is_spent() -> None:
+    from bot.providers.apixo import ApixoProvider
+
+    async with aiohttp.ClientSession() as session:
+        registry = ProviderRegistry({"apixo": ApixoProvider(api_key="k", session=session)}, "apixo")
+        with pytest.raises(RequestInvalid, match="only 16:9"):
+            validate(
+                Draft(prompt="x", has_image=True, extra_images=1, aspect_ratio="9:16"),
+                registry,
+                max_prompt=2000,
+            )
+        ok = validate(Draft(prompt="x", has_image=True, extra_images=2), registry, max_prompt=2000)
+        assert (ok.mode, ok.image_count) == (Mode.REFERENCE, 3)

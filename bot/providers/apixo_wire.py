@@ -1,0 +1,203 @@
+"""apixo Veo 3.1 (seed 002) as it travels on the wire.
+
+Kept apart from our domain models: the adapter translates. Every model ignores fields it
+does not know (the vendor adds fields without notice), and every parser here is total: an
+answer we cannot read becomes `None` (or an empty result), never an exception.
+
+The vendor wraps every answer in `{"code", "message", "data"}`; `code` repeats the HTTP
+status, and `data.resultJson` is a JSON *string* that has to be parsed a second time.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Wire(BaseModel):
+    # Ids and codes sometimes come as numbers from gateways; we only ever want text.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+
+
+class ApixoState(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class GenerationType(enum.StrEnum):
+    TEXT_2_VIDEO = "TEXT_2_VIDEO"
+    FIRST_AND_LAST_FRAMES_2_VIDEO = "FIRST_AND_LAST_FRAMES_2_VIDEO"
+    REFERENCE_2_VIDEO = "REFERENCE_2_VIDEO"
+
+
+class ApixoInput(_Wire):
+    """`input`. The seed's prose says "generation type"; every example spells it
+    `generationType`, which is what we send."""
+
+    mode: Literal["quality", "fast"]
+    prompt: str
+    generation_type: GenerationType = Field(alias="generationType")
+    aspect_ratio: str
+    image_urls: list[str] | None = None
+    seed: int | None = None
+
+
+class ApixoSubmitBody(_Wire):
+    """POST /api/v1/generateTask/veo-3-1."""
+
+    request_type: Literal["async", "callback"] = "async"
+    callback_url: str | None = None
+    provider: Literal["auto", "value", "official"] = "auto"
+    input: ApixoInput
+
+    def json_body(self) -> dict[str, Any]:
+        """Unset optional keys are left out, never sent as null."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class ApixoTask(_Wire):
+    """`data` of a status answer (and of a callback, which carries the same body)."""
+
+    task_id: str | None = Field(default=None, alias="taskId")
+    state: str | None = None
+    # Documented as a JSON string; kept loose so an already-decoded object is read too.
+    result_json: Any = Field(default=None, alias="resultJson")
+    fail_code: str | None = Field(default=None, alias="failCode")
+    fail_msg: str | None = Field(default=None, alias="failMsg")
+    create_time: int | None = Field(default=None, alias="createTime")
+    complete_time: int | None = Field(default=None, alias="completeTime")
+    cost_time: int | None = Field(default=None, alias="costTime")
+
+    def result_urls(self) -> list[str]:
+        """`resultJson.resultUrls`, parsing the JSON string a second time; [] when absent
+        or unreadable."""
+        value: object = self.result_json
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return []
+        if not isinstance(value, dict):
+            return []
+        urls = value.get("resultUrls")
+        if isinstance(urls, str):
+            urls = [urls]
+        if not isinstance(urls, list):
+            return []
+        return [u.strip() for u in urls if isinstance(u, str) and u.strip()]
+
+
+class ApixoError(BaseModel):
+    """What we could make of an error answer `{code, message, data: {error}}`.
+
+    `fail_code` is set when the body carries a vendor failure identifier (the vendor's
+    error page says some immediate errors come with one). `text` is a short excerpt of an
+    unreadable body (HTML page, plain text), for the operator's log only.
+    """
+
+    code: int | None = None
+    message: str | None = None
+    error: str | None = None
+    fail_code: str | None = None
+    text: str | None = None
+
+
+_EXCERPT = 300
+
+
+def _load(raw: bytes) -> object:
+    try:
+        return json.loads(raw.decode("utf-8", errors="replace"))
+    except ValueError:
+        return None
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def envelope_code(raw: bytes) -> int | None:
+    """The body's own `code` (it repeats the HTTP status), when there is one."""
+    data = _load(raw)
+    return _int_or_none(data.get("code")) if isinstance(data, dict) else None
+
+
+def parse_error(raw: bytes) -> ApixoError:
+    """Read an error body of any shape; never raises."""
+    text = raw.decode("utf-8", errors="replace").strip()
+    data = _load(raw)
+    if isinstance(data, dict):
+        inner = data.get("data")
+        error: str | None = None
+        fail_code: str | None = None
+        if isinstance(inner, dict):
+            error = _text(inner.get("error")) or _text(inner.get("failMsg"))
+            fail_code = _text(inner.get("failCode"))
+            if isinstance(inner.get("error"), dict):
+                nested = inner["error"]
+                error = _text(nested.get("message")) or error
+                fail_code = _text(nested.get("code")) or fail_code
+        elif isinstance(data.get("error"), str | dict):
+            top = data["error"]
+            error = _text(top) if isinstance(top, str) else _text(top.get("message"))
+        message = _text(data.get("message")) or _text(data.get("msg"))
+        code = _int_or_none(data.get("code"))
+        if code is None and isinstance(data.get("code"), str):
+            fail_code = fail_code or _text(data.get("code"))
+        if message or error or code is not None or fail_code:
+            return ApixoError(code=code, message=message, error=error, fail_code=fail_code)
+    if isinstance(data, str) and data.strip():
+        return ApixoError(message=data.strip())
+    return ApixoError(text=text[:_EXCERPT] or None)
+
+
+def parse_task_id(raw: bytes) -> str | None:
+    """`data.taskId` of a submit answer (also tolerates `task_id` and a top-level id)."""
+    data = _load(raw)
+    if not isinstance(data, dict):
+        return None
+    inner = data.get("data")
+    for holder in (inner, data):
+        if isinstance(holder, dict):
+            for key in ("taskId", "task_id"):
+                value = holder.get(key)
+                if isinstance(value, str | int) and not isinstance(value, bool):
+                    text = str(value).strip()
+                    if text:
+                        return text
+    return None
+
+
+def parse_task(raw: bytes) -> ApixoTask | None:
+    """`data` of a status answer, or None when the body is not one."""
+    data = _load(raw)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
+        return None
+    try:
+        return ApixoTask.model_validate(data["data"])
+    except ValidationError:
+        return None
+
+
+def parse_callback_task_id(raw: bytes) -> str | None:
+    """The task id a vendor callback speaks of. A callback is only a hint to poll now: its
+    content is never trusted as a result (anyone who learns the address can POST to it)."""
+    task = parse_task(raw)
+    return task.task_id if task is not None and task.task_id else None
