@@ -81,6 +81,15 @@ def backoff(attempt: int, base: float, *, retry_after: float | None = None) -> f
     return float(delay)
 
 
+def next_poll_delay(interval: float, eta: float | None) -> float:
+    """Poll at the schedule's interval, but skip polls that a vendor's own estimate of the
+    time left says are pointless: wake one interval before the estimate, and at most
+    twelve intervals ahead (a minute at the default 5 s), since estimates can be wrong."""
+    if eta is None or eta <= 2 * interval:
+        return interval
+    return min(eta - interval, 12 * interval)
+
+
 class JobManager:
     def __init__(
         self,
@@ -419,7 +428,7 @@ class JobManager:
             job = await self.store.release(
                 job,
                 self.owner,
-                next_poll_at=now + timing.poll_interval,
+                next_poll_at=now + next_poll_delay(timing.poll_interval, status.eta_seconds),
                 progress=status.progress,
                 stage=status.stage,
                 attempts=0,

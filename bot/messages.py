@@ -60,7 +60,8 @@ def status_line(job: Job, now: float, typical: float | None = None) -> str:
         started = job.submitted_at or job.created_at
         elapsed = duration_text(now - started)
         if job.progress is not None and 0 < job.progress < 100:
-            return f"🎞️ Generating — {job.progress}% ({elapsed})"
+            stage = f", {job.stage}" if job.stage and job.stage != "generating" else ""
+            return f"🎞️ Generating — {job.progress}%{stage} ({elapsed})"
         stage = f" — {job.stage}" if job.stage and job.stage not in ("submitted",) else ""
         typical_text = f" of about {duration_text(typical)} typical" if typical else ""
         return f"🎞️ Generating{stage} ({elapsed}{typical_text})"

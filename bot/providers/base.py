@@ -126,6 +126,7 @@ class TaskStatus:
     error_message: str | None = None  # already in words a member understands
     result_url: str | None = None
     url_expires_at: float | None = None  # unix seconds, when documented
+    eta_seconds: float | None = None  # the vendor's own estimate of the time left
 
 
 @dataclass(frozen=True, slots=True)

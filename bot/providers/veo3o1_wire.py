@@ -1,0 +1,233 @@
+"""veo3o1 (seed 004) as it travels on the wire: a `code`/`msg`/`data` envelope everywhere.
+
+Kept apart from our domain models: the adapter translates. Every model ignores fields it
+does not know, and every parser here is total: an answer we cannot read becomes `None`,
+never an exception. Loose typing on purpose (numbers as strings, codes as text): the
+seed's own examples are not valid JSON, so the real answers may differ in small ways.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class _Wire(BaseModel):
+    # Ids sometimes come as numbers from gateways; we only ever want text.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+
+    @classmethod
+    def parse_or_none(cls, value: object) -> Any:
+        """The model, or None when `value` is not an object of this shape."""
+        if not isinstance(value, dict):
+            return None
+        try:
+            return cls.model_validate(value)
+        except ValidationError:
+            return None
+
+
+class Veo3o1Code(enum.IntEnum):
+    """The seed's error table. Anything else is an undocumented code."""
+
+    SUCCESS = 0
+    INVALID_PARAMETERS = 1000
+    INSUFFICIENT_CREDITS = 1001
+    AUTH_FAILED = 1002
+    RATE_LIMITED = 1003
+    SERVER_ERROR = 5000
+
+
+class Veo3o1State(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Veo3o1GenerationType(enum.StrEnum):
+    TEXT_TO_VIDEO = "text_to_video"
+    IMAGE_TO_VIDEO = "image_to_video"
+
+
+def _number(value: object) -> float | None:
+    """A finite number from a number or numeric text; anything else is 'not given'."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+class Veo3o1SubmitBody(_Wire):
+    """POST /generate-video. `aspectRatio` is left out when the member chose none (the
+    vendor's default is `auto`); `imageUrl`/`imageKey` only for image_to_video."""
+
+    generation_type: Veo3o1GenerationType = Field(alias="generationType")
+    prompt: str
+    aspect_ratio: str | None = Field(default=None, alias="aspectRatio")
+    image_url: str | None = Field(default=None, alias="imageUrl")
+    image_key: str | None = Field(default=None, alias="imageKey")
+
+    def json_body(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Veo3o1Video(_Wire):
+    """`data` of the generate answer."""
+
+    uuid: str | None = None
+    status: str | None = None
+    generation_type: str | None = Field(default=None, alias="generationType")
+    aspect_ratio: str | None = Field(default=None, alias="aspectRatio")
+    created_at: str | None = Field(default=None, alias="createdAt")
+
+
+class Veo3o1VideoStatus(_Wire):
+    """`data` of GET /video-status/{uuid}.
+
+    The seed documents no failure reason ("check error message", but no field for it), so
+    the likely places are read loosely, for the operator's log and, when short and plain,
+    for the member.
+    """
+
+    uuid: str | None = None
+    status: str | None = None
+    video_url: str | None = Field(default=None, alias="videoUrl")
+    progress: float | None = None
+    estimated_time: float | None = Field(default=None, alias="estimatedTime")
+    error: Any = None
+    error_message: Any = Field(default=None, alias="errorMessage")
+    fail_reason: Any = Field(default=None, alias="failReason")
+    message: Any = None
+
+    @field_validator("progress", "estimated_time", mode="before")
+    @classmethod
+    def _loose_number(cls, value: object) -> float | None:
+        return _number(value)
+
+    @field_validator("status", "video_url", mode="before")
+    @classmethod
+    def _loose_text(cls, value: object) -> str | None:
+        return _text(value)
+
+    def percent(self) -> int | None:
+        """`progress` as a whole percentage, clamped to 0..100."""
+        if self.progress is None:
+            return None
+        return max(0, min(100, round(self.progress)))
+
+    def eta_seconds(self) -> float | None:
+        """`estimatedTime` (seconds remaining), never negative."""
+        if self.estimated_time is None:
+            return None
+        return max(0.0, self.estimated_time)
+
+    def failure_text(self) -> str | None:
+        for value in (self.error_message, self.error, self.fail_reason, self.message):
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("msg")
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
+
+class Veo3o1Upload(_Wire):
+    """`data` of POST /upload-video-image."""
+
+    image_url: str | None = Field(default=None, alias="imageUrl")
+    image_key: str | None = Field(default=None, alias="imageKey")
+
+
+class Veo3o1Credits(_Wire):
+    """`data` of error 1001: what the task needs and what the account has."""
+
+    required: float | None = None
+    current: float | None = None
+
+    @field_validator("required", "current", mode="before")
+    @classmethod
+    def _loose_number(cls, value: object) -> float | None:
+        return _number(value)
+
+
+class Veo3o1Envelope(BaseModel):
+    """`{code, msg, data}`. `code` None: the body had no readable code."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: int | None = None
+    msg: str | None = None
+    data: Any = None
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _loose_code(cls, value: object) -> int | None:
+        number = _number(value)
+        return int(number) if number is not None and number == int(number) else None
+
+    @field_validator("msg", mode="before")
+    @classmethod
+    def _loose_msg(cls, value: object) -> str | None:
+        return _text(value)
+
+    @property
+    def ok(self) -> bool:
+        """Success, or no code at all (then `data` decides whether we can use it)."""
+        return self.code is None or self.code == Veo3o1Code.SUCCESS
+
+    def video(self) -> Veo3o1Video | None:
+        result: Veo3o1Video | None = Veo3o1Video.parse_or_none(self.data)
+        return result
+
+    def video_status(self) -> Veo3o1VideoStatus | None:
+        result: Veo3o1VideoStatus | None = Veo3o1VideoStatus.parse_or_none(self.data)
+        return result
+
+    def upload(self) -> Veo3o1Upload | None:
+        result: Veo3o1Upload | None = Veo3o1Upload.parse_or_none(self.data)
+        return result
+
+    def credits(self) -> Veo3o1Credits | None:
+        result: Veo3o1Credits | None = Veo3o1Credits.parse_or_none(self.data)
+        return result
+
+
+def parse_envelope(raw: bytes) -> Veo3o1Envelope | None:
+    """The envelope, or None when the body is not one (garbage, HTML, a bare list, an
+    object with none of `code`, `msg`, `data`)."""
+    try:
+        data: object = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not ({"code", "msg", "data"} & data.keys()):
+        return None
+    try:
+        return Veo3o1Envelope.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def excerpt(raw: bytes, limit: int = 300) -> str | None:
+    """A short excerpt of an unreadable body, for the operator's log only."""
+    text = raw.decode("utf-8", errors="replace").strip()
+    return text[:limit] or None

@@ -1,0 +1,582 @@
+"""A real HTTP simulator of veo3o1 (seed 004).
+
+It enforces what the seed states (Bearer auth, the `code`/`msg`/`data` envelope, the
+generate fields and their values, `imageUrl` required for image_to_video, multipart
+`file` uploads of JPEG/PNG/WebP up to 50 MB, pending → processing → completed/failed),
+records every request for assertions on what went over the wire, and has knobs for the
+failures the real vendor may produce. It downloads the `imageUrl` it is given, as the
+vendor must, so a test can check the member's image really arrived.
+
+Two listening sockets on 127.0.0.1: the API (`base_url`, ending in `/api` like the real
+one) and a "CDN" on another port (`cdn_url`) that serves uploaded images and finished
+videos, so a test can tell whether the API key was sent to a foreign host.
+
+Only aiohttp and the stdlib: it must not share code with the adapter it tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+import uuid as uuidlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+GENERATION_TYPES = frozenset({"text_to_video", "image_to_video"})
+ASPECTS = frozenset({"auto", "16:9", "9:16"})
+MAX_UPLOAD = 50 * 1024 * 1024
+IMAGE_TYPES = {
+    "image/jpeg": (b"\xff\xd8\xff", "jpg"),
+    "image/jpg": (b"\xff\xd8\xff", "jpg"),
+    "image/png": (b"\x89PNG\r\n\x1a\n", "png"),
+    "image/webp": (b"RIFF", "webp"),
+}
+# HTTP status used for each code when `errors_with_http_200` is False.
+HTTP_FOR_CODE = {1000: 400, 1001: 402, 1002: 401, 1003: 429, 5000: 500}
+
+
+def default_video(size: int = 4096) -> bytes:
+    """A few KB starting with a valid MP4 `ftyp` box (size 24, brand isom)."""
+    head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+    body = bytes(i % 251 for i in range(max(0, size - len(head))))
+    return head + body
+
+
+def _image_kind(data: bytes) -> str | None:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+@dataclass
+class RecordedFile:
+    filename: str | None
+    content_type: str
+    size: int
+    data: bytes
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # as received, still percent-encoded, with the query
+    url: str  # the full URL as seen by the server (tells the API and CDN ports apart)
+    headers: dict[str, str]
+    content_type: str
+    json: Any = None
+    form: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, list[RecordedFile]] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class ScriptedResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def build(self) -> web.Response:
+        return web.Response(
+            status=self.status, body=self.body, content_type=self.content_type, headers=self.headers
+        )
+
+
+@dataclass
+class UploadedImage:
+    key: str
+    url: str
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class SimTask:
+    uuid: str
+    generation_type: str
+    prompt: str
+    aspect_ratio: str
+    created_at: str
+    started: float  # monotonic
+    image_url: str | None = None
+    image_key: str | None = None
+    images: list[bytes] = field(default_factory=list)  # what the sim downloaded
+    status: str | None = None  # forced status; None = follow the clock
+    progress: float | None = None  # forced values that go with a forced status
+    estimated_time: float | None = None
+    fail: bool = False
+    fail_fields: dict[str, Any] = field(default_factory=dict)
+    url_version: int = 1
+    request: RecordedRequest | None = None
+
+
+def _script(
+    status: int,
+    body: str | bytes | dict[str, Any] | None,
+    headers: dict[str, str] | None,
+    retry_after: float | None,
+) -> ScriptedResponse:
+    hdrs = dict(headers or {})
+    if retry_after is not None:
+        hdrs["Retry-After"] = (
+            str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
+        )
+    if body is None:
+        code = {429: 1003, 401: 1002, 403: 1002, 402: 1001}.get(
+            status, 5000 if status >= 500 else 1000
+        )
+        body = {"code": code, "msg": f"scripted {status}", "data": None}
+    if isinstance(body, dict):
+        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
+    raw = body.encode() if isinstance(body, str) else body
+    ctype = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
+    return ScriptedResponse(status, raw, ctype, hdrs)
+
+
+class Veo3o1Simulator:
+    """veo3o1 on 127.0.0.1. Knobs (plain attributes or methods, set them any time):
+
+    - `queued_for` / `running_for`: seconds a task stays `pending`, then `processing`
+      (progress and estimatedTime follow the clock); `None` freezes every task in
+      `pending` until `set_task_status(uuid, status, progress=, estimated_time=)`.
+    - `errors_with_http_200`: error envelopes come with HTTP 200 (True) or with the HTTP
+      status of `HTTP_FOR_CODE` (False, the default).
+    - `fail_next_submit_with(status, body=None, headers=, retry_after=)` (also
+      `script_next_submit`), `fail_next_upload_with(...)`: canned answers for the next
+      generate / upload call. A dict body is sent as JSON; None gives an envelope whose
+      code matches the status.
+    - `make_task_fail(task_id=None, **fields)`: the task (without id: the next one
+      submitted) ends `failed`; `fields` are added to its `data` (the seed documents none).
+    - `queue_status_error(status, body=None, ...)`: canned answers served before normal
+      status answers (a malformed 200 body too). `queue_video_error(...)` likewise for
+      the video download.
+    - `expire_video_url(task_id)`: the URLs handed out so far stop working (403); the next
+      status answer carries a new one.
+    - `video_bytes`, `send_content_length`, `break_content_after`, `videos_on_api_host`
+      (serve videoUrl on the API's own origin instead of the CDN port).
+    - `delay_submit` / `delay_upload` / `delay_status`: seconds to sleep before answering.
+    - `max_upload_bytes`, `omit_image_key` (upload answers carry `imageUrl` only),
+      `next_task_ids`.
+    - Records: `requests`, `tasks` (each with the downloaded `images`), `uploads`.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "veo3o1-sim-key",
+        queued_for: float | None = 0.05,
+        running_for: float | None = 0.05,
+    ) -> None:
+        self.api_key = api_key
+        self.queued_for = queued_for
+        self.running_for = running_for
+        self.errors_with_http_200 = False
+        self.requests: list[RecordedRequest] = []
+        self.tasks: dict[str, SimTask] = {}
+        self.uploads: dict[str, UploadedImage] = {}
+        self.submit_script: deque[ScriptedResponse] = deque()
+        self.upload_script: deque[ScriptedResponse] = deque()
+        self.status_errors: deque[ScriptedResponse] = deque()
+        self.video_errors: deque[ScriptedResponse] = deque()
+        self.video_bytes = default_video()
+        self.send_content_length = True
+        self.break_content_after: int | None = None
+        self.videos_on_api_host = False
+        self.delay_submit = 0.0
+        self.delay_upload = 0.0
+        self.delay_status = 0.0
+        self.max_upload_bytes = MAX_UPLOAD
+        self.omit_image_key = False
+        self.next_task_ids: deque[str] = deque()
+        self._fail_next: dict[str, Any] | None = None
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._client: aiohttp.ClientSession | None = None
+        self.base_url = ""  # http://127.0.0.1:PORT/api
+        self.api_origin = ""
+        self.cdn_url = ""  # http://127.0.0.1:OTHERPORT
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
+        app.router.add_post("/api/generate-video", self._generate)
+        app.router.add_get("/api/video-status/{uuid}", self._status)
+        app.router.add_post("/api/upload-video-image", self._upload)
+        app.router.add_get("/cdn/r2/{key:.+}", self._image)
+        app.router.add_get("/cdn/files/{name}", self._video)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
+        await self._runner.setup()
+        api = web.TCPSite(self._runner, "127.0.0.1", 0)
+        cdn = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await api.start()
+        await cdn.start()
+        (api_host, api_port), (cdn_host, cdn_port) = (a[:2] for a in self._runner.addresses)
+        self.api_origin = f"http://{api_host}:{api_port}"
+        self.base_url = f"{self.api_origin}/api"
+        self.cdn_url = f"http://{cdn_host}:{cdn_port}"
+        self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        return self.base_url
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- knobs ----------------------------------------------------------------------------
+
+    def fail_next_submit_with(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.submit_script.append(_script(status, body, headers, retry_after))
+
+    script_next_submit = fail_next_submit_with
+
+    def fail_next_upload_with(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.upload_script.append(_script(status, body, headers, retry_after))
+
+    def queue_status_error(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_errors.append(_script(status, body, headers, retry_after))
+
+    def queue_video_error(
+        self,
+        status: int,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.video_errors.append(_script(status, body or "", headers, retry_after))
+
+    def make_task_fail(self, task_id: str | None = None, **fields: Any) -> None:
+        if task_id is None:
+            self._fail_next = dict(fields)
+        else:
+            task = self.tasks[task_id]
+            task.fail, task.fail_fields = True, dict(fields)
+
+    def set_task_status(
+        self,
+        task_id: str,
+        status: str,
+        *,
+        progress: float | None = None,
+        estimated_time: float | None = None,
+    ) -> None:
+        """Force any status string, known or not, with the figures to report beside it."""
+        task = self.tasks[task_id]
+        task.status, task.progress, task.estimated_time = status, progress, estimated_time
+
+    def expire_video_url(self, task_id: str) -> None:
+        self.tasks[task_id].url_version += 1
+
+    def video_url(self, task_id: str) -> str:
+        task = self.tasks[task_id]
+        origin = f"{self.api_origin}" if self.videos_on_api_host else self.cdn_url
+        return f"{origin}/cdn/files/{task.uuid}.mp4?sig=v{task.url_version}"
+
+    def submits(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith("/api/generate-video")]
+
+    def upload_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith("/api/upload-video-image")]
+
+    def status_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith("/api/video-status/")]
+
+    def downloads(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith("/cdn/files/")]
+
+    # -- envelope helpers -----------------------------------------------------------------
+
+    def _envelope(self, code: int, msg: str, data: Any = None) -> web.Response:
+        status = 200 if code == 0 or self.errors_with_http_200 else HTTP_FOR_CODE.get(code, 400)
+        return web.json_response({"code": code, "msg": msg, "data": data}, status=status)
+
+    def _invalid(self, msg: str) -> web.Response:
+        return self._envelope(1000, msg)
+
+    # -- handlers -------------------------------------------------------------------------
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        ctype = request.content_type
+        rec = RecordedRequest(
+            method=request.method,
+            path=request.raw_path,
+            url=str(request.url),
+            headers=dict(request.headers),
+            content_type=ctype,
+        )
+        if request.method == "POST":
+            if ctype == "multipart/form-data":
+                form = await request.post()
+                for key, value in form.items():
+                    if isinstance(value, web.FileField):
+                        data = value.file.read()
+                        value.file.close()  # a spooled temp file: never leave it to the GC
+                        rec.files.setdefault(key, []).append(
+                            RecordedFile(value.filename, value.content_type, len(data), data)
+                        )
+                    else:
+                        rec.form.setdefault(key, []).append(str(value))
+            else:
+                rec.body = await request.read()
+                try:
+                    rec.json = json.loads(rec.body)
+                except ValueError:
+                    rec.json = None
+        self.requests.append(rec)
+        return rec
+
+    def _authorized(self, request: web.Request) -> web.Response | None:
+        given = request.headers.get("Authorization", "")
+        if given == f"Bearer {self.api_key}":
+            return None
+        # Echo what was presented, as careless APIs do: the adapter must not leak it.
+        shown = given.removeprefix("Bearer ").strip() or "(none)"
+        return self._envelope(1002, f"Authentication failed: invalid API key {shown}")
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            try:
+                await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+            except TimeoutError:
+                pass
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        rec = await self._record(request)
+        await self._sleep(self.delay_upload)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.upload_script:
+            return self.upload_script.popleft().build()
+        if rec.content_type != "multipart/form-data":
+            return self._invalid("Use multipart/form-data to upload image file")
+        files = rec.files.get("file", [])
+        if len(files) != 1 or set(rec.files) != {"file"}:
+            return self._invalid(
+                f"exactly one file field 'file' is required, got {sorted(rec.files)}"
+            )
+        upload = files[0]
+        expected = IMAGE_TYPES.get(upload.content_type)
+        kind = _image_kind(upload.data)
+        if expected is None or kind is None or not upload.data.startswith(expected[0]):
+            return self._invalid(
+                f"Unsupported image format {upload.content_type}: use JPEG, PNG or WebP"
+            )
+        if upload.size > self.max_upload_bytes:
+            return self._invalid("File too large: maximum file size is 50MB")
+        key = f"video-images/{uuidlib.uuid4().hex}.{expected[1]}"
+        url = f"{self.cdn_url}/cdn/r2/{key}"
+        self.uploads[key] = UploadedImage(
+            key, url, upload.filename, upload.content_type, upload.data
+        )
+        data = {"imageUrl": url} if self.omit_image_key else {"imageUrl": url, "imageKey": key}
+        return self._envelope(0, "Upload successful", data)
+
+    async def _image(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        image = self.uploads.get(request.match_info["key"])
+        if image is None:
+            return web.Response(status=404, text="not found")
+        return web.Response(body=image.data, content_type=image.content_type)
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        rec = await self._record(request)
+        await self._sleep(self.delay_submit)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.submit_script:
+            return self.submit_script.popleft().build()
+        body = rec.json
+        if rec.content_type != "application/json" or not isinstance(body, dict):
+            return self._invalid("Request body must be a JSON object")
+        gen = body.get("generationType")
+        if gen not in GENERATION_TYPES:
+            return self._invalid("generationType must be text_to_video or image_to_video")
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return self._invalid("prompt is required")
+        aspect = body.get("aspectRatio", "auto")
+        if aspect not in ASPECTS:
+            return self._invalid("aspectRatio must be auto, 16:9 or 9:16")
+        image_url, image_key = body.get("imageUrl"), body.get("imageKey")
+        for name, value in (("imageUrl", image_url), ("imageKey", image_key)):
+            if value is not None and not isinstance(value, str):
+                return self._invalid(f"{name} must be a string")
+        images: list[bytes] = []
+        if gen == "image_to_video":
+            if not image_url:
+                return self._invalid("imageUrl is required for image_to_video")
+            if image_key is not None and image_key not in self.uploads:
+                return self._invalid("imageKey does not match an uploaded image")
+            data = await self._download_image(image_url)
+            if data is None:
+                return self._invalid("imageUrl could not be downloaded as an image")
+            images.append(data)
+        elif image_url is not None or image_key is not None:
+            return self._invalid("imageUrl and imageKey are only for image_to_video")
+        return self._create(gen, prompt, aspect, image_url, image_key, images, rec)
+
+    async def _download_image(self, url: str) -> bytes | None:
+        assert self._client is not None
+        try:
+            async with self._client.get(url) as resp:
+                if resp.status != 200:
+                    return None
+                data = await resp.read()
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        return data if _image_kind(data) is not None else None
+
+    def _create(
+        self,
+        gen: str,
+        prompt: str,
+        aspect: str,
+        image_url: str | None,
+        image_key: str | None,
+        images: list[bytes],
+        rec: RecordedRequest,
+    ) -> web.Response:
+        task_id = self.next_task_ids.popleft() if self.next_task_ids else str(uuidlib.uuid4())
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        task = SimTask(
+            uuid=task_id,
+            generation_type=gen,
+            prompt=prompt,
+            aspect_ratio=aspect,
+            created_at=created,
+            started=time.monotonic(),
+            image_url=image_url,
+            image_key=image_key,
+            images=images,
+            request=rec,
+        )
+        if self._fail_next is not None:
+            task.fail, task.fail_fields, self._fail_next = True, self._fail_next, None
+        self.tasks[task_id] = task
+        return self._envelope(
+            0,
+            "Success",
+            {
+                "uuid": task_id,
+                "status": "pending",
+                "generationType": gen,
+                "prompt": prompt,
+                "aspectRatio": aspect,
+                "createdAt": created,
+            },
+        )
+
+    def _state(self, task: SimTask) -> tuple[str, float, float]:
+        """(status, progress, estimatedTime) now."""
+        if task.status is not None:
+            defaults = {"pending": (0, 120), "processing": (50, 60), "completed": (100, 0)}
+            progress, eta = defaults.get(task.status, (0, 0))
+            return (
+                task.status,
+                progress if task.progress is None else task.progress,
+                eta if task.estimated_time is None else task.estimated_time,
+            )
+        if self.queued_for is None or self.running_for is None:
+            return "pending", 0, 120
+        elapsed = time.monotonic() - task.started
+        total = self.queued_for + self.running_for
+        if elapsed < self.queued_for:
+            return "pending", 0, math.ceil(total - elapsed)
+        if elapsed < total:
+            share = (elapsed - self.queued_for) / max(self.running_for, 1e-9)
+            return "processing", min(99, max(1, int(share * 100))), math.ceil(total - elapsed)
+        return ("failed", 0, 0) if task.fail else ("completed", 100, 0)
+
+    async def _status(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        await self._sleep(self.delay_status)
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        if self.status_errors:
+            return self.status_errors.popleft().build()
+        task = self.tasks.get(request.match_info["uuid"])
+        if task is None:
+            status = 200 if self.errors_with_http_200 else 404
+            return web.json_response(
+                {"code": 1000, "msg": "Video not found", "data": None}, status=status
+            )
+        state, progress, eta = self._state(task)
+        data: dict[str, Any] = {
+            "uuid": task.uuid,
+            "status": state,
+            "videoUrl": self.video_url(task.uuid) if state == "completed" else None,
+            "progress": progress,
+            "estimatedTime": eta,
+        }
+        if state == "failed":
+            data.update(task.fail_fields)
+        return self._envelope(0, "Success", data)
+
+    async def _video(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        if self.video_errors:
+            return self.video_errors.popleft().build()
+        name = request.match_info["name"]
+        task = self.tasks.get(name.removesuffix(".mp4"))
+        if task is None or self._state(task)[0] != "completed":
+            return web.Response(status=404, text="NoSuchKey")
+        if request.query.get("sig") != f"v{task.url_version}":
+            return web.Response(status=403, text="Request has expired")
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "video/mp4"})
+        data = self.video_bytes
+        if self.send_content_length:
+            resp.content_length = len(data)
+        else:
+            resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        cut = self.break_content_after
+        sent = data if cut is None else data[:cut]
+        for start in range(0, len(sent), 1024):
+            await resp.write(sent[start : start + 1024])
+        if cut is not None:
+            # Drop the connection mid-body: the client sees a truncated payload.
+            if request.transport is not None:
+                request.transport.close()
+            return resp
+        await resp.write_eof()
+        return resp
