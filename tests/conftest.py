@@ -91,7 +91,10 @@ async def wait_for_job(
     while True:
         job = await bot.store.get(job_id)
         assert job is not None
-        if job.status in statuses and until(job):
+        # A job's task posts its news to Discord after writing its new state: wait for the
+        # task to end too, so tests see what the member saw.
+        settled = job.status not in TERMINAL or job.id not in bot.manager._in_hand
+        if job.status in statuses and until(job) and settled:
             return job
         if time.monotonic() > deadline:
             raise AssertionError(
