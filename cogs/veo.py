@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot import messages
 from bot.images import ImageTooLarge, fetch_capped
-from bot.providers.base import InputImage, Mode
+from bot.providers.base import InputImage, Mode, ModelSpec
 from bot.requests import MODE_LABELS, Draft, GenerationRequest, RequestInvalid, check_image
 from bot.service import Origin, QuotaRefused, VideoService
 from storage import Job
@@ -30,16 +30,11 @@ log = logging.getLogger(__name__)
 NEEDED_TO_POST = discord.Permissions(view_channel=True, send_messages=True, attach_files=True)
 ONLY_MEMBER = discord.AllowedMentions.none()
 
-ASPECT_CHOICES = [
-    app_commands.Choice(name="16:9 landscape", value="16:9"),
-    app_commands.Choice(name="9:16 portrait", value="9:16"),
-]
-DURATION_CHOICES = [app_commands.Choice(name=f"{s} seconds", value=s) for s in (4, 6, 8)]
-RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in ("720p", "1080p", "4k")]
-MODE_CHOICES = [
-    app_commands.Choice(name=MODE_LABELS[m], value=m.value)
-    for m in (Mode.FIRST_FRAME, Mode.FIRST_LAST, Mode.REFERENCE)
-]
+ASPECT_NAMES = {
+    "16:9": "16:9 landscape",
+    "9:16": "9:16 portrait",
+    "auto": "auto (the service decides)",
+}
 
 
 def _mentions(user_id: int) -> discord.AllowedMentions:
@@ -76,10 +71,6 @@ class VeoCog(commands.Cog):
         seed="A number to make results more repeatable",
         enhance_prompt="Let the video service improve your prompt (where the model offers it)",
     )
-    @app_commands.choices(
-        aspect_ratio=ASPECT_CHOICES, resolution=RESOLUTION_CHOICES, mode=MODE_CHOICES
-    )
-    @app_commands.choices(duration=DURATION_CHOICES)
     async def generate(
         self,
         interaction: discord.Interaction[VeoBot],
@@ -290,6 +281,61 @@ class VeoCog(commands.Cog):
             for p in self.bot.providers
             if current.lower() in p.name.lower() or current.lower() in p.label.lower()
         ][:25]
+
+    def _chosen_spec(self, interaction: discord.Interaction[VeoBot]) -> ModelSpec | None:
+        """The model the member has picked so far (or the default), for option suggestions."""
+        ns = interaction.namespace
+        registry = self.bot.providers
+        model = getattr(ns, "model", None)
+        provider = getattr(ns, "provider", None) or next(
+            (p.name for p in registry if model and model in p.models), registry.default
+        )
+        if provider not in registry:
+            return None
+        return registry.model(provider, model or registry.default_model(provider))
+
+    @generate.autocomplete("aspect_ratio")
+    async def _aspect_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        spec = self._chosen_spec(interaction)
+        ratios = spec.aspect_ratios if spec else ()
+        return [
+            app_commands.Choice(name=ASPECT_NAMES.get(r, r), value=r)
+            for r in ratios
+            if current in r
+        ]
+
+    @generate.autocomplete("duration")
+    async def _duration_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[int]]:
+        spec = self._chosen_spec(interaction)
+        resolution = getattr(interaction.namespace, "resolution", None)
+        lengths = spec.durations_for(resolution) if spec else ()
+        return [app_commands.Choice(name=f"{d} seconds", value=d) for d in lengths]
+
+    @generate.autocomplete("resolution")
+    async def _resolution_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        spec = self._chosen_spec(interaction)
+        if spec is None:
+            return []
+        duration = getattr(interaction.namespace, "duration", None)
+        return [
+            app_commands.Choice(name=r, value=r)
+            for r in spec.resolutions
+            if duration is None or duration in spec.durations_for(r)
+        ]
+
+    @generate.autocomplete("mode")
+    async def _mode_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        spec = self._chosen_spec(interaction)
+        modes = [m for m in Mode if spec is not None and m in spec.modes and m is not Mode.TEXT]
+        return [app_commands.Choice(name=MODE_LABELS[m], value=m.value) for m in modes]
 
     # -- errors ------------------------------------------------------------------------
 

@@ -283,3 +283,31 @@ async def test_enhance_prompt_is_refused_where_the_model_lacks_it(
     iid = await generate(bot, discord_sim, prompt="a cat", enhance_prompt=True)
     assert "cannot enhance prompts" in reply_text(discord_sim, iid)
     assert await job_count(bot) == 0
+
+
+async def _suggest(bot: VeoBot, sim: DiscordSim, focused: str, **options: object) -> list[object]:
+    iid = await run(
+        bot,
+        sim,
+        autocomplete(
+            name="veo", subcommand="generate", focused=focused, options={"prompt": "x", **options}
+        ),
+    )
+    [callback] = sim.interaction(iid).callbacks
+    return [c["value"] for c in callback["data"]["choices"]]
+
+
+async def test_option_suggestions_follow_the_chosen_model(
+    start_bot: BotFactory, apiyi_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(apiyi_settings)
+    assert await _suggest(bot, discord_sim, "duration", duration="") == [4, 6, 8]
+    assert await _suggest(bot, discord_sim, "duration", duration="", resolution="4k") == [8]
+    assert await _suggest(bot, discord_sim, "resolution", resolution="", duration=4) == ["720p"]
+    landscape = {"model": "veo-3.1-landscape-fl", "aspect_ratio": ""}
+    assert await _suggest(bot, discord_sim, "aspect_ratio", **landscape) == ["16:9"]
+    assert await _suggest(bot, discord_sim, "mode", mode="", model="veo-3.1-fl") == [
+        "first_frame",
+        "first_last",
+    ]
+    assert await _suggest(bot, discord_sim, "mode", mode="") == ["first_frame"]
