@@ -434,3 +434,27 @@ async def test_a_video_too_large_to_upload_is_posted_as_its_link(
     [post] = deliveries(discord_sim, job.id)
     assert url in str(post["content"]) and "<t:2000000000:R>" in str(post["content"])
     assert post["attachments"] == []
+
+
+async def test_malformed_status_bodies_are_waited_out(
+    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+) -> None:
+    apiyi_sim.queue_status_error(200, "<html><body>Bad gateway</body></html>")
+    apiyi_sim.queue_status_error(200, '{"status": ')  # truncated JSON
+    bot = await start_bot(apiyi_settings)
+    job = await submit(bot)
+    done = await wait_for_job(bot, job.id)
+    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert len(deliveries(discord_sim, job.id)) == 1
+
+
+async def test_a_policy_reason_reaches_the_member_in_their_words(
+    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+) -> None:
+    apiyi_sim.make_task_fail("Content blocked by safety review")
+    bot = await start_bot(apiyi_settings)
+    job = await submit(bot)
+    done = await wait_for_job(bot, job.id)
+    assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
+    assert "safety review" in (done.error_message or "")
+    assert "{" not in (done.error_message or "")  # never raw JSON
