@@ -146,14 +146,31 @@ def _provider_of(model: str | None, registry: ProviderRegistry) -> str | None:
     return next((p.name for p in registry if model in p.models), None)
 
 
-def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> GenerationRequest:
-    """Check a draft against the chosen model's capabilities."""
-    provider = draft.provider or _provider_of(draft.model, registry) or registry.default
+def choose_model(
+    provider: str | None, model: str | None, registry: ProviderRegistry
+) -> tuple[str, str]:
+    """Resolve the provider and model a member picked.
+
+    Two vendors may use the same model name (apixo's and apiyi's `veo-3.1-fast`), so the
+    model autocomplete answers `provider/model`; a bare model name means the first
+    enabled provider that has it.
+    """
+    if model is not None and "/" in model:
+        named, _, model = model.partition("/")
+        if provider is not None and provider != named:
+            raise RequestInvalid(f"`{model}` is a model of {named}, not of {provider}.")
+        provider = named
+    provider = provider or _provider_of(model, registry) or registry.default
     if provider not in registry:
         raise RequestInvalid(
             f"`{provider}` is not available here. Pick one of: {_listing(registry.names())}."
         )
-    model = draft.model or registry.default_model(provider)
+    return provider, model or registry.default_model(provider)
+
+
+def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> GenerationRequest:
+    """Check a draft against the chosen model's capabilities."""
+    provider, model = choose_model(draft.provider, draft.model, registry)
     spec = registry.model(provider, model)
     if spec is None:
         names = _listing(list(registry.get(provider).models))

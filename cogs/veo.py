@@ -18,7 +18,14 @@ from discord.ext import commands
 from bot import messages
 from bot.images import ImageTooLarge, fetch_capped
 from bot.providers.base import InputImage, Mode, ModelSpec
-from bot.requests import MODE_LABELS, Draft, GenerationRequest, RequestInvalid, check_image
+from bot.requests import (
+    MODE_LABELS,
+    Draft,
+    GenerationRequest,
+    RequestInvalid,
+    check_image,
+    choose_model,
+)
 from bot.service import Origin, QuotaRefused, VideoService
 from storage import Job
 
@@ -269,7 +276,8 @@ class VeoCog(commands.Cog):
             for spec in provider.models.values():
                 name = f"{spec.label} — {provider.name}"
                 if current.lower() in name.lower() or current.lower() in spec.name.lower():
-                    choices.append(app_commands.Choice(name=name[:100], value=spec.name))
+                    value = f"{provider.name}/{spec.name}"
+                    choices.append(app_commands.Choice(name=name[:100], value=value))
         return choices[:25]
 
     @generate.autocomplete("provider")
@@ -285,14 +293,13 @@ class VeoCog(commands.Cog):
     def _chosen_spec(self, interaction: discord.Interaction[VeoBot]) -> ModelSpec | None:
         """The model the member has picked so far (or the default), for option suggestions."""
         ns = interaction.namespace
-        registry = self.bot.providers
-        model = getattr(ns, "model", None)
-        provider = getattr(ns, "provider", None) or next(
-            (p.name for p in registry if model and model in p.models), registry.default
-        )
-        if provider not in registry:
+        try:
+            provider, model = choose_model(
+                getattr(ns, "provider", None), getattr(ns, "model", None), self.bot.providers
+            )
+        except RequestInvalid:
             return None
-        return registry.model(provider, model or registry.default_model(provider))
+        return self.bot.providers.model(provider, model)
 
     @generate.autocomplete("aspect_ratio")
     async def _aspect_autocomplete(

@@ -113,3 +113,28 @@ async def test_apixo_references_are_16_9_only_before_anything_is_spent() -> None
             )
         ok = validate(Draft(prompt="x", has_image=True, extra_images=2), registry, max_prompt=2000)
         assert (ok.mode, ok.image_count) == (Mode.REFERENCE, 3)
+
+
+async def test_two_vendors_with_one_model_name_are_told_apart() -> None:
+    from bot.providers.apixo import ApixoProvider
+
+    async with aiohttp.ClientSession() as session:
+        providers = {
+            "apiyi": ApiyiProvider(api_key="k", session=session),
+            "apixo": ApixoProvider(api_key="k", session=session),
+        }
+        registry = ProviderRegistry(providers, "apiyi")
+        assert (
+            "veo-3.1-fast" in providers["apiyi"].models
+            and "veo-3.1-fast" in providers["apixo"].models
+        )
+        picked = validate(Draft(prompt="x", model="apixo/veo-3.1-fast"), registry, max_prompt=2000)
+        assert (picked.provider, picked.model) == ("apixo", "veo-3.1-fast")
+        bare = validate(Draft(prompt="x", model="veo-3.1-fast"), registry, max_prompt=2000)
+        assert bare.provider == "apiyi"
+        with pytest.raises(RequestInvalid, match="is a model of apixo, not of apiyi"):
+            validate(
+                Draft(prompt="x", provider="apiyi", model="apixo/veo-3.1-fast"),
+                registry,
+                max_prompt=2000,
+            )

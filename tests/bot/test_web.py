@@ -97,7 +97,9 @@ async def test_a_callback_makes_its_job_due_now_and_wakes_the_manager(env) -> No
         url = local(server, server.callback_url("apixo", "cb-1"))
         async with http.post(url, json={"data": {"state": "success"}}) as resp:
             assert resp.status == 200
-        async with http.post(local(server, server.callback_url("apixo", "cb-x")), data=b"x") as resp:
+        async with http.post(
+            local(server, server.callback_url("apixo", "cb-x")), data=b"x"
+        ) as resp:
             assert resp.status == 404
     job = await store.get(job_id)
     assert job is not None and job.next_poll_at == clock.now

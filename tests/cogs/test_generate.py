@@ -247,7 +247,7 @@ async def test_model_autocomplete_offers_models_by_name(
     [callback] = discord_sim.interaction(iid).callbacks
     assert callback["type"] == 8
     values = [c["value"] for c in callback["data"]["choices"]]
-    assert values == [FAST]
+    assert values == [f"apiyi/{FAST}"]
 
 
 async def test_commands_sync_to_configured_guilds(
