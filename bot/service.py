@@ -115,9 +115,16 @@ class VideoService:
                 "Wait for one to finish, then try again. Nothing was charged."
             ) from None
 
-    async def started(self, job: Job, status_message_id: int | None) -> None:
-        """The public job message exists: let the manager take the job now."""
-        await self.store.release_hold(job.id, status_message_id=status_message_id)
+    async def started(
+        self, job: Job, status_message_id: int | None, *, followup: bool = False
+    ) -> None:
+        """The public job message exists: let the manager take the job now. `followup`:
+        it had to be an interaction followup, so the rest of the job goes there too."""
+        await self.store.release_hold(
+            job.id,
+            status_message_id=status_message_id,
+            delivery_mode="followup" if followup else None,
+        )
         if self.manager is not None:
             self.manager.wake()
 

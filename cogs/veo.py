@@ -197,9 +197,8 @@ class VeoCog(commands.Cog):
                 reason = "I can't post in this channel, so "
         else:
             reason = "I can't post in this channel (missing permissions or not in this server), so "
+        followup = message is None
         if message is None:
-            job = await self.service.store.get(job.id) or job
-            await self._switch_to_followup(job)
             await interaction.edit_original_response(
                 content=f"✅ Queued as **job #{job.id}**. {reason}progress and the video will appear "
                 "below, as long as it finishes within 15 minutes."
@@ -211,13 +210,7 @@ class VeoCog(commands.Cog):
             await interaction.edit_original_response(
                 content=f"✅ Queued as **job #{job.id}**: follow it here → {message.jump_url}"
             )
-        await self.service.started(job, message.id)
-
-    async def _switch_to_followup(self, job: Job) -> None:
-        if job.delivery_mode != "followup":
-            await self.service.store.db.execute(
-                "UPDATE jobs SET delivery_mode = 'followup' WHERE id = ?", (job.id,)
-            )
+        await self.service.started(job, message.id, followup=followup)
 
     # -- /veo quota -------------------------------------------------------------------
 

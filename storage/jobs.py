@@ -176,12 +176,15 @@ class JobStore:
             )
         return job
 
-    async def release_hold(self, job_id: int, *, status_message_id: int | None) -> None:
+    async def release_hold(
+        self, job_id: int, *, status_message_id: int | None, delivery_mode: str | None = None
+    ) -> None:
         now = self._clock()
         await self.db.execute(
             "UPDATE jobs SET status_message_id = COALESCE(?, status_message_id), "
+            "delivery_mode = COALESCE(?, delivery_mode), "
             "next_poll_at = MIN(next_poll_at, ?), updated_at = ? WHERE id = ? AND status = ?",
-            (status_message_id, now, now, job_id, JobStatus.QUEUED.value),
+            (status_message_id, delivery_mode, now, now, job_id, JobStatus.QUEUED.value),
         )
 
     async def usage(self, user_id: int, day: str) -> int:

@@ -311,3 +311,19 @@ async def test_option_suggestions_follow_the_chosen_model(
         "first_last",
     ]
     assert await _suggest(bot, discord_sim, "mode", mode="") == ["first_frame"]
+
+
+async def test_a_refused_channel_post_falls_back_to_followups(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim
+) -> None:
+    """The permissions said yes, Discord said 403 (a channel override): still delivered."""
+    discord_sim.forbid_channel(CHANNEL_ID)
+    bot = await start_bot(make_settings())
+    iid = await generate(bot, discord_sim, prompt="a shy fox")
+    assert "can't post in this channel" in reply_text(discord_sim, iid)
+    done = await wait_for_job(bot, 1)
+    assert (done.status, done.delivery_mode) == (JobStatus.DELIVERED, "followup")
+    texts = [
+        str(discord_sim.message(i)["content"]) for i in discord_sim.interaction(iid).followup_ids
+    ]
+    assert any(ready_marker(1) in t for t in texts)
