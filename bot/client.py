@@ -13,6 +13,7 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.components import DYNAMIC_ITEMS
 from bot.discord_publisher import DiscordPublisher
 from bot.manager import JobManager
 from bot.providers import ProviderRegistry
@@ -25,7 +26,7 @@ from storage import Database, JobStore
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.veo",)
+EXTENSIONS = ("cogs.veo", "cogs.animate")
 
 
 def build_providers(settings: Settings, session: aiohttp.ClientSession) -> ProviderRegistry:
@@ -115,6 +116,7 @@ class VeoBot(commands.Bot):
             public=self.web if settings.public_url else None,
         )
         self.service = VideoService(settings, self.store, self.providers, self.manager)
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.web is not None:

@@ -16,6 +16,7 @@ import aiohttp
 import discord
 
 from bot import messages
+from bot.components import job_view, result_view
 from bot.providers import ProviderRegistry
 from bot.publishing import DeliveryFailed
 from storage import TERMINAL, Job, JobStatus
@@ -81,6 +82,10 @@ class DiscordPublisher:
             return None
         return spec.timing_for(job.request.get("resolution")).initial_wait * 2
 
+    def view(self, job: Job) -> discord.ui.View:
+        """The job message's buttons now (an empty view once the job has ended)."""
+        return job_view(job) or discord.ui.View(timeout=None)
+
     def render(self, job: Job) -> str:
         return messages.job_message(job, self._label(job), self.clock(), self._typical(job))
 
@@ -113,7 +118,7 @@ class DiscordPublisher:
                     )
             else:
                 message = self._channel(job).get_partial_message(job.status_message_id)
-                await message.edit(content=text, allowed_mentions=NO_PINGS)
+                await message.edit(content=text, allowed_mentions=NO_PINGS, view=self.view(job))
         except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.info("job %d: could not update its message: %s", job.id, exc)
         if job.status is JobStatus.FAILED:
@@ -203,6 +208,7 @@ class DiscordPublisher:
                 allowed_mentions=mentions,
                 reference=self._reference(job),  # type: ignore[arg-type]  # None is accepted at runtime
                 files=files,
+                view=result_view(job),
             )
             return message.id
         except aiohttp.ClientError as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.manager import JobManager
 from bot.messages import day_key, next_reset
 from bot.providers import ProviderRegistry
-from bot.providers.base import InputImage
+from bot.providers.base import InputImage, Mode
 from bot.requests import Draft, GenerationRequest, RequestInvalid, validate
 from bot.settings import Settings
 from storage import Job, JobStore, NewJob, OverQuota, TooManyActive
@@ -128,11 +128,51 @@ class VideoService:
         if self.manager is not None:
             self.manager.wake()
 
-    async def cancel(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
-        """Cancel a member's job. Raises RequestInvalid with the member's words."""
+    async def job_for(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
+        """A job the asker may see or act on: their own, or any for an admin."""
         job = await self.store.get(job_id)
         if job is None or (job.user_id != user_id and not is_admin):
             raise RequestInvalid(f"You have no job #{job_id}.")
+        return job
+
+    async def history(self, user_id: int, *, limit: int, offset: int = 0) -> list[Job]:
+        return await self.store.recent_for_user(user_id, limit=limit, offset=offset)
+
+    async def queue_position(self, job: Job) -> int:
+        return await self.store.queue_position(job.id)
+
+    async def again(
+        self, job_id: int, user_id: int, *, is_admin: bool = False, prompt: str | None = None
+    ) -> tuple[GenerationRequest, list[InputImage]]:
+        """The request and images of an earlier job, for Retry (same settings) and Remix
+        (a new prompt). It is validated again, as a new command would be."""
+        job = await self.job_for(job_id, user_id, is_admin=is_admin)
+        old = GenerationRequest.model_validate_json(job.request_json)
+        stored = await self.store.images(job.id)
+        if len(stored) != old.image_count:
+            raise RequestInvalid(f"The images of job #{job_id} are no longer kept.")
+        draft = Draft(
+            prompt=old.prompt if prompt is None else prompt,
+            provider=old.provider,
+            model=old.model,
+            mode=old.mode.value if old.image_count else None,
+            aspect_ratio=old.aspect_ratio,
+            duration=old.duration,
+            resolution=old.resolution,
+            negative_prompt=old.negative_prompt,
+            seed=old.seed,
+            enhance_prompt=old.enhance_prompt,
+            has_image=old.image_count >= 1,
+            has_last_frame=old.mode is Mode.FIRST_LAST,
+            extra_images=old.image_count - 1 if old.mode is Mode.REFERENCE else 0,
+        )
+        request = self.validate(draft)
+        images = [InputImage(i.data, i.mime, i.filename, i.source_url) for i in stored]
+        return request, images
+
+    async def cancel(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
+        """Cancel a member's job. Raises RequestInvalid with the member's words."""
+        job = await self.job_for(job_id, user_id, is_admin=is_admin)
         if not job.is_active:
             raise RequestInvalid(f"Job #{job_id} has already ended ({job.status.value}).")
         cancelled = await self.store.request_cancel(job_id)

@@ -5,36 +5,30 @@ Business rules live in `bot.service`; this module only talks to Discord (STYLE 2
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import messages
-from bot.images import ImageTooLarge, fetch_capped
-from bot.providers.base import InputImage, Mode, ModelSpec
+from bot.providers.base import Mode, ModelSpec
 from bot.requests import (
     MODE_LABELS,
     Draft,
-    GenerationRequest,
     RequestInvalid,
-    check_image,
     choose_model,
 )
-from bot.service import Origin, QuotaRefused, VideoService
-from storage import Job
+from bot.service import VideoService
+from cogs.submission import submit_draft
 
 if TYPE_CHECKING:
     from bot.client import VeoBot
 
 log = logging.getLogger(__name__)
 
-NEEDED_TO_POST = discord.Permissions(view_channel=True, send_messages=True, attach_files=True)
 ONLY_MEMBER = discord.AllowedMentions.none()
 
 ASPECT_NAMES = {
@@ -42,11 +36,6 @@ ASPECT_NAMES = {
     "9:16": "9:16 portrait",
     "auto": "auto (the service decides)",
 }
-
-
-def _mentions(user_id: int) -> discord.AllowedMentions:
-    """Ping the member and nobody else, whatever the echoed prompt contains."""
-    return discord.AllowedMentions(users=[discord.Object(user_id)], everyone=False, roles=False)
 
 
 class VeoCog(commands.Cog):
@@ -119,98 +108,8 @@ class VeoCog(commands.Cog):
             ("image2", image2),
             ("image3", image3),
         ]
-        try:
-            request = self.service.validate(draft)
-            images = await self._read_images(request, [(n, a) for n, a in slots if a is not None])
-            origin = self._origin(interaction)
-            job = await self.service.accept(request, images, origin)
-        except (RequestInvalid, QuotaRefused) as exc:
-            await interaction.edit_original_response(content=f"⚠️ {exc}")
-            return
-        await self._announce(interaction, job, origin)
-
-    async def _read_images(
-        self, request: GenerationRequest, attachments: list[tuple[str, discord.Attachment]]
-    ) -> list[InputImage]:
-        spec = self.bot.providers.model(request.provider, request.model)
-        assert spec is not None
-        images = []
-        for slot, attachment in attachments:
-            mb = spec.max_image_bytes / (1024 * 1024)
-            if attachment.size > spec.max_image_bytes:
-                raise RequestInvalid(
-                    f"`{slot}` is larger than {mb:g} MB, the limit for {spec.label}."
-                )
-            try:
-                data = await fetch_capped(self.bot.session, attachment.url, spec.max_image_bytes)
-            except ImageTooLarge:
-                raise RequestInvalid(
-                    f"`{slot}` is larger than {mb:g} MB, the limit for {spec.label}."
-                ) from None
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.info("could not download attachment %s: %s", attachment.id, exc)
-                raise RequestInvalid(
-                    f"I could not download `{slot}` from Discord; please attach it again."
-                ) from None
-            image = check_image(data, slot=slot, spec=spec, filename=attachment.filename)
-            # Kept for vendors that fetch images by URL (when the bot has no public address).
-            images.append(dataclasses.replace(image, url=attachment.url))
-        return images
-
-    def _origin(self, interaction: discord.Interaction[VeoBot]) -> Origin:
-        perms = interaction.app_permissions
-        in_thread = isinstance(interaction.channel, discord.Thread)
-        can_post = (
-            interaction.guild_id is not None
-            and perms >= NEEDED_TO_POST
-            and (not in_thread or perms.send_messages_in_threads)
-        )
-        return Origin(
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id or 0,
-            filesize_limit=interaction.filesize_limit,
-            delivery_mode="channel" if can_post else "followup",
-            application_id=interaction.application_id,
-            interaction_token=interaction.token,
-            interaction_expires_at=interaction.expires_at.timestamp(),
-        )
-
-    async def _announce(
-        self, interaction: discord.Interaction[VeoBot], job: Job, origin: Origin
-    ) -> None:
-        """Post the public job message that all progress and the video will go to."""
-        text = self.bot.publisher.render(job)
-        message: discord.Message | discord.WebhookMessage | None = None
-        reason = ""
-        if origin.delivery_mode == "channel":
-            channel = self.bot.get_partial_messageable(origin.channel_id, guild_id=origin.guild_id)
-            try:
-                message = await channel.send(text, allowed_mentions=_mentions(origin.user_id))
-            except discord.HTTPException as exc:
-                log.info(
-                    "job %d: cannot post in channel %d (%s); using followups",
-                    job.id,
-                    origin.channel_id,
-                    exc,
-                )
-                reason = "I can't post in this channel, so "
-        else:
-            reason = "I can't post in this channel (missing permissions or not in this server), so "
-        followup = message is None
-        if message is None:
-            await interaction.edit_original_response(
-                content=f"✅ Queued as **job #{job.id}**. {reason}progress and the video will appear "
-                "below, as long as it finishes within 15 minutes."
-            )
-            message = await interaction.followup.send(
-                text, wait=True, allowed_mentions=_mentions(origin.user_id)
-            )
-        else:
-            await interaction.edit_original_response(
-                content=f"✅ Queued as **job #{job.id}**: follow it here → {message.jump_url}"
-            )
-        await self.service.started(job, message.id, followup=followup)
+        attachments = [(n, a) for n, a in slots if a is not None]
+        await submit_draft(self.bot, interaction, draft, attachments)
 
     # -- /veo quota -------------------------------------------------------------------
 

@@ -246,6 +246,22 @@ class JobStore:
         )
         return [Job.from_row(r) for r in rows]
 
+    async def recent_for_user(self, user_id: int, *, limit: int, offset: int = 0) -> list[Job]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def queue_position(self, job_id: int) -> int:
+        """1-based place among jobs not yet sent to a vendor (0 once it has been)."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM jobs WHERE status = ? AND id <= ? "
+            "AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = ? AND j.status = ?)",
+            (JobStatus.QUEUED.value, job_id, job_id, JobStatus.QUEUED.value),
+        )
+        return int(row[0]) if row else 0
+
     async def request_cancel(self, job_id: int) -> Job | None:
         """Cancel a job: at once (with a refund) if nobody holds it and it was never
         submitted; otherwise flag it, and the manager settles it (no vendor has a

@@ -1,0 +1,223 @@
+"""Persistent buttons. Each carries its job number in its custom_id, so it keeps working
+after a restart (registered once with `add_dynamic_items`; STYLE 11).
+
+Only the job's owner or a server admin (Manage Server) may use a job's buttons; anyone
+else gets a polite private refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.requests import RequestInvalid
+from storage import Job, JobStatus
+
+if TYPE_CHECKING:
+    from bot.client import VeoBot
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction[Any]
+
+
+def is_admin(interaction: Interaction) -> bool:
+    perms = interaction.permissions
+    return bool(perms.manage_guild or perms.administrator)
+
+
+async def owned_job(interaction: Interaction, job_id: int) -> Job | None:
+    """The job if the clicker may act on it; otherwise answer them and return None."""
+    bot: VeoBot = interaction.client
+    try:
+        job = await bot.service.job_for(job_id, interaction.user.id, is_admin=is_admin(interaction))
+    except RequestInvalid:
+        await interaction.response.send_message(
+            f"Only the member who made job #{job_id} (or a server admin) can use this button.",
+            ephemeral=True,
+        )
+        return None
+    return job
+
+
+def cancel_prompt(job: Job) -> tuple[str, discord.ui.View]:
+    """What cancelling will cost, said before the member confirms (no vendor can stop
+    a render, so after submission the charge stays if the vendor finishes)."""
+    if job.status is JobStatus.QUEUED:
+        text = f"Cancel job #{job.id}? It has not been sent yet, so your quota is given back."
+    else:
+        text = (
+            f"Cancel job #{job.id}? The video service is already making it and cannot be "
+            "stopped. I will not post it. If the service still finishes, the video was paid "
+            "for and your quota stays used; if it fails, your quota is given back."
+        )
+    view = discord.ui.View(timeout=None)
+    view.add_item(ConfirmCancelButton(job.id))
+    return text, view
+
+
+class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:_:(?P<job>\d+)"):
+    """A button bound to one job; subclasses set their template, `action`, the look, and
+    `act`. (This base's template is never registered.)"""
+
+    action = ""
+    label = ""
+    style = discord.ButtonStyle.secondary
+    emoji: str | None = None
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                label=self.label,
+                style=self.style,
+                emoji=self.emoji,
+                custom_id=f"veo:{self.action}:{job_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> _JobButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        job = await owned_job(interaction, self.job_id)
+        if job is not None:
+            await self.act(interaction, job)
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        raise NotImplementedError
+
+
+class CancelButton(_JobButton, template=r"veo:cancel:(?P<job>\d+)"):
+    action, label, style, emoji = "cancel", "Cancel", discord.ButtonStyle.danger, "✖️"
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        if not job.is_active:
+            await interaction.response.send_message(
+                f"Job #{job.id} has already ended.", ephemeral=True
+            )
+            return
+        text, view = cancel_prompt(job)
+        await interaction.response.send_message(text, view=view, ephemeral=True)
+
+
+class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
+    action, label, style = "cancel-yes", "Yes, cancel it", discord.ButtonStyle.danger
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        bot: VeoBot = interaction.client
+        try:
+            job = await bot.service.cancel(
+                job.id, interaction.user.id, is_admin=is_admin(interaction)
+            )
+        except RequestInvalid as exc:
+            await interaction.response.edit_message(content=str(exc), view=None)
+            return
+        if job.status is JobStatus.CANCELLED:
+            text = f"Job #{job.id} is cancelled and your quota was given back."
+        else:
+            text = (
+                f"Job #{job.id} will not be posted. I'll settle the quota when the service is done."
+            )
+        await interaction.response.edit_message(content=text, view=None)
+
+
+class RetryButton(_JobButton, template=r"veo:retry:(?P<job>\d+)"):
+    action, label, emoji = "retry", "Retry", "🔁"
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        from cogs.submission import submit_request  # the shared path of every new job
+
+        bot: VeoBot = interaction.client
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            request, images = await bot.service.again(
+                job.id, interaction.user.id, is_admin=is_admin(interaction)
+            )
+        except RequestInvalid as exc:
+            await interaction.edit_original_response(content=f"⚠️ {exc}")
+            return
+        await submit_request(bot, interaction, request, images)
+
+
+class RemixModal(discord.ui.Modal, title="Remix this video"):
+    def __init__(self, job: Job) -> None:
+        super().__init__(timeout=600)
+        self.job = job
+        self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+            label="New prompt (the other settings stay)",
+            style=discord.TextStyle.paragraph,
+            default=str(job.request.get("prompt", ""))[:4000],
+            max_length=4000,
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: Interaction) -> None:
+        from cogs.submission import submit_request
+
+        bot: VeoBot = interaction.client
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            request, images = await bot.service.again(
+                self.job.id,
+                interaction.user.id,
+                is_admin=is_admin(interaction),
+                prompt=self.prompt.value,
+            )
+        except RequestInvalid as exc:
+            await interaction.edit_original_response(content=f"⚠️ {exc}")
+            return
+        await submit_request(bot, interaction, request, images)
+
+
+class RemixButton(_JobButton, template=r"veo:remix:(?P<job>\d+)"):
+    action, label, emoji = "remix", "Remix", "✏️"
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        await interaction.response.send_modal(RemixModal(job))
+
+
+class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
+    action, label, emoji = "delete", "Delete", "🗑️"
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            if interaction.message is not None:
+                await interaction.message.delete()
+        except discord.HTTPException as exc:
+            log.info("job %d: could not delete its post: %s", job.id, exc)
+            await interaction.edit_original_response(content="I could not delete that post.")
+            return
+        await interaction.edit_original_response(content=f"Deleted the video of job #{job.id}.")
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    CancelButton,
+    ConfirmCancelButton,
+    RetryButton,
+    RemixButton,
+    DeleteButton,
+)
+
+
+def job_view(job: Job) -> discord.ui.View | None:
+    """The buttons a job message shows in its current state."""
+    if not job.is_active:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job.id))
+    return view
+
+
+def result_view(job: Job) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for button in (RetryButton, RemixButton, DeleteButton):
+        view.add_item(button(job.id))
+    return view

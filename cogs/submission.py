@@ -1,0 +1,152 @@
+"""Turning a member's request into a queued job, shared by every way of asking
+(`/veo generate`, "Animate with Veo", Retry and Remix).
+
+The interaction must already be deferred (ephemeral): every answer here is an edit of
+that private response, and the public job message is posted with the bot's token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+
+from bot.images import ImageTooLarge, fetch_capped
+from bot.providers.base import InputImage
+from bot.requests import Draft, GenerationRequest, RequestInvalid, check_image
+from bot.service import Origin, QuotaRefused
+from storage import Job
+
+if TYPE_CHECKING:
+    from bot.client import VeoBot
+
+log = logging.getLogger(__name__)
+
+NEEDED_TO_POST = discord.Permissions(view_channel=True, send_messages=True, attach_files=True)
+
+
+def mentions_only(user_id: int) -> discord.AllowedMentions:
+    """Ping the member and nobody else, whatever the echoed prompt contains."""
+    return discord.AllowedMentions(users=[discord.Object(user_id)], everyone=False, roles=False)
+
+
+async def submit_draft(
+    bot: VeoBot,
+    interaction: discord.Interaction[VeoBot],
+    draft: Draft,
+    attachments: list[tuple[str, discord.Attachment]],
+) -> Job | None:
+    """Validate, read the images, reserve quota, queue and announce; or say why not."""
+    try:
+        request = bot.service.validate(draft)
+        images = await read_images(bot, request, attachments)
+        return await submit_request(bot, interaction, request, images)
+    except RequestInvalid as exc:
+        await interaction.edit_original_response(content=f"⚠️ {exc}")
+        return None
+
+
+async def submit_request(
+    bot: VeoBot,
+    interaction: discord.Interaction[VeoBot],
+    request: GenerationRequest,
+    images: list[InputImage],
+) -> Job | None:
+    """Queue an already validated request (also Retry and Remix) and announce it."""
+    origin = origin_of(interaction)
+    try:
+        job = await bot.service.accept(request, images, origin)
+    except (RequestInvalid, QuotaRefused) as exc:
+        await interaction.edit_original_response(content=f"⚠️ {exc}")
+        return None
+    await announce(bot, interaction, job, origin)
+    return job
+
+
+async def read_images(
+    bot: VeoBot, request: GenerationRequest, attachments: list[tuple[str, discord.Attachment]]
+) -> list[InputImage]:
+    """Download each attachment now (Discord's URLs expire) and check its real type."""
+    spec = bot.providers.model(request.provider, request.model)
+    assert spec is not None
+    mb = spec.max_image_bytes / (1024 * 1024)
+    too_big = "`{slot}` is larger than {mb:g} MB, the limit for {label}."
+    images = []
+    for slot, attachment in attachments:
+        if attachment.size > spec.max_image_bytes:
+            raise RequestInvalid(too_big.format(slot=slot, mb=mb, label=spec.label))
+        try:
+            data = await fetch_capped(bot.session, attachment.url, spec.max_image_bytes)
+        except ImageTooLarge:
+            raise RequestInvalid(too_big.format(slot=slot, mb=mb, label=spec.label)) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("could not download attachment %s: %s", attachment.id, exc)
+            raise RequestInvalid(
+                f"I could not download `{slot}` from Discord; please attach it again."
+            ) from None
+        image = check_image(data, slot=slot, spec=spec, filename=attachment.filename)
+        # Kept for vendors that fetch images by URL (when the bot has no public address).
+        images.append(dataclasses.replace(image, url=attachment.url))
+    return images
+
+
+def origin_of(interaction: discord.Interaction[VeoBot]) -> Origin:
+    perms = interaction.app_permissions
+    in_thread = isinstance(interaction.channel, discord.Thread)
+    can_post = (
+        interaction.guild_id is not None
+        and perms >= NEEDED_TO_POST
+        and (not in_thread or perms.send_messages_in_threads)
+    )
+    return Origin(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or 0,
+        filesize_limit=interaction.filesize_limit,
+        delivery_mode="channel" if can_post else "followup",
+        application_id=interaction.application_id,
+        interaction_token=interaction.token,
+        interaction_expires_at=interaction.expires_at.timestamp(),
+    )
+
+
+async def announce(
+    bot: VeoBot, interaction: discord.Interaction[VeoBot], job: Job, origin: Origin
+) -> None:
+    """Post the public job message that all progress and the video will go to."""
+    text = bot.publisher.render(job)
+    message: discord.Message | discord.WebhookMessage | None = None
+    reason = ""
+    if origin.delivery_mode == "channel":
+        channel = bot.get_partial_messageable(origin.channel_id, guild_id=origin.guild_id)
+        try:
+            message = await channel.send(
+                text, allowed_mentions=mentions_only(origin.user_id), view=bot.publisher.view(job)
+            )
+        except discord.HTTPException as exc:
+            log.info(
+                "job %d: cannot post in channel %d (%s); using followups",
+                job.id,
+                origin.channel_id,
+                exc,
+            )
+            reason = "I can't post in this channel, so "
+    else:
+        reason = "I can't post in this channel (missing permissions or not in this server), so "
+    followup = message is None
+    if message is None:
+        await interaction.edit_original_response(
+            content=f"✅ Queued as **job #{job.id}**. {reason}progress and the video will appear "
+            "below, as long as it finishes within 15 minutes."
+        )
+        message = await interaction.followup.send(
+            text, wait=True, allowed_mentions=mentions_only(origin.user_id)
+        )
+    else:
+        await interaction.edit_original_response(
+            content=f"✅ Queued as **job #{job.id}**: follow it here → {message.jump_url}"
+        )
+    await bot.service.started(job, message.id, followup=followup)
