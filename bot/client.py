@@ -94,7 +94,7 @@ class VeoBot(commands.Bot):
         self._resources_open = True
         self.store = JobStore(self.db)
         self.providers = build_providers(settings, self.session)
-        self.publisher = DiscordPublisher(self, self.providers)
+        self.publisher = DiscordPublisher(self, self.providers, quota_left=self._quota_left)
         self.web: WebServer | None = None
         if settings.http_port is not None:
             self.web = WebServer(
@@ -128,6 +128,10 @@ class VeoBot(commands.Bot):
             self.providers.default,
             settings.db_path,
         )
+
+    async def _quota_left(self, user_id: int) -> tuple[int, int]:
+        view = await self.service.quota(user_id)
+        return view.remaining, view.limit
 
     async def sync_commands(self) -> None:
         """Guild commands update at once; global ones take a while to appear."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -52,10 +52,13 @@ class DiscordPublisher:
         providers: ProviderRegistry,
         *,
         clock: Callable[[], float] = time.time,
+        quota_left: Callable[[int], Awaitable[tuple[int, int]]] | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
         self.clock = clock
+        # (remaining, limit) for a member, shown under a finished video.
+        self.quota_left = quota_left
         self._last_edit: dict[int, tuple[float, str]] = {}
 
     # -- where a job's messages go ---------------------------------------------------
@@ -189,6 +192,7 @@ class DiscordPublisher:
         self, job: Job, *, file_path: Path | None = None, link: str | None = None
     ) -> int:
         content = messages.ready_message(job, link=link, link_expires_at=job.result_url_expires_at)
+        embed = await self._result_embed(job)
         mentions = discord.AllowedMentions(
             users=[discord.Object(job.user_id)], everyone=False, roles=False
         )
@@ -200,7 +204,7 @@ class DiscordPublisher:
                 if webhook is None:
                     raise DeliveryFailed(MSG_TOKEN_EXPIRED, code="token_expired")
                 sent = await webhook.send(
-                    content, wait=True, allowed_mentions=mentions, files=files
+                    content, wait=True, allowed_mentions=mentions, files=files, embed=embed
                 )
                 return sent.id
             message = await self._channel(job).send(
@@ -208,6 +212,7 @@ class DiscordPublisher:
                 allowed_mentions=mentions,
                 reference=self._reference(job),  # type: ignore[arg-type]  # None is accepted at runtime
                 files=files,
+                embed=embed,
                 view=result_view(job),
             )
             return message.id
@@ -218,6 +223,15 @@ class DiscordPublisher:
         finally:
             for f in files:
                 f.close()
+
+    async def _result_embed(self, job: Job) -> discord.Embed:
+        quota = None
+        if self.quota_left is not None:
+            try:
+                quota = await self.quota_left(job.user_id)
+            except Exception:  # a nicety: never let it stop a delivery
+                log.exception("job %d: could not read the member's quota", job.id)
+        return messages.result_embed(job, self._label(job), self.clock(), quota)
 
     def _translate(self, exc: discord.HTTPException) -> DeliveryFailed:
         if isinstance(exc, discord.Forbidden):

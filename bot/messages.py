@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import assert_never
 
+import discord
+
 from bot.providers.base import Mode, ModelSpec
 from bot.requests import MODE_LABELS
 from storage import Job, JobStatus
@@ -103,6 +105,33 @@ def ready_message(
         expiry = f" (the link expires <t:{int(link_expires_at)}:R>)" if link_expires_at else ""
         text += f"\nThe file is larger than this channel's upload limit, so here is a link{expiry}:\n{link}"
     return text
+
+
+def result_embed(
+    job: Job, label: str, now: float, quota: tuple[int, int] | None = None
+) -> discord.Embed:
+    """The card under a finished video: what was asked, how, and what is left today."""
+    req = job.request
+    embed = discord.Embed(
+        title=f"Job #{job.id}",
+        description=preview(str(req.get("prompt", "")), 1000),
+        colour=discord.Colour.green(),
+    )
+    embed.add_field(name="Model", value=label)
+    embed.add_field(name="Provider", value=job.provider)
+    embed.add_field(
+        name="Length", value=f"{req['duration']} s" if req.get("duration") else "default"
+    )
+    embed.add_field(name="Resolution", value=str(req.get("resolution") or "default"))
+    embed.add_field(name="Aspect", value=str(req.get("aspect_ratio") or "default"))
+    embed.add_field(
+        name="Seed", value=str(req["seed"]) if req.get("seed") is not None else "random"
+    )
+    embed.add_field(name="Took", value=duration_text(now - job.created_at))
+    if quota is not None:
+        remaining, limit = quota
+        embed.set_footer(text=f"{remaining} of {limit} videos left today")
+    return embed
 
 
 def model_summary(spec: ModelSpec) -> str:
