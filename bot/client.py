@@ -6,11 +6,13 @@ Nothing else constructs a session, a database or a provider (STYLE 1).
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.components import DYNAMIC_ITEMS
@@ -63,6 +65,29 @@ def build_providers(settings: Settings, session: aiohttp.ClientSession) -> Provi
     return ProviderRegistry(providers, settings.resolved_default_provider())
 
 
+class VeoTree(app_commands.CommandTree["VeoBot"]):
+    """The last net: any unexpected failure becomes a short apology with a reference
+    that also appears in the log, so the operator can find what happened."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[VeoBot], error: app_commands.AppCommandError
+    ) -> None:
+        ref = secrets.token_hex(4)
+        name = interaction.command.qualified_name if interaction.command else "?"
+        log.error("command %s failed [ref %s]", name, ref, exc_info=error)
+        text = (
+            f"⚠️ Something went wrong on my side (reference `{ref}`). "
+            "Nothing was charged for a job that was not queued."
+        )
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=text)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.info("could not apologise for ref %s", ref)
+
+
 class VeoBot(commands.Bot):
     session: aiohttp.ClientSession
     db: Database
@@ -80,6 +105,7 @@ class VeoBot(commands.Bot):
             intents=discord.Intents.none() | discord.Intents(guilds=True),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            tree_cls=VeoTree,
         )
         self.settings = settings
         self._timing_overrides = timing_overrides

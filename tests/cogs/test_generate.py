@@ -256,7 +256,7 @@ async def test_commands_sync_to_configured_guilds(
     bot = await start_bot(make_settings(VEO_GUILD_IDS="42,43"))
     await bot.sync_commands()
     for guild in (42, 43):
-        [veo] = discord_sim.commands[guild]
+        veo = next(c for c in discord_sim.commands[guild] if c["name"] == "veo")
         subcommands = {o["name"] for o in veo["options"]}
         assert {"generate", "quota"} <= subcommands
 
