@@ -6,6 +6,7 @@ import datetime as dt
 from typing import assert_never
 
 import discord
+from discord.utils import escape_markdown
 
 from bot.providers.base import Mode, ModelSpec
 from bot.requests import MODE_LABELS
@@ -161,3 +162,194 @@ def model_summary(spec: ModelSpec) -> str:
         parts.append(f"${spec.price_usd:.2f} per video")
     parts.append(f"about {duration_text(spec.timing.initial_wait * 2)}")
     return " · ".join(parts)[:1024]
+
+
+# -- /veo status, history, quota, help ---------------------------------------------
+
+STATUS_EMOJI: dict[JobStatus, str] = {
+    JobStatus.QUEUED: "⏳",
+    JobStatus.SUBMITTING: "📨",
+    JobStatus.RUNNING: "🎞️",
+    JobStatus.DOWNLOADING: "⬇️",
+    JobStatus.DELIVERING: "📤",
+    JobStatus.DELIVERED: "✅",
+    JobStatus.FAILED: "❌",
+    JobStatus.CANCELLED: "🚫",
+}
+
+HISTORY_PAGE_SIZE = 10
+MESSAGE_LIMIT = 2000
+
+
+def status_badge(job: Job) -> str:
+    """The status as an emoji and a word, e.g. `✅ delivered`."""
+    return f"{STATUS_EMOJI[job.status]} {job.status.value}"
+
+
+def one_line(text: str, limit: int) -> str:
+    """A prompt squeezed onto one line: whitespace collapsed, cut at `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: max(0, limit - 1)] + "…"
+
+
+def _plain(text: str) -> str:
+    """Text safe to put inline in a line of Markdown (no formatting, no masked links)."""
+    return escape_markdown(text)
+
+
+def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+def post_link(job: Job) -> str | None:
+    """The job's video post when delivered, else its job message, if it has one."""
+    message_id = job.delivered_message_id or job.status_message_id
+    if message_id is None:
+        return None
+    return message_link(job.guild_id, job.channel_id, message_id)
+
+
+def queue_note(position: int, typical: float | None) -> str:
+    """Where a queued job stands and how long a render usually takes (like /info)."""
+    parts = []
+    if position > 0:
+        parts.append(f"position **{position}** in the queue")
+    if typical is not None and typical >= 1:  # "about 0s" would say nothing
+        parts.append(f"usually ready about {duration_text(typical)} after it starts")
+    return " · ".join(parts)
+
+
+def quota_job_line(job: Job, now: float, typical: float | None, position: int) -> str:
+    """One in-progress job in `/veo quota`."""
+    line = f"• **#{job.id}** — {status_line(job, now, typical)}"
+    if job.status is JobStatus.QUEUED:
+        note = queue_note(position, typical)
+        if note:
+            line += f" · {note}"
+    return line
+
+
+def _image_settings(job: Job) -> str | None:
+    req = job.request
+    count = int(req.get("image_count") or 0)
+    if not count:
+        return None
+    try:
+        mode = MODE_LABELS[Mode(str(req.get("mode")))]
+    except ValueError:
+        mode = str(req.get("mode"))
+    return f"Images: {mode} ({count} image{'s' if count != 1 else ''})"
+
+
+def job_details(
+    job: Job,
+    label: str,
+    now: float,
+    *,
+    typical: float | None = None,
+    position: int = 0,
+    show_owner: bool = False,
+) -> str:
+    """One job in detail, for `/veo status` (private, so the owner mention never pings)."""
+    owner = f" for <@{job.user_id}>" if show_owner else ""
+    lines = [f"🎬 **Job #{job.id}**{owner}", preview(str(job.request.get("prompt", "")))]
+    lines.append(describe_settings(job, label))
+    images = _image_settings(job)
+    if images:
+        lines.append(images)
+    negative = job.request.get("negative_prompt")
+    if negative:
+        lines.append(f"Avoid: {_plain(one_line(str(negative), 200))}")
+    status = status_line(job, now, typical)
+    if job.status is JobStatus.QUEUED:
+        note = queue_note(position, typical)
+        status += f" · {note}" if note else ""
+    lines.append(f"Status: {status}")
+    created = int(job.created_at)
+    lines.append(f"Created <t:{created}:f> (<t:{created}:R>)")
+    if job.finished_at is not None and not job.is_active:
+        lines.append(f"Ended <t:{int(job.finished_at)}:R>")
+    link = post_link(job)
+    if link is not None:
+        what = "Video" if job.delivered_message_id else "Job message"
+        lines.append(f"{what}: {link}")
+    text = "\n".join(lines)
+    if len(text) > MESSAGE_LIMIT:  # only a huge negative prompt can get here
+        text = text[: MESSAGE_LIMIT - 1] + "…"
+    return text
+
+
+def job_choice_label(job: Job) -> str:
+    """An autocomplete choice for a job: `#12 · delivered · a lighthouse at dusk`."""
+    head = f"#{job.id} · {job.status.value} · "
+    return head + one_line(str(job.request.get("prompt", "")), 100 - len(head))
+
+
+def history_line(job: Job, prompt_limit: int = 60) -> str:
+    """`#id · status · short prompt · link`, one line of `/veo history`."""
+    parts = [
+        f"**#{job.id}**",
+        status_badge(job),
+        _plain(one_line(str(job.request.get("prompt", "")), prompt_limit)) or "(no prompt)",
+    ]
+    link = post_link(job)
+    if link is not None:
+        parts.append(f"[{'video' if job.delivered_message_id else 'post'}](<{link}>)")
+    return " · ".join(parts)
+
+
+def history_page(jobs: list[Job], page: int, *, has_more: bool) -> str:
+    """One page of `/veo history` (up to HISTORY_PAGE_SIZE jobs, newest first)."""
+    if not jobs:
+        if page == 0:
+            return "You have not made any videos yet. Start with `/veo generate`."
+        return f"There are no older videos on page {page + 1}. Go back with **◀ Newer**."
+    first = page * HISTORY_PAGE_SIZE + 1
+    last = first + len(jobs) - 1
+    if page == 0 and not has_more:
+        header = f"**Your videos**, newest first ({len(jobs)} in all):"
+    else:
+        oldest = "" if has_more else ", your oldest"
+        header = f"**Your videos**, newest first — page {page + 1} (videos {first}–{last}{oldest}):"
+    for limit in (60, 40, 20, 0):
+        lines = [header, *(history_line(job, limit) for job in jobs)]
+        text = "\n".join(lines)
+        if len(text) <= MESSAGE_LIMIT:
+            return text
+    return text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def image_modes(spec: ModelSpec) -> str:
+    """What a model can do with images, in a few words, for `/veo help`."""
+    modes = [MODE_LABELS[m] for m in Mode if m in spec.modes and m is not Mode.TEXT]
+    if Mode.REFERENCE in spec.modes:
+        modes[-1] += f" (up to {spec.max_reference_images})"
+    if not modes:
+        return "text only, no images"
+    return ", ".join(modes) + ("" if Mode.TEXT in spec.modes else " (an image is required)")
+
+
+def help_intro(
+    commands: list[tuple[str, str]],
+    *,
+    daily_quota: int,
+    max_active: int,
+    remaining: int,
+    resets_at: int,
+) -> str:
+    """The top of `/veo help`: what the bot does, its commands, the member's limits."""
+    lines = [
+        "I make short AI videos with Google's Veo models, through the video services this "
+        "server has enabled. Describe a scene (and attach images if you like); I queue the job, "
+        "post its progress in the channel, and post the video there when it is ready.",
+        "",
+        "**Commands**",
+        *(f"• {name} — {description}" for name, description in commands),
+        "",
+        "**Your limits**",
+        f"• **{daily_quota}** videos per day (UTC); **{remaining}** left today, "
+        f"resetting <t:{resets_at}:R>.",
+        f"• Up to **{max_active}** videos in progress at once.",
+        "• A video that fails, or that you cancel before it is sent, does not count.",
+    ]
+    return "\n".join(lines)[:4096]

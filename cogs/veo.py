@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import messages
+from bot.components import cancel_prompt, is_admin
 from bot.providers.base import Mode, ModelSpec
 from bot.requests import (
     MODE_LABELS,
@@ -23,6 +25,7 @@ from bot.requests import (
 )
 from bot.service import VideoService
 from cogs.submission import submit_draft
+from storage import Job, JobStatus
 
 if TYPE_CHECKING:
     from bot.client import VeoBot
@@ -31,11 +34,92 @@ log = logging.getLogger(__name__)
 
 ONLY_MEMBER = discord.AllowedMentions.none()
 
+JOB_NUMBER = re.compile(r"#?\s*(\d{1,18})")  # 18 digits: always a valid SQLite integer
+NOT_A_JOB_NUMBER = (
+    "That is not a job number: type it like `#12` or `12`, or pick one of your jobs from the list."
+)
+
 ASPECT_NAMES = {
     "16:9": "16:9 landscape",
     "9:16": "9:16 portrait",
     "auto": "auto (the service decides)",
 }
+
+
+def parse_job_number(text: str) -> int:
+    """`#12`, `12` or ` # 12 ` → 12; anything else is refused in the member's words."""
+    match = JOB_NUMBER.fullmatch(text.strip())
+    if match is None:
+        raise RequestInvalid(NOT_A_JOB_NUMBER)
+    return int(match[1])
+
+
+def typical_seconds(bot: VeoBot, job: Job) -> float | None:
+    """How long the job's model usually takes once started (None for a retired model)."""
+    spec = bot.providers.model(job.provider, job.model)
+    if spec is None:
+        return None
+    return spec.timing_for(job.request.get("resolution")).initial_wait * 2
+
+
+async def history_reply(bot: VeoBot, user_id: int, page: int) -> tuple[str, discord.ui.View]:
+    """One page of a member's jobs, with the buttons to the newer and older pages."""
+    size = messages.HISTORY_PAGE_SIZE
+    jobs = await bot.service.history(user_id, limit=size + 1, offset=page * size)
+    has_more = len(jobs) > size
+    jobs = jobs[:size]
+    text = messages.history_page(jobs, page, has_more=has_more)
+    view = discord.ui.View(timeout=None)
+    if page > 0 or has_more:
+        view.add_item(HistoryPageButton(user_id, max(page - 1, 0), newer=True, disabled=page == 0))
+        view.add_item(HistoryPageButton(user_id, page + 1, newer=False, disabled=not has_more))
+    return text, view
+
+
+class HistoryPageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"veo:history:(?P<user>\d+):(?P<page>\d+)",
+):
+    """A `/veo history` page button. The owner and the page it leads to live in its
+    custom_id, so it keeps working after a restart; only the owner may use it."""
+
+    def __init__(
+        self, user_id: int, page: int, *, newer: bool = False, disabled: bool = False
+    ) -> None:
+        self.user_id = user_id
+        self.page = page
+        super().__init__(
+            discord.ui.Button(
+                label="◀ Newer" if newer else "Older ▶",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"veo:history:{user_id}:{page}",
+                disabled=disabled,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> HistoryPageButton:
+        return cls(int(match["user"]), int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.user.id != self.user_id:
+            await interaction.response.send_message(
+                "These pages belong to someone else. Use `/veo history` to see your own videos.",
+                ephemeral=True,
+                allowed_mentions=ONLY_MEMBER,
+            )
+            return
+        bot: VeoBot = interaction.client
+        text, view = await history_reply(bot, self.user_id, self.page)
+        await interaction.response.edit_message(
+            content=text, view=view, allowed_mentions=ONLY_MEMBER
+        )
 
 
 class VeoCog(commands.Cog):
@@ -47,6 +131,12 @@ class VeoCog(commands.Cog):
     @property
     def service(self) -> VideoService:
         return self.bot.service
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(HistoryPageButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(HistoryPageButton)
 
     # -- /veo generate ----------------------------------------------------------------
 
@@ -124,10 +214,134 @@ class VeoCog(commands.Cog):
             lines.append("In progress:")
             now = dt.datetime.now(dt.UTC).timestamp()
             for job in view.active:
-                lines.append(f"• **#{job.id}** — {messages.status_line(job, now)}")
+                position = (
+                    await self.service.queue_position(job) if job.status is JobStatus.QUEUED else 0
+                )
+                typical = typical_seconds(self.bot, job)
+                lines.append(messages.quota_job_line(job, now, typical, position))
         await interaction.response.send_message(
-            "\n".join(lines), ephemeral=True, allowed_mentions=ONLY_MEMBER
+            "\n".join(lines)[: messages.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
+
+    # -- /veo status, cancel, history ----------------------------------------------------
+
+    async def _asked_job(self, interaction: discord.Interaction[VeoBot], job: str) -> Job:
+        """The job a command names, if the member may see it (raises RequestInvalid)."""
+        return await self.service.job_for(
+            parse_job_number(job), interaction.user.id, is_admin=is_admin(interaction)
+        )
+
+    @veo.command(name="status", description="One of your jobs in detail")
+    @app_commands.describe(job="The job number, e.g. #12 (pick one from the list)")
+    async def status(self, interaction: discord.Interaction[VeoBot], job: str) -> None:
+        try:
+            found = await self._asked_job(interaction, job)
+        except RequestInvalid as exc:
+            await self._say(interaction, f"⚠️ {exc}")
+            return
+        position = (
+            await self.service.queue_position(found) if found.status is JobStatus.QUEUED else 0
+        )
+        spec = self.bot.providers.model(found.provider, found.model)
+        text = messages.job_details(
+            found,
+            spec.label if spec is not None else found.model,
+            dt.datetime.now(dt.UTC).timestamp(),
+            typical=typical_seconds(self.bot, found),
+            position=position,
+            show_owner=found.user_id != interaction.user.id,
+        )
+        await self._say(interaction, text)
+
+    @veo.command(name="cancel", description="Cancel one of your videos that is still in progress")
+    @app_commands.describe(job="The job number, e.g. #12 (pick one from the list)")
+    async def cancel(self, interaction: discord.Interaction[VeoBot], job: str) -> None:
+        try:
+            found = await self._asked_job(interaction, job)
+        except RequestInvalid as exc:
+            await self._say(interaction, f"⚠️ {exc}")
+            return
+        if not found.is_active:
+            await self._say(
+                interaction,
+                f"Job #{found.id} has already ended ({found.status.value}), "
+                "so there is nothing to cancel.",
+            )
+            return
+        text, view = cancel_prompt(found)
+        await interaction.response.send_message(
+            text, view=view, ephemeral=True, allowed_mentions=ONLY_MEMBER
+        )
+
+    @veo.command(name="history", description="Your recent videos, newest first")
+    async def history(self, interaction: discord.Interaction[VeoBot]) -> None:
+        text, view = await history_reply(self.bot, interaction.user.id, 0)
+        await interaction.response.send_message(
+            text, view=view, ephemeral=True, allowed_mentions=ONLY_MEMBER
+        )
+
+    @staticmethod
+    async def _say(interaction: discord.Interaction[VeoBot], text: str) -> None:
+        await interaction.response.send_message(
+            text[: messages.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
+        )
+
+    # -- /veo help ---------------------------------------------------------------------
+
+    @veo.command(name="help", description="What this bot does, its commands and your limits")
+    async def help(self, interaction: discord.Interaction[VeoBot]) -> None:
+        quota = await self.service.quota(interaction.user.id)
+        commands_ = [
+            (f"`/veo {c.name}`", c.description)
+            for c in self.veo.walk_commands()
+            if isinstance(c, app_commands.Command)
+        ]
+        commands_ += [
+            (
+                f"**{menu.name}**",
+                f"right-click (long-press) a message with images → Apps → {menu.name}",
+            )
+            for menu in self.bot.tree.get_commands(type=discord.AppCommandType.message)
+        ]
+        settings = self.bot.settings
+        embed = discord.Embed(
+            title="Veo video bot — help",
+            description=messages.help_intro(
+                commands_,
+                daily_quota=settings.daily_quota,
+                max_active=settings.max_active_per_user,
+                remaining=quota.remaining,
+                resets_at=quota.resets_at,
+            ),
+            colour=discord.Colour.blurple(),
+        )
+        for name, value in self._model_fields():
+            if len(embed) + len(name) + len(value) > 5900 or len(embed.fields) == 25:
+                break  # Discord: 6,000 characters and 25 fields per embed
+            embed.add_field(name=name, value=value, inline=False)
+        embed.set_footer(
+            text=f"Default service: {self.bot.providers.default}. "
+            "/veo models lists each model's lengths, sizes and prices."
+        )
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=ONLY_MEMBER
+        )
+
+    def _model_fields(self) -> list[tuple[str, str]]:
+        """Each enabled model's image modes, one field per service (split at 1,024)."""
+        fields: list[tuple[str, str]] = []
+        for provider in self.bot.providers:
+            name = f"Image modes · {provider.label}"[:256]
+            chunk: list[str] = []
+            for spec in provider.models.values():
+                line = f"• **{spec.label}**: {messages.image_modes(spec)}"[:1024]
+                if chunk and len("\n".join([*chunk, line])) > 1024:
+                    fields.append((name, "\n".join(chunk)))
+                    chunk = []
+                chunk.append(line)
+            if chunk:
+                fields.append((name, "\n".join(chunk)))
+        return fields
 
     # -- /veo models ------------------------------------------------------------------
 
@@ -182,6 +396,23 @@ class VeoCog(commands.Cog):
             if current.lower() in p.name.lower() or current.lower() in p.label.lower()
         ][:25]
 
+    @status.autocomplete("job")
+    @cancel.autocomplete("job")
+    async def _job_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower()
+        number = typed.lstrip("#").strip()
+        by_number_only = typed.startswith("#")  # "#1" means job 1…, not prompts with "1"
+        jobs = await self.service.history(interaction.user.id, limit=25)
+        return [
+            app_commands.Choice(name=messages.job_choice_label(job), value=str(job.id))
+            for job in jobs
+            if not typed
+            or str(job.id).startswith(number)
+            or (not by_number_only and typed in str(job.request.get("prompt", "")).lower())
+        ]
+
     def _chosen_spec(self, interaction: discord.Interaction[VeoBot]) -> ModelSpec | None:
         """The model the member has picked so far (or the default), for option suggestions."""
         ns = interaction.namespace
@@ -235,29 +466,6 @@ class VeoCog(commands.Cog):
         spec = self._chosen_spec(interaction)
         modes = [m for m in Mode if spec is not None and m in spec.modes and m is not Mode.TEXT]
         return [app_commands.Choice(name=MODE_LABELS[m], value=m.value) for m in modes]
-
-    # -- errors ------------------------------------------------------------------------
-
-    async def cog_app_command_error(
-        self,
-        interaction: discord.Interaction,
-        error: app_commands.AppCommandError,
-    ) -> None:
-        log.error(
-            "command %s failed",
-            interaction.command and interaction.command.qualified_name,
-            exc_info=error,
-        )
-        text = (
-            "⚠️ Something went wrong on my side. Nothing was charged for a job that was not queued."
-        )
-        try:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=text)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-        except discord.HTTPException:
-            pass
 
 
 async def setup(bot: VeoBot) -> None:
