@@ -18,26 +18,30 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def transport_error(exc: BaseException, vendor: str) -> ProviderError:
-    """Map an aiohttp/asyncio failure to our errors.
+def transport_error(exc: BaseException, vendor: str, *, secret: str | None = None) -> ProviderError:
+    """Map an aiohttp/asyncio failure to our errors, with `secret` (the API key) scrubbed
+    from the detail.
 
-    A refused or unresolvable connection means the request never left: the vendor
-    provably did nothing (ProviderUnavailable). Anything after the request was
-    written (timeout, reset, broken body) is ProviderTimeout: for a submit, the
-    vendor may have accepted it.
+    A refused or unresolvable connection, or a bad configured URL, means the request never
+    left: the vendor provably did nothing (ProviderUnavailable). Anything after the
+    request was written (timeout, reset, broken body) is ProviderTimeout: for a submit,
+    the vendor may have accepted it.
     """
+    detail = _describe(exc)
+    if secret:
+        detail = detail.replace(secret, "***")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ProviderUnavailable(
+            f"{vendor} could not be reached right now.", code="bad_url", detail=detail
+        )
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ProviderUnavailable(
-            f"{vendor} could not be reached right now.",
-            code="connect_failed",
-            detail=_describe(exc),
+            f"{vendor} could not be reached right now.", code="connect_failed", detail=detail
         )
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return ProviderTimeout(
-            f"{vendor} did not answer in time.", code="timeout", detail=_describe(exc)
-        )
+        return ProviderTimeout(f"{vendor} did not answer in time.", code="timeout", detail=detail)
     return ProviderTimeout(
-        f"The connection to {vendor} broke off.", code="connection_lost", detail=_describe(exc)
+        f"The connection to {vendor} broke off.", code="connection_lost", detail=detail
     )
 
 

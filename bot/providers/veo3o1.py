@@ -591,22 +591,7 @@ class Veo3o1Provider:
         return self._scrub(" | ".join(parts))
 
     def _transport(self, exc: BaseException) -> ProviderError:
-        """transport_error, with the key scrubbed: some aiohttp errors carry the request
-        headers in their repr."""
-        if isinstance(exc, aiohttp.InvalidURL):
-            # A bad configured base URL (or video URL): nothing was sent.
-            return ProviderUnavailable(
-                f"{self.label} could not be reached right now.",
-                code="bad_url",
-                detail=self._scrub(repr(exc)),
-            )
-        err = transport_error(exc, self.label)
-        return type(err)(
-            err.member_message,
-            code=err.code,
-            detail=self._scrub(err.detail or ""),
-            retry_after=err.retry_after,
-        )
+        return transport_error(exc, self.label, secret=self.__key)
 
     def _raise_error(
         self,
