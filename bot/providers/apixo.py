@@ -60,7 +60,7 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .http import retry_after, stream_to_file, transport_error
+from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 
 log = logging.getLogger(__name__)
 
@@ -443,7 +443,7 @@ class ApixoProvider:
             async with self._session.request(
                 method, url, headers=self._headers(), timeout=self._timeout, **kwargs
             ) as resp:
-                raw = await _read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT)
                 if not 200 <= resp.status < 300:
                     self._raise_http(resp.status, resp.headers, raw, op)
                 return raw
@@ -551,7 +551,7 @@ class ApixoProvider:
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page with a 200: never save it as the video.
-                    raw = await _read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT)
                     raise ProviderUnavailable(
                         _BAD_ANSWER_MSG,
                         code="bad_answer",
@@ -649,7 +649,7 @@ class ApixoProvider:
     def _reject_message(self, err: ApixoError) -> str:
         reason = (err.error or "").strip()
         technical = any(w in reason.lower() for w in _TECHNICAL_WORDS)
-        if reason and not technical and _member_safe(reason) and self._scrub(reason) == reason:
+        if reason and not technical and member_safe(reason) and self._scrub(reason) == reason:
             return f"{_REJECT_MSG[:-1]}: {reason.rstrip('.')}."
         return f"{_REJECT_MSG} Try a different prompt or settings."
 
@@ -695,23 +695,3 @@ def _host(url: str) -> str:
         return yarl.URL(url).host or "?"
     except ValueError:
         return "?"
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, or its first `limit` bytes: enough for any task or error object."""
-    buf = bytearray()
-    async for chunk in resp.content.iter_chunked(8192):
-        buf += chunk
-        if len(buf) >= limit:
-            break
-    return bytes(buf[:limit])
-
-
-def _member_safe(text: str) -> bool:
-    """Short, plain, and free of anything that looks like a link, a key or markup."""
-    lowered = text.lower()
-    return (
-        0 < len(text) <= 160
-        and text.isprintable()
-        and not any(mark in lowered for mark in ("http", "sk-", "bearer", "<", "{", "`", "@"))
-    )

@@ -51,7 +51,7 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .http import retry_after, stream_to_file, transport_error
+from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ class ApiyiProvider:
             async with self._session.request(
                 method, url, headers=self._headers(), timeout=self._timeout, **kwargs
             ) as resp:
-                raw = await _read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT)
                 if not 200 <= resp.status < 300:
                     self._raise_http(resp.status, resp.headers, raw, op)
                 return raw
@@ -358,7 +358,7 @@ class ApiyiProvider:
                     self._scrub(reason or ""),
                 )
                 message = _FAILED_MSG
-                if reason and _member_safe(reason):
+                if reason and member_safe(reason):
                     message = (
                         f"The video service could not make this video: {reason.rstrip('.')}. "
                         "You were not charged."
@@ -366,7 +366,7 @@ class ApiyiProvider:
                 return TaskStatus(
                     TaskState.FAILED,
                     stage="failed",
-                    error_code=code if code and _member_safe(code) else "generation_failed",
+                    error_code=code if code and member_safe(code) else "generation_failed",
                     error_message=message,
                 )
             case _:
@@ -385,12 +385,12 @@ class ApiyiProvider:
                 url, headers=self._headers(), timeout=self._download_timeout
             ) as resp:
                 if resp.status != 200:
-                    raw = await _read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT)
                     self._raise_http(resp.status, resp.headers, raw, "fetch")
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page or JSON with a 200: never save it as the video.
-                    raw = await _read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT)
                     raise ProviderUnavailable(
                         _BAD_ANSWER_MSG,
                         code="bad_answer",
@@ -463,26 +463,6 @@ class ApiyiProvider:
         code = (err.code or "").lower()
         message = (err.message or "").strip()
         technical = code in _TECHNICAL_CODES or any(w in message.lower() for w in _TECHNICAL_WORDS)
-        if message and not technical and _member_safe(message) and self._scrub(message) == message:
+        if message and not technical and member_safe(message) and self._scrub(message) == message:
             return f"{_REJECT_MSG[:-1]}: {message.rstrip('.')}."
         return f"{_REJECT_MSG} Try a different prompt or settings."
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, or its first `limit` bytes: enough for any task or error object."""
-    buf = bytearray()
-    async for chunk in resp.content.iter_chunked(8192):
-        buf += chunk
-        if len(buf) >= limit:
-            break
-    return bytes(buf[:limit])
-
-
-def _member_safe(text: str) -> bool:
-    """Short, plain, and free of anything that looks like a link, a key or markup."""
-    lowered = text.lower()
-    return (
-        0 < len(text) <= 160
-        and text.isprintable()
-        and not any(mark in lowered for mark in ("http", "sk-", "bearer", "<", "{", "`", "@"))
-    )

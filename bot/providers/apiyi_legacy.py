@@ -52,7 +52,7 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .http import retry_after, stream_to_file, transport_error
+from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +348,7 @@ class ApiyiLegacyChannel:
                     self._scrub(reason or ""),
                 )
                 message = _FAILED_MSG
-                if reason and _member_safe(reason) and self._scrub(reason) == reason:
+                if reason and member_safe(reason) and self._scrub(reason) == reason:
                     message = (
                         f"The video service could not make this video: {reason.rstrip('.')}. "
                         "You were not charged."
@@ -356,7 +356,7 @@ class ApiyiLegacyChannel:
                 return TaskStatus(
                     TaskState.FAILED,
                     stage="failed",
-                    error_code=code if code and _member_safe(code) else "generation_failed",
+                    error_code=code if code and member_safe(code) else "generation_failed",
                     error_message=message,
                 )
             case _:
@@ -396,12 +396,12 @@ class ApiyiLegacyChannel:
             # No Authorization header: the URL is a CDN link, usually on another host.
             async with self._session.get(url, timeout=self._download_timeout) as resp:
                 if resp.status != 200:
-                    body = await _read_capped(resp, _BODY_LIMIT)
+                    body = await read_capped(resp, _BODY_LIMIT)
                     self._raise_download(resp.status, resp.headers, body, url)
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page with a 200: never save it as the video.
-                    body = await _read_capped(resp, _BODY_LIMIT)
+                    body = await read_capped(resp, _BODY_LIMIT)
                     raise ProviderUnavailable(
                         _LINK_MSG,
                         code="bad_answer",
@@ -457,7 +457,7 @@ class ApiyiLegacyChannel:
             async with self._session.request(
                 method, url, headers=self._headers(), timeout=self._timeout, **kw
             ) as resp:
-                raw = await _read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT)
                 if not 200 <= resp.status < 300:
                     self._raise_http(resp.status, resp.headers, raw, op)
                 return raw
@@ -537,26 +537,6 @@ class ApiyiLegacyChannel:
 
     def _reject_message(self, err: LegacyError) -> str:
         message = (err.message or "").strip()
-        if message and _member_safe(message) and self._scrub(message) == message:
+        if message and member_safe(message) and self._scrub(message) == message:
             return f"{_REJECT_MSG[:-1]}: {message.rstrip('.')}."
         return f"{_REJECT_MSG} Try a different prompt or settings."
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, or its first `limit` bytes: enough for any task or error object."""
-    buf = bytearray()
-    async for chunk in resp.content.iter_chunked(8192):
-        buf += chunk
-        if len(buf) >= limit:
-            break
-    return bytes(buf[:limit])
-
-
-def _member_safe(text: str) -> bool:
-    """Short, plain, and free of anything that looks like a link, a key or markup."""
-    lowered = text.lower()
-    return (
-        0 < len(text) <= 160
-        and text.isprintable()
-        and not any(mark in lowered for mark in ("http", "sk-", "bearer", "<", "{", "`", "@"))
-    )

@@ -99,3 +99,27 @@ async def stream_to_file(
             pass
         raise
     return written
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or its first `limit` bytes: enough for any task or error envelope, and
+    never a whole video by mistake."""
+    buf = bytearray()
+    async for chunk in resp.content.iter_chunked(8192):
+        buf += chunk
+        if len(buf) >= limit:
+            break
+    return bytes(buf[:limit])
+
+
+def member_safe(text: str) -> bool:
+    """Whether a vendor's own words may be shown to a member: short, plain, and free of
+    anything that looks like a link, a key or markup."""
+    lowered = text.lower()
+    return (
+        0 < len(text) <= 160
+        and text.isprintable()
+        and not any(
+            mark in lowered for mark in ("http", "www.", "sk-", "bearer", "<", "{", "`", "@")
+        )
+    )

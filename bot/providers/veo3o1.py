@@ -47,7 +47,7 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .http import retry_after, stream_to_file, transport_error
+from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 from .veo3o1_wire import (
     Veo3o1Code,
     Veo3o1Envelope,
@@ -361,7 +361,7 @@ class Veo3o1Provider:
                 timeout=timeout or self._timeout,
                 **kwargs,
             ) as resp:
-                raw = await _read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT)
                 status, headers = resp.status, resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport(exc) from exc
@@ -451,7 +451,7 @@ class Veo3o1Provider:
                 error_message=_POLICY_MSG,
             )
         message = _FAILED_MSG
-        if reason and _member_safe(reason) and self._scrub(reason) == reason:
+        if reason and member_safe(reason) and self._scrub(reason) == reason:
             message = (
                 f"The video service could not make this video: {reason.rstrip('.')}. "
                 "You were not charged."
@@ -521,7 +521,7 @@ class Veo3o1Provider:
                 url, headers=headers, timeout=self._download_timeout
             ) as resp:
                 if resp.status != 200:
-                    raw = await _read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT)
                     detail = self._scrub(
                         f"veo3o1 fetch: HTTP {resp.status} | body: {excerpt(raw) or ''}"
                     )
@@ -541,7 +541,7 @@ class Veo3o1Provider:
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page or JSON with a 200: never save it as the video.
-                    raw = await _read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT)
                     raise ProviderUnavailable(
                         _BAD_ANSWER_MSG,
                         code="bad_answer",
@@ -660,7 +660,7 @@ class Veo3o1Provider:
         message = ((envelope.msg if envelope is not None else None) or "").strip()
         if (
             message.lower() not in _GENERIC_MSGS
-            and _member_safe(message)
+            and member_safe(message)
             and self._scrub(message) == message
         ):
             return f"{_REJECT_MSG[:-1]}: {message.rstrip('.')}."
@@ -693,23 +693,3 @@ def _is_http_url(value: str | None) -> bool:
     except ValueError:
         return False
     return url.scheme in ("http", "https") and bool(url.host)
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, or its first `limit` bytes: enough for any envelope."""
-    buf = bytearray()
-    async for chunk in resp.content.iter_chunked(8192):
-        buf += chunk
-        if len(buf) >= limit:
-            break
-    return bytes(buf[:limit])
-
-
-def _member_safe(text: str) -> bool:
-    """Short, plain, and free of anything that looks like a link, a key or markup."""
-    lowered = text.lower()
-    return (
-        0 < len(text) <= 160
-        and text.isprintable()
-        and not any(mark in lowered for mark in ("http", "sk-", "bearer", "<", "{", "`", "@"))
-    )

@@ -48,7 +48,7 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .http import retry_after, stream_to_file, transport_error
+from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 from .yelinai_wire import (
     YelinaiError,
     YelinaiStatus,
@@ -348,7 +348,7 @@ class YelinaiProvider:
             async with self._session.request(
                 method, url, headers=self._headers(), timeout=self._timeout, **kwargs
             ) as resp:
-                raw = await _read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT)
                 if not 200 <= resp.status < 300:
                     self._raise_http(resp.status, resp.headers, raw, op)
                 return raw
@@ -428,14 +428,14 @@ class YelinaiProvider:
             kind, lead = "image_failed", _IMAGE_MSG
         else:
             kind, lead = "generation_failed", _FAILED_MSG.rstrip(".")
-        if reason and _member_safe(reason) and self._scrub(reason) == reason:
+        if reason and member_safe(reason) and self._scrub(reason) == reason:
             message = f"{lead}: {reason.rstrip('.')}. {_REFUNDED}"
         else:
             message = f"{lead}. {_REFUNDED}"
         return TaskStatus(
             TaskState.FAILED,
             stage="failed",
-            error_code=code if code and _member_safe(code) and " " not in code else kind,
+            error_code=code if code and member_safe(code) and " " not in code else kind,
             error_message=message,
         )
 
@@ -460,12 +460,12 @@ class YelinaiProvider:
             # A third-party CDN: no Authorization header, our key stays with the API host.
             async with self._session.get(url, timeout=self._download_timeout) as resp:
                 if resp.status != 200:
-                    raw = await _read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT)
                     self._raise_cdn(resp.status, resp.headers, raw)
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page with a 200: never save it as the video.
-                    raw = await _read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT)
                     raise ProviderUnavailable(
                         _BAD_ANSWER_MSG,
                         code="bad_answer",
@@ -568,28 +568,6 @@ class YelinaiProvider:
     def _reject_message(self, lead: str, err: YelinaiError) -> str:
         for text in (err.reason, err.message):
             text = (text or "").strip()
-            if text and _member_safe(text) and self._scrub(text) == text:
+            if text and member_safe(text) and self._scrub(text) == text:
                 return f"{lead[:-1]}: {text.rstrip('.')}."
         return f"{lead} Try a different prompt or settings."
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, or its first `limit` bytes: enough for any task or error object."""
-    buf = bytearray()
-    async for chunk in resp.content.iter_chunked(8192):
-        buf += chunk
-        if len(buf) >= limit:
-            break
-    return bytes(buf[:limit])
-
-
-def _member_safe(text: str) -> bool:
-    """Short, plain, and free of anything that looks like a link, a key or markup."""
-    lowered = text.lower()
-    return (
-        0 < len(text) <= 160
-        and text.isprintable()
-        and not any(
-            mark in lowered for mark in ("http", "www.", "sk-", "bearer", "<", "{", "`", "@")
-        )
-    )
