@@ -1,6 +1,7 @@
-# veo-bot: the same install as the README ("pip install ."), as a non-root user,
-# with the database in the /data volume. No secrets are baked in: pass DISCORD_TOKEN
-# and vendor keys at run time (docker run --env-file .env ...).
+# veo-bot: the same install as the README (pip install ".[video]", which re-encodes videos over
+# Discord's upload limit with a bundled ffmpeg), as a non-root user, with the database in the
+# /data volume. No secrets are baked in: pass DISCORD_TOKEN and vendor keys at run time
+# (docker run --env-file .env ...).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,7 +15,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY storage ./storage
-RUN pip install .
+RUN pip install ".[video]"
 
 USER veo
 VOLUME ["/data"]

@@ -21,14 +21,15 @@ from bot.manager import JobManager
 from bot.providers import ProviderRegistry
 from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
+from bot.reencode import Reencoder
 from bot.service import VideoService
 from bot.settings import Settings
 from bot.web import WebServer
-from storage import Database, JobStore
+from storage import Database, Job, JobStore
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.veo", "cogs.animate")
+EXTENSIONS = ("cogs.veo", "cogs.animate", "cogs.admin")
 
 
 def build_providers(settings: Settings, session: aiohttp.ClientSession) -> ProviderRegistry:
@@ -120,7 +121,10 @@ class VeoBot(commands.Bot):
         self._resources_open = True
         self.store = JobStore(self.db)
         self.providers = build_providers(settings, self.session)
-        self.publisher = DiscordPublisher(self, self.providers, quota_left=self._quota_left)
+        reencoder = Reencoder(timeout=settings.reencode_timeout) if Reencoder.available() else None
+        self.publisher = DiscordPublisher(
+            self, self.providers, quota_left=self._quota_left, reencoder=reencoder
+        )
         self.web: WebServer | None = None
         if settings.http_port is not None:
             self.web = WebServer(
@@ -155,8 +159,8 @@ class VeoBot(commands.Bot):
             settings.db_path,
         )
 
-    async def _quota_left(self, user_id: int) -> tuple[int, int]:
-        view = await self.service.quota(user_id)
+    async def _quota_left(self, job: Job) -> tuple[int, int]:
+        view = await self.service.quota(job.user_id, job.guild_id)
         return view.remaining, view.limit
 
     async def sync_commands(self) -> None:

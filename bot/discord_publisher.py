@@ -19,6 +19,7 @@ from bot import messages
 from bot.components import job_view, result_view
 from bot.providers import ProviderRegistry
 from bot.publishing import DeliveryFailed
+from bot.reencode import Reencoder
 from storage import TERMINAL, Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,17 @@ log = logging.getLogger(__name__)
 MIN_EDIT_INTERVAL = 5.0  # seconds between progress edits of one job message
 NO_PINGS = discord.AllowedMentions.none()
 HISTORY_SCAN = 50
+# Discord's default upload limit: what to aim for when it refused a file we thought fitted.
+DISCORD_DEFAULT_LIMIT = 10 * 1024 * 1024
 
 MSG_TOO_LARGE = (
     "The video is larger than this channel's upload limit ({limit}), and the video service "
     "gives no link to it. Your quota was refunded."
 )
+MSG_REENCODED = (
+    "The original is larger than this channel's upload limit{limit}, so this is a smaller copy."
+)
+MSG_FULL_QUALITY = "Full quality{expiry}: <{link}>"
 MSG_NO_CHANNEL = (
     "The channel of this job is gone, so the video could not be posted. Your quota was refunded."
 )
@@ -42,7 +49,11 @@ MSG_TOKEN_EXPIRED = (
 
 
 def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):g} MB"
+    return f"{n / (1024 * 1024):.3g} MB"
+
+
+def _too_large(exc: discord.HTTPException) -> bool:
+    return exc.status == 413 or exc.code == 40005
 
 
 class DiscordPublisher:
@@ -52,13 +63,16 @@ class DiscordPublisher:
         providers: ProviderRegistry,
         *,
         clock: Callable[[], float] = time.time,
-        quota_left: Callable[[int], Awaitable[tuple[int, int]]] | None = None,
+        quota_left: Callable[[Job], Awaitable[tuple[int, int]]] | None = None,
+        reencoder: Reencoder | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
         self.clock = clock
         # (remaining, limit) for a member, shown under a finished video.
         self.quota_left = quota_left
+        # Makes a video over the upload limit fit (None: post the link instead).
+        self.reencoder = reencoder
         self._last_edit: dict[int, tuple[float, str]] = {}
 
     # -- where a job's messages go ---------------------------------------------------
@@ -167,20 +181,26 @@ class DiscordPublisher:
             if job.result_size is not None
             else (path.stat().st_size if path else None)
         )
-        fits = (
-            path is not None and path.exists() and size is not None and size <= job.filesize_limit
-        )
-        if fits:
+        have_file = path is not None and path.exists()
+        target = job.filesize_limit
+        if have_file and size is not None and size <= job.filesize_limit:
             assert path is not None
             try:
                 return await self._post(job, file_path=path)
             except discord.HTTPException as exc:
-                if exc.status != 413 and exc.code != 40005:
+                if not _too_large(exc):
                     raise self._translate(exc) from exc
-                log.info(
-                    "job %d: Discord refused the upload as too large; falling back to a link",
-                    job.id,
+                log.info("job %d: Discord refused the upload as too large", job.id)
+                # The real limit is below what we were told: aim under the refused size.
+                target = min(
+                    job.filesize_limit,
+                    DISCORD_DEFAULT_LIMIT if size > DISCORD_DEFAULT_LIMIT else size * 3 // 4,
                 )
+        if have_file and self.reencoder is not None:
+            assert path is not None
+            posted = await self._post_reencoded(job, path, target)
+            if posted is not None:
+                return posted
         if job.result_url:
             try:
                 return await self._post(job, link=job.result_url)
@@ -188,10 +208,43 @@ class DiscordPublisher:
                 raise self._translate(exc) from exc
         raise DeliveryFailed(MSG_TOO_LARGE.format(limit=_mb(job.filesize_limit)), code="too_large")
 
+    async def _post_reencoded(self, job: Job, path: Path, limit: int) -> int | None:
+        """Post a copy of the video re-encoded to fit `limit`, with the vendor's full-quality
+        link beside it; None when no copy could be made or Discord still refused it."""
+        assert self.reencoder is not None
+        log.info("job %d: re-encoding the video to fit %s", job.id, _mb(limit))
+        fitted = await self.reencoder.fit(path, limit, path.with_name(f"{path.stem}.fit.mp4"))
+        if fitted is None:
+            log.info("job %d: the video could not be made to fit; posting a link", job.id)
+            return None
+        # The limit is only shown when it is the one Discord gave (not our guess after a 413).
+        shown = f" ({_mb(limit)})" if limit == job.filesize_limit else ""
+        note = MSG_REENCODED.format(limit=shown)
+        if job.result_url:
+            expires = job.result_url_expires_at
+            expiry = f" (the link expires <t:{int(expires)}:R>)" if expires else ""
+            note += "\n" + MSG_FULL_QUALITY.format(expiry=expiry, link=job.result_url)
+        try:
+            return await self._post(job, file_path=fitted, note=note)
+        except discord.HTTPException as exc:
+            if not _too_large(exc):
+                raise self._translate(exc) from exc
+            log.info("job %d: Discord refused the re-encoded copy too; posting a link", job.id)
+            return None
+        finally:
+            fitted.unlink(missing_ok=True)
+
     async def _post(
-        self, job: Job, *, file_path: Path | None = None, link: str | None = None
+        self,
+        job: Job,
+        *,
+        file_path: Path | None = None,
+        link: str | None = None,
+        note: str | None = None,
     ) -> int:
         content = messages.ready_message(job, link=link, link_expires_at=job.result_url_expires_at)
+        if note:
+            content += "\n" + note
         embed = await self._result_embed(job)
         mentions = discord.AllowedMentions(
             users=[discord.Object(job.user_id)], everyone=False, roles=False
@@ -228,17 +281,18 @@ class DiscordPublisher:
         quota = None
         if self.quota_left is not None:
             try:
-                quota = await self.quota_left(job.user_id)
+                quota = await self.quota_left(job)
             except Exception:  # a nicety: never let it stop a delivery
                 log.exception("job %d: could not read the member's quota", job.id)
-        return messages.result_embed(job, self._label(job), self.clock(), quota)
+        spec = self.providers.model(job.provider, job.model)
+        return messages.result_embed(job, spec, self._label(job), self.clock(), quota)
 
     def _translate(self, exc: discord.HTTPException) -> DeliveryFailed:
         if isinstance(exc, discord.Forbidden):
             return DeliveryFailed(MSG_FORBIDDEN, code="missing_permissions")
         if isinstance(exc, discord.NotFound):
             return DeliveryFailed(MSG_NO_CHANNEL, code="channel_gone")
-        if exc.status == 413 or exc.code == 40005:
+        if _too_large(exc):
             return DeliveryFailed("too large", code="too_large")
         return DeliveryFailed(
             "Discord had a problem.", code=f"discord_{exc.status}", retryable=True

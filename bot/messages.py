@@ -109,10 +109,14 @@ def ready_message(
 
 
 def result_embed(
-    job: Job, label: str, now: float, quota: tuple[int, int] | None = None
+    job: Job, spec: ModelSpec | None, label: str, now: float, quota: tuple[int, int] | None = None
 ) -> discord.Embed:
-    """The card under a finished video: what was asked, how, and what is left today."""
+    """The card under a finished video: what was asked, how, and what is left today.
+    Options the member left empty show the model's defaults."""
     req = job.request
+    duration = req.get("duration") or (spec.default_duration if spec else None)
+    resolution = req.get("resolution") or (spec.resolutions[0] if spec else None)
+    aspect = req.get("aspect_ratio") or (spec.aspect_ratios[0] if spec else None)
     embed = discord.Embed(
         title=f"Job #{job.id}",
         description=preview(str(req.get("prompt", "")), 1000),
@@ -120,11 +124,9 @@ def result_embed(
     )
     embed.add_field(name="Model", value=label)
     embed.add_field(name="Provider", value=job.provider)
-    embed.add_field(
-        name="Length", value=f"{req['duration']} s" if req.get("duration") else "default"
-    )
-    embed.add_field(name="Resolution", value=str(req.get("resolution") or "default"))
-    embed.add_field(name="Aspect", value=str(req.get("aspect_ratio") or "default"))
+    embed.add_field(name="Length", value=f"{duration} s" if duration else "—")
+    embed.add_field(name="Resolution", value=str(resolution or "—"))
+    embed.add_field(name="Aspect", value=str(aspect or "—"))
     embed.add_field(
         name="Seed", value=str(req["seed"]) if req.get("seed") is not None else "random"
     )

@@ -6,8 +6,10 @@ active-job cap) so a cog only translates Discord input and output.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.manager import JobManager
@@ -16,7 +18,7 @@ from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode
 from bot.requests import Draft, GenerationRequest, RequestInvalid, validate
 from bot.settings import Settings
-from storage import Job, JobStore, NewJob, OverQuota, TooManyActive
+from storage import GuildSettings, GuildStore, Job, JobStore, NewJob, OverQuota, TooManyActive
 from storage.models import StoredImage
 
 # Until the cog has posted the public job message, the manager leaves the job alone
@@ -54,6 +56,29 @@ class QuotaRefused(Exception):
     """Over the daily quota or the active-job cap; the message is for the member."""
 
 
+BANNED_WORD_REFUSAL = (
+    "Your prompt contains a word that is not allowed on this server. "
+    "Please rephrase it and try again. Nothing was charged."
+)
+
+
+def banned_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """Whole words (or phrases), case-insensitive; None when there are none."""
+    escaped = [re.escape(w.strip()) for w in words if w.strip()]
+    if not escaped:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(escaped)})(?!\w)", re.IGNORECASE)
+
+
+def has_banned_word(words: Iterable[str], *texts: str | None) -> bool:
+    pattern = banned_pattern(words)
+    return pattern is not None and any(t and pattern.search(t) for t in texts)
+
+
+def channel_list(ids: Iterable[int]) -> str:
+    return ", ".join(f"<#{i}>" for i in ids)
+
+
 class VideoService:
     def __init__(
         self,
@@ -69,9 +94,45 @@ class VideoService:
         self.providers = providers
         self.manager = manager
         self.clock = clock
+        self.guilds = GuildStore(store.db, clock=clock)
 
-    def validate(self, draft: Draft) -> GenerationRequest:
-        return validate(draft, self.providers, max_prompt=self.settings.max_prompt)
+    async def validate(self, draft: Draft, guild_id: int | None = None) -> GenerationRequest:
+        """Check a draft; in a server, apply its default provider/model (when the member
+        named neither) and refuse banned words early (accept checks them again)."""
+        rules = await self.guilds.get(guild_id) if guild_id is not None else None
+        if rules is not None and draft.provider is None and draft.model is None:
+            provider, model = rules.default_provider, rules.default_model
+            # A default whose vendor or model was disabled since is ignored, not an error.
+            if provider is not None and model is not None and self.providers.model(provider, model):
+                draft = dataclasses.replace(draft, provider=provider, model=model)
+        request = validate(draft, self.providers, max_prompt=self.settings.max_prompt)
+        if rules is not None and has_banned_word(
+            rules.banned_words, request.prompt, request.negative_prompt
+        ):
+            raise RequestInvalid(BANNED_WORD_REFUSAL)
+        return request
+
+    async def daily_limit(self, user_id: int, guild_id: int | None) -> int:
+        """The member's override in this server, else the server's, else the environment's."""
+        if guild_id is None:
+            return self.settings.daily_quota
+        override = await self.guilds.member_quota(guild_id, user_id)
+        if override is not None:
+            return override
+        rules = await self.guilds.get(guild_id)
+        return rules.daily_quota if rules.daily_quota is not None else self.settings.daily_quota
+
+    def _check_rules(
+        self, rules: GuildSettings, request: GenerationRequest, origin: Origin
+    ) -> None:
+        allowed = rules.allowed_channels
+        if allowed and origin.channel_id not in allowed:
+            raise RequestInvalid(
+                "Videos can't be made in this channel on this server. "
+                f"Please use {channel_list(allowed)}. Nothing was charged."
+            )
+        if has_banned_word(rules.banned_words, request.prompt, request.negative_prompt):
+            raise RequestInvalid(BANNED_WORD_REFUSAL)
 
     async def accept(
         self, request: GenerationRequest, images: Sequence[InputImage], origin: Origin
@@ -79,6 +140,10 @@ class VideoService:
         """Reserve quota and write the job; raises QuotaRefused with the member's words."""
         if len(images) != request.image_count:
             raise RequestInvalid("Some of your images could not be read; please attach them again.")
+        limit = self.settings.daily_quota
+        if origin.guild_id is not None:
+            self._check_rules(await self.guilds.get(origin.guild_id), request, origin)
+            limit = await self.daily_limit(origin.user_id, origin.guild_id)
         now = self.clock()
         new = NewJob(
             user_id=origin.user_id,
@@ -99,14 +164,18 @@ class VideoService:
             return await self.store.create(
                 new,
                 stored,
-                daily_limit=self.settings.daily_quota,
+                daily_limit=limit,
                 max_active=self.settings.max_active_per_user,
                 hold_seconds=CREATION_HOLD,
             )
         except OverQuota:
             reset = next_reset(now)
+            if limit <= 0 and origin.guild_id is not None:
+                raise QuotaRefused(
+                    "Making videos is switched off for you on this server. Nothing was charged."
+                ) from None
             raise QuotaRefused(
-                f"You have used all {self.settings.daily_quota} of today's videos. "
+                f"You have used all {limit} of today's videos. "
                 f"Your quota resets <t:{reset}:R> (<t:{reset}:t>)."
             ) from None
         except TooManyActive as exc:
@@ -166,7 +235,7 @@ class VideoService:
             has_last_frame=old.mode is Mode.FIRST_LAST,
             extra_images=old.image_count - 1 if old.mode is Mode.REFERENCE else 0,
         )
-        request = self.validate(draft)
+        request = await self.validate(draft)
         images = [InputImage(i.data, i.mime, i.filename, i.source_url) for i in stored]
         return request, images
 
@@ -181,10 +250,13 @@ class VideoService:
             self.manager.wake()
         return cancelled
 
-    async def quota(self, user_id: int) -> QuotaView:
+    async def quota(self, user_id: int, guild_id: int | None = None) -> QuotaView:
         now = self.clock()
         used = await self.store.usage(user_id, day_key(now))
         active = await self.store.active_for_user(user_id)
-        return QuotaView(
-            used=used, limit=self.settings.daily_quota, resets_at=next_reset(now), active=active
-        )
+        limit = await self.daily_limit(user_id, guild_id)
+        return QuotaView(used=used, limit=limit, resets_at=next_reset(now), active=active)
+
+    async def reset_quota(self, user_id: int) -> int:
+        """Give a member back today's used units; returns how many they had used."""
+        return await self.store.reset_usage(user_id, day_key(self.clock()))

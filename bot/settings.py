@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     max_download_mb: int = Field(500, ge=1, validation_alias="VEO_MAX_DOWNLOAD_MB")
     request_timeout: float = Field(30.0, gt=0, validation_alias="VEO_REQUEST_TIMEOUT")
     max_concurrent_jobs: int = Field(8, ge=1, validation_alias="VEO_MAX_CONCURRENT_JOBS")
+    reencode_timeout: float = Field(300.0, gt=0, validation_alias="VEO_REENCODE_TIMEOUT")
 
     # Schedule overrides, per provider; unset = the vendor's documented timing.
     apiyi_initial_wait: float | None = Field(None, gt=0, validation_alias="VEO_APIYI_INITIAL_WAIT")

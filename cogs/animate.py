@@ -326,7 +326,7 @@ class AnimateCog(commands.Cog):
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
             return
         # Say so now rather than after the member has written a prompt.
-        quota = await self.bot.service.quota(interaction.user.id)
+        quota = await self.bot.service.quota(interaction.user.id, interaction.guild_id)
         if quota.remaining == 0:
             await interaction.response.send_message(
                 f"⚠️ You have used all {quota.limit} of today's videos. Your quota resets "

@@ -41,7 +41,7 @@ async def submit_draft(
 ) -> Job | None:
     """Validate, read the images, reserve quota, queue and announce; or say why not."""
     try:
-        request = bot.service.validate(draft)
+        request = await bot.service.validate(draft, interaction.guild_id)
         images = await read_images(bot, request, attachments)
         return await submit_request(bot, interaction, request, images)
     except RequestInvalid as exc:
@@ -147,6 +147,7 @@ async def announce(
         )
     else:
         await interaction.edit_original_response(
-            content=f"✅ Queued as **job #{job.id}**: follow it here → {message.jump_url}"
+            content=f"✅ Queued as **job #{job.id}**: follow it here → "
+            f"https://discord.com/channels/{origin.guild_id or '@me'}/{origin.channel_id}/{message.id}"
         )
     await bot.service.started(job, message.id, followup=followup)

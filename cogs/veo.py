@@ -205,7 +205,7 @@ class VeoCog(commands.Cog):
 
     @veo.command(name="quota", description="How many videos you have left today")
     async def quota(self, interaction: discord.Interaction[VeoBot]) -> None:
-        view = await self.service.quota(interaction.user.id)
+        view = await self.service.quota(interaction.user.id, interaction.guild_id)
         lines = [
             f"You have used **{view.used}** of **{view.limit}** videos today; "
             f"**{view.remaining}** left. The quota resets <t:{view.resets_at}:R>.",
@@ -290,7 +290,7 @@ class VeoCog(commands.Cog):
 
     @veo.command(name="help", description="What this bot does, its commands and your limits")
     async def help(self, interaction: discord.Interaction[VeoBot]) -> None:
-        quota = await self.service.quota(interaction.user.id)
+        quota = await self.service.quota(interaction.user.id, interaction.guild_id)
         commands_ = [
             (f"`/veo {c.name}`", c.description)
             for c in self.veo.walk_commands()
@@ -308,7 +308,7 @@ class VeoCog(commands.Cog):
             title="Veo video bot — help",
             description=messages.help_intro(
                 commands_,
-                daily_quota=settings.daily_quota,
+                daily_quota=quota.limit,
                 max_active=settings.max_active_per_user,
                 remaining=quota.remaining,
                 resets_at=quota.resets_at,

@@ -1,6 +1,7 @@
 """The embedded SQLite store: the single source of truth for jobs and quota."""
 
 from storage.db import Database
+from storage.guilds import GuildSettings, GuildStore
 from storage.jobs import JobStore, NewJob, OverQuota, TooManyActive
 from storage.models import ACTIVE, TERMINAL, Job, JobStatus, QuotaState
 
@@ -8,6 +9,8 @@ __all__ = [
     "ACTIVE",
     "TERMINAL",
     "Database",
+    "GuildSettings",
+    "GuildStore",
     "Job",
     "JobStatus",
     "JobStore",

@@ -191,6 +191,19 @@ class JobStore:
         row = await self.db.fetchone(SQL_USAGE, (user_id, day))
         return int(row[0]) if row else 0
 
+    async def reset_usage(self, user_id: int, day: str) -> int:
+        """Give a member back the units used on `day`; returns how many they had used.
+
+        Jobs still running keep their reservation state; a later refund of one of them
+        stops at zero (SQL_REFUND), so the ledger never goes negative."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(SQL_USAGE, (user_id, day)) as cur:
+                row = await cur.fetchone()
+            await conn.execute(
+                "UPDATE quota_usage SET used = 0 WHERE user_id = ? AND day = ?", (user_id, day)
+            )
+        return int(row[0]) if row else 0
+
     # -- reads -------------------------------------------------------------------
 
     async def get(self, job_id: int) -> Job | None:

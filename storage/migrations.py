@@ -69,4 +69,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, day)
     );
     """,
+    # 2: per-server settings (one typed row per guild; lists as JSON arrays) and
+    # per-member daily quota overrides. No row = the environment's defaults.
+    """
+    CREATE TABLE guild_settings (
+        guild_id          INTEGER PRIMARY KEY,
+        daily_quota       INTEGER CHECK (daily_quota IS NULL OR daily_quota > 0),
+        allowed_channels  TEXT    NOT NULL DEFAULT '[]',
+        banned_words      TEXT    NOT NULL DEFAULT '[]',
+        default_provider  TEXT,
+        default_model     TEXT,
+        alert_channel_id  INTEGER,
+        updated_at        REAL    NOT NULL
+    );
+    CREATE TABLE member_overrides (
+        guild_id     INTEGER NOT NULL,
+        user_id      INTEGER NOT NULL,
+        daily_quota  INTEGER NOT NULL CHECK (daily_quota >= 0),
+        updated_at   REAL    NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    """,
 )

@@ -1,0 +1,296 @@
+"""`/veo-admin`: per-server settings for people with Manage Server.
+
+Discord hides the group from others (`default_permissions`), but a server can override
+that, so every command checks Manage Server again here. The rules themselves are
+applied in `bot.service`; this module only stores them and shows them back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.requests import RequestInvalid, choose_model
+from bot.service import channel_list
+from storage import GuildSettings
+
+if TYPE_CHECKING:
+    from bot.client import VeoBot
+
+NO_PINGS = discord.AllowedMentions.none()
+NOT_ADMIN = "Only members with the **Manage Server** permission can change the video settings."
+DM_ONLY = "These settings belong to a server: use `/veo-admin` in the server itself."
+CHANNEL_REF = re.compile(r"<#(\d{15,20})>|(\d{15,20})")
+MAX_BANNED = 200
+MAX_WORD = 100
+
+
+def parse_channels(text: str) -> list[int]:
+    """`<#1> <#2>`, `1, 2` → [1, 2]; raises RequestInvalid on anything else."""
+    ids: list[int] = []
+    rest = CHANNEL_REF.sub(" ", text).replace(",", " ").strip()
+    if rest:
+        raise RequestInvalid(
+            "Give channels as mentions (type `#` and pick them), separated by spaces."
+        )
+    for match in CHANNEL_REF.finditer(text):
+        channel_id = int(match[1] or match[2])
+        if channel_id not in ids:
+            ids.append(channel_id)
+    return ids
+
+
+def parse_words(text: str) -> list[str]:
+    words: list[str] = []
+    for part in text.split(","):
+        word = " ".join(part.split())
+        if word and word.casefold() not in {w.casefold() for w in words}:
+            words.append(word)
+    if len(words) > MAX_BANNED or any(len(w) > MAX_WORD for w in words):
+        raise RequestInvalid(
+            f"Keep it to {MAX_BANNED} words or phrases of at most {MAX_WORD} characters each."
+        )
+    return words
+
+
+def settings_embed(bot: VeoBot, rules: GuildSettings) -> discord.Embed:
+    """Every current setting of a server, as an admin sees it."""
+    env_quota = bot.settings.daily_quota
+    embed = discord.Embed(title="Video settings for this server", colour=discord.Colour.blurple())
+    quota = (
+        f"**{rules.daily_quota}** videos a day per member"
+        if rules.daily_quota is not None
+        else f"**{env_quota}** videos a day per member (the bot's default)"
+    )
+    embed.add_field(name="Daily quota", value=quota, inline=False)
+    overrides = [f"<@{u}>: **{d}** a day" for u, d in rules.overrides.items()]
+    embed.add_field(name="Member quotas", value=_clip(overrides, "none"), inline=False)
+    embed.add_field(
+        name="Channels where /veo works",
+        value=channel_list(rules.allowed_channels)[:1024] or "every channel",
+        inline=False,
+    )
+    words = ", ".join(f"||{w}||" for w in rules.banned_words)
+    embed.add_field(
+        name="Banned words", value=_clip([words] if words else [], "none"), inline=False
+    )
+    if rules.default_provider and rules.default_model:
+        defaults = f"`{rules.default_provider}` / `{rules.default_model}`"
+    else:
+        provider = bot.providers.default
+        defaults = f"`{provider}` / `{bot.providers.default_model(provider)}` (the bot's default)"
+    embed.add_field(name="Default service / model", value=defaults, inline=False)
+    alerts = f"<#{rules.alert_channel_id}>" if rules.alert_channel_id else "not set"
+    embed.add_field(name="Alert channel", value=alerts, inline=False)
+    return embed
+
+
+def _clip(lines: list[str], empty: str) -> str:
+    text = "\n".join(lines) or empty
+    return text if len(text) <= 1024 else text[:1020] + " …"
+
+
+class AdminCog(commands.Cog):
+    admin = app_commands.Group(
+        name="veo-admin",
+        description="Video settings for this server",
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
+    )
+
+    def __init__(self, bot: VeoBot) -> None:
+        self.bot = bot
+
+    async def _guild(self, interaction: discord.Interaction[VeoBot]) -> int | None:
+        """The guild id if the member may change its settings; otherwise say why not."""
+        if interaction.guild_id is None:
+            await self._say(interaction, DM_ONLY)
+            return None
+        perms = interaction.permissions
+        if not (perms.manage_guild or perms.administrator):
+            await self._say(interaction, NOT_ADMIN)
+            return None
+        return interaction.guild_id
+
+    @staticmethod
+    async def _say(interaction: discord.Interaction[VeoBot], text: str) -> None:
+        await interaction.response.send_message(
+            f"⚠️ {text}", ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    async def _show(
+        self, interaction: discord.Interaction[VeoBot], guild_id: int, done: str | None = None
+    ) -> None:
+        rules = await self.bot.service.guilds.get(guild_id, with_overrides=True)
+        await interaction.response.send_message(
+            f"✅ {done}" if done else None,
+            embed=settings_embed(self.bot, rules),
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    @admin.command(name="show", description="Show this server's video settings")
+    async def show(self, interaction: discord.Interaction[VeoBot]) -> None:
+        if (guild_id := await self._guild(interaction)) is not None:
+            await self._show(interaction, guild_id)
+
+    @admin.command(name="quota", description="How many videos each member may make a day")
+    @app_commands.describe(daily="Videos per member per day; 0 = use the bot's default")
+    async def quota(
+        self, interaction: discord.Interaction[VeoBot], daily: app_commands.Range[int, 0, 1000]
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        await self.bot.service.guilds.set(guild_id, daily_quota=daily or None)
+        done = (
+            f"Members may now make {daily} video(s) a day."
+            if daily
+            else f"The server quota is off: the bot's default ({self.bot.settings.daily_quota}) applies."
+        )
+        await self._show(interaction, guild_id, done)
+
+    @admin.command(name="quota-member", description="Give one member their own daily quota")
+    @app_commands.describe(
+        member="The member", daily="Videos per day for them (0 = none); leave out to remove"
+    )
+    async def quota_member(
+        self,
+        interaction: discord.Interaction[VeoBot],
+        member: discord.User,
+        daily: app_commands.Range[int, 0, 1000] | None = None,
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        await self.bot.service.guilds.set_member_quota(guild_id, member.id, daily)
+        done = (
+            f"{member.mention} may now make {daily} video(s) a day."
+            if daily is not None
+            else f"{member.mention} follows the server quota again."
+        )
+        await self._show(interaction, guild_id, done)
+
+    @admin.command(name="quota-reset", description="Give a member back today's used videos")
+    @app_commands.describe(member="The member")
+    async def quota_reset(
+        self, interaction: discord.Interaction[VeoBot], member: discord.User
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        was = await self.bot.service.reset_quota(member.id)
+        await self._show(
+            interaction, guild_id, f"{member.mention} got back the {was} video(s) used today."
+        )
+
+    @admin.command(name="channels", description="The channels where /veo may be used")
+    @app_commands.describe(channels="Channel mentions (#name …); leave out to allow every channel")
+    async def channels(
+        self, interaction: discord.Interaction[VeoBot], channels: str | None = None
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        try:
+            ids = parse_channels(channels or "")
+        except RequestInvalid as exc:
+            await self._say(interaction, str(exc))
+            return
+        await self.bot.service.guilds.set(guild_id, allowed_channels=ids)
+        done = (
+            f"/veo now works only in {channel_list(ids)}."
+            if ids
+            else "/veo works in every channel."
+        )
+        await self._show(interaction, guild_id, done)
+
+    @admin.command(name="banned-words", description="Words that may not appear in prompts")
+    @app_commands.describe(words="Comma-separated words or phrases; leave out to clear the list")
+    async def banned_words(
+        self, interaction: discord.Interaction[VeoBot], words: str | None = None
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        try:
+            parsed = parse_words(words or "")
+        except RequestInvalid as exc:
+            await self._say(interaction, str(exc))
+            return
+        await self.bot.service.guilds.set(guild_id, banned_words=parsed)
+        done = (
+            f"{len(parsed)} banned word(s) saved." if parsed else "The banned-word list is empty."
+        )
+        await self._show(interaction, guild_id, done)
+
+    @admin.command(
+        name="defaults", description="The service and model used when a member picks none"
+    )
+    @app_commands.describe(
+        provider="Video service; leave both out to use the bot's default",
+        model="Model (its service's default if left out)",
+    )
+    async def defaults(
+        self,
+        interaction: discord.Interaction[VeoBot],
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        guilds = self.bot.service.guilds
+        if provider is None and model is None:
+            await guilds.set(guild_id, default_provider=None, default_model=None)
+            await self._show(interaction, guild_id, "Members get the bot's default model again.")
+            return
+        registry = self.bot.providers
+        try:
+            chosen, name = choose_model(provider, model, registry)
+            if registry.model(chosen, name) is None:
+                models = ", ".join(f"`{m}`" for m in registry.get(chosen).models)
+                raise RequestInvalid(f"`{name}` is not a model of {chosen}. Pick one of: {models}.")
+        except RequestInvalid as exc:
+            await self._say(interaction, str(exc))
+            return
+        await guilds.set(guild_id, default_provider=chosen, default_model=name)
+        await self._show(interaction, guild_id, f"Default set to `{chosen}` / `{name}`.")
+
+    @defaults.autocomplete("provider")
+    async def _provider_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=f"{p.label} ({p.name})"[:100], value=p.name)
+            for p in self.bot.providers
+            if current.lower() in p.name.lower()
+        ][:25]
+
+    @defaults.autocomplete("model")
+    async def _model_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        chosen = getattr(interaction.namespace, "provider", None)
+        return [
+            app_commands.Choice(name=f"{s.label} — {p.name}"[:100], value=f"{p.name}/{s.name}")
+            for p in self.bot.providers
+            if not chosen or p.name == chosen
+            for s in p.models.values()
+            if current.lower() in f"{p.name}/{s.name} {s.label}".lower()
+        ][:25]
+
+    @admin.command(name="alerts", description="Where the bot may post alerts for admins")
+    @app_commands.describe(channel="A text channel; leave out to stop alerts")
+    async def alerts(
+        self, interaction: discord.Interaction[VeoBot], channel: discord.TextChannel | None = None
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        await self.bot.service.guilds.set(
+            guild_id, alert_channel_id=channel.id if channel is not None else None
+        )
+        done = f"Alerts will go to {channel.mention}." if channel else "Alerts are off."
+        await self._show(interaction, guild_id, done)
+
+
+async def setup(bot: VeoBot) -> None:
+    await bot.add_cog(AdminCog(bot))
