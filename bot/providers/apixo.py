@@ -46,6 +46,7 @@ from .apixo_wire import (
 )
 from .base import (
     FetchedVideo,
+    InputImage,
     Mode,
     ModelSpec,
     ProviderAuthError,
@@ -60,6 +61,7 @@ from .base import (
     TaskStatus,
     Timing,
 )
+from .checks import check_mode, check_prompt, check_request, find_spec, image_count_message
 from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,6 @@ ROUTINGS = ("auto", "value", "official")
 _SUBMIT_PATH = "/api/v1/generateTask/veo-3-1"
 _STATUS_PATH = "/api/v1/statusTask/veo-3-1"
 
-_IMAGE_MIMES = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
 _MAX_PROMPT = 10_000
 # One vendor page says 24 h, another 15 days: plan for the shorter.
 URL_LIFETIME = 24 * 3600.0
@@ -336,26 +337,16 @@ class ApixoProvider:
     def _body(self, request: SubmitRequest) -> ApixoSubmitBody:
         """Translate and re-check the request against the model table: a refused submit costs
         a round trip, and the reference rules (fast only, 16:9 only) are easy to miss."""
-        spec = self.models.get(request.model)
-        if spec is None:
-            raise ProviderRejected(
-                "This model is not offered by the video service.",
-                code="unknown_model",
-                detail=f"apixo: unknown model {request.model!r}",
-            )
-        if request.mode not in spec.modes:
-            raise ProviderRejected(
-                f"{spec.label} cannot use reference images; pick {MODELS[FAST].label}."
-                if request.mode is Mode.REFERENCE
-                else f"{spec.label} does not offer this mode.",
-                code="unsupported_mode",
-                detail=f"apixo: mode {request.mode} not offered by {request.model}",
-            )
-        prompt = request.prompt.strip()
-        if not prompt:
-            raise ProviderRejected(
-                "The prompt is empty: describe the video you want.", code="bad_prompt"
-            )
+        spec = find_spec(self.models, request, "apixo")
+        check_mode(
+            request,
+            spec,
+            "apixo",
+            message=f"{spec.label} cannot use reference images; pick {MODELS[FAST].label}."
+            if request.mode is Mode.REFERENCE
+            else f"{spec.label} does not offer this mode.",
+        )
+        check_prompt(request, "apixo", code="bad_prompt", detail=False)
         if len(request.prompt) > _MAX_PROMPT:
             raise ProviderRejected(
                 _PROMPT_LONG_MSG,
@@ -363,28 +354,9 @@ class ApixoProvider:
                 detail=f"apixo: {len(request.prompt)} chars",
             )
         gen_type, low, high = _GENERATION[request.mode]
-        count = len(request.images)
-        if not low <= count <= high:
-            raise ProviderRejected(
-                _image_count_message(request.mode),
-                code="bad_images",
-                detail=f"apixo: {count} images for mode {request.mode}",
-            )
         urls: list[str] = []
-        for image in request.images:
-            fmt = _IMAGE_MIMES.get(image.mime)
-            if fmt is None or fmt not in spec.image_formats:
-                raise ProviderRejected(
-                    "The image must be a JPEG, PNG or WebP picture.",
-                    code="bad_image_format",
-                    detail=f"apixo: image type {image.mime!r}",
-                )
-            if len(image.data) > spec.max_image_bytes:
-                raise ProviderRejected(
-                    _IMAGE_LARGE_MSG,
-                    code="image_too_large",
-                    detail=f"apixo: image {len(image.data)} bytes",
-                )
+
+        def take_url(image: InputImage) -> None:
             if not image.url or not image.url.startswith(("https://", "http://")):
                 # The vendor only takes URLs; the job manager should have given one.
                 raise ProviderRejected(
@@ -393,6 +365,17 @@ class ApixoProvider:
                     detail="apixo: image without a public URL",
                 )
             urls.append(image.url)
+
+        check_request(
+            request,
+            spec,
+            "apixo",
+            mode_message=None,  # checked above, before the prompt
+            count=(low, high),
+            count_message=image_count_message(request.mode),
+            too_large_message=_IMAGE_LARGE_MSG,
+            each=take_url,
+        )
         # The vendor's default is 16:9; say it anyway so the request is explicit.
         aspect = request.aspect_ratio or "16:9"
         if aspect not in spec.aspect_ratios:
@@ -661,20 +644,6 @@ _GENERATION: Mapping[Mode, tuple[GenerationType, int, int]] = {
     Mode.FIRST_LAST: (GenerationType.FIRST_AND_LAST_FRAMES_2_VIDEO, 2, 2),
     Mode.REFERENCE: (GenerationType.REFERENCE_2_VIDEO, 1, 3),
 }
-
-
-def _image_count_message(mode: Mode) -> str:
-    match mode:
-        case Mode.TEXT:
-            return "Images are not used for a text-only video."
-        case Mode.FIRST_FRAME:
-            return "First-frame mode takes exactly one image."
-        case Mode.FIRST_LAST:
-            return "First + last frame mode takes exactly two images."
-        case Mode.REFERENCE:
-            return "Reference mode takes one to three images."
-        case _:
-            assert_never(mode)
 
 
 def _expiry(complete_ms: int | None) -> float:

@@ -51,11 +51,11 @@ from .base import (
     TaskStatus,
     Timing,
 )
+from .checks import check_text_or_start_image, find_spec
 from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 
 log = logging.getLogger(__name__)
 
-_IMAGE_MIMES = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
 
 _SIZES: Mapping[tuple[str, str], str] = {
     ("720p", "16:9"): "1280x720",
@@ -237,42 +237,8 @@ class ApiyiProvider:
     def _body(self, request: SubmitRequest) -> ApiyiSubmitBody:
         """Translate and re-check the request: a rejected submit costs a round trip, and a
         few rules (1080p/4k need 8 s, one image) are easy to get wrong upstream of us."""
-        spec = self._own.get(request.model)
-        if spec is None:
-            raise ProviderRejected(
-                "This model is not offered by the video service.",
-                code="unknown_model",
-                detail=f"apiyi: unknown model {request.model!r}",
-            )
-        if request.mode not in spec.modes:
-            raise ProviderRejected(
-                "This video service only makes videos from text or from one start image.",
-                code="unsupported_mode",
-                detail=f"apiyi: mode {request.mode} not supported",
-            )
-        wanted = 1 if request.mode is Mode.FIRST_FRAME else 0
-        if len(request.images) != wanted:
-            raise ProviderRejected(
-                "This video service takes exactly one start image."
-                if wanted
-                else "Images are not used for a text-only video.",
-                code="bad_images",
-                detail=f"apiyi: {len(request.images)} images for mode {request.mode}",
-            )
-        for image in request.images:
-            fmt = _IMAGE_MIMES.get(image.mime)
-            if fmt is None or fmt not in spec.image_formats:
-                raise ProviderRejected(
-                    "The image must be a JPEG, PNG or WebP picture.",
-                    code="bad_image_format",
-                    detail=f"apiyi: image type {image.mime!r}",
-                )
-            if len(image.data) > spec.max_image_bytes:
-                raise ProviderRejected(
-                    "The image is too large for the video service (10 MB at most).",
-                    code="image_too_large",
-                    detail=f"apiyi: image {len(image.data)} bytes",
-                )
+        spec = find_spec(self._own, request, "apiyi")
+        check_text_or_start_image(request, spec, "apiyi")
         resolution = request.resolution or "720p"
         aspect = request.aspect_ratio or "16:9"
         duration = request.duration if request.duration is not None else spec.default_duration

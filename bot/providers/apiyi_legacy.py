@@ -52,11 +52,18 @@ from .base import (
     TaskStatus,
     Timing,
 )
+from .checks import (
+    check_prompt,
+    check_request,
+    find_spec,
+    image_count_message,
+    unsupported_options,
+)
 from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 
 log = logging.getLogger(__name__)
 
-_IMAGE_MIMES = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
+_VENDOR = "apiyi legacy"
 
 # Documented: fast ~30-60 s, standard ~1-2 min, poll every 5-10 s, give up after 10 min.
 # The deadline has margin: a job we abandon is still rendered, billed and lost.
@@ -218,46 +225,20 @@ class ApiyiLegacyChannel:
         """Re-check the request against the model table: the model name carries shape,
         length and mode, so an option that does not match it would be silently ignored by
         the vendor (a paid video that is not what the member asked for)."""
-        spec = self.models.get(request.model)
-        if spec is None:
-            raise ProviderRejected(
-                _MODEL_MSG,
-                code="unknown_model",
-                detail=f"apiyi legacy: unknown model {request.model!r}",
-            )
-        if request.mode not in spec.modes:
-            raise ProviderRejected(
+        spec = find_spec(self.models, request, _VENDOR, message=_MODEL_MSG)
+        wanted = {Mode.TEXT: 0, Mode.FIRST_FRAME: 1, Mode.FIRST_LAST: 2}.get(request.mode, -1)
+        check_request(
+            request,
+            spec,
+            _VENDOR,
+            mode_message=(
                 f"{request.model} makes videos from a first frame (and optionally a last frame)."
                 if Mode.FIRST_FRAME in spec.modes
-                else f"{request.model} makes videos from text only; use a -fl model for images.",
-                code="unsupported_mode",
-                detail=f"apiyi legacy: mode {request.mode} not supported by {request.model}",
-            )
-        wanted = {Mode.TEXT: 0, Mode.FIRST_FRAME: 1, Mode.FIRST_LAST: 2}.get(request.mode, -1)
-        if len(request.images) != wanted:
-            raise ProviderRejected(
-                {
-                    0: "Images are not used for a text-only video.",
-                    1: "First-frame mode takes exactly one image.",
-                    2: "First + last frame mode takes exactly two images.",
-                }.get(wanted, _REJECT_MSG),
-                code="bad_images",
-                detail=f"apiyi legacy: {len(request.images)} images for mode {request.mode}",
-            )
-        for image in request.images:
-            fmt = _IMAGE_MIMES.get(image.mime)
-            if fmt is None or fmt not in spec.image_formats:
-                raise ProviderRejected(
-                    "The image must be a JPEG, PNG or WebP picture.",
-                    code="bad_image_format",
-                    detail=f"apiyi legacy: image type {image.mime!r}",
-                )
-            if len(image.data) > spec.max_image_bytes:
-                raise ProviderRejected(
-                    "The image is too large for the video service (10 MB at most).",
-                    code="image_too_large",
-                    detail=f"apiyi legacy: image {len(image.data)} bytes",
-                )
+                else f"{request.model} makes videos from text only; use a -fl model for images."
+            ),
+            count=(wanted, wanted),
+            count_message=image_count_message(request.mode),
+        )
         if request.aspect_ratio is not None and request.aspect_ratio not in spec.aspect_ratios:
             raise ProviderRejected(
                 f"{request.model} only makes {spec.aspect_ratios[0]} videos; "
@@ -281,27 +262,14 @@ class ApiyiLegacyChannel:
                 code="bad_duration",
                 detail=f"apiyi legacy: {request.duration} s",
             )
-        unsupported = [
-            name
-            for name, given in (
-                ("a negative prompt", request.negative_prompt),
-                ("a seed", request.seed is not None),
-                ("prompt enhancement", request.enhance_prompt),
-            )
-            if given
-        ]
+        unsupported = unsupported_options(request, spec)
         if unsupported:
             raise ProviderRejected(
                 f"{request.model} does not take {' or '.join(unsupported)}.",
                 code="unsupported_option",
                 detail=f"apiyi legacy: unsupported {unsupported}",
             )
-        if not request.prompt.strip():
-            raise ProviderRejected(
-                "The prompt is empty: describe the video you want.",
-                code="invalid_prompt",
-                detail="apiyi legacy: empty prompt",
-            )
+        check_prompt(request, _VENDOR, code="invalid_prompt")
         return LegacySubmitBody(prompt=request.prompt, model=request.model)
 
     # -- status ---------------------------------------------------------------------------

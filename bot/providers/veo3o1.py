@@ -47,6 +47,12 @@ from .base import (
     TaskStatus,
     Timing,
 )
+from .checks import (
+    check_prompt,
+    check_text_or_start_image,
+    find_spec,
+    unsupported_options,
+)
 from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 from .veo3o1_wire import (
     Veo3o1Code,
@@ -64,7 +70,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://veo3o1.com/api"
 MODEL = "veo3o1-veo-3.1"
 
-_IMAGE_MIMES = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
 
 # No timing is documented. Veo 3.1 renders take about 1-3 min (the seed's own example
 # says `estimatedTime: 120`), so the first look is at 30 s; the seed asks for polls every
@@ -223,48 +228,9 @@ class Veo3o1Provider:
     def _check(self, request: SubmitRequest) -> ModelSpec:
         """Re-check the request against the model table: a refused submit costs a round trip
         (two with an upload), and the vendor's only answer is a bare 1000."""
-        spec = self.models.get(request.model)
-        if spec is None:
-            raise ProviderRejected(
-                "This model is not offered by the video service.",
-                code="unknown_model",
-                detail=f"veo3o1: unknown model {request.model!r}",
-            )
-        if request.mode not in spec.modes:
-            raise ProviderRejected(
-                "This video service only makes videos from text or from one start image.",
-                code="unsupported_mode",
-                detail=f"veo3o1: mode {request.mode} not supported",
-            )
-        wanted = 1 if request.mode is Mode.FIRST_FRAME else 0
-        if len(request.images) != wanted:
-            raise ProviderRejected(
-                "This video service takes exactly one start image."
-                if wanted
-                else "Images are not used for a text-only video.",
-                code="bad_images",
-                detail=f"veo3o1: {len(request.images)} images for mode {request.mode}",
-            )
-        for image in request.images:
-            fmt = _IMAGE_MIMES.get(image.mime)
-            if fmt is None or fmt not in spec.image_formats:
-                raise ProviderRejected(
-                    "The image must be a JPEG, PNG or WebP picture.",
-                    code="bad_image_format",
-                    detail=f"veo3o1: image type {image.mime!r}",
-                )
-            if len(image.data) > spec.max_image_bytes:
-                raise ProviderRejected(
-                    "The image is too large for the video service (50 MB at most).",
-                    code="image_too_large",
-                    detail=f"veo3o1: image {len(image.data)} bytes",
-                )
-        if not request.prompt.strip():
-            raise ProviderRejected(
-                "The prompt is empty: describe the video you want.",
-                code="empty_prompt",
-                detail="veo3o1: empty prompt",
-            )
+        spec = find_spec(self.models, request, "veo3o1")
+        check_text_or_start_image(request, spec, "veo3o1")
+        check_prompt(request, "veo3o1", code="empty_prompt")
         if spec.max_prompt is not None and len(request.prompt) > spec.max_prompt:
             raise ProviderRejected(
                 f"The prompt is longer than the video service allows ({spec.max_prompt:,}).",
@@ -289,15 +255,7 @@ class Veo3o1Provider:
                 code="bad_duration",
                 detail=f"veo3o1: duration {request.duration}",
             )
-        unsupported = [
-            what
-            for what, given, offered in (
-                ("a negative prompt", request.negative_prompt, spec.negative_prompt),
-                ("a seed", request.seed is not None, spec.seed),
-                ("prompt enhancement", request.enhance_prompt, spec.enhance_prompt),
-            )
-            if given and not offered
-        ]
+        unsupported = unsupported_options(request, spec)
         if unsupported:
             raise ProviderRejected(
                 f"The video service does not take {unsupported[0]}.",

@@ -48,6 +48,7 @@ from .base import (
     TaskStatus,
     Timing,
 )
+from .checks import NO_IMAGES_MSG, check_prompt, check_request, find_spec
 from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
 from .yelinai_wire import (
     YelinaiError,
@@ -64,7 +65,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.yelinai.com"
 _API = "/veo/v1/api/video"
 
-_IMAGE_MIMES = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
 
 # The seed documents no timing at all. Veo 3 through such gateways takes 1–3 min (fast
 # less, pro more), and the upstream retries a failed render up to 3 times
@@ -238,33 +238,23 @@ class YelinaiProvider:
         """Translate and re-check the request against the model table: a rejected submit
         costs a round trip, and an option the vendor has no field for would be dropped
         silently (the member would get something other than what they asked for)."""
-        spec = self.models.get(request.model)
-        if spec is None:
-            raise ProviderRejected(
-                "This model is not offered by the video service.",
-                code="unknown_model",
-                detail=f"yelinai: unknown model {request.model!r}",
-            )
-        if not request.prompt.strip():
-            raise ProviderRejected(
-                "The prompt is empty: describe the video you want.",
-                code="empty_prompt",
-                detail="yelinai: empty prompt",
-            )
-        if request.mode not in spec.modes:
-            can = (
-                "from one start image"
-                if spec.modes == _FRAMES
-                else "from text, or from text and reference images"
-            )
-            raise ProviderRejected(
-                f"{spec.label} only makes videos {can}.",
-                code="unsupported_mode",
-                detail=f"yelinai: mode {request.mode} not supported by {spec.name}",
-            )
-        self._check_count(spec, request)
-        for image in request.images:
-            self._check_image(spec, image)
+        spec = find_spec(self.models, request, "yelinai")
+        check_prompt(request, "yelinai", code="empty_prompt")
+        can = (
+            "from one start image"
+            if spec.modes == _FRAMES
+            else "from text, or from text and reference images"
+        )
+        count, count_message = _image_count(spec, request.mode)
+        check_request(
+            request,
+            spec,
+            "yelinai",
+            mode_message=f"{spec.label} only makes videos {can}.",
+            count=count,
+            count_message=count_message,
+            each=self._check_url,
+        )
         unsupported = [
             what
             for what, given, allowed in (
@@ -295,39 +285,7 @@ class YelinaiProvider:
         )
 
     @staticmethod
-    def _check_count(spec: ModelSpec, request: SubmitRequest) -> None:
-        count = len(request.images)
-        if request.mode is Mode.TEXT:
-            ok, want = count == 0, "Images are not used for a text-only video."
-        elif request.mode is Mode.FIRST_FRAME:
-            ok, want = count == 1, f"{spec.label} takes exactly one start image."
-        elif request.mode is Mode.REFERENCE:
-            top = spec.max_reference_images
-            ok, want = 1 <= count <= top, f"{spec.label} takes 1 to {top} reference images."
-        else:
-            ok, want = False, f"{spec.label} cannot use this mode."
-        if not ok:
-            raise ProviderRejected(
-                want,
-                code="bad_images",
-                detail=f"yelinai: {count} images for mode {request.mode} on {spec.name}",
-            )
-
-    @staticmethod
-    def _check_image(spec: ModelSpec, image: InputImage) -> None:
-        fmt = _IMAGE_MIMES.get(image.mime)
-        if fmt is None or fmt not in spec.image_formats:
-            raise ProviderRejected(
-                "The image must be a JPEG, PNG or WebP picture.",
-                code="bad_image_format",
-                detail=f"yelinai: image type {image.mime!r}",
-            )
-        if len(image.data) > spec.max_image_bytes:
-            raise ProviderRejected(
-                "The image is too large for the video service (10 MB at most).",
-                code="image_too_large",
-                detail=f"yelinai: image {len(image.data)} bytes",
-            )
+    def _check_url(image: InputImage) -> None:
         url = image.url or ""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -571,3 +529,15 @@ class YelinaiProvider:
             if text and member_safe(text) and self._scrub(text) == text:
                 return f"{lead[:-1]}: {text.rstrip('.')}."
         return f"{lead} Try a different prompt or settings."
+
+
+def _image_count(spec: ModelSpec, mode: Mode) -> tuple[tuple[int, int], str]:
+    """How many images `mode` takes on this model (low, high), and the sentence if not."""
+    if mode is Mode.TEXT:
+        return (0, 0), NO_IMAGES_MSG
+    if mode is Mode.FIRST_FRAME:
+        return (1, 1), f"{spec.label} takes exactly one start image."
+    if mode is Mode.REFERENCE:
+        top = spec.max_reference_images
+        return (1, top), f"{spec.label} takes 1 to {top} reference images."
+    return (1, 0), f"{spec.label} cannot use this mode."
