@@ -6,13 +6,13 @@ adapter that breaks them fails its tests; it DOWNLOADS the image URLs it is give
 vendor does) and records their bytes per task; it serves finished videos as plain links on
 itself (`/files/<task>.mp4`, no key needed); and, in callback mode, it POSTs the status body
 to the task's `callback_url` when the task ends, retrying up to 3 times on a non-200.
-Only aiohttp and the stdlib: it must not share code with the adapter it tests.
+Only aiohttp, the stdlib and `vendor_base` (shared by the simulators): it must not share
+code with the adapter it tests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections import deque
@@ -21,6 +21,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.sim import vendor_base as vb
+from tests.sim.vendor_base import RecordedRequest
+from tests.sim.vendor_base import default_video as default_video  # the tests import it here
 
 SUBMIT_PATH = "/api/v1/generateTask/veo-3-1"
 STATUS_PATH = "/api/v1/statusTask/veo-3-1"
@@ -57,34 +61,6 @@ _REASONS = {
 }
 
 
-def default_video(size: int = 4096) -> bytes:
-    """A few KB starting with a valid MP4 `ftyp` box (size 24, brand isom)."""
-    head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-    body = bytes(i % 251 for i in range(max(0, size - len(head))))
-    return head + body
-
-
-def image_kind(data: bytes) -> str | None:
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str  # as received, still percent-encoded, query included
-    query: dict[str, str]
-    headers: dict[str, str]
-    content_type: str
-    json: Any = None
-    body: bytes = b""
-
-
 @dataclass
 class CallbackAttempt:
     task_id: str
@@ -92,19 +68,6 @@ class CallbackAttempt:
     body: dict[str, Any]
     status: int | None  # None: the connection failed
     error: str | None = None
-
-
-@dataclass
-class ScriptedResponse:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def build(self) -> web.Response:
-        return web.Response(
-            status=self.status, body=self.body, content_type=self.content_type, headers=self.headers
-        )
 
 
 @dataclass
@@ -141,32 +104,7 @@ def _error(status: int, error: str, message: str | None = None) -> web.Response:
     )
 
 
-def _script(
-    status: int,
-    body: str | bytes | dict[str, Any] | None,
-    headers: dict[str, str] | None,
-    retry_after: float | None,
-) -> ScriptedResponse:
-    hdrs = dict(headers or {})
-    if retry_after is not None:
-        hdrs["Retry-After"] = (
-            str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
-        )
-    if isinstance(body, dict):
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    if body is None:
-        body = {
-            "code": status,
-            "message": _REASONS.get(status, "Error"),
-            "data": {"error": f"scripted {status}"},
-        }
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    raw = body.encode() if isinstance(body, str) else body
-    ctype = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
-    return ScriptedResponse(status, raw, ctype, hdrs)
-
-
-class ApixoSimulator:
+class ApixoSimulator(vb.VendorSimulator):
     """apixo on 127.0.0.1. Knobs (plain attributes or methods, set them any time):
 
     - `queued_for` / `running_for`: seconds a task stays `pending`, then `processing`;
@@ -192,6 +130,8 @@ class ApixoSimulator:
       bytes the simulator downloaded from the URLs it was given.
     """
 
+    parse_multipart = False  # JSON only: a multipart body is kept raw, as sent
+
     def __init__(
         self,
         *,
@@ -199,22 +139,12 @@ class ApixoSimulator:
         queued_for: float | None = 0.05,
         running_for: float | None = 0.05,
     ) -> None:
-        self.api_key = api_key
-        self.queued_for = queued_for
-        self.running_for = running_for
-        self.requests: list[RecordedRequest] = []
+        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
         self.tasks: dict[str, SimTask] = {}
-        self.submit_script: deque[ScriptedResponse] = deque()
-        self.status_errors: deque[ScriptedResponse] = deque()
-        self.file_errors: deque[ScriptedResponse] = deque()
-        self.video_bytes = default_video()
-        self.send_content_length = True
+        self.file_errors: deque[vb.ScriptedResponse] = deque()
         self.break_content_after: int | None = None
-        self.delay_submit = 0.0
-        self.delay_status = 0.0
         self.max_concurrent = 1000
         self.omit_task_id = False
-        self.next_task_ids: deque[str] = deque()
         self.callbacks_enabled = True
         self.callback_delay = 0.0
         self.callback_retries = 3
@@ -222,12 +152,6 @@ class ApixoSimulator:
         self.callbacks: list[CallbackAttempt] = []
         self.image_timeout = 5.0
         self._fail_next: tuple[str, str | None] | None = None
-        self._counter = 0
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self.base_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -236,60 +160,20 @@ class ApixoSimulator:
         app.router.add_post("/api/v1/generateTask/{model}", self._submit)
         app.router.add_get("/api/v1/statusTask/{model}", self._status)
         app.router.add_get("/files/{name}", self._file)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        (self.base_url,) = await self._serve(app)
         self._client = aiohttp.ClientSession()
         return self.base_url
 
-    async def close(self) -> None:
-        self._closing.set()
-        for task in list(self._background):
-            task.cancel()
-        for task in list(self._background):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
     # -- knobs ----------------------------------------------------------------------------
 
-    def fail_next_submit_with(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.submit_script.append(_script(status, body, headers, retry_after))
+    def _scripted_error_body(self, status: int) -> dict[str, Any]:
+        return {
+            "code": status,
+            "message": _REASONS.get(status, "Error"),
+            "data": {"error": f"scripted {status}"},
+        }
 
-    def queue_status_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.status_errors.append(_script(status, body, headers, retry_after))
-
-    def queue_file_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.file_errors.append(_script(status, body, headers, retry_after))
+    queue_file_error = vb.script_knob("file_errors", "Served before normal `/files/` answers.")
 
     def make_task_fail(
         self, code: str = "CONTENT_VIOLATION", msg: str | None = None, *, task_id: str | None = None
@@ -309,58 +193,24 @@ class ApixoSimulator:
         if state in TERMINAL and task.completed_ms is None:
             task.completed_ms = int(time.time() * 1000)
 
-    def submits(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST"]
-
     def status_polls(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "GET" and "/statusTask/" in r.path]
 
     def file_gets(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "GET" and r.path.startswith("/files/")]
+        return self._requests_where("GET", prefix="/files/")
 
     def file_url(self, task_id: str) -> str:
         return f"{self.base_url}/files/{task_id}.mp4"
 
     # -- handlers -------------------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.raw_path,
-            query=dict(request.query),
-            headers=dict(request.headers),
-            content_type=request.content_type,
-        )
-        if request.method == "POST":
-            rec.body = await request.read()
-            try:
-                rec.json = json.loads(rec.body)
-            except ValueError:
-                rec.json = None
-        self.requests.append(rec)
-        return rec
-
-    def _authorized(self, request: web.Request) -> web.Response | None:
-        given = request.headers.get("Authorization", "")
-        if given == f"Bearer {self.api_key}":
-            return None
-        # Echo what was presented, as many gateways do: the adapter must not leak it.
-        shown = given.removeprefix("Bearer ").strip() or "(none)"
+    def _unauthorized(self, shown: str) -> web.Response:
         return _error(401, f"Invalid or missing API Key: {shown}")
 
-    async def _sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-
     async def _submit(self, request: web.Request) -> web.StreamResponse:
-        rec = await self._record(request)
-        await self._sleep(self.delay_submit)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.submit_script:
-            return self.submit_script.popleft().build()
+        rec, early = await self._gate(request, self.submit_script, self.delay_submit)
+        if early is not None:
+            return early
         if request.match_info["model"] != "veo-3-1":
             return _error(404, f"model {request.match_info['model']!r} not found")
         if rec.content_type != "application/json":
@@ -442,10 +292,7 @@ class ApixoSimulator:
         }
 
     async def _create(self, req: dict[str, Any], rec: RecordedRequest) -> web.Response:
-        self._counter += 1
-        task_id = (
-            self.next_task_ids.popleft() if self.next_task_ids else f"apx_{self._counter:012d}"
-        )
+        task_id = self._take_id(lambda n: f"apx_{n:012d}")
         task = SimTask(
             id=task_id,
             mode=req["mode"],
@@ -472,9 +319,7 @@ class ApixoSimulator:
         self._fail_next = None
         self.tasks[task_id] = task
         if task.callback_url is not None:
-            job = asyncio.get_running_loop().create_task(self._callback_when_done(task))
-            self._background.add(job)
-            job.add_done_callback(self._background.discard)
+            self._spawn(self._callback_when_done(task))
         data: dict[str, Any] = {} if self.omit_task_id else {"taskId": task_id}
         return web.json_response({"code": 200, "message": "success", "data": data})
 
@@ -496,7 +341,7 @@ class ApixoSimulator:
             return "IMAGE_DOWNLOAD_FAILED"
         if len(data) > MAX_IMAGE:
             return "IMAGE_TOO_LARGE"
-        if image_kind(data) is None:
+        if vb.image_kind(data) is None:
             return "UNSUPPORTED_FORMAT"
         task.images.append(data)
         return None
@@ -532,13 +377,9 @@ class ApixoSimulator:
         return {"code": 200, "message": "success", "data": data}
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        await self._sleep(self.delay_status)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.status_errors:
-            return self.status_errors.popleft().build()
+        _, early = await self._gate(request, self.status_errors, self.delay_status)
+        if early is not None:
+            return early
         if request.match_info["model"] != "veo-3-1":
             return _error(404, "model not found")
         task_id = request.query.get("taskId")
@@ -551,30 +392,14 @@ class ApixoSimulator:
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         """The CDN: no key needed (and none should be sent)."""
-        await self._record(request)
-        if self.file_errors:
-            return self.file_errors.popleft().build()
+        _, early = await self._gate(request, self.file_errors, auth=False)
+        if early is not None:
+            return early
         name = request.match_info["name"]
         task = self.tasks.get(name.removesuffix(".mp4"))
         if not name.endswith(".mp4") or task is None or self._state(task) != "success":
             return web.Response(status=404, text="Not Found")
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "video/mp4"})
-        data = self.video_bytes
-        if self.send_content_length:
-            resp.content_length = len(data)
-        else:
-            resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        cut = self.break_content_after
-        sent = data if cut is None else data[:cut]
-        for start in range(0, len(sent), 1024):
-            await resp.write(sent[start : start + 1024])
-        if cut is not None:
-            if request.transport is not None:
-                request.transport.close()
-            return resp
-        await resp.write_eof()
-        return resp
+        return await self._send_video(request, self.break_content_after)
 
     # -- callbacks ------------------------------------------------------------------------
 

@@ -5,20 +5,23 @@ JSON `{prompt, model}` for plain models, multipart with one or two `input_refere
 for `-fl` models, the documented error envelope and codes) so an adapter that breaks them
 fails its tests. It records every request, keeps the frames each task received, answers
 `/content` with JSON holding a URL on itself (`/files/<id>.mp4`, served like a CDN: no
-auth), and has knobs for the failures the real vendor produces. Only aiohttp and the
-stdlib: it must not share code with the adapter it tests.
+auth), and has knobs for the failures the real vendor produces. Only aiohttp, the stdlib
+and `vendor_base` (shared by the simulators): it must not share code with the adapter it
+tests.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+
+from tests.sim import vendor_base as vb
+from tests.sim.vendor_base import RecordedRequest
+from tests.sim.vendor_base import default_video as default_video  # the tests import it here
 
 MODELS = frozenset(
     {
@@ -32,51 +35,6 @@ MODELS = frozenset(
         "veo-3.1-landscape-fast-fl",
     }
 )
-IMAGE_TYPES = {
-    "image/jpeg": b"\xff\xd8\xff",
-    "image/png": b"\x89PNG\r\n\x1a\n",
-    "image/webp": b"RIFF",
-}
-
-
-def default_video(size: int = 4096) -> bytes:
-    """A few KB starting with a valid MP4 `ftyp` box (size 24, brand isom)."""
-    head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-    body = bytes(i % 251 for i in range(max(0, size - len(head))))
-    return head + body
-
-
-@dataclass
-class RecordedFile:
-    filename: str | None
-    content_type: str
-    size: int
-    data: bytes
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str  # as received, still percent-encoded
-    headers: dict[str, str]
-    content_type: str
-    json: Any = None  # parsed JSON body, when it was JSON
-    form: dict[str, list[str]] = field(default_factory=dict)  # multipart text fields
-    files: dict[str, list[RecordedFile]] = field(default_factory=dict)
-    body: bytes = b""
-
-
-@dataclass
-class ScriptedResponse:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def build(self) -> web.Response:
-        return web.Response(
-            status=self.status, body=self.body, content_type=self.content_type, headers=self.headers
-        )
 
 
 @dataclass
@@ -86,7 +44,7 @@ class SimTask:
     prompt: str
     created: int
     started: float  # monotonic
-    images: list[RecordedFile] = field(default_factory=list)  # in the order received
+    images: list[vb.RecordedFile] = field(default_factory=list)  # in the order received
     status: str | None = None  # forced status; None = follow the clock
     fail: bool = False
     fail_body: dict[str, Any] = field(default_factory=dict)
@@ -102,28 +60,7 @@ def _error(
     )
 
 
-def _script(
-    status: int,
-    body: str | bytes | dict[str, Any] | None,
-    headers: dict[str, str] | None,
-    retry_after: float | None,
-) -> ScriptedResponse:
-    hdrs = dict(headers or {})
-    if retry_after is not None:
-        hdrs["Retry-After"] = (
-            str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
-        )
-    if isinstance(body, dict):
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    if body is None:
-        body = {"error": {"code": "upstream_error", "message": f"scripted {status}", "type": "x"}}
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    raw = body.encode() if isinstance(body, str) else body
-    ctype = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
-    return ScriptedResponse(status, raw, ctype, hdrs)
-
-
-class ApiyiLegacySimulator:
+class ApiyiLegacySimulator(vb.VendorSimulator):
     """apiyi's earlier channel on 127.0.0.1. Knobs (plain attributes or methods, any time):
 
     - `queued_for` / `running_for`: seconds a task stays `queued`, then `processing`;
@@ -153,29 +90,15 @@ class ApiyiLegacySimulator:
         queued_for: float | None = 0.05,
         running_for: float | None = 0.05,
     ) -> None:
-        self.api_key = api_key
-        self.queued_for = queued_for
-        self.running_for = running_for
-        self.requests: list[RecordedRequest] = []
+        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
         self.tasks: dict[str, SimTask] = {}
-        self.submit_script: deque[ScriptedResponse] = deque()
-        self.status_errors: deque[ScriptedResponse] = deque()
-        self.content_errors: deque[ScriptedResponse] = deque()
-        self.file_errors: deque[ScriptedResponse] = deque()
+        self.content_errors: deque[vb.ScriptedResponse] = deque()
+        self.file_errors: deque[vb.ScriptedResponse] = deque()
         self.content_not_ready_times = 0
         self.content_url: str | None = None
-        self.video_bytes = default_video()
-        self.send_content_length = True
         self.break_file_after: int | None = None
         self.file_content_type = "video/mp4"
-        self.delay_submit = 0.0
-        self.delay_status = 0.0
-        self.next_task_ids: deque[str] = deque()
         self._fail_next: dict[str, Any] | None = None
-        self._counter = 0
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -185,63 +108,19 @@ class ApiyiLegacySimulator:
         app.router.add_get("/v1/videos/{task_id}", self._status)
         app.router.add_get("/v1/videos/{task_id}/content", self._content)
         app.router.add_get("/files/{name}", self._file)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        (self.base_url,) = await self._serve(app)
         return self.base_url
-
-    async def close(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # -- knobs ----------------------------------------------------------------------------
 
-    def fail_next_submit_with(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.submit_script.append(_script(status, body, headers, retry_after))
+    def _scripted_error_body(self, status: int) -> dict[str, Any]:
+        return {"error": {"code": "upstream_error", "message": f"scripted {status}", "type": "x"}}
 
-    script_next_submit = fail_next_submit_with
-
-    def queue_status_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.status_errors.append(_script(status, body, headers, retry_after))
-
-    def queue_content_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.content_errors.append(_script(status, body, headers, retry_after))
-
-    def queue_file_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.file_errors.append(_script(status, body, headers, retry_after))
+    script_next_submit = vb.VendorSimulator.fail_next_submit_with
+    queue_content_error = vb.script_knob(
+        "content_errors", "Served before normal `/content` answers."
+    )
+    queue_file_error = vb.script_knob("file_errors", "Served before normal `/files/` answers.")
 
     def make_task_fail(
         self,
@@ -264,56 +143,36 @@ class ApiyiLegacySimulator:
         """Force any status string, known or not."""
         self.tasks[task_id].status = status
 
-    def submits(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST"]
-
     def gets(self, suffix: str = "") -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "GET" and r.path.endswith(suffix)]
+        return self._requests_where("GET", suffix=suffix)
 
     def file_gets(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "GET" and r.path.startswith("/files/")]
+        return self._requests_where("GET", prefix="/files/")
 
     def file_url(self, task_id: str) -> str:
         return f"{self.base_url}/files/{task_id}.mp4"
 
     # -- handlers -------------------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        ctype = request.content_type
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.raw_path,
-            headers=dict(request.headers),
-            content_type=ctype,
-        )
-        if request.method == "POST":
-            if ctype == "multipart/form-data":
-                # Read part by part: `request.post()` would fold repeated file fields.
-                reader = await request.multipart()
-                while (part := await reader.next()) is not None:
-                    if not isinstance(part, BodyPartReader):  # nested multipart: not expected
-                        continue
-                    name = part.name or ""
-                    data = await part.read(decode=False)
-                    if part.filename is not None:
-                        rec.files.setdefault(name, []).append(
-                            RecordedFile(
-                                part.filename,
-                                part.headers.get("Content-Type", ""),
-                                len(data),
-                                bytes(data),
-                            )
-                        )
-                    else:
-                        rec.form.setdefault(name, []).append(bytes(data).decode("utf-8", "replace"))
+    async def _read_multipart(self, request: web.Request, rec: RecordedRequest) -> None:
+        # Read part by part: `request.post()` would fold repeated file fields.
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):  # nested multipart: not expected
+                continue
+            name = part.name or ""
+            data = await part.read(decode=False)
+            if part.filename is not None:
+                rec.files.setdefault(name, []).append(
+                    vb.RecordedFile(
+                        part.filename,
+                        part.headers.get("Content-Type", ""),
+                        len(data),
+                        bytes(data),
+                    )
+                )
             else:
-                rec.body = await request.read()
-                try:
-                    rec.json = json.loads(rec.body)
-                except ValueError:
-                    rec.json = None
-        self.requests.append(rec)
-        return rec
+                rec.form.setdefault(name, []).append(bytes(data).decode("utf-8", "replace"))
 
     def _authorized(self, request: web.Request) -> web.Response | None:
         """Seed 003: `Authorization: sk-...`, the bare key. `Bearer <key>` is refused."""
@@ -328,21 +187,10 @@ class ApiyiLegacySimulator:
             "authentication_error",
         )
 
-    async def _sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-            except TimeoutError:
-                pass
-
     async def _submit(self, request: web.Request) -> web.StreamResponse:
-        rec = await self._record(request)
-        await self._sleep(self.delay_submit)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.submit_script:
-            return self.submit_script.popleft().build()
+        rec, early = await self._gate(request, self.submit_script, self.delay_submit)
+        if early is not None:
+            return early
         if rec.content_type == "application/json":
             checked = self._check_json(rec)
         elif rec.content_type == "multipart/form-data":
@@ -363,7 +211,7 @@ class ApiyiLegacySimulator:
 
     def _check_json(
         self, rec: RecordedRequest
-    ) -> web.Response | tuple[str, str, list[RecordedFile]]:
+    ) -> web.Response | tuple[str, str, list[vb.RecordedFile]]:
         body = rec.json
         if not isinstance(body, dict):
             return _error(400, "invalid_request", "request body must be a JSON object")
@@ -383,7 +231,7 @@ class ApiyiLegacySimulator:
 
     def _check_multipart(
         self, rec: RecordedRequest
-    ) -> web.Response | tuple[str, str, list[RecordedFile]]:
+    ) -> web.Response | tuple[str, str, list[vb.RecordedFile]]:
         for key, values in rec.form.items():
             if len(values) > 1:
                 return _error(400, "invalid_request", f"field {key} given more than once")
@@ -413,12 +261,7 @@ class ApiyiLegacySimulator:
                 f"input_reference must be given once or twice, got {len(refs)}",
             )
         for ref in refs:
-            magic = IMAGE_TYPES.get(ref.content_type)
-            if (
-                magic is None
-                or not ref.data.startswith(magic)
-                or (ref.content_type == "image/webp" and ref.data[8:12] != b"WEBP")
-            ):
+            if not vb.is_declared_image(ref.content_type, ref.data):
                 return _error(
                     400,
                     "invalid_request",
@@ -427,12 +270,9 @@ class ApiyiLegacySimulator:
         return model, prompt, list(refs)
 
     def _create(
-        self, model: str, prompt: str, images: list[RecordedFile], rec: RecordedRequest
+        self, model: str, prompt: str, images: list[vb.RecordedFile], rec: RecordedRequest
     ) -> web.Response:
-        self._counter += 1
-        task_id = (
-            self.next_task_ids.popleft() if self.next_task_ids else f"video_{self._counter:012d}"
-        )
+        task_id = self._take_id(lambda n: f"video_{n:012d}")
         task = SimTask(
             id=task_id,
             model=model,
@@ -474,25 +314,18 @@ class ApiyiLegacySimulator:
         return body
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        await self._sleep(self.delay_status)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.status_errors:
-            return self.status_errors.popleft().build()
+        _, early = await self._gate(request, self.status_errors, self.delay_status)
+        if early is not None:
+            return early
         task = self.tasks.get(request.match_info["task_id"])
         if task is None:
             return _error(404, "video_not_found", "Video task not found")
         return web.json_response(self._task_body(task))
 
     async def _content(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.content_errors:
-            return self.content_errors.popleft().build()
+        _, early = await self._gate(request, self.content_errors)
+        if early is not None:
+            return early
         task = self.tasks.get(request.match_info["task_id"])
         if task is None:
             return _error(404, "video_not_found", "Video task not found")
@@ -514,28 +347,11 @@ class ApiyiLegacySimulator:
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         """The CDN: no auth (the seed downloads the URL as is)."""
-        await self._record(request)
-        if self.file_errors:
-            return self.file_errors.popleft().build()
+        _, early = await self._gate(request, self.file_errors, auth=False)
+        if early is not None:
+            return early
         name = request.match_info["name"]
         task = self.tasks.get(name.removesuffix(".mp4"))
         if task is None or not name.endswith(".mp4") or self._state(task) != "completed":
             return web.Response(status=404, text="Not Found")
-        resp = web.StreamResponse(status=200, headers={"Content-Type": self.file_content_type})
-        data = self.video_bytes
-        if self.send_content_length:
-            resp.content_length = len(data)
-        else:
-            resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        cut = self.break_file_after
-        sent = data if cut is None else data[:cut]
-        for start in range(0, len(sent), 1024):
-            await resp.write(sent[start : start + 1024])
-        if cut is not None:
-            # Drop the connection mid-body: the client sees a truncated payload.
-            if request.transport is not None:
-                request.transport.close()
-            return resp
-        await resp.write_eof()
-        return resp
+        return await self._send_video(request, self.break_file_after, self.file_content_type)

@@ -3,13 +3,12 @@
 It enforces the seed's rules (string `duration`, no `generateAudio`, 8 s at 1080p/4k,
 one `input_reference` *file* in multipart...) so an adapter that breaks them fails its
 tests, records every request for assertions on what went over the wire, and has knobs
-for the failures the real vendor produces. Only aiohttp and the stdlib: it must not
-share code with the adapter it tests.
+for the failures the real vendor produces. Only aiohttp, the stdlib and `vendor_base`
+(shared by the simulators): it must not share code with the adapter it tests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import deque
@@ -17,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.sim import vendor_base as vb
+from tests.sim.vendor_base import RecordedRequest
+from tests.sim.vendor_base import default_video as default_video  # the tests import it here
 
 MODELS = frozenset({"veo-3.1-fast-generate-preview", "veo-3.1-generate-preview"})
 DURATIONS = frozenset({"4", "6", "8"})
@@ -30,54 +33,6 @@ SIZES = {
     "3840x2160": ("4k", "16:9"),
     "2160x3840": ("4k", "9:16"),
 }
-IMAGE_TYPES = {
-    "image/jpeg": b"\xff\xd8\xff",
-    "image/png": b"\x89PNG\r\n\x1a\n",
-    "image/webp": b"RIFF",
-}
-
-
-def default_video(size: int = 4096) -> bytes:
-    """A few KB starting with a valid MP4 `ftyp` box (size 24, brand isom)."""
-    head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-    body = bytes(i % 251 for i in range(max(0, size - len(head))))
-    return head + body
-
-
-@dataclass
-class RecordedFile:
-    filename: str | None
-    content_type: str
-    size: int
-    data: bytes
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str  # as received, still percent-encoded
-    headers: dict[str, str]
-    content_type: str
-    json: Any = None  # parsed JSON body, when it was JSON
-    form: dict[str, list[str]] = field(default_factory=dict)  # multipart text fields
-    files: dict[str, list[RecordedFile]] = field(default_factory=dict)
-    body: bytes = b""
-
-
-@dataclass
-class ScriptedResponse:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def build(self) -> web.Response:
-        return web.Response(
-            status=self.status,
-            body=self.body,
-            content_type=self.content_type,
-            headers=self.headers,
-        )
 
 
 @dataclass
@@ -101,28 +56,7 @@ def _error(
     )
 
 
-def _script(
-    status: int,
-    body: str | bytes | dict[str, Any] | None,
-    headers: dict[str, str] | None,
-    retry_after: float | None,
-) -> ScriptedResponse:
-    hdrs = dict(headers or {})
-    if retry_after is not None:
-        hdrs["Retry-After"] = (
-            str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
-        )
-    if isinstance(body, dict):
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    if body is None:
-        body = {"error": {"message": f"scripted {status}", "type": "upstream_error", "code": None}}
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    raw = body.encode() if isinstance(body, str) else body
-    ctype = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
-    return ScriptedResponse(status, raw, ctype, hdrs)
-
-
-class ApiyiSimulator:
+class ApiyiSimulator(vb.VendorSimulator):
     """apiyi on 127.0.0.1. Knobs (all plain attributes or methods, set them any time):
 
     - `queued_for` / `running_for`: seconds a task stays `queued`, then `in_progress`;
@@ -150,27 +84,13 @@ class ApiyiSimulator:
         queued_for: float | None = 0.05,
         running_for: float | None = 0.05,
     ) -> None:
-        self.api_key = api_key
-        self.queued_for = queued_for
-        self.running_for = running_for
-        self.requests: list[RecordedRequest] = []
+        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
         self.tasks: dict[str, SimTask] = {}
-        self.submit_script: deque[ScriptedResponse] = deque()
-        self.status_errors: deque[ScriptedResponse] = deque()
-        self.content_errors: deque[ScriptedResponse] = deque()
+        self.content_errors: deque[vb.ScriptedResponse] = deque()
         self.content_400_times = 0
-        self.video_bytes = default_video()
-        self.send_content_length = True
         self.break_content_after: int | None = None
-        self.delay_submit = 0.0
-        self.delay_status = 0.0
         self.omit_task_id = False
-        self.next_task_ids: deque[str] = deque()
         self._fail_next: dict[str, Any] | None = None
-        self._counter = 0
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -179,53 +99,18 @@ class ApiyiSimulator:
         app.router.add_post("/v1/videos", self._submit)
         app.router.add_get("/v1/videos/{task_id}", self._status)
         app.router.add_get("/v1/videos/{task_id}/content", self._content)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        (self.base_url,) = await self._serve(app)
         return self.base_url
-
-    async def close(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # -- knobs ----------------------------------------------------------------------------
 
-    def fail_next_submit_with(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.submit_script.append(_script(status, body, headers, retry_after))
+    def _scripted_error_body(self, status: int) -> dict[str, Any]:
+        return {"error": {"message": f"scripted {status}", "type": "upstream_error", "code": None}}
 
-    script_next_submit = fail_next_submit_with
-
-    def queue_status_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.status_errors.append(_script(status, body, headers, retry_after))
-
-    def queue_content_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.content_errors.append(_script(status, body, headers, retry_after))
+    script_next_submit = vb.VendorSimulator.fail_next_submit_with
+    queue_content_error = vb.script_knob(
+        "content_errors", "Served before normal `/content` answers."
+    )
 
     def make_task_fail(
         self, reason: str | None = None, *, task_id: str | None = None, field: str = "error"
@@ -251,48 +136,13 @@ class ApiyiSimulator:
         if status == "completed" and task.completed_at is None:
             task.completed_at = int(time.time())
 
-    def submits(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST"]
-
     def gets(self, suffix: str = "") -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "GET" and r.path.endswith(suffix)]
+        return self._requests_where("GET", suffix=suffix)
 
     # -- handlers -------------------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        ctype = request.content_type
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.raw_path,
-            headers=dict(request.headers),
-            content_type=ctype,
-        )
-        if request.method == "POST":
-            if ctype == "multipart/form-data":
-                form = await request.post()
-                for key, value in form.items():
-                    if isinstance(value, web.FileField):
-                        data = value.file.read()
-                        rec.files.setdefault(key, []).append(
-                            RecordedFile(value.filename, value.content_type, len(data), data)
-                        )
-                    else:
-                        rec.form.setdefault(key, []).append(str(value))
-            else:
-                rec.body = await request.read()
-                try:
-                    rec.json = json.loads(rec.body)
-                except ValueError:
-                    rec.json = None
-        self.requests.append(rec)
-        return rec
-
-    def _authorized(self, request: web.Request) -> web.Response | None:
-        given = request.headers.get("Authorization", "")
-        if given == f"Bearer {self.api_key}":
-            return None
+    def _unauthorized(self, shown: str) -> web.Response:
         # Like OpenAI-style gateways, echo what was presented: the adapter must not leak it.
-        shown = given.removeprefix("Bearer ").strip() or "(none)"
         return _error(
             401,
             f"Incorrect API key provided: {shown}",
@@ -300,21 +150,10 @@ class ApiyiSimulator:
             code="invalid_api_key",
         )
 
-    async def _sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-            except TimeoutError:
-                pass
-
     async def _submit(self, request: web.Request) -> web.StreamResponse:
-        rec = await self._record(request)
-        await self._sleep(self.delay_submit)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.submit_script:
-            return self.submit_script.popleft().build()
+        rec, early = await self._gate(request, self.submit_script, self.delay_submit)
+        if early is not None:
+            return early
         if rec.content_type == "application/json":
             problem = self._check_json(rec)
         elif rec.content_type == "multipart/form-data":
@@ -377,12 +216,7 @@ class ApiyiSimulator:
                 code="invalid_input_reference",
             )
         ref = refs[0]
-        magic = IMAGE_TYPES.get(ref.content_type)
-        if (
-            magic is None
-            or not ref.data.startswith(magic)
-            or (ref.content_type == "image/webp" and ref.data[8:12] != b"WEBP")
-        ):
+        if not vb.is_declared_image(ref.content_type, ref.data):
             return _error(
                 400,
                 f"input_reference must be a JPEG, PNG or WebP image, got {ref.content_type}",
@@ -470,10 +304,7 @@ class ApiyiSimulator:
         return None
 
     def _create(self, model: str, rec: RecordedRequest) -> web.Response:
-        self._counter += 1
-        task_id = (
-            self.next_task_ids.popleft() if self.next_task_ids else (f"task_{self._counter:016d}")
-        )
+        task_id = self._take_id(lambda n: f"task_{n:016d}")
         task = SimTask(
             id=task_id,
             model=model,
@@ -523,25 +354,18 @@ class ApiyiSimulator:
         return body
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        await self._sleep(self.delay_status)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.status_errors:
-            return self.status_errors.popleft().build()
+        _, early = await self._gate(request, self.status_errors, self.delay_status)
+        if early is not None:
+            return early
         task = self.tasks.get(request.match_info["task_id"])
         if task is None:
             return _error(404, "task not found", code="task_not_found")
         return web.json_response(self._task_body(task))
 
     async def _content(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.content_errors:
-            return self.content_errors.popleft().build()
+        _, early = await self._gate(request, self.content_errors)
+        if early is not None:
+            return early
         task = self.tasks.get(request.match_info["task_id"])
         if task is None:
             return _error(404, "task not found", code="task_not_found")
@@ -550,21 +374,4 @@ class ApiyiSimulator:
         if self.content_400_times > 0:
             self.content_400_times -= 1
             return _error(400, "video file is not available yet", code="video_not_ready")
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "video/mp4"})
-        data = self.video_bytes
-        if self.send_content_length:
-            resp.content_length = len(data)
-        else:
-            resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        cut = self.break_content_after
-        sent = data if cut is None else data[:cut]
-        for start in range(0, len(sent), 1024):
-            await resp.write(sent[start : start + 1024])
-        if cut is not None:
-            # Drop the connection mid-body: the client sees a truncated payload.
-            if request.transport is not None:
-                request.transport.close()
-            return resp
-        await resp.write_eof()
-        return resp
+        return await self._send_video(request, self.break_content_after)

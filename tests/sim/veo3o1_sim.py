@@ -11,13 +11,12 @@ Two listening sockets on 127.0.0.1: the API (`base_url`, ending in `/api` like t
 one) and a "CDN" on another port (`cdn_url`) that serves uploaded images and finished
 videos, so a test can tell whether the API key was sent to a foreign host.
 
-Only aiohttp and the stdlib: it must not share code with the adapter it tests.
+Only aiohttp, the stdlib and `vendor_base` (shared by the simulators): it must not share
+code with the adapter it tests.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
 import time
 import uuid as uuidlib
@@ -27,6 +26,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.sim import vendor_base as vb
+from tests.sim.vendor_base import RecordedRequest
+from tests.sim.vendor_base import default_video as default_video  # the tests import it here
 
 GENERATION_TYPES = frozenset({"text_to_video", "image_to_video"})
 ASPECTS = frozenset({"auto", "16:9", "9:16"})
@@ -39,57 +42,6 @@ IMAGE_TYPES = {
 }
 # HTTP status used for each code when `errors_with_http_200` is False.
 HTTP_FOR_CODE = {1000: 400, 1001: 402, 1002: 401, 1003: 429, 5000: 500}
-
-
-def default_video(size: int = 4096) -> bytes:
-    """A few KB starting with a valid MP4 `ftyp` box (size 24, brand isom)."""
-    head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-    body = bytes(i % 251 for i in range(max(0, size - len(head))))
-    return head + body
-
-
-def _image_kind(data: bytes) -> str | None:
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
-@dataclass
-class RecordedFile:
-    filename: str | None
-    content_type: str
-    size: int
-    data: bytes
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str  # as received, still percent-encoded, with the query
-    url: str  # the full URL as seen by the server (tells the API and CDN ports apart)
-    headers: dict[str, str]
-    content_type: str
-    json: Any = None
-    form: dict[str, list[str]] = field(default_factory=dict)
-    files: dict[str, list[RecordedFile]] = field(default_factory=dict)
-    body: bytes = b""
-
-
-@dataclass
-class ScriptedResponse:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def build(self) -> web.Response:
-        return web.Response(
-            status=self.status, body=self.body, content_type=self.content_type, headers=self.headers
-        )
 
 
 @dataclass
@@ -121,30 +73,7 @@ class SimTask:
     request: RecordedRequest | None = None
 
 
-def _script(
-    status: int,
-    body: str | bytes | dict[str, Any] | None,
-    headers: dict[str, str] | None,
-    retry_after: float | None,
-) -> ScriptedResponse:
-    hdrs = dict(headers or {})
-    if retry_after is not None:
-        hdrs["Retry-After"] = (
-            str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
-        )
-    if body is None:
-        code = {429: 1003, 401: 1002, 403: 1002, 402: 1001}.get(
-            status, 5000 if status >= 500 else 1000
-        )
-        body = {"code": code, "msg": f"scripted {status}", "data": None}
-    if isinstance(body, dict):
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    raw = body.encode() if isinstance(body, str) else body
-    ctype = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
-    return ScriptedResponse(status, raw, ctype, hdrs)
-
-
-class Veo3o1Simulator:
+class Veo3o1Simulator(vb.VendorSimulator):
     """veo3o1 on 127.0.0.1. Knobs (plain attributes or methods, set them any time):
 
     - `queued_for` / `running_for`: seconds a task stays `pending`, then `processing`
@@ -178,31 +107,18 @@ class Veo3o1Simulator:
         queued_for: float | None = 0.05,
         running_for: float | None = 0.05,
     ) -> None:
-        self.api_key = api_key
-        self.queued_for = queued_for
-        self.running_for = running_for
+        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
         self.errors_with_http_200 = False
-        self.requests: list[RecordedRequest] = []
         self.tasks: dict[str, SimTask] = {}
         self.uploads: dict[str, UploadedImage] = {}
-        self.submit_script: deque[ScriptedResponse] = deque()
-        self.upload_script: deque[ScriptedResponse] = deque()
-        self.status_errors: deque[ScriptedResponse] = deque()
-        self.video_errors: deque[ScriptedResponse] = deque()
-        self.video_bytes = default_video()
-        self.send_content_length = True
+        self.upload_script: deque[vb.ScriptedResponse] = deque()
+        self.video_errors: deque[vb.ScriptedResponse] = deque()
         self.break_content_after: int | None = None
         self.videos_on_api_host = False
-        self.delay_submit = 0.0
         self.delay_upload = 0.0
-        self.delay_status = 0.0
         self.max_upload_bytes = MAX_UPLOAD
         self.omit_image_key = False
-        self.next_task_ids: deque[str] = deque()
         self._fail_next: dict[str, Any] | None = None
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
         self.base_url = ""  # http://127.0.0.1:PORT/api
         self.api_origin = ""
         self.cdn_url = ""  # http://127.0.0.1:OTHERPORT
@@ -216,71 +132,32 @@ class Veo3o1Simulator:
         app.router.add_post("/api/upload-video-image", self._upload)
         app.router.add_get("/cdn/r2/{key:.+}", self._image)
         app.router.add_get("/cdn/files/{name}", self._video)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        api = web.TCPSite(self._runner, "127.0.0.1", 0)
-        cdn = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await api.start()
-        await cdn.start()
-        (api_host, api_port), (cdn_host, cdn_port) = (a[:2] for a in self._runner.addresses)
-        self.api_origin = f"http://{api_host}:{api_port}"
+        self.api_origin, self.cdn_url = await self._serve(app, sites=2)
         self.base_url = f"{self.api_origin}/api"
-        self.cdn_url = f"http://{cdn_host}:{cdn_port}"
         self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         return self.base_url
 
-    async def close(self) -> None:
-        self._closing.set()
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
     # -- knobs ----------------------------------------------------------------------------
 
-    def fail_next_submit_with(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.submit_script.append(_script(status, body, headers, retry_after))
+    def _scripted_error_body(self, status: int) -> dict[str, Any]:
+        code = {429: 1003, 401: 1002, 403: 1002, 402: 1001}.get(
+            status, 5000 if status >= 500 else 1000
+        )
+        return {"code": code, "msg": f"scripted {status}", "data": None}
 
-    script_next_submit = fail_next_submit_with
-
-    def fail_next_upload_with(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.upload_script.append(_script(status, body, headers, retry_after))
-
-    def queue_status_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.status_errors.append(_script(status, body, headers, retry_after))
+    script_next_submit = vb.VendorSimulator.fail_next_submit_with
+    fail_next_upload_with = vb.script_knob("upload_script", "A canned answer for the next upload.")
 
     def queue_video_error(
         self,
         status: int,
-        body: str | bytes | dict[str, Any] | None = None,
+        body: vb.ScriptBody = None,
         *,
         headers: dict[str, str] | None = None,
         retry_after: float | None = None,
     ) -> None:
-        self.video_errors.append(_script(status, body or "", headers, retry_after))
+        """Served before normal video downloads; no body: an empty one."""
+        self.video_errors.append(self._script(status, body or "", headers, retry_after))
 
     def make_task_fail(self, task_id: str | None = None, **fields: Any) -> None:
         if task_id is None:
@@ -310,16 +187,16 @@ class Veo3o1Simulator:
         return f"{origin}/cdn/files/{task.uuid}.mp4?sig=v{task.url_version}"
 
     def submits(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.startswith("/api/generate-video")]
+        return self._requests_where(prefix="/api/generate-video")
 
     def upload_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.startswith("/api/upload-video-image")]
+        return self._requests_where(prefix="/api/upload-video-image")
 
     def status_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.startswith("/api/video-status/")]
+        return self._requests_where(prefix="/api/video-status/")
 
     def downloads(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.startswith("/cdn/files/")]
+        return self._requests_where(prefix="/cdn/files/")
 
     # -- envelope helpers -----------------------------------------------------------------
 
@@ -332,59 +209,13 @@ class Veo3o1Simulator:
 
     # -- handlers -------------------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        ctype = request.content_type
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.raw_path,
-            url=str(request.url),
-            headers=dict(request.headers),
-            content_type=ctype,
-        )
-        if request.method == "POST":
-            if ctype == "multipart/form-data":
-                form = await request.post()
-                for key, value in form.items():
-                    if isinstance(value, web.FileField):
-                        data = value.file.read()
-                        value.file.close()  # a spooled temp file: never leave it to the GC
-                        rec.files.setdefault(key, []).append(
-                            RecordedFile(value.filename, value.content_type, len(data), data)
-                        )
-                    else:
-                        rec.form.setdefault(key, []).append(str(value))
-            else:
-                rec.body = await request.read()
-                try:
-                    rec.json = json.loads(rec.body)
-                except ValueError:
-                    rec.json = None
-        self.requests.append(rec)
-        return rec
-
-    def _authorized(self, request: web.Request) -> web.Response | None:
-        given = request.headers.get("Authorization", "")
-        if given == f"Bearer {self.api_key}":
-            return None
-        # Echo what was presented, as careless APIs do: the adapter must not leak it.
-        shown = given.removeprefix("Bearer ").strip() or "(none)"
+    def _unauthorized(self, shown: str) -> web.Response:
         return self._envelope(1002, f"Authentication failed: invalid API key {shown}")
 
-    async def _sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-            except TimeoutError:
-                pass
-
     async def _upload(self, request: web.Request) -> web.StreamResponse:
-        rec = await self._record(request)
-        await self._sleep(self.delay_upload)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.upload_script:
-            return self.upload_script.popleft().build()
+        rec, early = await self._gate(request, self.upload_script, self.delay_upload)
+        if early is not None:
+            return early
         if rec.content_type != "multipart/form-data":
             return self._invalid("Use multipart/form-data to upload image file")
         files = rec.files.get("file", [])
@@ -394,7 +225,7 @@ class Veo3o1Simulator:
             )
         upload = files[0]
         expected = IMAGE_TYPES.get(upload.content_type)
-        kind = _image_kind(upload.data)
+        kind = vb.image_kind(upload.data)
         if expected is None or kind is None or not upload.data.startswith(expected[0]):
             return self._invalid(
                 f"Unsupported image format {upload.content_type}: use JPEG, PNG or WebP"
@@ -417,13 +248,9 @@ class Veo3o1Simulator:
         return web.Response(body=image.data, content_type=image.content_type)
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
-        rec = await self._record(request)
-        await self._sleep(self.delay_submit)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.submit_script:
-            return self.submit_script.popleft().build()
+        rec, early = await self._gate(request, self.submit_script, self.delay_submit)
+        if early is not None:
+            return early
         body = rec.json
         if rec.content_type != "application/json" or not isinstance(body, dict):
             return self._invalid("Request body must be a JSON object")
@@ -463,7 +290,7 @@ class Veo3o1Simulator:
                 data = await resp.read()
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return None
-        return data if _image_kind(data) is not None else None
+        return data if vb.image_kind(data) is not None else None
 
     def _create(
         self,
@@ -475,7 +302,7 @@ class Veo3o1Simulator:
         images: list[bytes],
         rec: RecordedRequest,
     ) -> web.Response:
-        task_id = self.next_task_ids.popleft() if self.next_task_ids else str(uuidlib.uuid4())
+        task_id = self._take_id(lambda _: str(uuidlib.uuid4()))
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         task = SimTask(
             uuid=task_id,
@@ -527,13 +354,9 @@ class Veo3o1Simulator:
         return ("failed", 0, 0) if task.fail else ("completed", 100, 0)
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        await self._sleep(self.delay_status)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.status_errors:
-            return self.status_errors.popleft().build()
+        _, early = await self._gate(request, self.status_errors, self.delay_status)
+        if early is not None:
+            return early
         task = self.tasks.get(request.match_info["uuid"])
         if task is None:
             status = 200 if self.errors_with_http_200 else 404
@@ -553,30 +376,13 @@ class Veo3o1Simulator:
         return self._envelope(0, "Success", data)
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        if self.video_errors:
-            return self.video_errors.popleft().build()
+        _, early = await self._gate(request, self.video_errors, auth=False)
+        if early is not None:
+            return early
         name = request.match_info["name"]
         task = self.tasks.get(name.removesuffix(".mp4"))
         if task is None or self._state(task)[0] != "completed":
             return web.Response(status=404, text="NoSuchKey")
         if request.query.get("sig") != f"v{task.url_version}":
             return web.Response(status=403, text="Request has expired")
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "video/mp4"})
-        data = self.video_bytes
-        if self.send_content_length:
-            resp.content_length = len(data)
-        else:
-            resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        cut = self.break_content_after
-        sent = data if cut is None else data[:cut]
-        for start in range(0, len(sent), 1024):
-            await resp.write(sent[start : start + 1024])
-        if cut is not None:
-            # Drop the connection mid-body: the client sees a truncated payload.
-            if request.transport is not None:
-                request.transport.close()
-            return resp
-        await resp.write_eof()
-        return resp
+        return await self._send_video(request, self.break_content_after)

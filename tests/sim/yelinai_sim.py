@@ -8,15 +8,13 @@ then `completed` with `result.video_url`), really DOWNLOADS every image URL it i
 (a URL that does not download fails the task, as a vendor that fetches images would), and
 serves the finished video on itself. Task ids contain a colon, like the vendor's: the
 status path is decoded exactly once, as a real server does, so an id sent unquoted (with
-reserved characters) or quoted twice is not found. Only aiohttp and the stdlib: it must
-not share code with the adapter it tests.
+reserved characters) or quoted twice is not found. Only aiohttp, the stdlib and
+`vendor_base` (shared by the simulators): it must not share code with the adapter it tests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import re
 import time
 import uuid
@@ -28,55 +26,21 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 from aiohttp import web
 
+from tests.sim import vendor_base as vb
+from tests.sim.vendor_base import RecordedRequest
+from tests.sim.vendor_base import default_video as default_video  # the tests import it here
+
 MODELS = frozenset({"veo3", "veo3-fast", "veo3-pro", "veo3-pro-frames"})
 MAX_IMAGES = 5
 API = "/veo/v1/api/video"
 SUBMIT_PATH = f"{API}/submit"
 STATUS_PREFIX = f"{API}/status/"
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
-IMAGE_MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-)
-
-
-def default_video(size: int = 4096) -> bytes:
-    """A few KB starting with a valid MP4 `ftyp` box (size 24, brand isom)."""
-    head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-    body = bytes(i % 251 for i in range(max(0, size - len(head))))
-    return head + body
 
 
 def _image_type(data: bytes) -> str | None:
-    for magic, mime in IMAGE_MAGIC:
-        if data.startswith(magic):
-            return mime
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str  # as received, still percent-encoded, without the query
-    headers: dict[str, str]
-    content_type: str
-    json: Any = None  # parsed JSON body, when it was JSON
-    body: bytes = b""
-
-
-@dataclass
-class ScriptedResponse:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def build(self) -> web.Response:
-        return web.Response(
-            status=self.status, body=self.body, content_type=self.content_type, headers=self.headers
-        )
+    kind = vb.image_kind(data)
+    return None if kind is None else f"image/{kind}"
 
 
 @dataclass
@@ -124,33 +88,7 @@ def _error(
     )
 
 
-def _script(
-    status: int,
-    body: str | bytes | dict[str, Any] | None,
-    headers: dict[str, str] | None,
-    retry_after: float | None,
-) -> ScriptedResponse:
-    hdrs = dict(headers or {})
-    if retry_after is not None:
-        hdrs["Retry-After"] = (
-            str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
-        )
-    if isinstance(body, dict):
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    if body is None:
-        body = {
-            "success": False,
-            "message": f"scripted {status}",
-            "error_code": "INTERNAL_ERROR" if status >= 500 else "REQUEST_FAILED",
-            "details": {"field": None, "reason": f"scripted {status}"},
-        }
-        return ScriptedResponse(status, json.dumps(body).encode(), "application/json", hdrs)
-    raw = body.encode() if isinstance(body, str) else body
-    ctype = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
-    return ScriptedResponse(status, raw, ctype, hdrs)
-
-
-class YelinaiSimulator:
+class YelinaiSimulator(vb.VendorSimulator):
     """yelinai on 127.0.0.1. Knobs (plain attributes or methods, set them any time):
 
     - `queued_for` / `running_for`: seconds a task stays just-submitted, then
@@ -175,6 +113,9 @@ class YelinaiSimulator:
     - `requests`: every request received; `tasks[id].images`: the image bytes downloaded.
     """
 
+    record_query_in_path = False  # `requests[i].path` is without the query
+    parse_multipart = False  # JSON only: any other body is kept raw
+
     def __init__(
         self,
         *,
@@ -182,29 +123,14 @@ class YelinaiSimulator:
         queued_for: float | None = 0.05,
         running_for: float | None = 0.05,
     ) -> None:
-        self.api_key = api_key
-        self.queued_for = queued_for
-        self.running_for = running_for
-        self.requests: list[RecordedRequest] = []
+        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
         self.tasks: dict[str, SimTask] = {}
-        self.submit_script: deque[ScriptedResponse] = deque()
-        self.status_errors: deque[ScriptedResponse] = deque()
-        self.file_errors: deque[ScriptedResponse] = deque()
+        self.file_errors: deque[vb.ScriptedResponse] = deque()
         self.not_found_status = 404
-        self.video_bytes = default_video()
-        self.send_content_length = True
         self.break_content_after: int | None = None
         self.omit_video_url = False
-        self.delay_submit = 0.0
-        self.delay_status = 0.0
         self.delay_image_download = 0.0
-        self.next_task_ids: deque[str] = deque()
         self._fail_next: tuple[str | None, str | None, str] | None = None
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
-        self._downloads: set[asyncio.Task[None]] = set()
-        self.base_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -213,62 +139,22 @@ class YelinaiSimulator:
         app.router.add_post(SUBMIT_PATH, self._submit)
         app.router.add_get(STATUS_PREFIX + "{rest:.*}", self._status)
         app.router.add_get("/files/{name}", self._file)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        (self.base_url,) = await self._serve(app)
         self._client = aiohttp.ClientSession()
         return self.base_url
 
-    async def close(self) -> None:
-        self._closing.set()
-        for task in list(self._downloads):
-            task.cancel()
-        for task in list(self._downloads):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
     # -- knobs ----------------------------------------------------------------------------
 
-    def fail_next_submit_with(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.submit_script.append(_script(status, body, headers, retry_after))
+    def _scripted_error_body(self, status: int) -> dict[str, Any]:
+        return {
+            "success": False,
+            "message": f"scripted {status}",
+            "error_code": "INTERNAL_ERROR" if status >= 500 else "REQUEST_FAILED",
+            "details": {"field": None, "reason": f"scripted {status}"},
+        }
 
-    script_next_submit = fail_next_submit_with
-
-    def queue_status_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.status_errors.append(_script(status, body, headers, retry_after))
-
-    def queue_file_error(
-        self,
-        status: int,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.file_errors.append(_script(status, body, headers, retry_after))
+    script_next_submit = vb.VendorSimulator.fail_next_submit_with
+    queue_file_error = vb.script_knob("file_errors", "Served before normal `/files/` answers.")
 
     def make_task_fail(
         self,
@@ -298,14 +184,11 @@ class YelinaiSimulator:
             status, upstream = "processing", status
         task.status, task.upstream, task.retry_count = status, upstream, retry_count
 
-    def submits(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST"]
-
     def status_gets(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.startswith(STATUS_PREFIX)]
+        return self._requests_where(prefix=STATUS_PREFIX)
 
     def file_gets(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.startswith("/files/")]
+        return self._requests_where(prefix="/files/")
 
     def video_url(self, task_id: str) -> str:
         return f"{self.base_url}/files/{self.tasks[task_id].file_name}"
@@ -322,28 +205,7 @@ class YelinaiSimulator:
 
     # -- handlers -------------------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.raw_path.split("?", 1)[0],
-            headers=dict(request.headers),
-            content_type=request.content_type,
-        )
-        if request.method == "POST":
-            rec.body = await request.read()
-            try:
-                rec.json = json.loads(rec.body)
-            except ValueError:
-                rec.json = None
-        self.requests.append(rec)
-        return rec
-
-    def _authorized(self, request: web.Request) -> web.Response | None:
-        given = request.headers.get("Authorization", "")
-        if given == f"Bearer {self.api_key}":
-            return None
-        # Like many gateways, echo what was presented: the adapter must not leak it.
-        shown = given.removeprefix("Bearer ").strip() or "(none)"
+    def _unauthorized(self, shown: str) -> web.Response:
         return _error(
             401,
             "UNAUTHORIZED",
@@ -352,21 +214,10 @@ class YelinaiSimulator:
             reason=f"Invalid API key: {shown}",
         )
 
-    async def _sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-            except TimeoutError:
-                pass
-
     async def _submit(self, request: web.Request) -> web.StreamResponse:
-        rec = await self._record(request)
-        await self._sleep(self.delay_submit)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.submit_script:
-            return self.submit_script.popleft().build()
+        rec, early = await self._gate(request, self.submit_script, self.delay_submit)
+        if early is not None:
+            return early
         problem = self._check(rec)
         if problem is not None:
             return problem
@@ -439,7 +290,7 @@ class YelinaiSimulator:
     def _create(self, rec: RecordedRequest) -> web.Response:
         body = rec.json
         model = body.get("model", "veo3")
-        task_id = self.next_task_ids.popleft() if self.next_task_ids else f"{model}:{uuid.uuid4()}"
+        task_id = self._take_id(lambda _: f"{model}:{uuid.uuid4()}")
         task = SimTask(
             id=task_id,
             model=model,
@@ -457,9 +308,7 @@ class YelinaiSimulator:
             self._fail_next = None
         self.tasks[task_id] = task
         if task.image_urls:
-            job = asyncio.create_task(self._download(task))
-            self._downloads.add(job)
-            job.add_done_callback(self._downloads.discard)
+            self._spawn(self._download(task))
         else:
             task.downloaded_at = task.started
         return web.json_response(
@@ -592,13 +441,9 @@ class YelinaiSimulator:
         return {"success": True, "data": data}
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
-        rec = await self._record(request)
-        await self._sleep(self.delay_status)
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        if self.status_errors:
-            return self.status_errors.popleft().build()
+        rec, early = await self._gate(request, self.status_errors, self.delay_status)
+        if early is not None:
+            return early
         raw = rec.path[len(STATUS_PREFIX) :]
         if not raw or "/" in raw:
             # An unquoted "/" splits the id: no route matches, as on a real server.
@@ -616,28 +461,11 @@ class YelinaiSimulator:
         return web.json_response(self._task_body(task))
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        if self.file_errors:
-            return self.file_errors.popleft().build()
+        _, early = await self._gate(request, self.file_errors, auth=False)
+        if early is not None:
+            return early
         name = request.match_info["name"]
         task = next((t for t in self.tasks.values() if t.file_name == name), None)
         if task is None or self._phase(task)[0] != "completed":
             return web.Response(status=404, text="Not Found")
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "video/mp4"})
-        data = self.video_bytes
-        if self.send_content_length:
-            resp.content_length = len(data)
-        else:
-            resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        cut = self.break_content_after
-        sent = data if cut is None else data[:cut]
-        for start in range(0, len(sent), 1024):
-            await resp.write(sent[start : start + 1024])
-        if cut is not None:
-            # Drop the connection mid-body: the client sees a truncated payload.
-            if request.transport is not None:
-                request.transport.close()
-            return resp
-        await resp.write_eof()
-        return resp
+        return await self._send_video(request, self.break_content_after)
