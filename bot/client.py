@@ -123,7 +123,11 @@ class VeoBot(commands.Bot):
         self.providers = build_providers(settings, self.session)
         reencoder = Reencoder(timeout=settings.reencode_timeout) if Reencoder.available() else None
         self.publisher = DiscordPublisher(
-            self, self.providers, quota_left=self._quota_left, reencoder=reencoder
+            self,
+            self.providers,
+            quota_left=self._quota_left,
+            reencoder=reencoder,
+            alert_channel=self._alert_channel,
         )
         self.web: WebServer | None = None
         if settings.http_port is not None:
@@ -158,6 +162,9 @@ class VeoBot(commands.Bot):
             self.providers.default,
             settings.db_path,
         )
+
+    async def _alert_channel(self, guild_id: int) -> int | None:
+        return (await self.service.guilds.get(guild_id)).alert_channel_id
 
     async def _quota_left(self, job: Job) -> tuple[int, int]:
         view = await self.service.quota(job.user_id, job.guild_id)

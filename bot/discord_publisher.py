@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MIN_EDIT_INTERVAL = 5.0  # seconds between progress edits of one job message
 NO_PINGS = discord.AllowedMentions.none()
 HISTORY_SCAN = 50
+ALERT_INTERVAL = 3600.0
 # Discord's default upload limit: what to aim for when it refused a file we thought fitted.
 DISCORD_DEFAULT_LIMIT = 10 * 1024 * 1024
 
@@ -64,6 +65,7 @@ class DiscordPublisher:
         *,
         clock: Callable[[], float] = time.time,
         quota_left: Callable[[Job], Awaitable[tuple[int, int]]] | None = None,
+        alert_channel: Callable[[int], Awaitable[int | None]] | None = None,
         reencoder: Reencoder | None = None,
     ) -> None:
         self.client = client
@@ -71,6 +73,9 @@ class DiscordPublisher:
         self.clock = clock
         # (remaining, limit) for a member, shown under a finished video.
         self.quota_left = quota_left
+        # A server's alert channel id, if its admins set one (/veo-admin alerts).
+        self.alert_channel = alert_channel
+        self._alerted: dict[tuple[int, str], float] = {}
         # Makes a video over the upload limit fit (None: post the link instead).
         self.reencoder = reencoder
         self._last_edit: dict[int, tuple[float, str]] = {}
@@ -161,6 +166,25 @@ class DiscordPublisher:
                 )
         except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.info("job %d: could not tell the member about the failure: %s", job.id, exc)
+
+    async def operator_alert(self, job: Job, text: str) -> None:
+        """Post to the server's alert channel, at most once an hour per server and vendor,
+        so a dead key does not flood it."""
+        if job.guild_id is None or self.alert_channel is None:
+            return
+        key = (job.guild_id, job.provider)
+        now = self.clock()
+        if now - self._alerted.get(key, 0.0) < ALERT_INTERVAL:
+            return
+        channel_id = await self.alert_channel(job.guild_id)
+        if channel_id is None:
+            return
+        self._alerted[key] = now
+        try:
+            channel = self.client.get_partial_messageable(channel_id, guild_id=job.guild_id)
+            await channel.send(text, allowed_mentions=NO_PINGS)
+        except (discord.HTTPException, aiohttp.ClientError) as exc:
+            log.info("could not post an alert in channel %d: %s", channel_id, exc)
 
     def _reference(self, job: Job) -> discord.MessageReference | None:
         if job.status_message_id is None or job.delivery_mode != "channel":

@@ -362,6 +362,7 @@ class JobManager:
                 job.provider,
                 exc.detail or exc,
             )
+            await self._alert(job, exc)
         if exc.retryable and job.attempts + 1 < MAX_SUBMIT_ATTEMPTS:
             attempts = job.attempts + 1
             delay = backoff(attempts, 2.0, retry_after=exc.retry_after)
@@ -413,6 +414,8 @@ class JobManager:
         except ProviderError as exc:
             if not exc.retryable:
                 log.warning("job %d: status check failed for good: %s", job.id, exc.detail or exc)
+                if isinstance(exc, ProviderAuthError):
+                    await self._alert(job, exc)
                 await self._fail(job, exc.code, exc.member_message)
                 return
             attempts = job.attempts + 1
@@ -581,6 +584,17 @@ class JobManager:
         if job.result_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(job.result_path)
+
+    async def _alert(self, job: Job, exc: ProviderAuthError) -> None:
+        text = (
+            f"⚠️ **{job.provider}** refused this bot's account ({exc.code}): "
+            f"{exc.member_message} Job #{job.id} was refunded. The operator should check "
+            f"the {job.provider.upper()}_API_KEY and the account's credit."
+        )
+        try:
+            await self.publisher.operator_alert(job, text)
+        except Exception:
+            log.exception("job %d: could not alert the admins", job.id)
 
     async def _notify(self, job: Job) -> None:
         try:

@@ -30,6 +30,11 @@ class Publisher(Protocol):
         """Show the job's new state to the member. Best effort: must not raise."""
         ...
 
+    async def operator_alert(self, job: Job, text: str) -> None:
+        """Tell the server's admins about trouble members cannot fix (a refused key, no
+        credits). Best effort: must not raise."""
+        ...
+
     async def deliver(self, job: Job, *, resumed: bool) -> int:
         """Post the finished video (or its link) once; return the message id.
 

@@ -458,3 +458,25 @@ async def test_a_policy_reason_reaches_the_member_in_their_words(
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
     assert "safety review" in (done.error_message or "")
     assert "{" not in (done.error_message or "")  # never raw JSON
+
+
+async def test_a_refused_key_is_told_to_the_servers_alert_channel_once(
+    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+) -> None:
+    alerts = CHANNEL_ID + 1
+    for _ in range(2):
+        apiyi_sim.fail_next_submit_with(
+            401, {"error": {"message": "bad key", "code": "invalid_api_key"}}
+        )
+    bot = await start_bot(apiyi_settings.model_copy(update={"max_active_per_user": 5}))
+    await bot.service.guilds.set(GUILD_ID, alert_channel_id=alerts)
+    first = await submit(bot, prompt="one")
+    second = await submit(bot, prompt="two")
+    for job in (first, second):
+        done = await wait_for_job(bot, job.id)
+        assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
+    [alert] = discord_sim.messages(alerts)  # once an hour per server and vendor, not per job
+    assert "**apiyi** refused this bot's account" in str(alert["content"])
+    assert "APIYI_API_KEY" in str(alert["content"]) and apiyi_sim.api_key not in str(
+        alert["content"]
+    )
