@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 
@@ -21,6 +22,13 @@ from tests.sim.discord_sim import DiscordSim
 
 # Schedules small enough that a whole job runs in well under a second.
 FAST_TIMING = Timing(initial_wait=0.05, poll_interval=0.05, deadline=20)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain client session for adapter tests (the bot's own is built in setup_hook)."""
+    async with aiohttp.ClientSession() as s:
+        yield s
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ disagree with the table (ProviderRejected)."""
 from __future__ import annotations
 
 import itertools
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -22,19 +21,14 @@ from bot.providers.base import InputImage, Mode, ModelSpec, Provider, ProviderUn
 from bot.providers.veo3o1 import Veo3o1Provider
 from bot.providers.yelinai import YelinaiProvider
 from bot.requests import Draft, GenerationRequest, RequestInvalid, validate
+from tests.net import free_port
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def registry() -> AsyncIterator[ProviderRegistry]:
-    dead = f"http://127.0.0.1:{closed_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     async with aiohttp.ClientSession() as session:
         common = {"api_key": "k", "base_url": dead, "session": session, "request_timeout": 2.0}
         providers: dict[str, Provider] = {

@@ -3,7 +3,6 @@ the real web server, the apixo simulator calling it, the real job manager."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -15,16 +14,11 @@ from bot.settings import Settings
 from storage import JobStatus
 from tests.bot.test_vendor_apixo import attached, submit
 from tests.conftest import BotFactory, wait_for_job
+from tests.net import free_port
 from tests.sim.apixo_sim import ApixoSimulator
 from tests.sim.discord_sim import DiscordSim
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x07" * 64
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

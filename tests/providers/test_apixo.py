@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,6 +37,7 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
+from tests.net import free_port
 from tests.sim.apixo_sim import SUBMIT_PATH, ApixoSimulator, default_video
 
 KEY = "apixo-test-0123456789abcdefSECRET"
@@ -100,12 +100,6 @@ async def host() -> AsyncIterator[ImageHost]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
 def provider(sim: ApixoSimulator, session: aiohttp.ClientSession) -> ApixoProvider:
     return ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session, timing_override=TINY)
 
@@ -142,12 +136,6 @@ async def complete(sim: ApixoSimulator, provider: ApixoProvider) -> tuple[str, T
     status = await provider.status(task_id, FAST)
     assert status.state is TaskState.SUCCEEDED
     return task_id, status
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the model table ------------------------------------------------------------------------
@@ -507,7 +495,7 @@ async def test_omitted_task_id_from_the_simulator(
 
 
 async def test_connection_refused_is_unavailable(session: aiohttp.ClientSession) -> None:
-    p = ApixoProvider(api_key=KEY, base_url=f"http://127.0.0.1:{closed_port()}", session=session)
+    p = ApixoProvider(api_key=KEY, base_url=f"http://127.0.0.1:{free_port()}", session=session)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())
     assert info.value.code == "connect_failed"

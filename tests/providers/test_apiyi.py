@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
+from tests.net import free_port
 from tests.sim.apiyi_sim import ApiyiSimulator, default_video
 
 KEY = "sk-test-0123456789abcdefSECRET"
@@ -48,12 +48,6 @@ async def sim() -> AsyncIterator[ApiyiSimulator]:
     await s.start()
     yield s
     await s.close()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 @pytest.fixture
@@ -386,9 +380,7 @@ async def test_5xx_is_unavailable(
 
 
 async def test_connection_refused_is_unavailable(session: aiohttp.ClientSession) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     p = ApiyiProvider(api_key=KEY, base_url=f"http://127.0.0.1:{port}", session=session)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
+from tests.net import free_port
 from tests.sim.apiyi_legacy_sim import ApiyiLegacySimulator, default_video
 
 KEY = "sk-legacy-0123456789abcdefSECRET"
@@ -58,12 +58,6 @@ async def sim() -> AsyncIterator[ApiyiLegacySimulator]:
     await s.start()
     yield s
     await s.close()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 @pytest.fixture
@@ -410,9 +404,7 @@ async def test_5xx_is_unavailable(
 async def test_connection_refused_is_unavailable(
     session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     p = ApiyiLegacyChannel(api_key=KEY, base_url=f"http://127.0.0.1:{port}", session=session)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())

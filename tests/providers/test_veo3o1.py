@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from bot.providers.base import (
 )
 from bot.providers.veo3o1 import MODEL, Veo3o1Provider
 from bot.providers.veo3o1_wire import Veo3o1Envelope, parse_envelope
+from tests.net import free_port
 from tests.sim.veo3o1_sim import Veo3o1Simulator, default_video
 
 KEY = "veo3o1-test-0123456789abcdefSECRET"
@@ -46,12 +46,6 @@ async def sim() -> AsyncIterator[Veo3o1Simulator]:
     await s.start()
     yield s
     await s.close()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 @pytest.fixture
@@ -286,9 +280,7 @@ async def test_upload_timeout_is_retryable_not_uncertain(
 
 
 async def test_upload_connection_refused(session: aiohttp.ClientSession) -> None:
-    p = Veo3o1Provider(
-        api_key=KEY, base_url=f"http://127.0.0.1:{_free_port()}/api", session=session
-    )
+    p = Veo3o1Provider(api_key=KEY, base_url=f"http://127.0.0.1:{free_port()}/api", session=session)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(image_request())
     assert_no_key(info.value)
@@ -470,9 +462,7 @@ async def test_undocumented_codes_with_200(
 
 
 async def test_connection_refused_is_unavailable(session: aiohttp.ClientSession) -> None:
-    p = Veo3o1Provider(
-        api_key=KEY, base_url=f"http://127.0.0.1:{_free_port()}/api", session=session
-    )
+    p = Veo3o1Provider(api_key=KEY, base_url=f"http://127.0.0.1:{free_port()}/api", session=session)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())
     assert info.value.code == "connect_failed"
@@ -1069,10 +1059,3 @@ def test_envelope_parts_tolerate_odd_data() -> None:
     odd = parse_envelope(b'{"code": 0, "data": "text"}')
     assert odd is not None and odd.video() is None and odd.video_status() is None
     assert odd.upload() is None and odd.credits() is None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
@@ -32,6 +31,7 @@ from bot.providers.base import (
 )
 from bot.providers.yelinai import YelinaiProvider
 from bot.providers.yelinai_wire import YelinaiTask, parse_error, parse_task
+from tests.net import free_port
 from tests.sim.yelinai_sim import STATUS_PREFIX, SUBMIT_PATH, YelinaiSimulator, default_video
 
 KEY = "yl-test-0123456789abcdefSECRET"
@@ -94,12 +94,6 @@ async def host() -> AsyncIterator[ImageHost]:
     await h.start()
     yield h
     await h.close()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 @pytest.fixture
@@ -439,9 +433,7 @@ async def test_5xx_is_unavailable(
 
 
 async def test_connection_refused_is_unavailable(session: aiohttp.ClientSession) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     p = YelinaiProvider(api_key=KEY, base_url=f"http://127.0.0.1:{port}", session=session)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())
