@@ -22,7 +22,7 @@ from bot.providers import ProviderRegistry
 from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
 from bot.reencode import Reencoder
-from bot.service import VideoService
+from bot.service import DMS_OFF, VideoService
 from bot.settings import Settings
 from bot.web import WebServer
 from storage import Database, Job, JobStore
@@ -69,6 +69,16 @@ def build_providers(settings: Settings, session: aiohttp.ClientSession) -> Provi
 class VeoTree(app_commands.CommandTree["VeoBot"]):
     """The last net: any unexpected failure becomes a short apology with a reference
     that also appears in the log, so the operator can find what happened."""
+
+    async def interaction_check(self, interaction: discord.Interaction[VeoBot], /) -> bool:
+        """Direct messages are closed unless the operator opened them (VEO_ALLOW_DMS)."""
+        if interaction.guild_id is not None or interaction.client.settings.allow_dms:
+            return True
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await interaction.response.send_message(f"⚠️ {DMS_OFF}", ephemeral=True)
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction[VeoBot], error: app_commands.AppCommandError

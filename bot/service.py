@@ -18,8 +18,18 @@ from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode
 from bot.requests import Draft, GenerationRequest, RequestInvalid, validate
 from bot.settings import Settings
-from storage import GuildSettings, GuildStore, Job, JobStore, NewJob, OverQuota, TooManyActive
-from storage.models import StoredImage
+from storage import (
+    GuildSettings,
+    GuildStore,
+    Job,
+    JobStore,
+    NewJob,
+    OverBudget,
+    OverQuota,
+    SpendCaps,
+    TooManyActive,
+)
+from storage.models import QuotaState, StoredImage
 
 # Until the cog has posted the public job message, the manager leaves the job alone
 # (the cog releases it early; if the cog dies, the job starts anyway after this).
@@ -38,6 +48,8 @@ class Origin:
     application_id: int | None = None
     interaction_token: str | None = None
     interaction_expires_at: float | None = None
+    role_ids: tuple[int, ...] = ()
+    parent_channel_id: int | None = None  # a thread's channel, for the channel rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,7 @@ class QuotaView:
     limit: int
     resets_at: int
     active: list[Job]
+    exempt: bool = False
 
     @property
     def remaining(self) -> int:
@@ -56,6 +69,9 @@ class QuotaRefused(Exception):
     """Over the daily quota or the active-job cap; the message is for the member."""
 
 
+DMS_OFF = (
+    "Videos can only be made in a server. Please use `/veo` in a server channel where this bot is."
+)
 BANNED_WORD_REFUSAL = (
     "Your prompt contains a word that is not allowed on this server. "
     "Please rephrase it and try again. Nothing was charged."
@@ -98,19 +114,44 @@ class VideoService:
 
     async def validate(self, draft: Draft, guild_id: int | None = None) -> GenerationRequest:
         """Check a draft; in a server, apply its default provider/model (when the member
-        named neither) and refuse banned words early (accept checks them again)."""
+        named neither), and refuse banned words and models it does not allow early
+        (accept checks them again)."""
+        if guild_id is None and not self.settings.allow_dms:
+            raise RequestInvalid(DMS_OFF)
         rules = await self.guilds.get(guild_id) if guild_id is not None else None
         if rules is not None and draft.provider is None and draft.model is None:
             provider, model = rules.default_provider, rules.default_model
             # A default whose vendor or model was disabled since is ignored, not an error.
             if provider is not None and model is not None and self.providers.model(provider, model):
                 draft = dataclasses.replace(draft, provider=provider, model=model)
+            elif rules.allowed_models and (first := self._first_allowed(rules)):
+                draft = dataclasses.replace(draft, provider=first[0], model=first[1])
         request = validate(draft, self.providers, max_prompt=self.settings.max_prompt)
-        if rules is not None and has_banned_word(
-            rules.banned_words, request.prompt, request.negative_prompt
-        ):
-            raise RequestInvalid(BANNED_WORD_REFUSAL)
+        if rules is not None:
+            self._check_content(rules, request)
         return request
+
+    def _first_allowed(self, rules: GuildSettings) -> tuple[str, str] | None:
+        """Without a server default, the bot's default if the server allows it, else
+        the first model it does."""
+        default = self.providers.default
+        candidates = [(default, self.providers.default_model(default))] + [
+            (p.name, s.name) for p in self.providers for s in p.models.values()
+        ]
+        for provider, model in candidates:
+            if rules.allows(provider, model):
+                return provider, model
+        return None
+
+    def _check_content(self, rules: GuildSettings, request: GenerationRequest) -> None:
+        if not rules.allows(request.provider, request.model):
+            choices = ", ".join(f"`{m}`" for m in rules.allowed_models)
+            raise RequestInvalid(
+                f"`{request.provider}/{request.model}` can't be used on this server. "
+                f"Pick one of: {choices}. Nothing was charged."
+            )
+        if has_banned_word(rules.banned_words, request.prompt, request.negative_prompt):
+            raise RequestInvalid(BANNED_WORD_REFUSAL)
 
     async def daily_limit(self, user_id: int, guild_id: int | None) -> int:
         """The member's override in this server, else the server's, else the environment's."""
@@ -122,17 +163,21 @@ class VideoService:
         rules = await self.guilds.get(guild_id)
         return rules.daily_quota if rules.daily_quota is not None else self.settings.daily_quota
 
+    @staticmethod
+    def _exempt(rules: GuildSettings | None, role_ids: Iterable[int]) -> bool:
+        return rules is not None and bool(set(rules.exempt_roles) & set(role_ids))
+
     def _check_rules(
         self, rules: GuildSettings, request: GenerationRequest, origin: Origin
     ) -> None:
         allowed = rules.allowed_channels
-        if allowed and origin.channel_id not in allowed:
+        here = {origin.channel_id, origin.parent_channel_id}
+        if allowed and not here & set(allowed):
             raise RequestInvalid(
                 "Videos can't be made in this channel on this server. "
                 f"Please use {channel_list(allowed)}. Nothing was charged."
             )
-        if has_banned_word(rules.banned_words, request.prompt, request.negative_prompt):
-            raise RequestInvalid(BANNED_WORD_REFUSAL)
+        self._check_content(rules, request)
 
     async def accept(
         self, request: GenerationRequest, images: Sequence[InputImage], origin: Origin
@@ -140,10 +185,17 @@ class VideoService:
         """Reserve quota and write the job; raises QuotaRefused with the member's words."""
         if len(images) != request.image_count:
             raise RequestInvalid("Some of your images could not be read; please attach them again.")
+        if origin.guild_id is None and not self.settings.allow_dms:
+            raise RequestInvalid(DMS_OFF)
         limit = self.settings.daily_quota
+        rules: GuildSettings | None = None
         if origin.guild_id is not None:
-            self._check_rules(await self.guilds.get(origin.guild_id), request, origin)
+            rules = await self.guilds.get(origin.guild_id)
+            self._check_rules(rules, request, origin)
             limit = await self.daily_limit(origin.user_id, origin.guild_id)
+        exempt = self._exempt(rules, origin.role_ids)
+        units = 0 if exempt else rules.weight(request.provider, request.model) if rules else 1
+        spec = self.providers.model(request.provider, request.model)
         now = self.clock()
         new = NewJob(
             user_id=origin.user_id,
@@ -158,6 +210,11 @@ class VideoService:
             interaction_app_id=origin.application_id,
             interaction_token=origin.interaction_token,
             interaction_expires_at=origin.interaction_expires_at,
+            quota_units=units,
+            cost_usd=spec.price_usd if spec is not None else None,
+        )
+        caps = SpendCaps(
+            server=rules.daily_budget_usd if rules else None, bot=self.settings.daily_budget_usd
         )
         stored = [StoredImage(i.filename, i.mime, i.data, i.url) for i in images]
         try:
@@ -167,6 +224,7 @@ class VideoService:
                 daily_limit=limit,
                 max_active=self.settings.max_active_per_user,
                 hold_seconds=CREATION_HOLD,
+                caps=caps,
             )
         except OverQuota:
             reset = next_reset(now)
@@ -174,9 +232,27 @@ class VideoService:
                 raise QuotaRefused(
                     "Making videos is switched off for you on this server. Nothing was charged."
                 ) from None
+            if units > limit:
+                raise QuotaRefused(
+                    f"`{request.model}` costs {units} of your videos, more than your daily "
+                    f"quota of {limit}. Pick another model. Nothing was charged."
+                ) from None
+            if units > 1:
+                raise QuotaRefused(
+                    f"`{request.model}` counts as {units} of your {limit} daily videos and you "
+                    f"don't have that many left today. Pick another model, or wait until your "
+                    f"quota resets <t:{reset}:R> (<t:{reset}:t>). Nothing was charged."
+                ) from None
             raise QuotaRefused(
                 f"You have used all {limit} of today's videos. "
                 f"Your quota resets <t:{reset}:R> (<t:{reset}:t>)."
+            ) from None
+        except OverBudget as exc:
+            reset = next_reset(now)
+            who = "This server" if exc.scope == "server" else "The bot"
+            raise QuotaRefused(
+                f"{who} has reached today's spending limit for videos. New videos can be "
+                f"made again <t:{reset}:R> (<t:{reset}:t>). Nothing was charged."
             ) from None
         except TooManyActive as exc:
             raise QuotaRefused(
@@ -235,7 +311,7 @@ class VideoService:
             has_last_frame=old.mode is Mode.FIRST_LAST,
             extra_images=old.image_count - 1 if old.mode is Mode.REFERENCE else 0,
         )
-        request = await self.validate(draft)
+        request = await self.validate(draft, job.guild_id)
         images = [InputImage(i.data, i.mime, i.filename, i.source_url) for i in stored]
         return request, images
 
@@ -250,13 +326,38 @@ class VideoService:
             self.manager.wake()
         return cancelled
 
-    async def quota(self, user_id: int, guild_id: int | None = None) -> QuotaView:
+    async def quota(
+        self, user_id: int, guild_id: int | None = None, role_ids: Iterable[int] = ()
+    ) -> QuotaView:
         now = self.clock()
-        used = await self.store.usage(user_id, day_key(now))
+        used = await self.store.usage(user_id, day_key(now), guild_id)
         active = await self.store.active_for_user(user_id)
         limit = await self.daily_limit(user_id, guild_id)
-        return QuotaView(used=used, limit=limit, resets_at=next_reset(now), active=active)
+        rules = await self.guilds.get(guild_id) if guild_id is not None else None
+        return QuotaView(
+            used=used,
+            limit=limit,
+            resets_at=next_reset(now),
+            active=active,
+            exempt=self._exempt(rules, role_ids),
+        )
 
-    async def reset_quota(self, user_id: int) -> int:
-        """Give a member back today's used units; returns how many they had used."""
-        return await self.store.reset_usage(user_id, day_key(self.clock()))
+    async def reset_quota(self, user_id: int, guild_id: int | None) -> int:
+        """Give a member back today's used units in a server; returns how many."""
+        return await self.store.reset_usage(user_id, day_key(self.clock()), guild_id)
+
+    async def refund_job(self, job_id: int, guild_id: int) -> Job:
+        """An admin gives back what one job of their server charged the member."""
+        job = await self.store.get(job_id)
+        if job is None or job.guild_id != guild_id:
+            raise RequestInvalid(f"There is no job #{job_id} on this server.")
+        if job.is_active:
+            raise RequestInvalid(
+                f"Job #{job_id} is still running; if it fails it is refunded by itself. "
+                "Cancel it first to refund it now."
+            )
+        if job.quota_state is not QuotaState.COMMITTED or job.quota_units == 0:
+            raise RequestInvalid(f"Job #{job_id} did not use any quota (nothing to refund).")
+        refunded = await self.store.refund(job_id)
+        assert refunded is not None
+        return refunded

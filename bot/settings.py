@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     request_timeout: float = Field(30.0, gt=0, validation_alias="VEO_REQUEST_TIMEOUT")
     max_concurrent_jobs: int = Field(8, ge=1, validation_alias="VEO_MAX_CONCURRENT_JOBS")
     reencode_timeout: float = Field(300.0, gt=0, validation_alias="VEO_REENCODE_TIMEOUT")
+    daily_budget_usd: float | None = Field(None, gt=0, validation_alias="VEO_DAILY_BUDGET_USD")
+    allow_dms: bool = Field(False, validation_alias="VEO_ALLOW_DMS")
+    retention_days: float = Field(30.0, gt=0, validation_alias="VEO_RETENTION_DAYS")
+    alert_failure_streak: int = Field(5, ge=1, validation_alias="VEO_ALERT_FAILURE_STREAK")
 
     # Schedule overrides, per provider; unset = the vendor's documented timing.
     apiyi_initial_wait: float | None = Field(None, gt=0, validation_alias="VEO_APIYI_INITIAL_WAIT")

@@ -180,7 +180,7 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
-        was = await self.bot.service.reset_quota(member.id)
+        was = await self.bot.service.reset_quota(member.id, guild_id)
         await self._show(
             interaction, guild_id, f"{member.mention} got back the {was} video(s) used today."
         )

@@ -46,7 +46,7 @@ from discord.ext import commands
 
 from bot.providers.base import Mode, ModelSpec
 from bot.requests import MODE_LABELS, Draft, RequestInvalid
-from cogs.submission import submit_draft
+from cogs.submission import role_ids_of, submit_draft
 
 if TYPE_CHECKING:
     from bot.client import VeoBot
@@ -326,8 +326,10 @@ class AnimateCog(commands.Cog):
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
             return
         # Say so now rather than after the member has written a prompt.
-        quota = await self.bot.service.quota(interaction.user.id, interaction.guild_id)
-        if quota.remaining == 0:
+        quota = await self.bot.service.quota(
+            interaction.user.id, interaction.guild_id, role_ids_of(interaction)
+        )
+        if quota.remaining == 0 and not quota.exempt:
             await interaction.response.send_message(
                 f"⚠️ You have used all {quota.limit} of today's videos. Your quota resets "
                 f"<t:{quota.resets_at}:R> (<t:{quota.resets_at}:t>).",

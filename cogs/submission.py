@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NEEDED_TO_POST = discord.Permissions(view_channel=True, send_messages=True, attach_files=True)
+NEEDED_TO_POST = discord.Permissions(
+    view_channel=True, send_messages=True, attach_files=True, embed_links=True
+)
 
 
 def mentions_only(user_id: int) -> discord.AllowedMentions:
@@ -93,6 +95,28 @@ async def read_images(
     return images
 
 
+def role_ids_of(interaction: discord.Interaction[VeoBot]) -> tuple[int, ...]:
+    """The member's role ids as Discord sent them with the interaction (`Member.roles`
+    only lists roles found in the cache, which a bot without the guild cached lacks)."""
+    return tuple(getattr(interaction.user, "_roles", ()))
+
+
+def missing_permissions(interaction: discord.Interaction[VeoBot]) -> list[str]:
+    """What the bot lacks to post progress and the video here, in Discord's words."""
+    if interaction.guild_id is None:
+        return []
+    perms = interaction.app_permissions
+    needed = [
+        ("View Channel", perms.view_channel),
+        ("Send Messages", perms.send_messages),
+        ("Attach Files", perms.attach_files),
+        ("Embed Links", perms.embed_links),
+    ]
+    if isinstance(interaction.channel, discord.Thread):
+        needed.append(("Send Messages in Threads", perms.send_messages_in_threads))
+    return [name for name, ok in needed if not ok]
+
+
 def origin_of(interaction: discord.Interaction[VeoBot]) -> Origin:
     perms = interaction.app_permissions
     in_thread = isinstance(interaction.channel, discord.Thread)
@@ -100,6 +124,9 @@ def origin_of(interaction: discord.Interaction[VeoBot]) -> Origin:
         interaction.guild_id is not None
         and perms >= NEEDED_TO_POST
         and (not in_thread or perms.send_messages_in_threads)
+    )
+    parent = (
+        interaction.channel.parent_id if isinstance(interaction.channel, discord.Thread) else None
     )
     return Origin(
         user_id=interaction.user.id,
@@ -110,6 +137,8 @@ def origin_of(interaction: discord.Interaction[VeoBot]) -> Origin:
         application_id=interaction.application_id,
         interaction_token=interaction.token,
         interaction_expires_at=interaction.expires_at.timestamp(),
+        role_ids=role_ids_of(interaction),
+        parent_channel_id=parent,
     )
 
 
@@ -134,8 +163,13 @@ async def announce(
                 exc,
             )
             reason = "I can't post in this channel, so "
+    elif missing := missing_permissions(interaction):
+        reason = (
+            f"I lack {', '.join(f'**{p}**' for p in missing)} in this channel (a server admin "
+            "can grant it), so "
+        )
     else:
-        reason = "I can't post in this channel (missing permissions or not in this server), so "
+        reason = "I can't post in this channel (I am not in this server), so "
     followup = message is None
     if message is None:
         await interaction.edit_original_response(

@@ -24,7 +24,7 @@ from bot.requests import (
     choose_model,
 )
 from bot.service import VideoService
-from cogs.submission import submit_draft
+from cogs.submission import role_ids_of, submit_draft
 from storage import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -205,9 +205,13 @@ class VeoCog(commands.Cog):
 
     @veo.command(name="quota", description="How many videos you have left today")
     async def quota(self, interaction: discord.Interaction[VeoBot]) -> None:
-        view = await self.service.quota(interaction.user.id, interaction.guild_id)
+        view = await self.service.quota(
+            interaction.user.id, interaction.guild_id, role_ids_of(interaction)
+        )
         lines = [
-            f"You have used **{view.used}** of **{view.limit}** videos today; "
+            "Your role on this server has no daily video limit."
+            if view.exempt
+            else f"You have used **{view.used}** of **{view.limit}** videos today; "
             f"**{view.remaining}** left. The quota resets <t:{view.resets_at}:R>.",
         ]
         if view.active:
@@ -290,7 +294,9 @@ class VeoCog(commands.Cog):
 
     @veo.command(name="help", description="What this bot does, its commands and your limits")
     async def help(self, interaction: discord.Interaction[VeoBot]) -> None:
-        quota = await self.service.quota(interaction.user.id, interaction.guild_id)
+        quota = await self.service.quota(
+            interaction.user.id, interaction.guild_id, role_ids_of(interaction)
+        )
         commands_ = [
             (f"`/veo {c.name}`", c.description)
             for c in self.veo.walk_commands()

@@ -2,7 +2,7 @@
 
 from storage.db import Database
 from storage.guilds import GuildSettings, GuildStore
-from storage.jobs import JobStore, NewJob, OverQuota, TooManyActive
+from storage.jobs import JobStore, NewJob, OverBudget, OverQuota, SpendCaps, TooManyActive
 from storage.models import ACTIVE, TERMINAL, Job, JobStatus, QuotaState
 
 __all__ = [
@@ -15,7 +15,9 @@ __all__ = [
     "JobStatus",
     "JobStore",
     "NewJob",
+    "OverBudget",
     "OverQuota",
     "QuotaState",
+    "SpendCaps",
     "TooManyActive",
 ]

@@ -18,9 +18,14 @@ from typing import Any
 from storage.db import Database
 
 # The columns an admin may set, and how each is stored.
-_LISTS = frozenset({"allowed_channels", "banned_words"})
-_COLUMNS = frozenset(
-    {"daily_quota", "default_provider", "default_model", "alert_channel_id"} | _LISTS
+_LISTS = frozenset({"allowed_channels", "banned_words", "exempt_roles", "allowed_models"})
+_MAPS = frozenset({"model_weights"})
+_COLUMNS = (
+    frozenset(
+        {"daily_quota", "default_provider", "default_model", "alert_channel_id", "daily_budget_usd"}
+    )
+    | _LISTS
+    | _MAPS
 )
 
 
@@ -33,7 +38,20 @@ class GuildSettings:
     default_provider: str | None = None
     default_model: str | None = None
     alert_channel_id: int | None = None
+    exempt_roles: tuple[int, ...] = ()  # members with one of these have no quota
+    # "provider" or "provider/model" entries members may pick; empty: all of them.
+    allowed_models: tuple[str, ...] = ()
+    model_weights: dict[str, int] = field(default_factory=dict)  # "provider/model" → units
+    daily_budget_usd: float | None = None  # None: no server cap (the bot's may still apply)
     overrides: dict[int, int] = field(default_factory=dict)  # user id → daily quota
+
+    def allows(self, provider: str, model: str) -> bool:
+        return not self.allowed_models or bool(
+            {provider, f"{provider}/{model}"} & set(self.allowed_models)
+        )
+
+    def weight(self, provider: str, model: str) -> int:
+        return self.model_weights.get(f"{provider}/{model}", 1)
 
     @property
     def is_default(self) -> bool:
@@ -59,6 +77,10 @@ class GuildStore:
             default_provider=row["default_provider"],
             default_model=row["default_model"],
             alert_channel_id=row["alert_channel_id"],
+            exempt_roles=tuple(int(r) for r in json.loads(row["exempt_roles"])),
+            allowed_models=tuple(str(m) for m in json.loads(row["allowed_models"])),
+            model_weights={str(k): int(v) for k, v in json.loads(row["model_weights"]).items()},
+            daily_budget_usd=row["daily_budget_usd"],
             overrides=overrides,
         )
 
@@ -67,7 +89,14 @@ class GuildStore:
         unknown = set(values) - _COLUMNS
         if unknown or not values:
             raise ValueError(f"not a guild setting: {sorted(unknown)}")
-        stored = {k: json.dumps(list(v or ())) if k in _LISTS else v for k, v in values.items()}
+        stored = {
+            k: json.dumps(list(v or ()))
+            if k in _LISTS
+            else json.dumps(dict(v or {}))
+            if k in _MAPS
+            else v
+            for k, v in values.items()
+        }
         names = sorted(stored)
         columns = ", ".join(names)
         marks = ", ".join(f":{n}" for n in names)

@@ -17,15 +17,21 @@ from storage.models import ACTIVE, Job, JobStatus, QuotaState, StoredImage
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 
-# Reserve one unit in one statement: an empty result means the member is over quota.
-# The first INSERT of a day does not see the WHERE, so callers reject limit <= 0 first.
+# Reserve `units` in one statement: an empty result means the member is over quota.
+# The first INSERT of a day does not see the WHERE, so callers check units <= limit first.
 SQL_RESERVE = """
-INSERT INTO quota_usage (user_id, day, used) VALUES (:user_id, :day, 1)
-ON CONFLICT (user_id, day) DO UPDATE SET used = used + 1 WHERE used < :limit
+INSERT INTO quota_ledger (user_id, guild_id, day, used) VALUES (:user_id, :guild_id, :day, :units)
+ON CONFLICT (user_id, guild_id, day) DO UPDATE SET used = used + :units
+WHERE used + :units <= :limit
 RETURNING used
 """
-SQL_REFUND = "UPDATE quota_usage SET used = used - 1 WHERE user_id = ? AND day = ? AND used > 0"
-SQL_USAGE = "SELECT used FROM quota_usage WHERE user_id = ? AND day = ?"
+SQL_REFUND = (
+    "UPDATE quota_ledger SET used = MAX(0, used - ?) WHERE user_id = ? AND guild_id = ? AND day = ?"
+)
+SQL_USAGE = "SELECT used FROM quota_ledger WHERE user_id = ? AND guild_id = ? AND day = ?"
+# What the jobs of a day may cost the operator (a job the vendor did not bill counts 0).
+SQL_SPEND_GUILD = "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE quota_day = ? AND guild_id = ?"
+SQL_SPEND_ALL = "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE quota_day = ?"
 SQL_COUNT_ACTIVE = f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN ({_ACTIVE_SQL})"
 SQL_CLAIM = f"""
 UPDATE jobs SET lease_owner = :owner, lease_until = :until, updated_at = :now
@@ -58,6 +64,10 @@ _MUTABLE = frozenset(
 )  # fmt: skip
 
 
+def _refund_params(job: Job) -> tuple[int, int, int, str]:
+    return (job.quota_units, job.user_id, job.quota_scope, job.quota_day)
+
+
 def _not_in(ids: Iterable[int]) -> str:
     """An `AND id NOT IN (...)` clause; ids are ints, so inlining them is safe."""
     values = [str(int(i)) for i in ids]
@@ -69,6 +79,24 @@ class OverQuota(Exception):
         super().__init__(f"over quota: {used}/{limit}")
         self.used = used
         self.limit = limit
+
+
+class OverBudget(Exception):
+    """Today's estimated spend would pass a cap: `scope` is "server" or "bot"."""
+
+    def __init__(self, scope: str, spent: float, cap: float) -> None:
+        super().__init__(f"over the {scope} budget: ${spent:.2f} of ${cap:.2f}")
+        self.scope = scope
+        self.spent = spent
+        self.cap = cap
+
+
+@dataclass(frozen=True, slots=True)
+class SpendCaps:
+    """Daily spend caps in dollars; None = no cap."""
+
+    server: float | None = None
+    bot: float | None = None
 
 
 class TooManyActive(Exception):
@@ -96,6 +124,12 @@ class NewJob:
     interaction_app_id: int | None = None
     interaction_token: str | None = None
     interaction_expires_at: float | None = None
+    quota_units: int = 1  # 0: the member is exempt, nothing is reserved
+    cost_usd: float | None = None  # the model's documented price, when it has one
+
+    @property
+    def quota_scope(self) -> int:
+        return self.guild_id or 0
 
 
 class JobStore:
@@ -113,8 +147,10 @@ class JobStore:
         daily_limit: int,
         max_active: int,
         hold_seconds: float = 0.0,
+        caps: SpendCaps = SpendCaps(),
     ) -> Job:
-        """Check the active-job cap, reserve one quota unit and insert the job, atomically.
+        """Check the active-job cap and the spend caps, reserve the job's quota units and
+        insert the job, atomically.
 
         `hold_seconds` keeps the job from being picked up until the caller has posted its
         public message (then `release_hold`); if the caller dies, the hold simply expires.
@@ -126,21 +162,29 @@ class JobStore:
             active = int(row[0]) if row else 0
             if active >= max_active:
                 raise TooManyActive(active, max_active)
-            if daily_limit <= 0:
-                raise OverQuota(0, daily_limit)
-            params = {"user_id": new.user_id, "day": new.quota_day, "limit": daily_limit}
-            async with conn.execute(SQL_RESERVE, params) as cur:
-                reserved = await cur.fetchone()
-            if reserved is None:
-                raise OverQuota(daily_limit, daily_limit)
+            await self._check_caps(conn, new, caps)
+            if new.quota_units > 0:
+                if daily_limit < new.quota_units:
+                    raise OverQuota(0, daily_limit)
+                params = {
+                    "user_id": new.user_id,
+                    "guild_id": new.quota_scope,
+                    "day": new.quota_day,
+                    "units": new.quota_units,
+                    "limit": daily_limit,
+                }
+                async with conn.execute(SQL_RESERVE, params) as cur:
+                    reserved = await cur.fetchone()
+                if reserved is None:
+                    raise OverQuota(daily_limit, daily_limit)
             async with conn.execute(
                 """
                 INSERT INTO jobs (
                     user_id, guild_id, channel_id, request_json, provider, model, status,
                     next_poll_at, filesize_limit, delivery_mode, interaction_app_id,
                     interaction_token, interaction_expires_at, quota_day, quota_state,
-                    created_at, updated_at
-                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    created_at, updated_at, quota_units, cost_usd
+                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *
                 """,
                 (
@@ -161,6 +205,8 @@ class JobStore:
                     QuotaState.RESERVED.value,
                     now,
                     now,
+                    new.quota_units,
+                    new.cost_usd,
                 ),
             ) as cur:
                 job_row = await cur.fetchone()
@@ -187,22 +233,62 @@ class JobStore:
             (status_message_id, delivery_mode, now, now, job_id, JobStatus.QUEUED.value),
         )
 
-    async def usage(self, user_id: int, day: str) -> int:
-        row = await self.db.fetchone(SQL_USAGE, (user_id, day))
+    async def _check_caps(self, conn: Any, new: NewJob, caps: SpendCaps) -> None:
+        cost = new.cost_usd or 0.0
+        checks = [
+            ("server", caps.server, SQL_SPEND_GUILD, (new.quota_day, new.guild_id)),
+            ("bot", caps.bot, SQL_SPEND_ALL, (new.quota_day,)),
+        ]
+        for scope, cap, sql, params in checks:
+            if cap is None or (scope == "server" and new.guild_id is None):
+                continue
+            async with conn.execute(sql, params) as cur:
+                row = await cur.fetchone()
+            spent = float(row[0]) if row else 0.0
+            if spent + cost > cap + 1e-9:
+                raise OverBudget(scope, spent, cap)
+
+    async def spend(self, day: str, guild_id: int | None = None) -> float:
+        """Estimated dollars the jobs of `day` may cost (one server's, or all)."""
+        if guild_id is None:
+            row = await self.db.fetchone(SQL_SPEND_ALL, (day,))
+        else:
+            row = await self.db.fetchone(SQL_SPEND_GUILD, (day, guild_id))
+        return float(row[0]) if row else 0.0
+
+    async def usage(self, user_id: int, day: str, guild_id: int | None = None) -> int:
+        """Units a member used on `day` in one server (None: in direct messages)."""
+        row = await self.db.fetchone(SQL_USAGE, (user_id, guild_id or 0, day))
         return int(row[0]) if row else 0
 
-    async def reset_usage(self, user_id: int, day: str) -> int:
-        """Give a member back the units used on `day`; returns how many they had used.
+    async def reset_usage(self, user_id: int, day: str, guild_id: int | None = None) -> int:
+        """Give a member back the units used on `day` in one server; returns how many.
 
         Jobs still running keep their reservation state; a later refund of one of them
         stops at zero (SQL_REFUND), so the ledger never goes negative."""
         async with self.db.transaction() as conn:
-            async with conn.execute(SQL_USAGE, (user_id, day)) as cur:
+            async with conn.execute(SQL_USAGE, (user_id, guild_id or 0, day)) as cur:
                 row = await cur.fetchone()
             await conn.execute(
-                "UPDATE quota_usage SET used = 0 WHERE user_id = ? AND day = ?", (user_id, day)
+                "UPDATE quota_ledger SET used = 0 WHERE user_id = ? AND guild_id = ? AND day = ?",
+                (user_id, guild_id or 0, day),
             )
         return int(row[0]) if row else 0
+
+    async def refund(self, job_id: int) -> Job | None:
+        """An admin gives back the units a finished job charged (its spend stays: the
+        vendor billed it). Returns the job as it is now; a job that is still running or
+        was never charged is returned unchanged."""
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            job = Job.from_row(row)
+            if job.is_active or job.quota_state is not QuotaState.COMMITTED:
+                return job
+            await conn.execute(SQL_REFUND, _refund_params(job))
+            return await self._update(conn, job.id, None, {"quota_state": QuotaState.REFUNDED})
 
     # -- reads -------------------------------------------------------------------
 
@@ -291,8 +377,9 @@ class JobStore:
             unheld = job.lease_until is None or job.lease_until < now
             if job.status is JobStatus.QUEUED and unheld:
                 if job.quota_state is QuotaState.RESERVED:
-                    await conn.execute(SQL_REFUND, (job.user_id, job.quota_day))
+                    await conn.execute(SQL_REFUND, _refund_params(job))
                 fields: dict[str, Any] = {
+                    "cost_usd": 0.0,
                     "status": JobStatus.CANCELLED,
                     "quota_state": QuotaState.REFUNDED
                     if job.quota_state is QuotaState.RESERVED
@@ -375,7 +462,9 @@ class JobStore:
         }
         async with self.db.transaction() as conn:
             if refund and job.quota_state is QuotaState.RESERVED:
-                await conn.execute(SQL_REFUND, (job.user_id, job.quota_day))
+                await conn.execute(SQL_REFUND, _refund_params(job))
+            if refund:
+                fields["cost_usd"] = 0.0  # the vendor did not bill (or never had it)
             fields["quota_state"] = (
                 quota.value if job.quota_state is QuotaState.RESERVED else job.quota_state.value
             )
@@ -384,7 +473,7 @@ class JobStore:
     async def _update(
         self, conn: Any, job_id: int, owner: str | None, fields: dict[str, Any]
     ) -> Job:
-        allowed = _MUTABLE | {"lease_owner", "lease_until", "quota_state"}
+        allowed = _MUTABLE | {"lease_owner", "lease_until", "quota_state", "cost_usd"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")

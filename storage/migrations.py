@@ -90,4 +90,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, user_id)
     );
     """,
+    # 3: the quota ledger is keyed by member, server and day (guild 0: direct
+    # messages) and counts weighted units; each job records what it reserved and what it
+    # may cost the operator; a server may exempt roles, limit models, weigh them and cap
+    # its daily spend. The new ledger is rebuilt from the jobs that still hold a charge.
+    """
+    CREATE TABLE quota_ledger (
+        user_id   INTEGER NOT NULL,
+        guild_id  INTEGER NOT NULL,
+        day       TEXT    NOT NULL,
+        used      INTEGER NOT NULL DEFAULT 0 CHECK (used >= 0),
+        PRIMARY KEY (user_id, guild_id, day)
+    );
+    ALTER TABLE jobs ADD COLUMN quota_units INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE jobs ADD COLUMN cost_usd REAL;
+    ALTER TABLE jobs ADD COLUMN purged_at REAL;
+    INSERT INTO quota_ledger (user_id, guild_id, day, used)
+        SELECT user_id, COALESCE(guild_id, 0), quota_day, COUNT(*) FROM jobs
+        WHERE quota_state IN ('reserved', 'committed')
+        GROUP BY user_id, COALESCE(guild_id, 0), quota_day;
+    DROP TABLE quota_usage;
+    CREATE INDEX jobs_day ON jobs (quota_day, guild_id);
+    CREATE INDEX jobs_finished ON jobs (finished_at);
+    ALTER TABLE guild_settings ADD COLUMN exempt_roles TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE guild_settings ADD COLUMN allowed_models TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE guild_settings ADD COLUMN model_weights TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE guild_settings ADD COLUMN daily_budget_usd REAL
+        CHECK (daily_budget_usd IS NULL OR daily_budget_usd > 0);
+    """,
 )

@@ -82,6 +82,9 @@ class Job:
     completed_at: float | None
     finished_at: float | None
     updated_at: float
+    quota_units: int = 1
+    cost_usd: float | None = None
+    purged_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -98,6 +101,11 @@ class Job:
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def quota_scope(self) -> int:
+        """The ledger's server key: the guild, or 0 for direct messages."""
+        return self.guild_id or 0
 
 
 @dataclass(frozen=True, slots=True)

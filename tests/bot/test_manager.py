@@ -75,7 +75,7 @@ def deliveries(sim: DiscordSim, job_id: int) -> list[dict[str, object]]:
 
 
 async def usage(bot: VeoBot) -> int:
-    return await bot.store.usage(USER_ID, day_key(bot.service.clock()))
+    return await bot.store.usage(USER_ID, day_key(bot.service.clock()), GUILD_ID)
 
 
 async def test_demo_job_is_delivered_once_with_the_shipped_mp4(

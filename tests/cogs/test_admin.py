@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.client import VeoBot
+from bot.messages import day_key
 from bot.service import BANNED_WORD_REFUSAL
 from storage import JobStatus
 from tests.cogs.test_generate import job_count, reply_text, run, used
@@ -273,13 +274,17 @@ async def test_settings_survive_a_restart(
 async def test_other_servers_keep_the_defaults(
     start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim
 ) -> None:
-    bot = await start_bot(make_settings())
+    bot = await start_bot(make_settings(VEO_ALLOW_DMS=True))
     await admin(bot, discord_sim, "quota", daily=1)
     await admin(bot, discord_sim, "banned-words", words="fox")
     assert await bot.service.daily_limit(USER_ID, GUILD_ID + 1) == 5
     assert await bot.service.daily_limit(USER_ID, None) == 5
     iid = await generate(bot, discord_sim, prompt="a fox", guild_id=None)  # a DM
     assert "Queued as" in reply_text(discord_sim, iid)
+    # The DM job is charged to the bot-wide quota, not to the server's.
+    today = day_key(bot.service.clock())
+    assert await bot.store.usage(USER_ID, today, None) == 1
+    assert await bot.store.usage(USER_ID, today, GUILD_ID) == 0
 
 
 async def test_the_finished_video_shows_the_servers_quota(

@@ -28,6 +28,7 @@ from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (
     CHANNEL_ID,
     COMMAND_ID,
+    GUILD_ID,
     USER_ID,
     next_id,
     slash_command,
@@ -171,7 +172,7 @@ async def job_count(bot: VeoBot) -> int:
 
 
 async def used(bot: VeoBot) -> int:
-    return await bot.store.usage(USER_ID, day_key(bot.service.clock()))
+    return await bot.store.usage(USER_ID, day_key(bot.service.clock()), GUILD_ID)
 
 
 def refusal(callback: dict[str, Any]) -> str:

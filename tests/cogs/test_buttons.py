@@ -12,7 +12,7 @@ from storage import JobStatus, QuotaState
 from tests.cogs.test_generate import generate
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
-from tests.sim.discord_payloads import CHANNEL_ID, PERMS_FULL, USER_ID, component_click
+from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, PERMS_FULL, USER_ID, component_click
 from tests.sim.discord_sim import FLAG_EPHEMERAL, DiscordSim
 
 MANAGE_GUILD = 1 << 5
@@ -125,7 +125,7 @@ async def test_retry_and_delete_work_after_a_restart(
     retried = await wait_for_job(second, 2)
     assert retried.status is JobStatus.DELIVERED
     assert retried.request["prompt"] == "a paper boat" and retried.request["seed"] == 7
-    assert await second.store.usage(USER_ID, day_key(second.service.clock())) == 2
+    assert await second.store.usage(USER_ID, day_key(second.service.clock()), GUILD_ID) == 2
 
     await click(second, discord_sim, "veo:delete:1", post)
     assert not any(m["id"] == post["id"] for m in discord_sim.messages(CHANNEL_ID))

@@ -16,6 +16,7 @@ from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (
     CHANNEL_ID,
+    GUILD_ID,
     PERMS_NO_SEND,
     USER_ID,
     autocomplete,
@@ -57,7 +58,7 @@ async def job_count(bot: VeoBot) -> int:
 
 
 async def used(bot: VeoBot) -> int:
-    return await bot.store.usage(USER_ID, day_key(bot.service.clock()))
+    return await bot.store.usage(USER_ID, day_key(bot.service.clock()), GUILD_ID)
 
 
 async def test_generate_with_demo_end_to_end(
@@ -182,7 +183,10 @@ async def test_without_permission_to_post_it_uses_followups(
 ) -> None:
     bot = await start_bot(make_settings())
     iid = await generate(bot, discord_sim, prompt="quiet fox", app_permissions=PERMS_NO_SEND)
-    assert "can't post in this channel" in reply_text(discord_sim, iid)
+    assert (
+        "I lack **Send Messages**, **Attach Files**, **Embed Links** in this channel"
+        in reply_text(discord_sim, iid)
+    )
     assert discord_sim.find_requests("POST", f"^/channels/{CHANNEL_ID}/messages$") == []
     done = await wait_for_job(bot, 1)
     assert done.status is JobStatus.DELIVERED, done.error_message
@@ -320,7 +324,7 @@ async def test_a_refused_channel_post_falls_back_to_followups(
     discord_sim.forbid_channel(CHANNEL_ID)
     bot = await start_bot(make_settings())
     iid = await generate(bot, discord_sim, prompt="a shy fox")
-    assert "can't post in this channel" in reply_text(discord_sim, iid)
+    assert "I can't post in this channel" in reply_text(discord_sim, iid)
     done = await wait_for_job(bot, 1)
     assert (done.status, done.delivery_mode) == (JobStatus.DELIVERED, "followup")
     texts = [

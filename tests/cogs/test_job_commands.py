@@ -148,7 +148,7 @@ async def test_cancel_command_asks_then_the_button_cancels_and_refunds(
     bot = await start_bot(make_settings())
     await add_jobs(bot, 1)  # job #1, queued
     today = day_key(bot.service.clock())
-    assert await bot.store.usage(USER_ID, today) == 1
+    assert await bot.store.usage(USER_ID, today, GUILD_ID) == 1
 
     stranger, _ = await command(bot, discord_sim, "cancel", options={"job": "1"}, user_id=STRANGER)
     assert stranger["content"] == "⚠️ You have no job #1."
@@ -166,7 +166,7 @@ async def test_cancel_command_asks_then_the_button_cancels_and_refunds(
     job = await bot.store.get(1)
     assert job is not None
     assert (job.status, job.quota_state) == (JobStatus.CANCELLED, QuotaState.REFUNDED)
-    assert await bot.store.usage(USER_ID, today) == 0
+    assert await bot.store.usage(USER_ID, today, GUILD_ID) == 0
 
     again, _ = await command(bot, discord_sim, "cancel", options={"job": "#1"})
     assert (

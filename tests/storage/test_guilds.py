@@ -13,7 +13,9 @@ from storage.migrations import MIGRATIONS
 from tests.storage.test_store import DAY, new_job
 
 
-async def test_a_schema_1_database_is_migrated_to_2_with_its_jobs_intact(tmp_path: Path) -> None:
+async def test_a_schema_1_database_is_migrated_to_the_latest_with_its_jobs_intact(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "veo.sqlite3"
     with sqlite3.connect(path) as conn:
         for statement in _statements(MIGRATIONS[0]):
@@ -32,11 +34,11 @@ async def test_a_schema_1_database_is_migrated_to_2_with_its_jobs_intact(tmp_pat
     db = await Database.open(path)
     try:
         row = await db.fetchone("PRAGMA user_version")
-        assert row is not None and row[0] == 2 == len(MIGRATIONS)
+        assert row is not None and row[0] == 3 == len(MIGRATIONS)
         store = JobStore(db)
         job = await store.get(1)
         assert job is not None and job.user_id == 7 and job.request["prompt"] == "old"
-        assert await store.usage(7, DAY) == 1
+        assert await store.usage(7, DAY, 10) == 1
         guilds = GuildStore(db)
         assert await guilds.get(10) == GuildSettings(10)
         await guilds.set(10, daily_quota=2)
@@ -83,9 +85,9 @@ async def test_reset_usage_gives_back_today_and_refunds_stop_at_zero(tmp_path: P
     try:
         store = JobStore(db)
         job = await store.create(new_job(), daily_limit=1, max_active=5)
-        assert await store.reset_usage(1, DAY) == 1
-        assert await store.usage(1, DAY) == 0
+        assert await store.reset_usage(1, DAY, 10) == 1
+        assert await store.usage(1, DAY, 10) == 0
         await store.request_cancel(job.id)  # its refund finds nothing left to refund
-        assert await store.usage(1, DAY) == 0
+        assert await store.usage(1, DAY, 10) == 0
     finally:
         await db.close()

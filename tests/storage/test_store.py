@@ -73,7 +73,7 @@ async def test_create_reserves_quota_and_stores_images(db: Database) -> None:
     job = await store.create(new_job(), images, daily_limit=3, max_active=3)
     assert job.status is JobStatus.QUEUED
     assert job.quota_state is QuotaState.RESERVED
-    assert await store.usage(1, DAY) == 1
+    assert await store.usage(1, DAY, 10) == 1
     assert await store.images(job.id) == images
 
 
@@ -85,7 +85,7 @@ async def test_over_quota_creates_nothing(db: Database) -> None:
         await store.create(new_job(), daily_limit=2, max_active=10)
     rows = await db.fetchall("SELECT id FROM jobs")
     assert len(rows) == 2
-    assert await store.usage(1, DAY) == 2
+    assert await store.usage(1, DAY, 10) == 2
 
 
 async def test_zero_quota_refuses_first_job(db: Database) -> None:
@@ -99,7 +99,7 @@ async def test_active_cap_is_checked_before_quota(db: Database) -> None:
     await store.create(new_job(), daily_limit=10, max_active=1)
     with pytest.raises(TooManyActive):
         await store.create(new_job(), daily_limit=10, max_active=1)
-    assert await store.usage(1, DAY) == 1
+    assert await store.usage(1, DAY, 10) == 1
 
 
 async def test_quota_race_fifty_concurrent_reservations(db: Database) -> None:
@@ -112,7 +112,7 @@ async def test_quota_race_fifty_concurrent_reservations(db: Database) -> None:
     refused = [r for r in results if isinstance(r, OverQuota)]
     assert len(ok) == 3
     assert len(refused) == 47
-    assert await store.usage(1, DAY) == 3
+    assert await store.usage(1, DAY, 10) == 3
 
 
 async def test_quota_race_across_two_connections(tmp_path: Path) -> None:
@@ -140,12 +140,12 @@ async def test_refund_goes_to_the_charged_day_once(db: Database) -> None:
     assert claimed.id == job.id
     failed = await store.finish(claimed, "w1", JobStatus.FAILED, refund=True, error_code="x")
     assert failed.quota_state is QuotaState.REFUNDED
-    assert await store.usage(1, "2026-11-21") == 0
-    assert await store.usage(1, DAY) == 1
+    assert await store.usage(1, "2026-11-21", 10) == 0
+    assert await store.usage(1, DAY, 10) == 1
     # Settling twice changes nothing.
     await store.finish(failed, None, JobStatus.FAILED, refund=True)
-    assert await store.usage(1, "2026-11-21") == 0
-    assert await store.usage(1, DAY) == 1
+    assert await store.usage(1, "2026-11-21", 10) == 0
+    assert await store.usage(1, DAY, 10) == 1
 
 
 async def test_delivered_commits_quota(db: Database) -> None:
@@ -155,7 +155,7 @@ async def test_delivered_commits_quota(db: Database) -> None:
     done = await store.finish(job, "w1", JobStatus.DELIVERED, refund=False, delivered_message_id=5)
     assert done.quota_state is QuotaState.COMMITTED
     assert done.lease_owner is None
-    assert await store.usage(1, DAY) == 1
+    assert await store.usage(1, DAY, 10) == 1
 
 
 async def test_a_leased_job_is_not_claimed_twice(db: Database) -> None:
@@ -213,4 +213,4 @@ async def test_a_cancelled_writer_leaves_no_transaction_open(db: Database) -> No
     job = await store.create(new_job(), daily_limit=100, max_active=100)
     assert job.id >= 1
     row = await db.fetchone("SELECT COUNT(*) FROM jobs")
-    assert row is not None and await store.usage(1, DAY) == row[0]
+    assert row is not None and await store.usage(1, DAY, 10) == row[0]
