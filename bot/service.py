@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bot.manager import JobManager
 from bot.messages import day_key, next_reset
 from bot.providers import ProviderRegistry
-from bot.providers.base import InputImage, Mode
+from bot.providers.base import InputImage, Mode, ModelSpec
 from bot.requests import Draft, GenerationRequest, RequestInvalid, validate
 from bot.settings import Settings
 from storage import (
@@ -292,6 +292,11 @@ class VideoService:
         """The request and images of an earlier job, for Retry (same settings) and Remix
         (a new prompt). It is validated again, as a new command would be."""
         job = await self.job_for(job_id, user_id, is_admin=is_admin)
+        if job.purged_at is not None:
+            raise RequestInvalid(
+                f"Job #{job_id} is too old: its prompt and images were deleted after "
+                f"{self.settings.retention_days:g} days."
+            )
         old = GenerationRequest.model_validate_json(job.request_json)
         stored = await self.store.images(job.id)
         if len(stored) != old.image_count:
@@ -345,6 +350,20 @@ class VideoService:
     async def reset_quota(self, user_id: int, guild_id: int | None) -> int:
         """Give a member back today's used units in a server; returns how many."""
         return await self.store.reset_usage(user_id, day_key(self.clock()), guild_id)
+
+    async def spent_today(self, guild_id: int | None = None) -> float:
+        """Estimated dollars of today's jobs (one server's, or the whole bot's)."""
+        return await self.store.spend(day_key(self.clock()), guild_id)
+
+    async def models_for(self, guild_id: int | None) -> list[tuple[str, ModelSpec, int]]:
+        """(provider, model, quota units) a member may pick here, in the registry's order."""
+        rules = await self.guilds.get(guild_id) if guild_id is not None else GuildSettings()
+        return [
+            (p.name, spec, rules.weight(p.name, spec.name))
+            for p in self.providers
+            for spec in p.models.values()
+            if rules.allows(p.name, spec.name)
+        ]
 
     async def refund_job(self, job_id: int, guild_id: int) -> Job:
         """An admin gives back what one job of their server charged the member."""

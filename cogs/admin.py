@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.providers import ProviderRegistry
 from bot.requests import RequestInvalid, choose_model
 from bot.service import channel_list
 from storage import GuildSettings
@@ -25,23 +26,51 @@ NO_PINGS = discord.AllowedMentions.none()
 NOT_ADMIN = "Only members with the **Manage Server** permission can change the video settings."
 DM_ONLY = "These settings belong to a server: use `/veo-admin` in the server itself."
 CHANNEL_REF = re.compile(r"<#(\d{15,20})>|(\d{15,20})")
+ROLE_REF = re.compile(r"<@&(\d{15,20})>|(\d{15,20})")
 MAX_BANNED = 200
 MAX_WORD = 100
 
 
+def _parse_ids(text: str, pattern: re.Pattern[str], problem: str) -> list[int]:
+    ids: list[int] = []
+    if pattern.sub(" ", text).replace(",", " ").strip():
+        raise RequestInvalid(problem)
+    for match in pattern.finditer(text):
+        found = int(match[1] or match[2])
+        if found not in ids:
+            ids.append(found)
+    return ids
+
+
 def parse_channels(text: str) -> list[int]:
     """`<#1> <#2>`, `1, 2` → [1, 2]; raises RequestInvalid on anything else."""
-    ids: list[int] = []
-    rest = CHANNEL_REF.sub(" ", text).replace(",", " ").strip()
-    if rest:
-        raise RequestInvalid(
-            "Give channels as mentions (type `#` and pick them), separated by spaces."
-        )
-    for match in CHANNEL_REF.finditer(text):
-        channel_id = int(match[1] or match[2])
-        if channel_id not in ids:
-            ids.append(channel_id)
-    return ids
+    return _parse_ids(
+        text,
+        CHANNEL_REF,
+        "Give channels as mentions (type `#` and pick them), separated by spaces.",
+    )
+
+
+def parse_roles(text: str) -> list[int]:
+    """`<@&1> <@&2>` → [1, 2]; raises RequestInvalid on anything else."""
+    return _parse_ids(
+        text, ROLE_REF, "Give roles as mentions (type `@` and pick them), separated by spaces."
+    )
+
+
+def parse_models(text: str, registry: ProviderRegistry) -> list[str]:
+    """`apiyi, apixo/quality` → entries naming a service or one of its models."""
+    entries: list[str] = []
+    for part in text.replace(",", " ").split():
+        provider, _, model = part.partition("/")
+        if provider not in registry or (model and registry.model(provider, model) is None):
+            known = ", ".join(
+                f"`{p.name}`" + "".join(f", `{p.name}/{m}`" for m in p.models) for p in registry
+            )
+            raise RequestInvalid(f"`{part}` is not a service or model of this bot. Known: {known}")
+        if part not in entries:
+            entries.append(part)
+    return entries
 
 
 def parse_words(text: str) -> list[str]:
@@ -57,7 +86,7 @@ def parse_words(text: str) -> list[str]:
     return words
 
 
-def settings_embed(bot: VeoBot, rules: GuildSettings) -> discord.Embed:
+def settings_embed(bot: VeoBot, rules: GuildSettings, spent_today: float = 0.0) -> discord.Embed:
     """Every current setting of a server, as an admin sees it."""
     env_quota = bot.settings.daily_quota
     embed = discord.Embed(title="Video settings for this server", colour=discord.Colour.blurple())
@@ -86,7 +115,46 @@ def settings_embed(bot: VeoBot, rules: GuildSettings) -> discord.Embed:
     embed.add_field(name="Default service / model", value=defaults, inline=False)
     alerts = f"<#{rules.alert_channel_id}>" if rules.alert_channel_id else "not set"
     embed.add_field(name="Alert channel", value=alerts, inline=False)
+    roles = " ".join(f"<@&{r}>" for r in rules.exempt_roles)
+    embed.add_field(
+        name="Roles without a quota", value=_clip([roles] if roles else [], "none"), inline=False
+    )
+    models = ", ".join(f"`{m}`" for m in rules.allowed_models)
+    embed.add_field(
+        name="Models members may use",
+        value=_clip([models] if models else [], "every model of the bot"),
+        inline=False,
+    )
+    weights = [f"`{m}`: counts as **{w}**" for m, w in sorted(rules.model_weights.items())]
+    embed.add_field(
+        name="Model weights", value=_clip(weights, "every video counts as 1"), inline=False
+    )
+    embed.add_field(
+        name="Daily spend cap", value=budget_text(bot, rules, spent_today), inline=False
+    )
     return embed
+
+
+def budget_text(bot: VeoBot, rules: GuildSettings, spent_today: float) -> str:
+    cap = rules.daily_budget_usd
+    text = f"**${cap:,.2f}** a day" if cap is not None else "none"
+    text += f" (estimated today: ${spent_today:,.2f})"
+    if bot.settings.daily_budget_usd is not None:
+        text += f"; the bot's own cap of ${bot.settings.daily_budget_usd:,.2f} a day also applies"
+    return text
+
+
+def model_choices(
+    registry: ProviderRegistry, current: str, provider: str | None = None
+) -> list[app_commands.Choice[str]]:
+    """Models as `provider/model` choices, optionally of one service."""
+    return [
+        app_commands.Choice(name=f"{s.label} — {p.name}"[:100], value=f"{p.name}/{s.name}")
+        for p in registry
+        if not provider or p.name == provider
+        for s in p.models.values()
+        if current.lower() in f"{p.name}/{s.name} {s.label}".lower()
+    ][:25]
 
 
 def _clip(lines: list[str], empty: str) -> str:
@@ -126,9 +194,10 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction[VeoBot], guild_id: int, done: str | None = None
     ) -> None:
         rules = await self.bot.service.guilds.get(guild_id, with_overrides=True)
+        spent = await self.bot.service.spent_today(guild_id)
         await interaction.response.send_message(
             f"✅ {done}" if done else None,
-            embed=settings_embed(self.bot, rules),
+            embed=settings_embed(self.bot, rules, spent),
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )
@@ -270,13 +339,122 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction[VeoBot], current: str
     ) -> list[app_commands.Choice[str]]:
         chosen = getattr(interaction.namespace, "provider", None)
-        return [
-            app_commands.Choice(name=f"{s.label} — {p.name}"[:100], value=f"{p.name}/{s.name}")
-            for p in self.bot.providers
-            if not chosen or p.name == chosen
-            for s in p.models.values()
-            if current.lower() in f"{p.name}/{s.name} {s.label}".lower()
-        ][:25]
+        return model_choices(self.bot.providers, current, chosen)
+
+    @admin.command(name="exempt-roles", description="Roles whose members have no daily quota")
+    @app_commands.describe(roles="Role mentions (@role …); leave out to clear the list")
+    async def exempt_roles(
+        self, interaction: discord.Interaction[VeoBot], roles: str | None = None
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        try:
+            ids = parse_roles(roles or "")
+        except RequestInvalid as exc:
+            await self._say(interaction, str(exc))
+            return
+        await self.bot.service.guilds.set(guild_id, exempt_roles=ids)
+        done = (
+            f"Members with {' '.join(f'<@&{r}>' for r in ids)} now have no daily quota "
+            "(the spend cap still applies)."
+            if ids
+            else "Every member has a daily quota again."
+        )
+        await self._show(interaction, guild_id, done)
+
+    @admin.command(name="models", description="Which services and models members may use")
+    @app_commands.describe(
+        allowed="Services or service/model names, comma-separated; leave out to allow all"
+    )
+    async def models(
+        self, interaction: discord.Interaction[VeoBot], allowed: str | None = None
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        try:
+            entries = parse_models(allowed or "", self.bot.providers)
+        except RequestInvalid as exc:
+            await self._say(interaction, str(exc))
+            return
+        await self.bot.service.guilds.set(guild_id, allowed_models=entries)
+        done = (
+            f"Members may now use only {', '.join(f'`{e}`' for e in entries)}."
+            if entries
+            else "Members may use every model of the bot."
+        )
+        await self._show(interaction, guild_id, done)
+
+    @admin.command(
+        name="weight", description="How many daily videos one video of a model counts as"
+    )
+    @app_commands.describe(model="The model", units="Quota units per video (1 = a normal video)")
+    async def weight(
+        self,
+        interaction: discord.Interaction[VeoBot],
+        model: str,
+        units: app_commands.Range[int, 1, 100],
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        registry = self.bot.providers
+        try:
+            chosen, name = choose_model(None, model, registry)
+            if registry.model(chosen, name) is None:
+                raise RequestInvalid(f"`{model}` is not a model of this bot.")
+        except RequestInvalid as exc:
+            await self._say(interaction, str(exc))
+            return
+        key = f"{chosen}/{name}"
+        rules = await self.bot.service.guilds.get(guild_id)
+        weights = {k: v for k, v in rules.model_weights.items() if k != key}
+        if units > 1:
+            weights[key] = units
+        await self.bot.service.guilds.set(guild_id, model_weights=weights)
+        await self._show(interaction, guild_id, f"A `{key}` video now counts as {units}.")
+
+    @weight.autocomplete("model")
+    async def _weight_autocomplete(
+        self, interaction: discord.Interaction[VeoBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return model_choices(self.bot.providers, current)
+
+    @admin.command(name="budget", description="The most this server may spend on videos a day")
+    @app_commands.describe(
+        dollars="US dollars a day, from the documented prices; leave out for none"
+    )
+    async def budget(
+        self,
+        interaction: discord.Interaction[VeoBot],
+        dollars: app_commands.Range[float, 0.01, 1_000_000.0] | None = None,
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        await self.bot.service.guilds.set(guild_id, daily_budget_usd=dollars)
+        done = (
+            f"New videos stop for the day once the estimated spend reaches ${dollars:,.2f}."
+            if dollars is not None
+            else "This server has no daily spend cap."
+        )
+        await self._show(interaction, guild_id, done)
+
+    @admin.command(name="refund", description="Give a member back the quota one job used")
+    @app_commands.describe(job="The job number")
+    async def refund(
+        self, interaction: discord.Interaction[VeoBot], job: app_commands.Range[int, 1]
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        try:
+            refunded = await self.bot.service.refund_job(job, guild_id)
+        except RequestInvalid as exc:
+            await self._say(interaction, str(exc))
+            return
+        await self._show(
+            interaction,
+            guild_id,
+            f"Job #{refunded.id} was refunded: <@{refunded.user_id}> got back "
+            f"{refunded.quota_units} video(s) of {refunded.quota_day}.",
+        )
 
     @admin.command(name="alerts", description="Where the bot may post alerts for admins")
     @app_commands.describe(channel="A text channel; leave out to stop alerts")

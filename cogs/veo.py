@@ -354,9 +354,12 @@ class VeoCog(commands.Cog):
     @veo.command(name="models", description="What each available model can do")
     async def models(self, interaction: discord.Interaction[VeoBot]) -> None:
         fields = [
-            (f"{spec.label} — {provider.name}"[:256], messages.model_summary(spec))
-            for provider in self.bot.providers
-            for spec in provider.models.values()
+            (
+                f"{spec.label} — {provider}"[:256],
+                messages.model_summary(spec)
+                + (f"\nOn this server one video counts as **{units}**." if units > 1 else ""),
+            )
+            for provider, spec, units in await self.service.models_for(interaction.guild_id)
         ]
         embeds = []
         for start in range(0, len(fields), 25):  # Discord: 25 fields per embed, 10 embeds
@@ -382,24 +385,27 @@ class VeoCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         chosen = getattr(interaction.namespace, "provider", None)
         choices = []
-        for provider in self.bot.providers:
-            if chosen and provider.name != chosen:
+        for provider, spec, _ in await self.service.models_for(interaction.guild_id):
+            if chosen and provider != chosen:
                 continue
-            for spec in provider.models.values():
-                name = f"{spec.label} — {provider.name}"
-                if current.lower() in name.lower() or current.lower() in spec.name.lower():
-                    value = f"{provider.name}/{spec.name}"
-                    choices.append(app_commands.Choice(name=name[:100], value=value))
+            name = f"{spec.label} — {provider}"
+            if current.lower() in name.lower() or current.lower() in spec.name.lower():
+                value = f"{provider}/{spec.name}"
+                choices.append(app_commands.Choice(name=name[:100], value=value))
         return choices[:25]
 
     @generate.autocomplete("provider")
     async def _provider_autocomplete(
         self, interaction: discord.Interaction[VeoBot], current: str
     ) -> list[app_commands.Choice[str]]:
+        allowed = {
+            provider for provider, _, _ in await self.service.models_for(interaction.guild_id)
+        }
         return [
             app_commands.Choice(name=f"{p.label} ({p.name})"[:100], value=p.name)
             for p in self.bot.providers
-            if current.lower() in p.name.lower() or current.lower() in p.label.lower()
+            if p.name in allowed
+            and (current.lower() in p.name.lower() or current.lower() in p.label.lower())
         ][:25]
 
     @status.autocomplete("job")
