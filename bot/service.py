@@ -120,28 +120,31 @@ class VideoService:
             raise RequestInvalid(DMS_OFF)
         rules = await self.guilds.get(guild_id) if guild_id is not None else None
         if rules is not None and draft.provider is None and draft.model is None:
-            provider, model = rules.default_provider, rules.default_model
-            # A default whose vendor or model was disabled since is ignored, not an error.
-            if provider is not None and model is not None and self.providers.model(provider, model):
-                draft = dataclasses.replace(draft, provider=provider, model=model)
-            elif rules.allowed_models and (first := self._first_allowed(rules)):
-                draft = dataclasses.replace(draft, provider=first[0], model=first[1])
+            provider, model = self._default_for(rules)
+            draft = dataclasses.replace(draft, provider=provider, model=model)
         request = validate(draft, self.providers, max_prompt=self.settings.max_prompt)
         if rules is not None:
             self._check_content(rules, request)
         return request
 
-    def _first_allowed(self, rules: GuildSettings) -> tuple[str, str] | None:
-        """Without a server default, the bot's default if the server allows it, else
-        the first model it does."""
+    async def default_model(self, guild_id: int | None) -> tuple[str, str]:
+        """The (provider, model) a member gets here when they name neither."""
+        rules = await self.guilds.get(guild_id) if guild_id is not None else GuildSettings()
+        return self._default_for(rules)
+
+    def _default_for(self, rules: GuildSettings) -> tuple[str, str]:
+        """The server's default, while its vendor and model are still enabled (else it is
+        ignored, not an error); otherwise the bot's default if the server allows it, else
+        the first model it does (validation then explains a server that allows none)."""
+        candidates = [(rules.default_provider, rules.default_model)]
         default = self.providers.default
-        candidates = [(default, self.providers.default_model(default))] + [
-            (p.name, s.name) for p in self.providers for s in p.models.values()
-        ]
+        candidates.append((default, self.providers.default_model(default)))
+        candidates += [(p.name, s.name) for p in self.providers for s in p.models.values()]
         for provider, model in candidates:
-            if rules.allows(provider, model):
-                return provider, model
-        return None
+            if provider and model and self.providers.model(provider, model):
+                if rules.allows(provider, model):
+                    return provider, model
+        return default, self.providers.default_model(default)
 
     def _check_content(self, rules: GuildSettings, request: GenerationRequest) -> None:
         if not rules.allows(request.provider, request.model):

@@ -316,9 +316,8 @@ class AnimateCog(commands.Cog):
         if not images:
             await interaction.response.send_message(NO_IMAGES, ephemeral=True)
             return
-        providers = self.bot.providers
-        provider = providers.default
-        spec = providers.model(provider, providers.default_model(provider))
+        provider, model = await self.bot.service.default_model(interaction.guild_id)
+        spec = self.bot.providers.model(provider, model)
         assert spec is not None
         try:
             map_images(len(images), spec)

@@ -99,7 +99,9 @@ async def test_only_allowed_models_can_be_picked_or_suggested(
         f"Pick one of: `apiyi/{QUALITY}`, `demo`. Nothing was charged."
     )
     assert await job_count(bot) == 0 and await used(bot) == 0
-    # Naming nothing picks an allowed model instead of the bot's (forbidden) default.
+    # Naming nothing (also "Animate with Veo") picks an allowed model, not the bot's default.
+    assert await bot.service.default_model(GUILD_ID) == ("apiyi", QUALITY)
+    assert await bot.service.default_model(GUILD_ID + 1) == ("apiyi", FAST)
     iid = await generate(bot, discord_sim, prompt="a fox")
     assert "Queued as" in reply_text(discord_sim, iid)
     job = await bot.store.get(1)
