@@ -22,6 +22,7 @@ from bot.providers import ProviderRegistry
 from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
 from bot.reencode import Reencoder
+from bot.retention import RetentionSweeper
 from bot.service import DMS_OFF, VideoService
 from bot.settings import Settings
 from bot.web import WebServer
@@ -107,6 +108,7 @@ class VeoBot(commands.Bot):
     publisher: DiscordPublisher
     manager: JobManager
     service: VideoService
+    sweeper: RetentionSweeper
 
     def __init__(
         self, settings: Settings, *, timing_overrides: dict[str, dict[str, float]] | None = None
@@ -166,6 +168,8 @@ class VeoBot(commands.Bot):
         if self.web is not None:
             await self.web.start()
         await self.manager.start()
+        self.sweeper = RetentionSweeper(self.db, retention_days=settings.retention_days)
+        self.sweeper.start()
         log.info(
             "providers: %s (default %s); database %s",
             ", ".join(self.providers.names()),
@@ -197,6 +201,7 @@ class VeoBot(commands.Bot):
 
     async def close(self) -> None:
         if self._resources_open:
+            await self.sweeper.stop()
             await self.manager.stop()
             if self.web is not None:
                 await self.web.close()

@@ -17,7 +17,9 @@ from discord.ext import commands
 from bot.providers import ProviderRegistry
 from bot.requests import RequestInvalid, choose_model
 from bot.service import channel_list
+from bot.stats_view import stats_embed
 from storage import GuildSettings
+from storage.stats import DEFAULT_DAYS, MAX_DAYS, day_window, server_stats
 
 if TYPE_CHECKING:
     from bot.client import VeoBot
@@ -454,6 +456,21 @@ class AdminCog(commands.Cog):
             guild_id,
             f"Job #{refunded.id} was refunded: <@{refunded.user_id}> got back "
             f"{refunded.quota_units} video(s) of {refunded.quota_day}.",
+        )
+
+    @admin.command(name="stats", description="Jobs, failures, spend and top members lately")
+    @app_commands.describe(days="How many days back, today included (default 7)")
+    async def stats(
+        self,
+        interaction: discord.Interaction[VeoBot],
+        days: app_commands.Range[int, 1, MAX_DAYS] = DEFAULT_DAYS,
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        since, until = day_window(self.bot.service.clock(), days)
+        report = await server_stats(self.bot.db, guild_id, since_day=since, until_day=until)
+        await interaction.response.send_message(
+            embed=stats_embed(report, days=days), ephemeral=True, allowed_mentions=NO_PINGS
         )
 
     @admin.command(name="alerts", description="Where the bot may post alerts for admins")

@@ -463,8 +463,8 @@ class JobStore:
         async with self.db.transaction() as conn:
             if refund and job.quota_state is QuotaState.RESERVED:
                 await conn.execute(SQL_REFUND, _refund_params(job))
-            if refund:
-                fields["cost_usd"] = 0.0  # the vendor did not bill (or never had it)
+            if refund and job.completed_at is None and "completed_at" not in fields:
+                fields["cost_usd"] = 0.0  # the vendor never finished it, so did not bill
             fields["quota_state"] = (
                 quota.value if job.quota_state is QuotaState.RESERVED else job.quota_state.value
             )

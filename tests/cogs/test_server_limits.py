@@ -228,3 +228,34 @@ async def test_direct_messages_are_closed_unless_the_operator_opens_them(
         [answer] = discord_sim.interaction(iid).callbacks
         assert answer["data"]["content"] == f"⚠️ {DMS_OFF}"
     assert await job_count(bot) == 0 and await used(bot, None) == 0
+
+
+async def test_stats_show_the_servers_jobs_failures_and_members(
+    start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(two_at_once(make_settings))
+    await generate(bot, discord_sim, prompt="a fox")
+    await generate(bot, discord_sim, prompt="a fox #fail")
+    await wait_for_job(bot, 1, JobStatus.DELIVERED)
+    await wait_for_job(bot, 2, JobStatus.FAILED)
+    answer = await admin(bot, discord_sim, "stats", days=3)
+    [embed] = answer["embeds"]
+    assert embed["title"] == "Video stats — last 3 days"
+    shown = {f["name"]: f["value"] for f in embed["fields"]}
+    today = day_key(bot.service.clock())
+    [per_day] = [v for n, v in shown.items() if n.startswith("Jobs per day")]
+    assert per_day.startswith(f"`{today}` · 2 jobs · 1 ✅ · 1 ❌")
+    assert f"<@{USER_ID}> · 2 jobs" in shown["Top members"]
+    [failures] = [v for n, v in shown.items() if n.startswith("Failures")]
+    assert "· 1" in failures
+    # Another server's admin sees none of it.
+    payload = slash_command(
+        name="veo-admin",
+        subcommand="stats",
+        guild_id=GUILD_ID + 1,
+        member_permissions=(1 << 5),
+        user_id=USER_ID + 7,
+    )
+    iid = await run(bot, discord_sim, payload)
+    [other] = discord_sim.interaction(iid).callbacks[0]["data"]["embeds"]
+    assert other["description"] == "No videos were made on this server in the last 7 days."

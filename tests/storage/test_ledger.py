@@ -144,3 +144,15 @@ async def test_migration_3_rebuilds_the_ledger_from_charged_jobs(tmp_path: Path)
         assert job.purged_at is None
     finally:
         await db.close()
+
+
+async def test_a_render_the_vendor_finished_keeps_its_spend_even_when_refunded(
+    store: JobStore,
+) -> None:
+    await store.create(new_job(cost_usd=0.3), daily_limit=9, max_active=9)
+    [job] = await store.claim_due("w", lease_seconds=60, limit=1)
+    job = await store.update(job, "w", status=JobStatus.DOWNLOADING, completed_at=1000.0)
+    # The member got nothing (say, the download failed): refunded, but the vendor billed.
+    await store.finish(job, "w", JobStatus.FAILED, refund=True)
+    assert await store.usage(1, DAY, 10) == 0
+    assert await store.spend(DAY, 10) == pytest.approx(0.3)
