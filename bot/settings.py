@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     reencode_timeout: float = Field(300.0, gt=0, validation_alias="VEO_REENCODE_TIMEOUT")
     daily_budget_usd: float | None = Field(None, gt=0, validation_alias="VEO_DAILY_BUDGET_USD")
     allow_dms: bool = Field(False, validation_alias="VEO_ALLOW_DMS")
+    allow_private_urls: bool = Field(False, validation_alias="VEO_ALLOW_PRIVATE_URLS")
     retention_days: float = Field(30.0, gt=0, validation_alias="VEO_RETENTION_DAYS")
     alert_failure_streak: int = Field(5, ge=1, validation_alias="VEO_ALERT_FAILURE_STREAK")
 

@@ -56,6 +56,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "VEO_DB_PATH": tmp_path / "data" / "veo.sqlite3",
             "VEO_DEMO_DELAY": 0.2,
             "VEO_DEMO_POLL_INTERVAL": 0.05,
+            # The simulators live on 127.0.0.1, including the URLs they hand out.
+            "VEO_ALLOW_PRIVATE_URLS": True,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

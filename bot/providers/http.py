@@ -8,7 +8,15 @@ from pathlib import Path
 
 import aiohttp
 
-from .base import ProviderError, ProviderTimeout, ProviderUnavailable, ResultTooLarge
+from bot.netguard import UnsafeURL
+
+from .base import (
+    ProviderError,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ResultTooLarge,
+)
 
 CHUNK = 64 * 1024
 
@@ -30,6 +38,12 @@ def transport_error(exc: BaseException, vendor: str, *, secret: str | None = Non
     detail = _describe(exc)
     if secret:
         detail = detail.replace(secret, "***")
+    if isinstance(exc, UnsafeURL):
+        return ProviderRejected(
+            f"{vendor} returned a link this bot is not allowed to open.",
+            code="unsafe_url",
+            detail=detail,
+        )
     if isinstance(exc, aiohttp.InvalidURL):
         return ProviderUnavailable(
             f"{vendor} could not be reached right now.", code="bad_url", detail=detail
