@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.components import DYNAMIC_ITEMS
 from bot.discord_publisher import DiscordPublisher
 from bot.manager import JobManager
+from bot.netguard import guarded_session, origins
 from bot.providers import ProviderRegistry
 from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
@@ -126,8 +127,14 @@ class VeoBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=15)
+        trusted = origins(
+            [settings.apiyi_base_url, settings.apixo_base_url, settings.veo3o1_base_url]
+            + [settings.yelinai_base_url]
+        )
+        self.session = guarded_session(
+            trusted,
+            allow_private=settings.allow_private_urls,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=15),
         )
         self.db = await Database.open(settings.db_path)
         self._resources_open = True
@@ -160,6 +167,7 @@ class VeoBot(commands.Bot):
             max_concurrency=settings.max_concurrent_jobs,
             timing_overrides={**settings.schedule_overrides(), **(self._timing_overrides or {})},
             public=self.web if settings.public_url else None,
+            alert_failure_streak=settings.alert_failure_streak,
         )
         self.service = VideoService(settings, self.store, self.providers, self.manager)
         self.add_dynamic_items(*DYNAMIC_ITEMS)

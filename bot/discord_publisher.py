@@ -6,9 +6,11 @@ the bot cannot post in (then followups on the member's interaction are all we ha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -28,6 +30,9 @@ MIN_EDIT_INTERVAL = 5.0  # seconds between progress edits of one job message
 NO_PINGS = discord.AllowedMentions.none()
 HISTORY_SCAN = 50
 ALERT_INTERVAL = 3600.0
+# A recovery note only answers an outage alert that was posted, so it is as rare as those.
+UNLIMITED_ALERTS = frozenset({"recovered"})
+ENDED_REMEMBERED = 1000  # ended jobs whose messages late (stale) updates must not touch
 # Discord's default upload limit: what to aim for when it refused a file we thought fitted.
 DISCORD_DEFAULT_LIMIT = 10 * 1024 * 1024
 
@@ -57,6 +62,11 @@ def _too_large(exc: discord.HTTPException) -> bool:
     return exc.status == 413 or exc.code == 40005
 
 
+def _state(text: str) -> str:
+    """The state a job message shows: the emoji that starts its last line."""
+    return text.splitlines()[-1].split(" ")[0] if text else ""
+
+
 class DiscordPublisher:
     def __init__(
         self,
@@ -67,6 +77,7 @@ class DiscordPublisher:
         quota_left: Callable[[Job], Awaitable[tuple[int, int]]] | None = None,
         alert_channel: Callable[[int], Awaitable[int | None]] | None = None,
         reencoder: Reencoder | None = None,
+        min_edit_interval: float = MIN_EDIT_INTERVAL,
     ) -> None:
         self.client = client
         self.providers = providers
@@ -75,10 +86,20 @@ class DiscordPublisher:
         self.quota_left = quota_left
         # A server's alert channel id, if its admins set one (/veo-admin alerts).
         self.alert_channel = alert_channel
-        self._alerted: dict[tuple[int, str], float] = {}
+        self._alerted: dict[tuple[int, str, str], float] = {}
         # Makes a video over the upload limit fit (None: post the link instead).
         self.reencoder = reencoder
+        # Job messages: at most one edit per `min_edit_interval` while the state stays the
+        # same; the newest text held back is posted when the interval is over.
+        self.min_edit_interval = min_edit_interval
         self._last_edit: dict[int, tuple[float, str]] = {}
+        self._held: dict[int, tuple[Job, str]] = {}
+        self._timers: dict[int, asyncio.Task[None]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        # The newest row version shown per job, so an older snapshot (read before the job
+        # moved on) can never overwrite a newer state; and jobs whose message is final.
+        self._seen: dict[int, float] = {}
+        self._ended: OrderedDict[int, None] = OrderedDict()
 
     # -- where a job's messages go ---------------------------------------------------
 
@@ -108,29 +129,95 @@ class DiscordPublisher:
         """The job message's buttons now (an empty view once the job has ended)."""
         return job_view(job) or discord.ui.View(timeout=None)
 
-    def render(self, job: Job) -> str:
-        return messages.job_message(job, self._label(job), self.clock(), self._typical(job))
+    def render(self, job: Job, position: int | None = None) -> str:
+        """The job message; `position` is its place in the queue, when known."""
+        return messages.job_message(
+            job, self._label(job), self.clock(), self._typical(job), position=position or 0
+        )
 
     # -- Publisher -------------------------------------------------------------------
 
-    async def job_updated(self, job: Job) -> None:
-        if job.status_message_id is None:
+    async def job_updated(self, job: Job, *, position: int | None = None) -> None:
+        if job.status_message_id is None or job.id in self._ended:
             return
-        text = self.render(job)
-        now = self.clock()
-        last = self._last_edit.get(job.id)
-        if last is not None:
-            last_at, last_text = last
-            if last_text == text:
+        async with self._lock(job.id):
+            if job.id in self._ended:
+                return  # its final state is shown; this is an older snapshot
+            if job.status not in TERMINAL and job.updated_at < self._seen.get(job.id, 0.0):
                 return
-            same_state = (
-                last_text.splitlines()[-1:][0].split(" ")[0] == text.splitlines()[-1].split(" ")[0]
+            self._seen[job.id] = max(job.updated_at, self._seen.get(job.id, 0.0))
+            text = self.render(job, position)
+            last = self._last_edit.get(job.id)
+            if last is not None and job.status not in TERMINAL:
+                last_at, last_text = last
+                if last_text == text:
+                    self._held.pop(job.id, None)  # what is shown is current again
+                    return
+                if _state(last_text) == _state(text):
+                    wait = last_at + self.min_edit_interval - self.clock()
+                    if wait > 0:
+                        self._hold(job, text, wait)
+                        return
+            await self._edit(job, text)
+
+    def _lock(self, job_id: int) -> asyncio.Lock:
+        """One edit of a job message at a time, so they land in the order decided."""
+        return self._locks.setdefault(job_id, asyncio.Lock())
+
+    def _hold(self, job: Job, text: str, wait: float) -> None:
+        """Keep the newest text for when the interval is over (a progress step, a new
+        place in the queue): shown late rather than lost."""
+        self._held[job.id] = (job, text)
+        timer = self._timers.get(job.id)
+        if timer is None or timer.done():
+            self._timers[job.id] = asyncio.create_task(
+                self._post_held(job.id, wait), name=f"veo-edit-{job.id}"
             )
-            if same_state and now - last_at < MIN_EDIT_INTERVAL and job.status not in TERMINAL:
-                return
-        self._last_edit[job.id] = (now, text)
+
+    async def _post_held(self, job_id: int, wait: float) -> None:
+        try:
+            while True:
+                await asyncio.sleep(wait)
+                if job_id not in self._held or job_id in self._ended:
+                    return
+                async with self._lock(job_id):
+                    held = self._held.get(job_id)
+                    if held is None or job_id in self._ended:
+                        return
+                    # An edit since this timer was set (a new state) restarts the interval.
+                    last = self._last_edit.get(job_id)
+                    wait = 0.0 if last is None else last[0] + self.min_edit_interval - self.clock()
+                    if wait <= 0:
+                        await self._edit(*held)
+                        return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a nicety: never let it surface anywhere
+            log.exception("job %d: could not post a held-back update", job_id)
+        finally:
+            if self._timers.get(job_id) is asyncio.current_task():
+                del self._timers[job_id]
+
+    async def close(self) -> None:
+        timers = list(self._timers.values())
+        self._timers.clear()
+        self._held.clear()
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+
+    async def _edit(self, job: Job, text: str) -> None:
+        """Show `text` on the job's message now (the caller holds the job's lock)."""
+        assert job.status_message_id is not None
+        self._held.pop(job.id, None)
         if job.status in TERMINAL:
-            self._last_edit.pop(job.id, None)
+            for table in (self._last_edit, self._seen, self._locks):
+                table.pop(job.id, None)
+            self._ended[job.id] = None
+            while len(self._ended) > ENDED_REMEMBERED:
+                self._ended.popitem(last=False)
+        else:
+            self._last_edit[job.id] = (self.clock(), text)
         try:
             if job.delivery_mode == "followup":
                 webhook = self._webhook(job)
@@ -167,24 +254,32 @@ class DiscordPublisher:
         except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.info("job %d: could not tell the member about the failure: %s", job.id, exc)
 
-    async def operator_alert(self, job: Job, text: str) -> None:
-        """Post to the server's alert channel, at most once an hour per server and vendor,
-        so a dead key does not flood it."""
+    async def operator_alert(self, job: Job, text: str, *, kind: str = "account") -> bool:
+        """Post to the server's alert channel, at most once an hour per server, vendor and
+        kind of trouble, so a dead key or a long outage does not flood it."""
         if job.guild_id is None or self.alert_channel is None:
-            return
-        key = (job.guild_id, job.provider)
+            return False
+        key = (job.guild_id, job.provider, kind)
         now = self.clock()
-        if now - self._alerted.get(key, 0.0) < ALERT_INTERVAL:
-            return
-        channel_id = await self.alert_channel(job.guild_id)
-        if channel_id is None:
-            return
+        before = self._alerted.get(key)
+        if kind not in UNLIMITED_ALERTS and before is not None and now - before < ALERT_INTERVAL:
+            return False
+        # Taken before the first await, so alerts raised at the same moment post once.
         self._alerted[key] = now
+        channel_id = await self.alert_channel(job.guild_id)
+        if channel_id is None:  # none set (yet): one set later gets the next alert
+            if before is None:
+                self._alerted.pop(key, None)
+            else:
+                self._alerted[key] = before
+            return False
         try:
             channel = self.client.get_partial_messageable(channel_id, guild_id=job.guild_id)
             await channel.send(text, allowed_mentions=NO_PINGS)
         except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.info("could not post an alert in channel %d: %s", channel_id, exc)
+            return False
+        return True
 
     def _reference(self, job: Job) -> discord.MessageReference | None:
         if job.status_message_id is None or job.delivery_mode != "channel":

@@ -61,6 +61,17 @@ MSG_DEADLINE = (
 )
 MSG_INTERNAL = "Something went wrong inside the bot. Your quota was refunded; please try again."
 MSG_FAILED = "The video service could not make this video. Your quota was refunded."
+MSG_VENDOR_DOWN = (
+    "⚠️ **{provider}** seems to be down: {count} requests in a row failed (last: {last}). "
+    "Jobs are waiting and will continue when it recovers; nothing is charged for jobs that fail."
+)
+MSG_VENDOR_BACK = (
+    "✅ **{provider}** is back: a request succeeded after {count} failed in a row. "
+    "Waiting jobs continue."
+)
+# Retryable errors that neither count towards nor end an outage: a 429 means we asked too
+# often, and apiyi's early 400 on /content is its documented normal.
+NOT_AN_OUTAGE = frozenset({"rate_limited", "not_ready"})
 
 
 class PublicAddress(Protocol):
@@ -104,6 +115,7 @@ class JobManager:
         idle_wait: float = 30.0,
         timing_overrides: dict[str, dict[str, float]] | None = None,
         public: PublicAddress | None = None,
+        alert_failure_streak: int = 5,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -122,6 +134,16 @@ class JobManager:
         self._in_hand: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Vendor health: consecutive retryable failures per provider (any success resets),
+        # and, while one is down, a job per server whose admins were told, to tell them
+        # when it is back.
+        self.alert_failure_streak = alert_failure_streak
+        self._failures: dict[str, int] = {}
+        self._told_down: dict[str, dict[int, Job]] = {}
+        # The queue position each waiting job's message shows (job id → position).
+        self._shown_position: dict[int, int] = {}
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._refresh_again = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -155,6 +177,12 @@ class JobManager:
             await asyncio.gather(*pending, return_exceptions=True)
         for job_id in list(self._in_hand):
             self._in_hand.pop(job_id, None)
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh_task
+            self._refresh_task = None
+        await self.publisher.close()
         await self._release_all()
 
     async def _release_all(self) -> None:
@@ -180,6 +208,9 @@ class JobManager:
                     )
                     for job in jobs:
                         self._spawn(job)
+                # Jobs may have joined or left the queue (a new job, a cancel, a slot
+                # freed): show the ones still waiting their place.
+                self._refresh_queue()
                 now = self.clock()
                 if self._in_hand and now - last_renew > self.lease_seconds / 4:
                     await self.store.renew_leases(self.owner, self._in_hand, self.lease_seconds)
@@ -302,9 +333,11 @@ class JobManager:
         job = await self.store.update(
             job, self.owner, status=JobStatus.SUBMITTING, callback_token=token
         )
+        self._refresh_queue()  # the jobs behind this one move up
         try:
             task_id = await provider.submit(submit)
         except ProviderTimeout as exc:
+            await self._vendor_failed(job, exc)
             log.warning(
                 "job %d: submit to %s uncertain (%s); failing and refunding. If the vendor did "
                 "accept it, it may bill a video nobody receives.",
@@ -315,12 +348,14 @@ class JobManager:
             await self._fail(job, "uncertain", MSG_UNCERTAIN)
             return
         except ProviderError as exc:
+            await self._vendor_failed(job, exc)
             await self._submit_error(job, exc)
             return
         except Exception:
             log.exception("job %d: submit raised unexpectedly; treating as uncertain", job.id)
             await self._fail(job, "uncertain", MSG_UNCERTAIN)
             return
+        await self._vendor_ok(job)
         now = self.clock()
         timing = self._timing(job)
         job = await self.store.update(
@@ -412,6 +447,7 @@ class JobManager:
         try:
             status = await provider.status(job.task_id, job.model)
         except ProviderError as exc:
+            await self._vendor_failed(job, exc)
             if not exc.retryable:
                 log.warning("job %d: status check failed for good: %s", job.id, exc.detail or exc)
                 if isinstance(exc, ProviderAuthError):
@@ -423,6 +459,7 @@ class JobManager:
             log.info("job %d: status check failed (%s); retry in %.1fs", job.id, exc.code, delay)
             await self.store.release(job, self.owner, next_poll_at=now + delay, attempts=attempts)
             return
+        await self._vendor_ok(job)
         if cancelled and status.state in (TaskState.SUCCEEDED, TaskState.FAILED):
             # Followed quietly only to learn whether the vendor billed.
             await self._settle_cancel(job, billed=status.state is TaskState.SUCCEEDED)
@@ -477,6 +514,7 @@ class JobManager:
                 job.task_id, job.model, done, dest, self.max_download_bytes
             )
         except ResultTooLarge as exc:
+            await self._vendor_ok(job)  # it answered, with a video too large to fetch
             url = exc.url or job.result_url
             if url is None:
                 log.warning(
@@ -501,6 +539,7 @@ class JobManager:
             await self._deliver(job)
             return
         except ProviderError as exc:
+            await self._vendor_failed(job, exc)
             attempts = job.attempts + 1
             if not exc.retryable or attempts >= MAX_FETCH_ATTEMPTS:
                 log.warning("job %d: download failed: %s", job.id, exc.detail or exc)
@@ -517,6 +556,7 @@ class JobManager:
                 job, self.owner, next_poll_at=self.clock() + delay, attempts=attempts
             )
             return
+        await self._vendor_ok(job)
         job = await self.store.update(
             job,
             self.owner,
@@ -596,8 +636,109 @@ class JobManager:
         except Exception:
             log.exception("job %d: could not alert the admins", job.id)
 
-    async def _notify(self, job: Job) -> None:
+    # -- vendor health -------------------------------------------------------------
+
+    async def _vendor_failed(self, job: Job, exc: ProviderError) -> None:
+        """Count a call that failed in a way that may mean the vendor is down; from the
+        streak on, tell the job's server (the publisher allows one alert an hour)."""
+        if exc.code in NOT_AN_OUTAGE:
+            return  # neither proof that it is down nor that it works
+        if not exc.retryable:
+            # It answered: a refusal or a bad request says the vendor is up.
+            await self._vendor_ok(job)
+            return
+        count = self._failures.get(job.provider, 0) + 1
+        self._failures[job.provider] = count
+        if count < self.alert_failure_streak:
+            return
+        if count == self.alert_failure_streak:
+            log.warning(
+                "%s seems to be down: %d requests in a row failed (last: %s)",
+                job.provider,
+                count,
+                exc.detail or exc.code,
+            )
+        # The member-safe sentence only: a detail may quote a URL or the vendor's body.
+        last = exc.member_message.strip().rstrip(".")[:300]
+        text = MSG_VENDOR_DOWN.format(provider=job.provider, count=count, last=last)
         try:
-            await self.publisher.job_updated(job)
+            posted = await self.publisher.operator_alert(job, text, kind="down")
+        except Exception:
+            log.exception("job %d: could not alert the admins", job.id)
+            return
+        if posted and job.guild_id is not None:
+            self._told_down.setdefault(job.provider, {})[job.guild_id] = job
+
+    async def _vendor_ok(self, job: Job) -> None:
+        """A call answered: the streak ends, and servers told of an outage hear it is over."""
+        count = self._failures.pop(job.provider, 0)
+        told = self._told_down.pop(job.provider, {})
+        if count >= self.alert_failure_streak:
+            log.warning("%s is back after %d failed requests in a row", job.provider, count)
+        for other in told.values():
+            text = MSG_VENDOR_BACK.format(provider=job.provider, count=count)
+            try:
+                await self.publisher.operator_alert(other, text, kind="recovered")
+            except Exception:
+                log.exception("job %d: could not tell the admins %s is back", job.id, job.provider)
+
+    # -- what members see ----------------------------------------------------------
+
+    def _refresh_queue(self) -> None:
+        """Show waiting jobs their place, in the background (edits must never hold up the
+        loop or a submit); requests made while one runs are folded into one more pass."""
+        if self._stopping:
+            return
+        if self._refresh_task is not None and not self._refresh_task.done():
+            self._refresh_again = True
+            return
+        self._refresh_task = asyncio.create_task(self._refresh_positions(), name="veo-queue")
+
+    async def _refresh_positions(self) -> None:
+        while True:
+            self._refresh_again = False
+            try:
+                await self._show_positions()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not show the queue's positions")
+            if not self._refresh_again or self._stopping:
+                return
+
+    async def _show_positions(self) -> None:
+        """Edit the message of each waiting job whose place changed (and only those), and
+        end the message of one that left the queue without us (cancelled while waiting)."""
+        rows = await self.store.db.fetchall(
+            "SELECT id, status_message_id FROM jobs WHERE status = ? ORDER BY id",
+            (JobStatus.QUEUED.value,),
+        )
+        positions = {int(r[0]): n for n, r in enumerate(rows, 1)}
+        left = [i for i in self._shown_position if i not in positions]
+        for job_id in left:
+            del self._shown_position[job_id]
+            if job_id in self._in_hand:
+                continue  # its own task shows what became of it
+            job = await self.store.get(job_id)
+            if job is not None and not job.is_active:
+                await self._notify(job)
+        for row in rows:
+            job_id, position = int(row[0]), positions[int(row[0])]
+            if row[1] is None or job_id in self._in_hand:
+                continue  # no message yet, or being worked on: its task will show it
+            if self._shown_position.get(job_id) == position:
+                continue
+            job = await self.store.get(job_id)  # a fresh row: the message shows it all
+            if job is None or job.status is not JobStatus.QUEUED or job_id in self._in_hand:
+                continue
+            self._shown_position[job_id] = position
+            await self._notify(job, position)
+
+    async def _notify(self, job: Job, position: int | None = None) -> None:
+        try:
+            if job.status is JobStatus.QUEUED and position is None:
+                position = await self.store.queue_position(job.id)
+                self._shown_position[job.id] = position
+            await self.publisher.job_updated(job, position=position)
         except Exception:
             log.exception("job %d: could not show its new state", job.id)

@@ -13,6 +13,7 @@ from bot.requests import MODE_LABELS
 from storage import Job, JobStatus
 
 PROMPT_PREVIEW = 300
+PROMPT_DELETED = "(prompt deleted after the retention period)"
 
 
 def day_key(now: float) -> str:
@@ -31,6 +32,14 @@ def duration_text(seconds: float) -> str:
     seconds = max(0, int(seconds))
     minutes, secs = divmod(seconds, 60)
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def prompt_of(job: Job) -> str:
+    """The job's prompt, or a note once the retention sweep has deleted it (rather than
+    an empty quote that looks like a bug)."""
+    if job.purged_at is not None:
+        return PROMPT_DELETED
+    return str(job.request.get("prompt", ""))
 
 
 def preview(prompt: str, limit: int = PROMPT_PREVIEW) -> str:
@@ -82,13 +91,19 @@ def status_line(job: Job, now: float, typical: float | None = None) -> str:
     assert_never(status)
 
 
-def job_message(job: Job, label: str, now: float, typical: float | None = None) -> str:
-    """The public job message: who, what, and where it stands."""
+def job_message(
+    job: Job, label: str, now: float, typical: float | None = None, *, position: int = 0
+) -> str:
+    """The public job message: who, what, and where it stands (with its place in the
+    queue while it waits, when `position` is known)."""
+    status = status_line(job, now, typical)
+    if job.status is JobStatus.QUEUED and position > 0:
+        status += f" · {queue_note(position, typical)}"
     lines = [
         f"🎬 **Job #{job.id}** for <@{job.user_id}>",
-        preview(str(job.request.get("prompt", ""))),
+        preview(prompt_of(job)),
         describe_settings(job, label),
-        status_line(job, now, typical),
+        status,
     ]
     return "\n".join(lines)[:2000]
 
@@ -119,7 +134,7 @@ def result_embed(
     aspect = req.get("aspect_ratio") or (spec.aspect_ratios[0] if spec else None)
     embed = discord.Embed(
         title=f"Job #{job.id}",
-        description=preview(str(req.get("prompt", "")), 1000),
+        description=preview(prompt_of(job), 1000),
         colour=discord.Colour.green(),
     )
     embed.add_field(name="Model", value=label)
@@ -254,7 +269,7 @@ def job_details(
 ) -> str:
     """One job in detail, for `/veo status` (private, so the owner mention never pings)."""
     owner = f" for <@{job.user_id}>" if show_owner else ""
-    lines = [f"🎬 **Job #{job.id}**{owner}", preview(str(job.request.get("prompt", "")))]
+    lines = [f"🎬 **Job #{job.id}**{owner}", preview(prompt_of(job))]
     lines.append(describe_settings(job, label))
     images = _image_settings(job)
     if images:
@@ -284,7 +299,7 @@ def job_details(
 def job_choice_label(job: Job) -> str:
     """An autocomplete choice for a job: `#12 · delivered · a lighthouse at dusk`."""
     head = f"#{job.id} · {job.status.value} · "
-    return head + one_line(str(job.request.get("prompt", "")), 100 - len(head))
+    return head + one_line(prompt_of(job), 100 - len(head))
 
 
 def history_line(job: Job, prompt_limit: int = 60) -> str:
@@ -292,7 +307,7 @@ def history_line(job: Job, prompt_limit: int = 60) -> str:
     parts = [
         f"**#{job.id}**",
         status_badge(job),
-        _plain(one_line(str(job.request.get("prompt", "")), prompt_limit)) or "(no prompt)",
+        _plain(one_line(prompt_of(job), prompt_limit)) or "(no prompt)",
     ]
     link = post_link(job)
     if link is not None:

@@ -26,13 +26,17 @@ class DeliveryFailed(Exception):
 
 
 class Publisher(Protocol):
-    async def job_updated(self, job: Job) -> None:
-        """Show the job's new state to the member. Best effort: must not raise."""
+    async def job_updated(self, job: Job, *, position: int | None = None) -> None:
+        """Show the job's new state to the member. Best effort: must not raise.
+
+        `position`: the job's place in the queue while it is queued (None: not known).
+        """
         ...
 
-    async def operator_alert(self, job: Job, text: str) -> None:
+    async def operator_alert(self, job: Job, text: str, *, kind: str = "account") -> bool:
         """Tell the server's admins about trouble members cannot fix (a refused key, no
-        credits). Best effort: must not raise."""
+        credits, a vendor that is down); True if it was posted. `kind` names the trouble,
+        so each kind is rate-limited on its own. Best effort: must not raise."""
         ...
 
     async def deliver(self, job: Job, *, resumed: bool) -> int:
@@ -40,4 +44,8 @@ class Publisher(Protocol):
 
         `resumed` means an earlier attempt may have posted already: look before posting.
         """
+        ...
+
+    async def close(self) -> None:
+        """The manager is stopping: drop work held back for later (rate-limited edits)."""
         ...

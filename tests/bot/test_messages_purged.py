@@ -1,0 +1,85 @@
+"""Jobs whose prompt the retention sweep deleted say so wherever a prompt is shown, instead
+of an empty quote. The rows come from a real SQLite file, purged the way the sweep does."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot import messages
+from storage import Database, Job, JobStatus, JobStore, NewJob
+
+NOTE = "(prompt deleted after the retention period)"
+PROMPT = "a lighthouse at dusk, waves crashing"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[JobStore]:
+    db = await Database.open(tmp_path / "veo.sqlite3")
+    yield JobStore(db)
+    await db.close()
+
+
+async def finished_job(store: JobStore, *, purge: bool) -> Job:
+    """A delivered job; with `purge`, scrubbed as the sweep does (prompt "", negative
+    prompt null, purged_at set)."""
+    request = {"prompt": PROMPT, "negative_prompt": "blur", "provider": "demo", "duration": 8}
+    created = await store.create(
+        NewJob(
+            user_id=1,
+            guild_id=10,
+            channel_id=20,
+            request_json=json.dumps(request),
+            provider="demo",
+            model="demo-veo",
+            filesize_limit=10 * 1024 * 1024,
+            quota_day="2026-01-01",
+        ),
+        daily_limit=5,
+        max_active=5,
+    )
+    job = await store.finish(
+        created, None, JobStatus.DELIVERED, refund=False, delivered_message_id=99
+    )
+    if purge:
+        scrubbed = {**request, "prompt": "", "negative_prompt": None}
+        await store.db.execute(
+            "UPDATE jobs SET request_json = ?, purged_at = ? WHERE id = ?",
+            (json.dumps(scrubbed), time.time(), job.id),
+        )
+    fresh = await store.get(job.id)
+    assert fresh is not None
+    return fresh
+
+
+def every_prompt_view(job: Job) -> dict[str, str]:
+    embed = messages.result_embed(job, None, "Demo clip", time.time())
+    return {
+        "job_message": messages.job_message(job, "Demo clip", time.time()),
+        "job_details": messages.job_details(job, "Demo clip", time.time()),
+        "job_choice_label": messages.job_choice_label(job),
+        "history_line": messages.history_line(job),
+        "result_embed": embed.description or "",
+    }
+
+
+async def test_a_purged_prompt_is_named_not_left_blank(store: JobStore) -> None:
+    job = await finished_job(store, purge=True)
+    assert job.purged_at is not None and job.request["prompt"] == ""
+    for where, text in every_prompt_view(job).items():
+        assert NOTE in text, where
+        assert PROMPT not in text, where
+    assert "Avoid:" not in messages.job_details(job, "Demo clip", time.time())
+    assert messages.job_choice_label(job) == f"#{job.id} · delivered · {NOTE}"
+
+
+async def test_a_kept_prompt_is_shown_as_before(store: JobStore) -> None:
+    job = await finished_job(store, purge=False)
+    assert job.purged_at is None
+    for where, text in every_prompt_view(job).items():
+        assert PROMPT in text, where
+        assert NOTE not in text, where
