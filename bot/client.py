@@ -19,6 +19,7 @@ from bot.components import DYNAMIC_ITEMS
 from bot.discord_publisher import DiscordPublisher
 from bot.manager import JobManager
 from bot.netguard import guarded_session, origins
+from bot.pacing import Pacer
 from bot.providers import ProviderRegistry
 from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
@@ -26,6 +27,7 @@ from bot.reencode import Reencoder
 from bot.retention import RetentionSweeper
 from bot.service import DMS_OFF, VideoService
 from bot.settings import Settings
+from bot.vendor_health import VendorHealth
 from bot.web import WebServer
 from storage import Database, Job, JobStore
 
@@ -110,6 +112,7 @@ class VeoBot(commands.Bot):
     manager: JobManager
     service: VideoService
     sweeper: RetentionSweeper
+    health: VendorHealth
 
     def __init__(
         self, settings: Settings, *, timing_overrides: dict[str, dict[str, float]] | None = None
@@ -158,6 +161,9 @@ class VeoBot(commands.Bot):
                 public_url=settings.public_url,
                 image_ttl=settings.image_url_ttl,
             )
+        self.health = VendorHealth(
+            streak=settings.alert_failure_streak, cooldown=settings.vendor_cooldown
+        )
         self.manager = JobManager(
             self.store,
             self.providers,
@@ -168,8 +174,12 @@ class VeoBot(commands.Bot):
             timing_overrides={**settings.schedule_overrides(), **(self._timing_overrides or {})},
             public=self.web if settings.public_url else None,
             alert_failure_streak=settings.alert_failure_streak,
+            health=self.health,
+            pacer=Pacer(settings.vendor_limits()),
         )
-        self.service = VideoService(settings, self.store, self.providers, self.manager)
+        self.service = VideoService(
+            settings, self.store, self.providers, self.manager, health=self.health
+        )
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, assert_never
 
+from bot.pacing import Pacer
 from bot.providers import Provider, ProviderRegistry
 from bot.providers.base import (
     InputImage,
@@ -35,6 +36,7 @@ from bot.providers.base import (
 )
 from bot.publishing import DeliveryFailed, Publisher
 from bot.requests import GenerationRequest
+from bot.vendor_health import VendorHealth
 from storage import Job, JobStatus, JobStore
 from storage.jobs import LeaseLost
 
@@ -61,6 +63,12 @@ MSG_DEADLINE = (
 )
 MSG_INTERNAL = "Something went wrong inside the bot. Your quota was refunded; please try again."
 MSG_FAILED = "The video service could not make this video. Your quota was refunded."
+MSG_VENDOR_GONE = (
+    "The video service has not been answering for a while, so this job was stopped before "
+    "it was sent. Your quota was refunded; please try again later."
+)
+OUTAGE_QUEUE_LIMIT = 1800.0  # a queued job waits this long for a vendor that is down
+FULL_VENDOR_RECHECK = 1.0  # and re-checks a vendor at its task limit this often
 MSG_VENDOR_DOWN = (
     "⚠️ **{provider}** seems to be down: {count} requests in a row failed (last: {last}). "
     "Jobs are waiting and will continue when it recovers; nothing is charged for jobs that fail."
@@ -116,6 +124,8 @@ class JobManager:
         timing_overrides: dict[str, dict[str, float]] | None = None,
         public: PublicAddress | None = None,
         alert_failure_streak: int = 5,
+        health: VendorHealth | None = None,
+        pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -138,7 +148,8 @@ class JobManager:
         # and, while one is down, a job per server whose admins were told, to tell them
         # when it is back.
         self.alert_failure_streak = alert_failure_streak
-        self._failures: dict[str, int] = {}
+        self.health = health or VendorHealth(streak=alert_failure_streak, cooldown=120.0)
+        self.pacer = pacer or Pacer({})
         self._told_down: dict[str, dict[int, Job]] = {}
         # The queue position each waiting job's message shows (job id → position).
         self._shown_position: dict[int, int] = {}
@@ -319,6 +330,8 @@ class JobManager:
             )
             return
         provider = self.providers.get(job.provider)
+        if await self._hold_back(job):
+            return
         request = GenerationRequest.model_validate_json(job.request_json)
         images = await self._images_for(job, provider)
         submit = request.to_submit(images)
@@ -335,6 +348,7 @@ class JobManager:
         )
         self._refresh_queue()  # the jobs behind this one move up
         try:
+            await self.pacer.wait(job.provider)
             task_id = await provider.submit(submit)
         except ProviderTimeout as exc:
             await self._vendor_failed(job, exc)
@@ -371,6 +385,27 @@ class JobManager:
         log.info("job %d: submitted to %s as %s", job.id, job.provider, task_id)
         await self._notify(job)
         await self.store.release(job, self.owner, next_poll_at=now + timing.initial_wait)
+
+    async def _hold_back(self, job: Job) -> bool:
+        """Keep a queued job waiting while its vendor is down or at its task limit, rather
+        than spend submit attempts on it; a job that waits too long for a dead vendor is
+        failed and refunded instead of hanging."""
+        now = self.clock()
+        if not self.health.is_healthy(job.provider):
+            if now - job.created_at > OUTAGE_QUEUE_LIMIT:
+                await self._fail(job, "vendor_down", MSG_VENDOR_GONE)
+                return True
+            delay = max(1.0, self.health.retry_in(job.provider))
+            stage = "waiting for the video service to recover"
+        elif await self.store.in_flight(job.provider) >= self.pacer.max_tasks(job.provider):
+            delay = FULL_VENDOR_RECHECK
+            stage = "waiting for a free slot at the video service"
+        else:
+            return False
+        if job.stage != stage:
+            log.info("job %d: held back (%s)", job.id, stage)
+        job = await self.store.release(job, self.owner, next_poll_at=now + delay, stage=stage)
+        return True
 
     async def _images_for(self, job: Job, provider: Provider) -> list[InputImage]:
         """The job's images as the vendor needs them: vendors that fetch URLs get the
@@ -445,6 +480,7 @@ class JobManager:
             return
         timing = self._timing(job)
         try:
+            await self.pacer.wait(job.provider)
             status = await provider.status(job.task_id, job.model)
         except ProviderError as exc:
             await self._vendor_failed(job, exc)
@@ -510,6 +546,7 @@ class JobManager:
             TaskState.SUCCEEDED, result_url=job.result_url, url_expires_at=job.result_url_expires_at
         )
         try:
+            await self.pacer.wait(job.provider)
             fetched = await provider.fetch(
                 job.task_id, job.model, done, dest, self.max_download_bytes
             )
@@ -647,8 +684,7 @@ class JobManager:
             # It answered: a refusal or a bad request says the vendor is up.
             await self._vendor_ok(job)
             return
-        count = self._failures.get(job.provider, 0) + 1
-        self._failures[job.provider] = count
+        count = self.health.failed(job.provider)
         if count < self.alert_failure_streak:
             return
         if count == self.alert_failure_streak:
@@ -671,7 +707,7 @@ class JobManager:
 
     async def _vendor_ok(self, job: Job) -> None:
         """A call answered: the streak ends, and servers told of an outage hear it is over."""
-        count = self._failures.pop(job.provider, 0)
+        count = self.health.ok(job.provider)
         told = self._told_down.pop(job.provider, {})
         if count >= self.alert_failure_streak:
             log.warning("%s is back after %d failed requests in a row", job.provider, count)

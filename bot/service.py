@@ -7,17 +7,19 @@ active-job cap) so a cog only translates Discord input and output.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.manager import JobManager
-from bot.messages import day_key, next_reset
+from bot.messages import day_key, duration_text, next_reset
 from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode, ModelSpec
-from bot.requests import Draft, GenerationRequest, RequestInvalid, validate
+from bot.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
 from bot.settings import Settings
+from bot.vendor_health import VendorHealth
 from storage import (
     GuildSettings,
     GuildStore,
@@ -30,6 +32,8 @@ from storage import (
     TooManyActive,
 )
 from storage.models import QuotaState, StoredImage
+
+log = logging.getLogger(__name__)
 
 # Until the cog has posted the public job message, the manager leaves the job alone
 # (the cog releases it early; if the cog dies, the job starts anyway after this).
@@ -91,6 +95,31 @@ def has_banned_word(words: Iterable[str], *texts: str | None) -> bool:
     return pattern is not None and any(t and pattern.search(t) for t in texts)
 
 
+def draft_of(
+    request: GenerationRequest,
+    *,
+    prompt: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> Draft:
+    """A validated request back as a draft (for Retry, Remix and fallback routing)."""
+    return Draft(
+        prompt=request.prompt if prompt is None else prompt,
+        provider=provider or request.provider,
+        model=model or request.model,
+        mode=request.mode.value if request.image_count else None,
+        aspect_ratio=request.aspect_ratio,
+        duration=request.duration,
+        resolution=request.resolution,
+        negative_prompt=request.negative_prompt,
+        seed=request.seed,
+        enhance_prompt=request.enhance_prompt,
+        has_image=request.image_count >= 1,
+        has_last_frame=request.mode is Mode.FIRST_LAST,
+        extra_images=request.image_count - 1 if request.mode is Mode.REFERENCE else 0,
+    )
+
+
 def channel_list(ids: Iterable[int]) -> str:
     return ", ".join(f"<#{i}>" for i in ids)
 
@@ -103,9 +132,11 @@ class VideoService:
         providers: ProviderRegistry,
         manager: JobManager | None,
         *,
+        health: VendorHealth | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.health = health
         self.store = store
         self.providers = providers
         self.manager = manager
@@ -196,6 +227,7 @@ class VideoService:
             rules = await self.guilds.get(origin.guild_id)
             self._check_rules(rules, request, origin)
             limit = await self.daily_limit(origin.user_id, origin.guild_id)
+        request = self._route(request, images, rules)
         exempt = self._exempt(rules, origin.role_ids)
         units = 0 if exempt else rules.weight(request.provider, request.model) if rules else 1
         spec = self.providers.model(request.provider, request.model)
@@ -263,6 +295,50 @@ class VideoService:
                 "Wait for one to finish, then try again. Nothing was charged."
             ) from None
 
+    def _route(
+        self,
+        request: GenerationRequest,
+        images: Sequence[InputImage],
+        rules: GuildSettings | None,
+    ) -> GenerationRequest:
+        """A request for a vendor that seems down goes to the first healthy vendor of
+        VEO_PROVIDER_FALLBACK that can do it (and the server allows); else it is refused
+        before anything is charged."""
+        health = self.health
+        if health is None or health.is_healthy(request.provider):
+            return request
+        for name in self.settings.provider_fallback:
+            if name == request.provider or name not in self.providers:
+                continue
+            if not health.is_healthy(name):
+                continue
+            for spec in self.providers.get(name).models.values():
+                if rules is not None and not rules.allows(name, spec.name):
+                    continue
+                try:
+                    draft = draft_of(request, provider=name, model=spec.name)
+                    routed = validate(draft, self.providers, max_prompt=self.settings.max_prompt)
+                    for i, image in enumerate(images, start=1):
+                        check_image(
+                            image.data, slot=f"image {i}", spec=spec, filename=image.filename
+                        )
+                except RequestInvalid:
+                    continue
+                log.info(
+                    "%s seems down; a request goes to %s/%s instead",
+                    request.provider,
+                    name,
+                    spec.name,
+                )
+                return routed
+        label = self.providers.get(request.provider).label
+        wait = duration_text(max(60.0, health.retry_in(request.provider)))
+        raise RequestInvalid(
+            f"{label} is not answering right now ({health.failures(request.provider)} failed "
+            f"requests in a row), so I did not send your video there. Please try again in "
+            f"about {wait}, or pick another service with `provider:`. Nothing was charged."
+        )
+
     async def started(
         self, job: Job, status_message_id: int | None, *, followup: bool = False
     ) -> None:
@@ -304,21 +380,7 @@ class VideoService:
         stored = await self.store.images(job.id)
         if len(stored) != old.image_count:
             raise RequestInvalid(f"The images of job #{job_id} are no longer kept.")
-        draft = Draft(
-            prompt=old.prompt if prompt is None else prompt,
-            provider=old.provider,
-            model=old.model,
-            mode=old.mode.value if old.image_count else None,
-            aspect_ratio=old.aspect_ratio,
-            duration=old.duration,
-            resolution=old.resolution,
-            negative_prompt=old.negative_prompt,
-            seed=old.seed,
-            enhance_prompt=old.enhance_prompt,
-            has_image=old.image_count >= 1,
-            has_last_frame=old.mode is Mode.FIRST_LAST,
-            extra_images=old.image_count - 1 if old.mode is Mode.REFERENCE else 0,
-        )
+        draft = draft_of(old, prompt=old.prompt if prompt is None else prompt)
         request = await self.validate(draft, job.guild_id)
         images = [InputImage(i.data, i.mime, i.filename, i.source_url) for i in stored]
         return request, images

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.pacing import VendorLimits, limits_for
+
 # The order in which a real provider becomes the default when none is named.
 PROVIDER_PREFERENCE = ("apiyi", "apixo", "veo3o1", "yelinai")
 KNOWN_PROVIDERS = (*PROVIDER_PREFERENCE, "demo")
@@ -96,12 +98,48 @@ class Settings(BaseSettings):
     yelinai_deadline: float | None = Field(None, gt=0, validation_alias="VEO_YELINAI_DEADLINE")
     demo_poll_interval: float = Field(2.0, gt=0, validation_alias="VEO_DEMO_POLL_INTERVAL")
 
+    # Vendor limits (unset = the vendor's documented limits, else ours) and outages.
+    apiyi_rate_per_minute: float | None = Field(
+        None, gt=0, validation_alias="VEO_APIYI_RATE_PER_MINUTE"
+    )
+    apiyi_max_tasks: int | None = Field(None, ge=1, validation_alias="VEO_APIYI_MAX_TASKS")
+    apixo_rate_per_minute: float | None = Field(
+        None, gt=0, validation_alias="VEO_APIXO_RATE_PER_MINUTE"
+    )
+    apixo_max_tasks: int | None = Field(None, ge=1, validation_alias="VEO_APIXO_MAX_TASKS")
+    veo3o1_rate_per_minute: float | None = Field(
+        None, gt=0, validation_alias="VEO_VEO3O1_RATE_PER_MINUTE"
+    )
+    veo3o1_max_tasks: int | None = Field(None, ge=1, validation_alias="VEO_VEO3O1_MAX_TASKS")
+    yelinai_rate_per_minute: float | None = Field(
+        None, gt=0, validation_alias="VEO_YELINAI_RATE_PER_MINUTE"
+    )
+    yelinai_max_tasks: int | None = Field(None, ge=1, validation_alias="VEO_YELINAI_MAX_TASKS")
+    provider_fallback: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="VEO_PROVIDER_FALLBACK"
+    )
+    vendor_cooldown: float = Field(120.0, gt=0, validation_alias="VEO_VENDOR_COOLDOWN")
+
     log_level: str = Field("INFO", validation_alias="VEO_LOG_LEVEL")
 
     @field_validator("guild_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         return _csv(value)
+
+    @field_validator("provider_fallback", mode="before")
+    @classmethod
+    def _split_fallback(cls, value: object) -> object:
+        parts = _csv(value)
+        if not isinstance(parts, list):
+            return parts
+        names = [str(v).strip().lower() for v in parts if str(v).strip()]
+        unknown = [n for n in names if n not in KNOWN_PROVIDERS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} is not a provider; use {', '.join(KNOWN_PROVIDERS)}"
+            )
+        return names
 
     @field_validator("default_provider", mode="before")
     @classmethod
@@ -189,6 +227,17 @@ class Settings(BaseSettings):
             if given:
                 out[provider] = given
         return out
+
+    def vendor_limits(self) -> dict[str, VendorLimits]:
+        """Each real vendor's request rate and task cap (see bot/pacing.py)."""
+        return {
+            p: limits_for(
+                p,
+                rate_per_minute=getattr(self, f"{p}_rate_per_minute"),
+                max_tasks=getattr(self, f"{p}_max_tasks"),
+            )
+            for p in PROVIDER_PREFERENCE
+        }
 
     @property
     def max_download_bytes(self) -> int:

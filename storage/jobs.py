@@ -306,6 +306,14 @@ class JobStore:
             StoredImage(r["filename"], r["mime"], bytes(r["data"]), r["source_url"]) for r in rows
         ]
 
+    async def in_flight(self, provider: str) -> int:
+        """Tasks sent to a vendor and not yet finished there (its concurrent-task limit)."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM jobs WHERE provider = ? AND status IN (?, ?)",
+            (provider, JobStatus.SUBMITTING.value, JobStatus.RUNNING.value),
+        )
+        return int(row[0]) if row else 0
+
     async def poke_by_callback(self, token: str) -> int | None:
         """A vendor said a task changed: make its job due now. Returns the job id, if any."""
         now = self._clock()

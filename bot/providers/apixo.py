@@ -426,7 +426,7 @@ class ApixoProvider:
             async with self._session.request(
                 method, url, headers=self._headers(), timeout=self._timeout, **kwargs
             ) as resp:
-                raw = await read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                 if not 200 <= resp.status < 300:
                     self._raise_http(resp.status, resp.headers, raw, op)
                 return raw
@@ -534,7 +534,7 @@ class ApixoProvider:
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page with a 200: never save it as the video.
-                    raw = await read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                     raise ProviderUnavailable(
                         _BAD_ANSWER_MSG,
                         code="bad_answer",

@@ -278,7 +278,7 @@ class ApiyiProvider:
             async with self._session.request(
                 method, url, headers=self._headers(), timeout=self._timeout, **kwargs
             ) as resp:
-                raw = await read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                 if not 200 <= resp.status < 300:
                     self._raise_http(resp.status, resp.headers, raw, op)
                 return raw
@@ -351,12 +351,12 @@ class ApiyiProvider:
                 url, headers=self._headers(), timeout=self._download_timeout
             ) as resp:
                 if resp.status != 200:
-                    raw = await read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                     self._raise_http(resp.status, resp.headers, raw, "fetch")
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page or JSON with a 200: never save it as the video.
-                    raw = await read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                     raise ProviderUnavailable(
                         _BAD_ANSWER_MSG,
                         code="bad_answer",

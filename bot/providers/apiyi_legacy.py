@@ -364,12 +364,12 @@ class ApiyiLegacyChannel:
             # No Authorization header: the URL is a CDN link, usually on another host.
             async with self._session.get(url, timeout=self._download_timeout) as resp:
                 if resp.status != 200:
-                    body = await read_capped(resp, _BODY_LIMIT)
+                    body = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                     self._raise_download(resp.status, resp.headers, body, url)
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page with a 200: never save it as the video.
-                    body = await read_capped(resp, _BODY_LIMIT)
+                    body = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                     raise ProviderUnavailable(
                         _LINK_MSG,
                         code="bad_answer",
@@ -425,7 +425,7 @@ class ApiyiLegacyChannel:
             async with self._session.request(
                 method, url, headers=self._headers(), timeout=self._timeout, **kw
             ) as resp:
-                raw = await read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                 if not 200 <= resp.status < 300:
                     self._raise_http(resp.status, resp.headers, raw, op)
                 return raw

@@ -115,15 +115,32 @@ async def stream_to_file(
     return written
 
 
-async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+async def read_capped(
+    resp: aiohttp.ClientResponse, limit: int, *, secret: str | None = None
+) -> bytes:
     """The body, or its first `limit` bytes: enough for any task or error envelope, and
-    never a whole video by mistake."""
+    never a whole video by mistake. With `secret` (the API key), every trace of it is
+    replaced before anything else sees the bytes, including a key the cut splits."""
+    extra = len(secret) if secret else 0
     buf = bytearray()
     async for chunk in resp.content.iter_chunked(8192):
         buf += chunk
-        if len(buf) >= limit:
+        if len(buf) >= limit + extra:
             break
-    return bytes(buf[:limit])
+    data = redact(bytes(buf[: limit + extra]), secret)
+    return redact(data[:limit], secret)
+
+
+def redact(data: bytes, secret: str | None, *, min_prefix: int = 6) -> bytes:
+    """Replace `secret` in `data`, and a trailing piece of it (a body cut mid-key)."""
+    if not secret:
+        return data
+    key = secret.encode()
+    data = data.replace(key, b"***")
+    for size in range(len(key) - 1, min_prefix - 1, -1):
+        if data.endswith(key[:size]):
+            return data[:-size] + b"***"
+    return data
 
 
 def member_safe(text: str) -> bool:

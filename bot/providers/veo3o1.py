@@ -319,7 +319,7 @@ class Veo3o1Provider:
                 timeout=timeout or self._timeout,
                 **kwargs,
             ) as resp:
-                raw = await read_capped(resp, _BODY_LIMIT)
+                raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                 status, headers = resp.status, resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport(exc) from exc
@@ -479,7 +479,7 @@ class Veo3o1Provider:
                 url, headers=headers, timeout=self._download_timeout
             ) as resp:
                 if resp.status != 200:
-                    raw = await read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                     detail = self._scrub(
                         f"veo3o1 fetch: HTTP {resp.status} | body: {excerpt(raw) or ''}"
                     )
@@ -499,7 +499,7 @@ class Veo3o1Provider:
                 ctype = resp.headers.get("Content-Type", "").lower()
                 if ctype.startswith(("application/json", "text/")):
                     # An error page or JSON with a 200: never save it as the video.
-                    raw = await read_capped(resp, _BODY_LIMIT)
+                    raw = await read_capped(resp, _BODY_LIMIT, secret=self.__key)
                     raise ProviderUnavailable(
                         _BAD_ANSWER_MSG,
                         code="bad_answer",
