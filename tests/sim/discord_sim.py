@@ -210,6 +210,9 @@ class DiscordSim:
         self.token: str | None = None  # if set, ``Authorization: Bot <token>`` must match it
         self.forbidden_channels: set[int] = set()
         self.deleted_channels: set[int] = set()
+        # Awaited after a request was handled and before it is answered (crash tests hold
+        # a post that Discord made but the bot never heard back about).
+        self.before_answer: Callable[[SimRequest], Awaitable[None]] | None = None
         # Records and state.
         self.requests: list[SimRequest] = []
         self.unhandled: list[SimRequest] = []  # requests to routes the simulator does not know
@@ -483,6 +486,8 @@ class DiscordSim:
             if total > self.upload_limit:
                 raise SimError(413, 40005, "Request entity too large")
             response = await handler(request)
+            if self.before_answer is not None:
+                await self.before_answer(record)
         except SimError as err:
             response = _json_response(
                 {"message": err.message, "code": err.code, **err.extra},

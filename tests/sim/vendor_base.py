@@ -160,6 +160,10 @@ class VendorSimulator:
         self.delay_submit = 0.0
         self.delay_status = 0.0
         self.next_task_ids: deque[str] = deque()
+        # Crash tests: hold one video body after this many bytes (see `_maybe_stall_video`).
+        self.stall_video_after: int | None = None
+        self.video_stalled = asyncio.Event()
+        self.release_video = asyncio.Event()
         self._counter = 0
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -323,6 +327,7 @@ class VendorSimulator:
         sent = data if cut is None else data[:cut]
         for start in range(0, len(sent), 1024):
             await resp.write(sent[start : start + 1024])
+            await self._maybe_stall_video(start + 1024)
         if cut is not None:
             # Drop the connection mid-body: the client sees a truncated payload.
             if request.transport is not None:
@@ -330,3 +335,13 @@ class VendorSimulator:
             return resp
         await resp.write_eof()
         return resp
+
+    async def _maybe_stall_video(self, sent: int) -> None:
+        """Crash tests: once `sent` bytes reach `stall_video_after`, flag `video_stalled` and
+        hold the body until `release_video` is set (or the client goes away, which cancels
+        the handler). One body only: the knob resets itself."""
+        if self.stall_video_after is None or sent < self.stall_video_after:
+            return
+        self.stall_video_after = None
+        self.video_stalled.set()
+        await self.release_video.wait()

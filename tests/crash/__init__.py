@@ -1,0 +1,1 @@
+"""Crash safety: the bot in a child process, killed with SIGKILL."""
