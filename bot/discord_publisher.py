@@ -7,6 +7,7 @@ the bot cannot post in (then followups on the member's interaction are all we ha
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 import time
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 MIN_EDIT_INTERVAL = 5.0  # seconds between progress edits of one job message
 NO_PINGS = discord.AllowedMentions.none()
-HISTORY_SCAN = 50
+HISTORY_SCAN = 500  # messages read after a restart mid-delivery
 ALERT_INTERVAL = 3600.0
 # A recovery note only answers an outage alert that was posted, so it is as rare as those.
 UNLIMITED_ALERTS = frozenset({"recovered"})
@@ -424,7 +425,14 @@ class DiscordPublisher:
         try:
             if job.delivery_mode == "followup":
                 return None  # followups cannot be listed; a duplicate there is the lesser harm
-            async for message in self._channel(job).history(limit=HISTORY_SCAN):
+            # From a minute before delivery began, oldest first: the post, if made, is
+            # among the first, however busy the channel has been since.
+            since = (job.delivery_started_at or job.created_at) - 60
+            after = discord.Object(
+                discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC))
+            )
+            history = self._channel(job).history(limit=HISTORY_SCAN, after=after, oldest_first=True)
+            async for message in history:
                 if (me is None or message.author.id == me) and marker.search(message.content):
                     return message.id
         except discord.NotFound as exc:

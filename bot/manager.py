@@ -68,6 +68,7 @@ MSG_VENDOR_GONE = (
     "it was sent. Your quota was refunded; please try again later."
 )
 OUTAGE_QUEUE_LIMIT = 1800.0  # a queued job waits this long for a vendor that is down
+UNTOLD_GRACE = 5.0  # a job that ended this long ago and was never shown is shown now
 FULL_VENDOR_RECHECK = 1.0  # and re-checks a vendor at its task limit this often
 MSG_VENDOR_DOWN = (
     "⚠️ **{provider}** seems to be down: {count} requests in a row failed (last: {last}). "
@@ -154,6 +155,7 @@ class JobManager:
         # The queue position each waiting job's message shows (job id → position).
         self._shown_position: dict[int, int] = {}
         self._refresh_task: asyncio.Task[None] | None = None
+        self._tell_task: asyncio.Task[None] | None = None
         self._refresh_again = False
 
     # -- lifecycle -------------------------------------------------------------------
@@ -165,6 +167,21 @@ class JobManager:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._stopping = False
         self._loop_task = asyncio.create_task(self._run(), name="veo-job-loop")
+        self._tell_task = asyncio.create_task(self._tell_untold(), name="veo-tell-untold")
+
+    async def _tell_untold(self) -> None:
+        """Show members the end of jobs whose end was never shown (the bot died between
+        ending a job and saying so). Only jobs that ended a few seconds ago or more:
+        whoever ended a job tells its member at once."""
+        while not self._stopping:
+            try:
+                for job in await self.store.untold(ended_before=self.clock() - UNTOLD_GRACE):
+                    log.info("job %d: telling the member how it ended (missed before)", job.id)
+                    await self._notify(job)
+                    await self.store.mark_told(job.id)  # even if Discord refused: once
+            except Exception:
+                log.exception("could not tell members about jobs that ended unseen")
+            await asyncio.sleep(UNTOLD_GRACE)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking work, give jobs in hand `grace` seconds, then cancel them.
@@ -188,6 +205,11 @@ class JobManager:
             await asyncio.gather(*pending, return_exceptions=True)
         for job_id in list(self._in_hand):
             self._in_hand.pop(job_id, None)
+        if self._tell_task is not None:
+            self._tell_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tell_task
+            self._tell_task = None
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -776,5 +798,7 @@ class JobManager:
                 position = await self.store.queue_position(job.id)
                 self._shown_position[job.id] = position
             await self.publisher.job_updated(job, position=position)
+            if not job.is_active:
+                await self.store.mark_told(job.id)
         except Exception:
             log.exception("job %d: could not show its new state", job.id)

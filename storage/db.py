@@ -53,19 +53,22 @@ class Database:
             await self._conn.close()
 
     async def _migrate(self) -> None:
-        row = await self.fetchone("PRAGMA user_version")
-        version = int(row[0]) if row else 0
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"database {self.path} is at schema {version}, newer than this veo-bot "
-                f"({len(MIGRATIONS)}); upgrade veo-bot or restore a backup"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            async with self.transaction() as conn:
+        """Bring the schema up to date. The version is read inside the write transaction,
+        so two processes starting together on one file migrate it once, not twice."""
+        async with self.transaction() as conn:
+            async with conn.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"database {self.path} is at schema {version}, newer than this veo-bot "
+                    f"({len(MIGRATIONS)}); upgrade veo-bot or restore a backup"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in _statements(script):
                     await conn.execute(statement)
                 await conn.execute(f"PRAGMA user_version = {number}")
-            log.info("database migrated to schema %d", number)
+                log.info("database migrated to schema %d", number)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -306,6 +306,22 @@ class JobStore:
             StoredImage(r["filename"], r["mime"], bytes(r["data"]), r["source_url"]) for r in rows
         ]
 
+    async def mark_told(self, job_id: int) -> None:
+        """The member has been shown how the job ended."""
+        await self.db.execute(
+            "UPDATE jobs SET told_at = ? WHERE id = ? AND told_at IS NULL",
+            (self._clock(), job_id),
+        )
+
+    async def untold(self, *, ended_before: float, limit: int = 100) -> list[Job]:
+        """Ended jobs whose end the member was never shown (the bot died in between)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs WHERE told_at IS NULL AND finished_at IS NOT NULL "
+            "AND finished_at < ? ORDER BY id LIMIT ?",
+            (ended_before, limit),
+        )
+        return [Job.from_row(r) for r in rows]
+
     async def in_flight(self, provider: str) -> int:
         """Tasks sent to a vendor and not yet finished there (its concurrent-task limit)."""
         row = await self.db.fetchone(

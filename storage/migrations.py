@@ -118,4 +118,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE guild_settings ADD COLUMN daily_budget_usd REAL
         CHECK (daily_budget_usd IS NULL OR daily_budget_usd > 0);
     """,
+    # 4: when the member was shown a job's end, so a crash between the two is told after
+    # a restart. Jobs that ended before this migration were told at the time.
+    """
+    ALTER TABLE jobs ADD COLUMN told_at REAL;
+    UPDATE jobs SET told_at = finished_at WHERE status IN ('delivered', 'failed', 'cancelled');
+    CREATE INDEX jobs_untold ON jobs (finished_at) WHERE told_at IS NULL;
+    """,
 )

@@ -85,6 +85,7 @@ class Job:
     quota_units: int = 1
     cost_usd: float | None = None
     purged_at: float | None = None
+    told_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

@@ -20,8 +20,6 @@ import asyncio
 import re
 from pathlib import Path
 
-import pytest
-
 from bot.client import VeoBot
 from bot.manager import MSG_INTERRUPTED
 from bot.settings import Settings
@@ -271,12 +269,6 @@ async def test_killed_after_posting_before_recording_the_message(
 # -- gaps found by this harness (xfail until fixed) -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a restart, _find_delivery scans only the channel's last 50 messages "
-    "(HISTORY_SCAN): in a busy channel the post made before the crash is not found and "
-    "the video is posted a second time",
-)
 async def test_killed_after_posting_in_a_busy_channel_posts_once(
     spawn: Spawn, start_bot: BotFactory, apiyi_settings, apiyi_sim, discord_sim
 ) -> None:
@@ -305,23 +297,21 @@ async def test_killed_after_posting_in_a_busy_channel_posts_once(
     assert len(video_posts(discord_sim, job_id)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a job's end is told to the member (job message edit, failure ping) only "
-    "after the terminal state is committed, by the task that ended it; a crash in "
-    "between leaves the member's job message showing work in progress forever, since "
-    "a restart never revisits terminal jobs",
-)
 async def test_killed_after_failing_before_telling_the_member(
     spawn: Spawn, start_bot: BotFactory, apiyi_settings, apiyi_sim, discord_sim
 ) -> None:
     apiyi_sim.make_task_fail("the prompt was refused")
     job_id = await killed_job(spawn, "after_failing")
     bot, done = await restart(start_bot, apiyi_settings, job_id)
-    await asyncio.sleep(0.5)  # anything the restart would do about it
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
     assert await bot.store.usage(USER_ID, done.quota_day, GUILD_ID) == 0
     assert done.status_message_id is not None
+    # The restarted bot notices the end was never shown, and shows it (once).
+    for _ in range(200):
+        told = await bot.store.get(job_id)
+        if told is not None and told.told_at is not None:
+            break
+        await asyncio.sleep(0.05)
     shown_state = str(discord_sim.message(done.status_message_id)["content"])
     assert shown_state.splitlines()[-1].startswith("❌")
     assert len(failure_pings(discord_sim, job_id)) == 1

@@ -53,7 +53,8 @@ async def test_two_processes_share_the_queue_and_submit_each_job_once(
             assert await store.usage(job.user_id, job.quota_day, GUILD_ID) == 1
     assert len(apiyi_sim.submits()) == 6
     mine, theirs = submitted_by(maker), submitted_by(idle)
-    assert mine and theirs, "both processes should have taken jobs"
+    # (Which process takes which job depends on timing; on a loaded machine one may take
+    # them all. The guarantee is that no job is taken by both.)
     assert mine | theirs == set(maker.job_ids) and not mine & theirs
 
 
@@ -136,12 +137,6 @@ def has_open(pid: int, path: Path) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs Linux /proc")
-@pytest.mark.xfail(
-    strict=True,
-    reason="Database._migrate reads PRAGMA user_version outside the migration's "
-    "transaction: two processes starting together on a new (or not yet migrated) file "
-    "both read the old version, and the second dies on 'table jobs already exists'",
-)
 async def test_two_processes_starting_together_on_a_new_file_both_start(
     spawn: Spawn, db_path: Path
 ) -> None:
