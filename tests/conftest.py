@@ -100,7 +100,11 @@ async def wait_for_job(
     deadline = time.monotonic() + timeout
     while True:
         job = await bot.store.get(job_id)
-        assert job is not None
+        if job is None:  # a button's callback may still be creating it
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} was never created")
+            await asyncio.sleep(0.02)
+            continue
         # A job's task posts its news to Discord after writing its new state: wait for the
         # task to end too, so tests see what the member saw.
         settled = job.status not in TERMINAL or job.id not in bot.manager._in_hand
