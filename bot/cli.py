@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
+from collections.abc import Awaitable
 
 import aiohttp
 import discord
@@ -23,6 +25,37 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
+SHUTDOWN_BOUND = 30.0  # seconds a stop may take: in-flight calls finish or are cut
+
+
+async def run_until_stopped(bot: discord.Client, work: Awaitable[None]) -> None:
+    """Run `work` (the gateway connection) until it ends or SIGTERM/SIGINT arrives, then
+    shut down in order: stop taking work, let in-flight calls finish or time out within
+    a bound, persist, close the session and the database (`VeoBot.close`)."""
+    loop = asyncio.get_running_loop()
+    signalled = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, signalled.set)
+    runner = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(signalled.wait())
+    try:
+        await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if signalled.is_set():
+            log.info("stopping: finishing in-flight work (at most %.0f s)", SHUTDOWN_BOUND)
+        try:
+            await asyncio.wait_for(bot.close(), SHUTDOWN_BOUND)
+        except TimeoutError:
+            log.warning("shutdown took longer than %.0f s; stopping anyway", SHUTDOWN_BOUND)
+        if runner.done() and not runner.cancelled():
+            runner.result()  # a login failure and the like surface here
+    finally:
+        waiter.cancel()
+        runner.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("stopped")
+
+
 async def _run(settings: Settings) -> None:
     from bot.client import VeoBot
 
@@ -37,7 +70,7 @@ async def _run(settings: Settings) -> None:
                 log.exception("could not sync slash commands")
 
         bot.loop.create_task(sync_once())
-        await bot.start(settings.discord_token.get_secret_value())
+        await run_until_stopped(bot, bot.start(settings.discord_token.get_secret_value()))
 
 
 def main(argv: list[str] | None = None) -> None:

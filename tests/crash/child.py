@@ -33,6 +33,7 @@ import discord
 
 import bot.client
 import bot.service
+from bot.cli import run_until_stopped
 from bot.client import VeoBot
 from bot.discord_publisher import DiscordPublisher
 from bot.manager import JobManager
@@ -149,15 +150,11 @@ async def main() -> None:
     bot.service.CREATION_HOLD = float(env.get("CRASH_HOLD", "1.0"))  # type: ignore[misc]
     timing = json.loads(env.get("CRASH_TIMING", "{}"))
     veo = VeoBot(Settings(_env_file=None), timing_overrides={"apiyi": timing} if timing else None)  # type: ignore[call-arg]
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    try:
-        await veo.login("test-token")
-        await create_jobs(veo, json.loads(env.get("CRASH_JOBS", "[]")), kill)
-        print(f"READY {veo.manager.owner}", flush=True)
-        await stop.wait()
-    finally:
-        await veo.close()
+    # SIGTERM/SIGINT stop it the way the real bot stops (bot.cli.run_until_stopped).
+    await veo.login("test-token")
+    await create_jobs(veo, json.loads(env.get("CRASH_JOBS", "[]")), kill)
+    print(f"READY {veo.manager.owner}", flush=True)
+    await run_until_stopped(veo, asyncio.Event().wait())
 
 
 if __name__ == "__main__":

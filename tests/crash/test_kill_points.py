@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 from pathlib import Path
 
 from bot.client import VeoBot
@@ -315,3 +316,27 @@ async def test_killed_after_failing_before_telling_the_member(
     shown_state = str(discord_sim.message(done.status_message_id)["content"])
     assert shown_state.splitlines()[-1].startswith("❌")
     assert len(failure_pings(discord_sim, job_id)) == 1
+
+
+# -- a clean stop: SIGTERM while a job is being rendered ------------------------------
+
+
+async def test_sigterm_stops_cleanly_and_the_job_resumes_after_a_restart(
+    spawn: Spawn, start_bot: BotFactory, apiyi_settings, apiyi_sim, discord_sim
+) -> None:
+    apiyi_sim.running_for = 30.0  # still rendering when the stop comes
+    child = await (await spawn(prompts=[PROMPT])).ready()
+    await until(lambda: len(apiyi_sim.gets()) >= 1, "the job to be polled")
+    [job_id] = child.job_ids
+    child.proc.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(child.proc.wait(), 20)
+    assert code == 0, child.log()
+    assert "stopping: finishing in-flight work" in child.log() and "stopped" in child.log()
+    async with open_store(apiyi_settings.db_path) as store:
+        job = await store.get(job_id)
+        # Persisted as it was, and given back: nobody holds it, nothing was failed.
+        assert job is not None and job.status is JobStatus.RUNNING and job.task_id
+        assert job.lease_owner is None and job.quota_state is QuotaState.RESERVED
+    apiyi_sim.running_for = 0.05
+    bot, done = await restart(start_bot, apiyi_settings, job_id)
+    await check(bot, done, apiyi_sim, discord_sim, submits=1)
