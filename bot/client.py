@@ -5,6 +5,7 @@ Nothing else constructs a session, a database or a provider (STYLE 1).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from pathlib import Path
@@ -18,6 +19,7 @@ from discord.ext import commands
 from bot.components import DYNAMIC_ITEMS
 from bot.discord_publisher import DiscordPublisher
 from bot.manager import JobManager
+from bot.metrics import Metrics
 from bot.netguard import guarded_session, origins
 from bot.pacing import Pacer
 from bot.providers import ProviderRegistry
@@ -32,6 +34,8 @@ from bot.web import WebServer
 from storage import Database, Job, JobStore
 
 log = logging.getLogger(__name__)
+
+HEALTH_LOOP_SILENCE = 120.0  # the job loop goes round at least every idle_wait (30 s)
 
 EXTENSIONS = ("cogs.veo", "cogs.animate", "cogs.admin")
 
@@ -113,6 +117,7 @@ class VeoBot(commands.Bot):
     service: VideoService
     sweeper: RetentionSweeper
     health: VendorHealth
+    metrics: Metrics
 
     def __init__(
         self, settings: Settings, *, timing_overrides: dict[str, dict[str, float]] | None = None
@@ -142,6 +147,8 @@ class VeoBot(commands.Bot):
         self.db = await Database.open(settings.db_path)
         self._resources_open = True
         self.store = JobStore(self.db)
+        self.metrics = Metrics()
+        self.metrics.watch_store(self.store)
         self.providers = build_providers(settings, self.session)
         reencoder = Reencoder(timeout=settings.reencode_timeout) if Reencoder.available() else None
         self.publisher = DiscordPublisher(
@@ -160,6 +167,8 @@ class VeoBot(commands.Bot):
                 port=settings.http_port,
                 public_url=settings.public_url,
                 image_ttl=settings.image_url_ttl,
+                health=self.health_report,
+                metrics=self.metrics,
             )
         self.health = VendorHealth(
             streak=settings.alert_failure_streak, cooldown=settings.vendor_cooldown
@@ -176,9 +185,15 @@ class VeoBot(commands.Bot):
             alert_failure_streak=settings.alert_failure_streak,
             health=self.health,
             pacer=Pacer(settings.vendor_limits()),
+            metrics=self.metrics,
         )
         self.service = VideoService(
-            settings, self.store, self.providers, self.manager, health=self.health
+            settings,
+            self.store,
+            self.providers,
+            self.manager,
+            health=self.health,
+            metrics=self.metrics,
         )
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for extension in EXTENSIONS:
@@ -194,6 +209,24 @@ class VeoBot(commands.Bot):
             self.providers.default,
             settings.db_path,
         )
+
+    async def health_report(self) -> tuple[bool, dict[str, str]]:
+        """What /healthz says: the gateway, the database and the job loop."""
+        checks: dict[str, str] = {}
+        gateway = self.is_ready() and not self.is_closed()
+        checks["gateway"] = "connected" if gateway else "not connected"
+        try:
+            async with asyncio.timeout(5):
+                async with self.db.transaction():  # BEGIN IMMEDIATE: takes the write lock
+                    pass
+            database = True
+            checks["database"] = "writable"
+        except Exception as exc:
+            database = False
+            checks["database"] = f"not writable ({type(exc).__name__})"
+        loop = self.manager.alive(max_silence=HEALTH_LOOP_SILENCE)
+        checks["job_loop"] = "running" if loop else "stopped or stuck"
+        return gateway and database and loop, checks
 
     async def _alert_channel(self, guild_id: int) -> int | None:
         return (await self.service.guilds.get(guild_id)).alert_channel_id

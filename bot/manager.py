@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, assert_never
 
+from bot.metrics import Metrics
 from bot.pacing import Pacer
 from bot.providers import Provider, ProviderRegistry
 from bot.providers.base import (
@@ -127,6 +128,7 @@ class JobManager:
         alert_failure_streak: int = 5,
         health: VendorHealth | None = None,
         pacer: Pacer | None = None,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -151,6 +153,8 @@ class JobManager:
         self.alert_failure_streak = alert_failure_streak
         self.health = health or VendorHealth(streak=alert_failure_streak, cooldown=120.0)
         self.pacer = pacer or Pacer({})
+        self.metrics = metrics or Metrics()
+        self.last_tick = 0.0  # when the job loop last went round (for /healthz)
         self._told_down: dict[str, dict[int, Job]] = {}
         # The queue position each waiting job's message shows (job id → position).
         self._shown_position: dict[int, int] = {}
@@ -162,6 +166,15 @@ class JobManager:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def alive(self, *, max_silence: float) -> bool:
+        """The loop runs and went round recently (it wakes at least every idle_wait)."""
+        task = self._loop_task
+        return (
+            task is not None
+            and not task.done()
+            and self.clock() - self.last_tick <= max(max_silence, 2 * self.idle_wait)
+        )
 
     async def start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +243,7 @@ class JobManager:
             # Clear before reading the database: a wake-up that arrives while we read
             # must survive into the wait below, or a freed job could sleep a whole idle_wait.
             self._wake.clear()
+            self.last_tick = self.clock()
             try:
                 free = self.max_concurrency - len(self._in_hand)
                 if free > 0:
@@ -326,6 +340,7 @@ class JobManager:
         if billed is None:
             billed = job.status in (JobStatus.DOWNLOADING, JobStatus.DELIVERING)
         job = await self.store.finish(job, self.owner, JobStatus.CANCELLED, refund=not billed)
+        self.metrics.jobs_finished.labels(job.provider, job.status.value).inc()
         self._remove_file(job)
         log.info(
             "job %d: cancelled (%s)", job.id, "charged: the vendor billed" if billed else "refunded"
@@ -371,7 +386,8 @@ class JobManager:
         self._refresh_queue()  # the jobs behind this one move up
         try:
             await self.pacer.wait(job.provider)
-            task_id = await provider.submit(submit)
+            with self.metrics.timed(job.provider, "submit"):
+                task_id = await provider.submit(submit)
         except ProviderTimeout as exc:
             await self._vendor_failed(job, exc)
             log.warning(
@@ -503,7 +519,8 @@ class JobManager:
         timing = self._timing(job)
         try:
             await self.pacer.wait(job.provider)
-            status = await provider.status(job.task_id, job.model)
+            with self.metrics.timed(job.provider, "status"):
+                status = await provider.status(job.task_id, job.model)
         except ProviderError as exc:
             await self._vendor_failed(job, exc)
             if not exc.retryable:
@@ -569,9 +586,10 @@ class JobManager:
         )
         try:
             await self.pacer.wait(job.provider)
-            fetched = await provider.fetch(
-                job.task_id, job.model, done, dest, self.max_download_bytes
-            )
+            with self.metrics.timed(job.provider, "download"):
+                fetched = await provider.fetch(
+                    job.task_id, job.model, done, dest, self.max_download_bytes
+                )
         except ResultTooLarge as exc:
             await self._vendor_ok(job)  # it answered, with a video too large to fetch
             url = exc.url or job.result_url
@@ -669,6 +687,10 @@ class JobManager:
             stage=None,
         )
         log.info("job %d: delivered as message %d", job.id, message_id)
+        self.metrics.jobs_finished.labels(job.provider, job.status.value).inc()
+        if job.completed_at is not None and job.finished_at is not None:
+            lag = job.finished_at - job.completed_at
+            self.metrics.delivery_lag.labels(job.provider).observe(lag)
         self._remove_file(job)
         await self._notify(job)
 
@@ -676,6 +698,7 @@ class JobManager:
         job = await self.store.finish(
             job, self.owner, JobStatus.FAILED, refund=True, error_code=code, error_message=message
         )
+        self.metrics.jobs_finished.labels(job.provider, job.status.value).inc()
         self._remove_file(job)
         await self._notify(job)
 
@@ -700,6 +723,7 @@ class JobManager:
     async def _vendor_failed(self, job: Job, exc: ProviderError) -> None:
         """Count a call that failed in a way that may mean the vendor is down; from the
         streak on, tell the job's server (the publisher allows one alert an hour)."""
+        self.metrics.vendor_errors.labels(job.provider, exc.code).inc()
         if exc.code in NOT_AN_OUTAGE:
             return  # neither proof that it is down nor that it works
         if not exc.retryable:

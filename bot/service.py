@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.manager import JobManager
 from bot.messages import day_key, duration_text, next_reset
+from bot.metrics import Metrics
 from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode, ModelSpec
 from bot.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
@@ -133,10 +134,12 @@ class VideoService:
         manager: JobManager | None,
         *,
         health: VendorHealth | None = None,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.health = health
+        self.metrics = metrics or Metrics()
         self.store = store
         self.providers = providers
         self.manager = manager
@@ -262,6 +265,7 @@ class VideoService:
                 caps=caps,
             )
         except OverQuota:
+            self.metrics.quota_refusals.labels("quota").inc()
             reset = next_reset(now)
             if limit <= 0 and origin.guild_id is not None:
                 raise QuotaRefused(
@@ -283,6 +287,7 @@ class VideoService:
                 f"Your quota resets <t:{reset}:R> (<t:{reset}:t>)."
             ) from None
         except OverBudget as exc:
+            self.metrics.quota_refusals.labels("budget").inc()
             reset = next_reset(now)
             who = "This server" if exc.scope == "server" else "The bot"
             raise QuotaRefused(
@@ -290,6 +295,7 @@ class VideoService:
                 f"made again <t:{reset}:R> (<t:{reset}:t>). Nothing was charged."
             ) from None
         except TooManyActive as exc:
+            self.metrics.quota_refusals.labels("active").inc()
             raise QuotaRefused(
                 f"You already have {exc.active} video(s) in progress (the limit is {exc.limit}). "
                 "Wait for one to finish, then try again. Nothing was charged."

@@ -3,16 +3,22 @@
 It gives vendors what they can only reach over HTTP: the member's images at
 unguessable, expiring URLs, and a per-job callback address. A callback is only a
 hint to poll now; its body is never trusted (the poll that follows asks the vendor).
+For the operator it answers `/healthz` (non-200 when the bot is not working) and
+`/metrics` (Prometheus).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.metrics import CONTENT_TYPE, Metrics
 from storage import JobStore
+
+# (healthy, {check: what it found}) for /healthz.
+HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +35,12 @@ class WebServer:
         port: int,
         public_url: str | None,
         image_ttl: float,
+        health: HealthCheck | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.health = health
+        self.metrics = metrics
         self.wake = wake
         self.host = host
         self.port = port
@@ -40,6 +50,8 @@ class WebServer:
         self.app = web.Application(client_max_size=MAX_CALLBACK_BODY)
         self.app.router.add_post("/callbacks/{provider}/{token}", self._callback)
         self.app.router.add_get("/images/{token}/{filename}", self._image)
+        self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/metrics", self._metrics)
 
     # -- addresses handed to vendors ---------------------------------------------------
 
@@ -83,3 +95,15 @@ class WebServer:
         return web.Response(
             body=image.data, content_type=image.mime, headers={"Cache-Control": "no-store"}
         )
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        if self.health is None:
+            return web.json_response({"ok": True, "checks": {}})
+        ok, checks = await self.health()
+        return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        if self.metrics is None:
+            raise web.HTTPNotFound()
+        body = await self.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

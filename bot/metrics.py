@@ -1,0 +1,112 @@
+"""Prometheus metrics for `/metrics`.
+
+One registry per bot (not the library's global one), so tests and several bots in one
+process do not collide. Counts of jobs by state come from the database at scrape time
+(the rows are the truth, and a restart does not reset them); timings and error counts
+are recorded as they happen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from storage import ACTIVE, JobStatus, JobStore
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_LAG_BUCKETS = (0.5, 1, 2, 3, 5, 10, 20, 60, 300)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._jobs: _JobsCollector | None = None
+        self.vendor_call = Histogram(
+            "veo_vendor_call_seconds",
+            "Time of one call to a vendor (submit, status or download).",
+            ["provider", "call"],
+            buckets=_CALL_BUCKETS,
+            registry=self.registry,
+        )
+        self.vendor_errors = Counter(
+            "veo_vendor_errors",
+            "Failed vendor calls, by our error code.",
+            ["provider", "code"],
+            registry=self.registry,
+        )
+        self.quota_refusals = Counter(
+            "veo_quota_refusals",
+            "Requests refused by quota, active-job limit or spend cap.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.delivery_lag = Histogram(
+            "veo_delivery_lag_seconds",
+            "From the vendor finishing a render to the video posted (download included).",
+            ["provider"],
+            buckets=_LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self.jobs_finished = Counter(
+            "veo_jobs_finished",
+            "Jobs that reached an end, by provider and end state.",
+            ["provider", "status"],
+            registry=self.registry,
+        )
+
+    def watch_store(self, store: JobStore) -> None:
+        """Count jobs by state and provider from the database at each scrape."""
+        self._jobs = _JobsCollector(store)
+        self.registry.register(self._jobs)
+
+    @contextmanager
+    def timed(self, provider: str, call: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.vendor_call.labels(provider, call).observe(time.perf_counter() - started)
+
+    async def render(self) -> bytes:
+        if self._jobs is not None:
+            await self._jobs.refresh()
+        return generate_latest(self.registry)
+
+
+class _JobsCollector(Collector):
+    """Serves the counts read by the last `refresh` (collect() itself cannot await)."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self.by_state: list[tuple[str, str, int]] = []
+
+    async def refresh(self) -> None:
+        rows = await self.store.db.fetchall(
+            "SELECT status, provider, COUNT(*) FROM jobs GROUP BY status, provider"
+        )
+        self.by_state = [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        jobs = GaugeMetricFamily(
+            "veo_jobs", "Jobs in the database, by state and provider.", labels=["state", "provider"]
+        )
+        depth = GaugeMetricFamily("veo_queue_depth", "Jobs waiting to be sent to a vendor.")
+        active = GaugeMetricFamily("veo_jobs_active", "Jobs not yet ended.")
+        for state, provider, count in self.by_state:
+            jobs.add_metric([state, provider], count)
+        queued = sum(c for s, _, c in self.by_state if s == JobStatus.QUEUED.value)
+        depth.add_metric([], queued)
+        active_values = {s.value for s in ACTIVE}
+        active.add_metric([], sum(c for s, _, c in self.by_state if s in active_values))
+        yield jobs
+        yield depth
+        yield active
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
