@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, assert_never
 
+from bot.logs import set_job_context
 from bot.metrics import Metrics
 from bot.pacing import Pacer
 from bot.providers import Provider, ProviderRegistry
@@ -313,6 +314,7 @@ class JobManager:
     # -- one step of a job ---------------------------------------------------------
 
     async def _step(self, job: Job) -> None:
+        set_job_context(job.id, job.provider, job.status.value)  # for every line logged here
         status = job.status
         # A cancelled job that the vendor may be rendering (submitting, running) goes on
         # quietly until we know whether it was billed; the rest end here.
@@ -503,6 +505,7 @@ class JobManager:
         await self._fail(job, "interrupted", MSG_INTERRUPTED)
 
     async def _poll(self, job: Job) -> None:
+        set_job_context(job.id, job.provider, job.status.value)
         provider = self.providers.get(job.provider) if job.provider in self.providers else None
         now = self.clock()
         if provider is None or job.task_id is None:
@@ -578,6 +581,7 @@ class JobManager:
             assert_never(status.state)
 
     async def _download(self, job: Job) -> None:
+        set_job_context(job.id, job.provider, job.status.value)
         provider = self.providers.get(job.provider)
         assert job.task_id is not None
         dest = self.work_dir / f"job-{job.id}.mp4"
@@ -648,6 +652,7 @@ class JobManager:
         await self._deliver(job)
 
     async def _deliver(self, job: Job) -> None:
+        set_job_context(job.id, job.provider, job.status.value)
         if job.delivered_message_id is not None:
             await self._finish_delivered(job, job.delivered_message_id)
             return
@@ -686,6 +691,7 @@ class JobManager:
             delivered_message_id=message_id,
             stage=None,
         )
+        set_job_context(job.id, job.provider, job.status.value)
         log.info("job %d: delivered as message %d", job.id, message_id)
         self.metrics.jobs_finished.labels(job.provider, job.status.value).inc()
         if job.completed_at is not None and job.finished_at is not None:
@@ -698,6 +704,7 @@ class JobManager:
         job = await self.store.finish(
             job, self.owner, JobStatus.FAILED, refund=True, error_code=code, error_message=message
         )
+        set_job_context(job.id, job.provider, job.status.value)
         self.metrics.jobs_finished.labels(job.provider, job.status.value).inc()
         self._remove_file(job)
         await self._notify(job)

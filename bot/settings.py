@@ -228,6 +228,17 @@ class Settings(BaseSettings):
                 out[provider] = given
         return out
 
+    def secret_values(self) -> list[str]:
+        """The token and keys, for the log redactor (never logged, never shown)."""
+        found = [
+            self.discord_token,
+            self.apiyi_api_key,
+            self.apixo_api_key,
+            self.veo3o1_api_key,
+            self.yelinai_api_key,
+        ]
+        return [s.get_secret_value() for s in found if s is not None and s.get_secret_value()]
+
     def vendor_limits(self) -> dict[str, VendorLimits]:
         """Each real vendor's request rate and task cap (see bot/pacing.py)."""
         return {
