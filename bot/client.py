@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.components import DYNAMIC_ITEMS
 from bot.discord_publisher import DiscordPublisher
+from bot.file_host import FileHost
 from bot.manager import JobManager
 from bot.metrics import Metrics
 from bot.netguard import guarded_session, origins
@@ -151,12 +152,21 @@ class VeoBot(commands.Bot):
         self.metrics.watch_store(self.store)
         self.providers = build_providers(settings, self.session)
         reencoder = Reencoder(timeout=settings.reencode_timeout) if Reencoder.available() else None
+        self.file_host: FileHost | None = None
+        if settings.public_url and settings.http_port is not None:
+            self.file_host = FileHost(
+                Path(settings.db_path).parent / "served",
+                public_url=settings.public_url,
+                retention=settings.file_retention_hours * 3600,
+                max_bytes=settings.file_store_mb * 1024 * 1024,
+            )
         self.publisher = DiscordPublisher(
             self,
             self.providers,
             quota_left=self._quota_left,
             reencoder=reencoder,
             alert_channel=self._alert_channel,
+            file_host=self.file_host,
         )
         self.web: WebServer | None = None
         if settings.http_port is not None:
@@ -169,6 +179,7 @@ class VeoBot(commands.Bot):
                 image_ttl=settings.image_url_ttl,
                 health=self.health_report,
                 metrics=self.metrics,
+                files=self.file_host,
             )
         self.health = VendorHealth(
             streak=settings.alert_failure_streak, cooldown=settings.vendor_cooldown
@@ -203,6 +214,8 @@ class VeoBot(commands.Bot):
         await self.manager.start()
         self.sweeper = RetentionSweeper(self.db, retention_days=settings.retention_days)
         self.sweeper.start()
+        if self.file_host is not None:
+            self.file_host.start()
         log.info(
             "providers: %s (default %s); database %s",
             ", ".join(self.providers.names()),
@@ -253,6 +266,8 @@ class VeoBot(commands.Bot):
     async def close(self) -> None:
         if self._resources_open:
             await self.sweeper.stop()
+            if self.file_host is not None:
+                await self.file_host.stop()
             await self.manager.stop()
             if self.web is not None:
                 await self.web.close()

@@ -20,6 +20,7 @@ import discord
 
 from bot import messages
 from bot.components import job_view, result_view
+from bot.file_host import FileHost
 from bot.providers import ProviderRegistry
 from bot.publishing import DeliveryFailed
 from bot.reencode import Reencoder
@@ -78,8 +79,11 @@ class DiscordPublisher:
         quota_left: Callable[[Job], Awaitable[tuple[int, int]]] | None = None,
         alert_channel: Callable[[int], Awaitable[int | None]] | None = None,
         reencoder: Reencoder | None = None,
+        file_host: FileHost | None = None,
         min_edit_interval: float = MIN_EDIT_INTERVAL,
     ) -> None:
+        # Serves videos too large for Discord that have no vendor link (None: no address).
+        self.file_host = file_host
         self.client = client
         self.providers = providers
         self.clock = clock
@@ -326,6 +330,18 @@ class DiscordPublisher:
                 return await self._post(job, link=job.result_url)
             except discord.HTTPException as exc:
                 raise self._translate(exc) from exc
+        if have_file and self.file_host is not None:
+            assert path is not None
+            # No vendor link (apiyi's current channel): the bot serves the file itself.
+            url = self.file_host.publish(path, f"veo-job-{job.id}.mp4")
+            if url is not None:
+                log.info("job %d: too large for Discord; serving it at the bot's address", job.id)
+                try:
+                    return await self._post(
+                        job, link=url, link_expires_at=self.clock() + self.file_host.retention
+                    )
+                except discord.HTTPException as exc:
+                    raise self._translate(exc) from exc
         raise DeliveryFailed(MSG_TOO_LARGE.format(limit=_mb(job.filesize_limit)), code="too_large")
 
     async def _post_reencoded(self, job: Job, path: Path, limit: int) -> int | None:
@@ -361,8 +377,10 @@ class DiscordPublisher:
         file_path: Path | None = None,
         link: str | None = None,
         note: str | None = None,
+        link_expires_at: float | None = None,
     ) -> int:
-        content = messages.ready_message(job, link=link, link_expires_at=job.result_url_expires_at)
+        expires = link_expires_at if link_expires_at is not None else job.result_url_expires_at
+        content = messages.ready_message(job, link=link, link_expires_at=expires)
         if note:
             content += "\n" + note
         embed = await self._result_embed(job)

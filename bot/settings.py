@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     allow_dms: bool = Field(False, validation_alias="VEO_ALLOW_DMS")
     allow_private_urls: bool = Field(False, validation_alias="VEO_ALLOW_PRIVATE_URLS")
     retention_days: float = Field(30.0, gt=0, validation_alias="VEO_RETENTION_DAYS")
+    file_retention_hours: float = Field(24.0, gt=0, validation_alias="VEO_FILE_RETENTION_HOURS")
+    file_store_mb: int = Field(2048, ge=1, validation_alias="VEO_FILE_STORE_MB")
     alert_failure_streak: int = Field(5, ge=1, validation_alias="VEO_ALERT_FAILURE_STREAK")
 
     # Schedule overrides, per provider; unset = the vendor's documented timing.

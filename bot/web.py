@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.file_host import FileHost
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage import JobStore
 
@@ -37,8 +38,10 @@ class WebServer:
         image_ttl: float,
         health: HealthCheck | None = None,
         metrics: Metrics | None = None,
+        files: FileHost | None = None,
     ) -> None:
         self.store = store
+        self.files = files
         self.health = health
         self.metrics = metrics
         self.wake = wake
@@ -50,6 +53,7 @@ class WebServer:
         self.app = web.Application(client_max_size=MAX_CALLBACK_BODY)
         self.app.router.add_post("/callbacks/{provider}/{token}", self._callback)
         self.app.router.add_get("/images/{token}/{filename}", self._image)
+        self.app.router.add_get("/files/{token}/{name}", self._file)
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/metrics", self._metrics)
 
@@ -107,3 +111,13 @@ class WebServer:
             raise web.HTTPNotFound()
         body = await self.metrics.render()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        found = None
+        if self.files is not None:
+            found = self.files.path_for(request.match_info["token"], request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        return web.FileResponse(
+            found, headers={"Content-Type": "video/mp4", "Cache-Control": "private, max-age=3600"}
+        )
