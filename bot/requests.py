@@ -5,12 +5,20 @@ Everything here runs before any quota is reserved or anything is submitted.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.images import EXTENSION, MIME, sniff_image
+from bot.images import (
+    EXTENSION,
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
+    MIME,
+    image_size,
+    sniff_image,
+)
 from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode, ModelSpec, SubmitRequest
 
@@ -78,14 +86,29 @@ class Draft:
     extra_images: int = 0
 
 
+# Characters that draw nothing yet are not whitespace: a prompt of only these is empty.
+_BLANK_LOOKING = "\u115f\u1160\u3164\uffa0\u2800"
+# Line breaks other than "\n" (CR LF, CR, NEL, the Unicode line and paragraph separators).
+_LINE_BREAKS = re.compile("\r\n?|[\x85\u2028\u2029]")
+
+
 def clean_text(text: str) -> str:
-    """Drop control characters (keep newlines) and trim; what a vendor should see."""
+    """What a vendor should see: line breaks as "\\n", no control characters (tabs and
+    newlines stay), and no invisible formatting — zero-width characters, bidi overrides
+    and isolates (U+200B–U+200F, U+202A–U+202E, U+2066–U+2069), the BOM — which could make
+    the echoed prompt read differently from what is sent; then trimmed."""
+    text = _LINE_BREAKS.sub("\n", text)
     kept = [
         ch
         for ch in text
         if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co"}
     ]
     return "".join(kept).strip()
+
+
+def is_blank(text: str) -> bool:
+    """Nothing visible: only whitespace and characters that draw nothing."""
+    return all(ch.isspace() or ch in _BLANK_LOOKING for ch in text)
 
 
 def _listing(values: tuple[str, ...] | list[str]) -> str:
@@ -177,7 +200,7 @@ def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> Ge
         raise RequestInvalid(f"`{model}` is not a model of {provider}. Pick one of: {names}.")
 
     prompt = clean_text(draft.prompt)
-    if not prompt:
+    if is_blank(prompt):
         raise RequestInvalid("The prompt is empty: describe the video you want.")
     limit = min(max_prompt, spec.max_prompt or max_prompt)
     if len(prompt) > limit:
@@ -185,6 +208,8 @@ def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> Ge
             f"The prompt is {len(prompt):,} characters long; the limit is {limit:,}. Please shorten it."
         )
     negative = clean_text(draft.negative_prompt) if draft.negative_prompt else None
+    if negative is not None and is_blank(negative):
+        negative = None  # optional, so nothing visible simply means none
     if negative and not spec.negative_prompt:
         raise RequestInvalid(f"**{spec.label}** does not take a negative prompt.")
     if negative and len(negative) > limit:
@@ -241,17 +266,39 @@ def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> Ge
     )
 
 
+def _shown(filename: str) -> str:
+    """An attachment's name as it may appear in a message: no markup, not too long."""
+    name = "".join(ch for ch in clean_text(filename) if ch not in "`\n\t") or "no name"
+    return name if len(name) <= 60 else name[:59] + "…"
+
+
 def check_image(data: bytes, *, slot: str, spec: ModelSpec, filename: str) -> InputImage:
-    """Accept an attachment only if its bytes are an image format the model takes."""
+    """Accept an attachment only if its bytes are an image format the model takes, within
+    the byte cap, with a readable header of a sensible pixel size: a forged header (a
+    decompression bomb) or a damaged file would otherwise fail at the vendor, after the
+    member waited. Raises nothing but RequestInvalid, whatever the bytes."""
     kind = sniff_image(data)
     allowed = _listing(sorted(spec.image_formats)).upper()
     if kind is None:
-        raise RequestInvalid(f"`{slot}` ({filename}) is not an image. Use {allowed}.")
+        raise RequestInvalid(f"`{slot}` ({_shown(filename)}) is not an image. Use {allowed}.")
     if kind not in spec.image_formats:
         raise RequestInvalid(f"`{slot}` is a {kind.upper()} image; {spec.label} takes {allowed}.")
     if len(data) > spec.max_image_bytes:
         mb = spec.max_image_bytes / (1024 * 1024)
         raise RequestInvalid(f"`{slot}` is larger than {mb:g} MB, the limit for {spec.label}.")
+    size = image_size(data, kind)
+    if size is None:
+        raise RequestInvalid(
+            f"`{slot}` ({_shown(filename)}) could not be read as an image: the {kind.upper()} "
+            "file is damaged or incomplete. Please save it again and attach it."
+        )
+    width, height = size
+    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        raise RequestInvalid(
+            f"`{slot}` is {width}×{height} pixels; the largest accepted is {MAX_IMAGE_SIDE} "
+            f"pixels per side and {MAX_IMAGE_PIXELS // 1_000_000} megapixels in all. "
+            "Please make it smaller and attach it again."
+        )
     stem = filename.rsplit(".", 1)[0] or slot
     safe = "".join(ch for ch in stem if ch.isalnum() or ch in "-_")[:40] or slot
     return InputImage(data=data, mime=MIME[kind], filename=f"{safe}.{EXTENSION[kind]}")

@@ -11,9 +11,10 @@ from bot.providers.apiyi import ApiyiProvider
 from bot.providers.base import Mode
 from bot.providers.demo import DemoProvider
 from bot.requests import Draft, RequestInvalid, check_image, clean_text, validate
+from tests.bot.test_input_hardening import png
 
 FAST = "veo-3.1-fast-generate-preview"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+PNG = png(64, 64)  # a real header: check_image reads the pixel size
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 32
 WEBP = b"RIFF\x10\0\0\0WEBPVP8 " + b"\0" * 16
 GIF = b"GIF89a" + b"\0" * 16

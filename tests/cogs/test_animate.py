@@ -22,6 +22,7 @@ from bot.requests import Draft, RequestInvalid, resolve_mode
 from bot.settings import Settings
 from cogs.animate import MENU_NAME, NO_IMAGES, image_readings, is_image, map_images, parse_mode
 from storage import JobStatus
+from tests.bot.test_input_hardening import jpeg, png, webp_lossy
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apixo_sim import ApixoSimulator
 from tests.sim.apiyi_sim import ApiyiSimulator
@@ -37,8 +38,8 @@ from tests.sim.discord_payloads import (
 from tests.sim.discord_sim import FLAG_EPHEMERAL, FLAG_LOADING, DiscordSim
 from tests.sim.yelinai_sim import YelinaiSimulator
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
+PNG = png(64, 64)  # real headers: check_image reads the pixel size
+JPEG = jpeg(64, 64)
 VIDEO = b"\0\0\0\x20ftypisom" + b"y" * 4000
 
 APIYI_FAST = apiyi.MODELS["veo-3.1-fast-generate-preview"]
@@ -328,7 +329,7 @@ async def test_no_videos_left_is_said_before_the_form(
     start_bot: BotFactory, make_settings, discord_sim: DiscordSim
 ) -> None:
     bot = await start_bot(make_settings(VEO_DAILY_QUOTA=1))
-    message = posted(discord_sim, ("cat.webp", b"RIFF\0\0\0\0WEBPVP8 ", "image/webp"))
+    message = posted(discord_sim, ("cat.webp", webp_lossy(64, 64), "image/webp"))
     modal = await open_menu(bot, discord_sim, message)
     await submit(bot, discord_sim, modal, "the cat yawns")
     await wait_for_job(bot, 1)

@@ -12,6 +12,7 @@ import pytest
 from bot.client import VeoBot
 from bot.messages import day_key, ready_marker
 from storage import JobStatus
+from tests.bot.test_input_hardening import png
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (
@@ -24,7 +25,7 @@ from tests.sim.discord_payloads import (
 )
 from tests.sim.discord_sim import FLAG_EPHEMERAL, DiscordSim
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+PNG = png(64, 64)  # a real header: check_image reads the pixel size
 FAST = "veo-3.1-fast-generate-preview"
 
 
