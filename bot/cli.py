@@ -1,4 +1,7 @@
-"""`veo-bot` / `python -m bot`: load the configuration, then run the bot."""
+"""`veo-bot` / `python -m bot`: load the configuration, then run the bot.
+
+`veo-bot check` instead checks the configuration, the database and each vendor's key, and
+prints what is ready (see bot/check.py)."""
 
 from __future__ import annotations
 
@@ -11,18 +14,15 @@ from collections.abc import Awaitable
 import aiohttp
 import discord
 
+from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("bot")
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-    )
-    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+def _configure_logging(level: str, settings: Settings | None = None) -> None:
+    """One `key=value` line per event, with every configured secret redacted."""
+    configure_logging(level, settings.secret_values() if settings is not None else ())
 
 
 SHUTDOWN_BOUND = 30.0  # seconds a stop may take: in-flight calls finish or are cut
@@ -73,19 +73,49 @@ async def _run(settings: Settings) -> None:
         await run_until_stopped(bot, bot.start(settings.discord_token.get_secret_value()))
 
 
+USAGE = """usage: veo-bot [check]
+
+  veo-bot         run the Discord bot
+  veo-bot check   check the configuration, the database and each vendor's key (one free
+                  status call per vendor: nothing is submitted or spent), then print a
+                  table of what is ready; exit status 0 = ready, 1 = not ready, 2 = bad
+                  configuration
+
+Configuration: environment variables or .env (see README.md)."""
+
+
+def _check(args: list[str]) -> None:
+    """`veo-bot check`: a missing DISCORD_TOKEN is a row of the report, not the error screen."""
+    if args:
+        print(USAGE, file=sys.stderr if args[0] not in {"-h", "--help"} else sys.stdout)
+        raise SystemExit(0 if args[0] in {"-h", "--help"} else 2)
+    from bot.check import run_check
+
+    try:
+        settings = load_settings(need_token=False)
+    except ConfigError as exc:
+        print(exc.screen(), file=sys.stderr)
+        raise SystemExit(2) from None
+    _configure_logging("WARNING")
+    # The check reports what each vendor answered itself; the adapters' own warnings about
+    # the made-up task would only repeat it.
+    logging.getLogger("bot.providers").setLevel(logging.ERROR)
+    raise SystemExit(asyncio.run(run_check(settings, out=sys.stdout)))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in {"-h", "--help"}:
-        print(
-            "usage: veo-bot\n\nRuns the Discord bot. Configuration: environment or .env (see README.md)."
-        )
+        print(USAGE)
         return
+    if args and args[0] == "check":
+        _check(args[1:])
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(exc.screen(), file=sys.stderr)
         raise SystemExit(2) from None
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, settings)
     try:
         asyncio.run(_run(settings))
     except discord.LoginFailure:
