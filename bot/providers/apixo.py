@@ -62,7 +62,16 @@ from .base import (
     Timing,
 )
 from .checks import check_mode, check_prompt, check_request, find_spec, image_count_message
-from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
+from .http import (
+    is_plain_text,
+    member_safe,
+    plain_text,
+    read_capped,
+    retry_after,
+    stream_to_file,
+    transport_error,
+    usable_task_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +327,8 @@ class ApixoProvider:
         raw = await self._call(
             "POST", f"{self._base}{_SUBMIT_PATH}", "submit", json=body.json_body()
         )
-        task_id = parse_task_id(raw)
+        # A blank id, or one we could not store or poll with, is no task id.
+        task_id = usable_task_id(parse_task_id(raw))
         if task_id:
             log.info("apixo: submitted task %s (%s, %s)", task_id, request.model, body.request_type)
             return task_id
@@ -456,15 +466,21 @@ class ApixoProvider:
             state = ApixoState(raw.strip().lower())
         except ValueError:
             # An unknown word is most likely a new in-between stage: keep polling.
-            log.warning("apixo: unknown task state %r for %s", raw, task_id)
-            return TaskStatus(TaskState.RUNNING, stage=self._scrub(raw)[:40])
+            log.warning("apixo: unknown task state %r for %s", self._scrub(raw), task_id)
+            return TaskStatus(TaskState.RUNNING, stage=plain_text(self._scrub(raw))[:40])
         match state:
             case ApixoState.PENDING:
                 return TaskStatus(TaskState.PENDING, stage="queued")
             case ApixoState.PROCESSING:
                 return TaskStatus(TaskState.RUNNING, stage="generating")
             case ApixoState.SUCCESS:
-                urls = [u for u in task.result_urls() if u.startswith(("https://", "http://"))]
+                # Our key scrubbed (a JSON escape hides it from read_capped): the link is
+                # stored, and may be posted for members to open.
+                urls = [
+                    self._scrub(u)
+                    for u in task.result_urls()
+                    if u.startswith(("https://", "http://")) and is_plain_text(u)
+                ]
                 if not urls:
                     # Success without a link: nothing to fetch yet. Ask again shortly.
                     raise ProviderUnavailable(
@@ -486,7 +502,8 @@ class ApixoProvider:
     def _failed(self, task: ApixoTask, task_id: str) -> TaskStatus:
         code = (task.fail_code or "").strip()
         kind = fail_kind(code)
-        safe_code = code if re.fullmatch(r"[A-Za-z0-9_.\-]{1,40}", code) else "generation_failed"
+        plain = bool(re.fullmatch(r"[A-Za-z0-9_.\-]{1,40}", code)) and self._scrub(code) == code
+        safe_code = code if plain else "generation_failed"
         if kind == "credits":
             log.error(
                 "apixo: task %s failed for lack of credit on the operator's account: %s",
@@ -651,10 +668,10 @@ def _expiry(complete_ms: int | None) -> float:
     completion time when it is plausible and earlier than now (the conservative choice)."""
     now = time.time()
     start = now
-    if complete_ms is not None and complete_ms > 0:
-        done = complete_ms / 1000.0
-        if now - 7 * 86400 < done < now:
-            start = done
+    # Compared in milliseconds first: an absurd int (past float's range) must not be
+    # divided, which would raise OverflowError.
+    if complete_ms is not None and (now - 7 * 86400) * 1000 < complete_ms < now * 1000:
+        start = complete_ms / 1000.0
     return start + URL_LIFETIME
 
 

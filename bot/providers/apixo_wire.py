@@ -14,12 +14,28 @@ import enum
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 
 class _Wire(BaseModel):
     # Ids and codes sometimes come as numbers from gateways; we only ever want text.
     model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+
+
+def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A field we can do without: when it does not read, it is absent, rather than the
+    whole answer unreadable (a poll that never reads ends in a lost, paid video)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
 
 
 class ApixoState(enum.StrEnum):
@@ -73,6 +89,23 @@ class ApixoTask(_Wire):
     complete_time: int | None = Field(default=None, alias="completeTime")
     cost_time: int | None = Field(default=None, alias="costTime")
 
+    # An unreadable one of these is the same as a missing one (a `failCode` then makes the
+    # generic failure, a `completeTime` the conservative expiry): none of them may make the
+    # rest of the answer unreadable. `state` stays strict: an answer whose state does not
+    # read is not a task.
+    @field_validator(
+        "task_id",
+        "fail_code",
+        "fail_msg",
+        "create_time",
+        "complete_time",
+        "cost_time",
+        mode="wrap",
+    )
+    @classmethod
+    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _or_none(value, handler)
+
     def result_urls(self) -> list[str]:
         """`resultJson.resultUrls`, parsing the JSON string a second time; [] when absent
         or unreadable."""
@@ -80,7 +113,7 @@ class ApixoTask(_Wire):
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
                 return []
         if not isinstance(value, dict):
             return []
@@ -113,7 +146,7 @@ _EXCERPT = 300
 def _load(raw: bytes) -> object:
     try:
         return json.loads(raw.decode("utf-8", errors="replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return None
 
 

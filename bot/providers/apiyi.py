@@ -52,7 +52,15 @@ from .base import (
     Timing,
 )
 from .checks import check_text_or_start_image, find_spec
-from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
+from .http import (
+    member_safe,
+    plain_text,
+    read_capped,
+    retry_after,
+    stream_to_file,
+    transport_error,
+    usable_task_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +225,11 @@ class ApiyiProvider:
             json_body = body.json_body()
         raw = await self._call("POST", url, "submit", json=json_body, data=data)
         task = parse_task(raw)
-        if task is not None and task.ref:
-            log.info("apiyi: submitted task %s (%s)", task.ref, request.model)
-            return task.ref
+        # A blank id, or one we could not store or poll with, is no task id.
+        task_id = usable_task_id(task.ref) if task is not None else None
+        if task_id is not None:
+            log.info("apiyi: submitted task %s (%s)", task_id, request.model)
+            return task_id
         err = parse_error(raw)
         if err.message or err.code:
             # A 2xx carrying an error envelope: the gateway refused before queueing.
@@ -306,8 +316,8 @@ class ApiyiProvider:
             state = ApiyiStatus(raw.strip().lower())
         except ValueError:
             # An unknown word is most likely a new in-between stage: keep polling.
-            log.warning("apiyi: unknown task status %r for %s", raw, task.ref)
-            return TaskStatus(TaskState.RUNNING, stage=self._scrub(raw)[:40])
+            log.warning("apiyi: unknown task status %r for %s", self._scrub(raw), task.ref)
+            return TaskStatus(TaskState.RUNNING, stage=plain_text(self._scrub(raw))[:40])
         match state:
             case ApiyiStatus.QUEUED:
                 return TaskStatus(TaskState.PENDING, stage="queued")
@@ -320,11 +330,11 @@ class ApiyiProvider:
                 log.info(
                     "apiyi: task %s failed: code=%r reason=%r",
                     task.ref,
-                    code,
+                    self._scrub(code or ""),
                     self._scrub(reason or ""),
                 )
                 message = _FAILED_MSG
-                if reason and member_safe(reason):
+                if reason and self._safe(reason):
                     message = (
                         f"The video service could not make this video: {reason.rstrip('.')}. "
                         "You were not charged."
@@ -332,7 +342,7 @@ class ApiyiProvider:
                 return TaskStatus(
                     TaskState.FAILED,
                     stage="failed",
-                    error_code=code if code and member_safe(code) else "generation_failed",
+                    error_code=code if code and self._safe(code) else "generation_failed",
                     error_message=message,
                 )
             case _:
@@ -379,6 +389,11 @@ class ApiyiProvider:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.__key, "***") if self.__key else text
+
+    def _safe(self, text: str) -> bool:
+        """Whether a vendor's words may be kept (shown, stored): member-safe, and free of
+        our key even where the body hid it from read_capped in a JSON escape."""
+        return member_safe(text) and self._scrub(text) == text
 
     def _detail(self, call: _Call, status: int, err: ApiyiError) -> str:
         parts = [f"apiyi {call}: HTTP {status}"]

@@ -59,7 +59,15 @@ from .checks import (
     image_count_message,
     unsupported_options,
 )
-from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
+from .http import (
+    member_safe,
+    plain_text,
+    read_capped,
+    retry_after,
+    stream_to_file,
+    transport_error,
+    usable_task_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -204,9 +212,11 @@ class ApiyiLegacyChannel:
                 )
             raw = await self._call("POST", url, "submit", data=form)
         task = parse_task(raw)
-        if task is not None and task.ref:
-            log.info("apiyi (earlier channel): submitted task %s (%s)", task.ref, request.model)
-            return task.ref
+        # A blank id, or one we could not store or poll with, is no task id.
+        task_id = usable_task_id(task.ref) if task is not None else None
+        if task_id is not None:
+            log.info("apiyi (earlier channel): submitted task %s (%s)", task_id, request.model)
+            return task_id
         err = parse_error(raw)
         if err.message or err.code:
             # A 2xx carrying an error envelope: the gateway refused before queueing.
@@ -291,8 +301,10 @@ class ApiyiLegacyChannel:
             state = LegacyStatus(raw.strip().lower())
         except ValueError:
             # An unknown word is most likely a new in-between stage: keep polling.
-            log.warning("apiyi (earlier channel): unknown status %r for %s", raw, task.ref)
-            return TaskStatus(TaskState.RUNNING, stage=self._scrub(raw)[:40])
+            log.warning(
+                "apiyi (earlier channel): unknown status %r for %s", self._scrub(raw), task.ref
+            )
+            return TaskStatus(TaskState.RUNNING, stage=plain_text(self._scrub(raw))[:40])
         match state:
             case LegacyStatus.QUEUED:
                 return TaskStatus(TaskState.PENDING, stage="queued")
@@ -312,7 +324,7 @@ class ApiyiLegacyChannel:
                 log.info(
                     "apiyi (earlier channel): task %s failed: code=%r reason=%r",
                     task.ref,
-                    code,
+                    self._scrub(code or ""),
                     self._scrub(reason or ""),
                 )
                 message = _FAILED_MSG
@@ -324,7 +336,11 @@ class ApiyiLegacyChannel:
                 return TaskStatus(
                     TaskState.FAILED,
                     stage="failed",
-                    error_code=code if code and member_safe(code) else "generation_failed",
+                    error_code=(
+                        code
+                        if code and member_safe(code) and self._scrub(code) == code
+                        else "generation_failed"
+                    ),
                     error_message=message,
                 )
             case _:
@@ -385,9 +401,11 @@ class ApiyiLegacyChannel:
         return FetchedVideo(path=dest, size=size, url=link, url_expires_at=expires_at)
 
     def _video_url(self, raw: str) -> yarl.URL | None:
-        """The vendor's link as an absolute http(s) URL, or None when it is not one."""
+        """The vendor's link as an absolute http(s) URL, or None when it is not one. Our
+        key is scrubbed from it (a JSON escape hides it from read_capped): the link is
+        stored, and may be posted for members to open."""
         try:
-            url = yarl.URL(raw.strip())
+            url = yarl.URL(self._scrub(raw.strip()))
             if not url.is_absolute():
                 url = yarl.URL(self._base + "/").join(url)
         except (ValueError, TypeError):

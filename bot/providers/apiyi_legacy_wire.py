@@ -12,12 +12,27 @@ import enum
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 
 class _Wire(BaseModel):
     # Ids and codes sometimes come as numbers from gateways; we only ever want text.
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A field we can do without: when it does not read, it is absent, rather than the
+    whole answer unreadable (a poll that never reads ends in a lost, paid video)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
 
 
 class LegacyStatus(enum.StrEnum):
@@ -76,9 +91,32 @@ class LegacyTask(_Wire):
     error_message: Any = None
     message: Any = None
 
+    # Unused, or (the ids, `url`, which /content gives anyway) no worse unreadable than
+    # missing: none of these may make the rest of the answer unreadable. `status` stays
+    # strict: an answer whose state does not read is not a task.
+    @field_validator(
+        "id",
+        "task_id",
+        "object",
+        "model",
+        "created",
+        "url",
+        "duration",
+        "resolution",
+        mode="wrap",
+    )
+    @classmethod
+    def _optional(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # `Any`, not `object`: this class has a field named `object`.
+        return _or_none(value, handler)
+
     @property
     def ref(self) -> str | None:
-        return self.id or self.task_id or None
+        """The id to poll with: `id`, else `task_id` (a blank one is no id)."""
+        for value in (self.id, self.task_id):
+            if value and value.strip():
+                return value
+        return None
 
     def failure_text(self) -> tuple[str | None, str | None]:
         """(vendor code, vendor reason) from whichever field the vendor filled, if any."""
@@ -112,7 +150,7 @@ _EXCERPT = 300
 def _json(raw: bytes) -> object:
     try:
         return json.loads(raw.decode("utf-8", errors="replace")) if raw.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return None
 
 

@@ -11,12 +11,28 @@ import enum
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 
 class _Wire(BaseModel):
     # Ids and codes sometimes come as numbers from gateways; we only ever want text.
     model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+
+
+def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A field we can do without: when it does not read, it is absent, rather than the
+    whole answer unreadable (a poll that never reads ends in a lost, paid video)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
 
 
 class ApiyiStatus(enum.StrEnum):
@@ -88,10 +104,31 @@ class ApiyiTask(_Wire):
     error_message: Any = None
     message: Any = None
 
+    # Unused, or (the ids) no worse unreadable than missing: none of these may make the rest
+    # of the answer unreadable. `status` stays strict: an answer whose state does not read
+    # is not a task.
+    @field_validator(
+        "id",
+        "task_id",
+        "object",
+        "model",
+        "progress",
+        "created_at",
+        "completed_at",
+        mode="wrap",
+    )
+    @classmethod
+    def _optional(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # `Any`, not `object`: this class has a field named `object`.
+        return _or_none(value, handler)
+
     @property
     def ref(self) -> str | None:
-        """The id to poll with: `task_id`, else `id`."""
-        return self.task_id or self.id or None
+        """The id to poll with: `task_id`, else `id` (a blank one is no id)."""
+        for value in (self.task_id, self.id):
+            if value and value.strip():
+                return value
+        return None
 
     def failure_text(self) -> tuple[str | None, str | None]:
         """(vendor code, vendor reason) from whichever field the vendor filled, if any."""
@@ -149,7 +186,7 @@ def parse_error(raw: bytes) -> ApiyiError:
     text = raw.decode("utf-8", errors="replace").strip()
     try:
         data: object = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
         data = None
     if isinstance(data, dict):
         err = data.get("error")
@@ -171,7 +208,7 @@ def parse_task(raw: bytes) -> ApiyiTask | None:
     """A task object, or None when the body is not one (garbage, HTML, an error envelope)."""
     try:
         data: object = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return None
     if not isinstance(data, dict):
         return None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import unicodedata
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +21,9 @@ from .base import (
 )
 
 CHUNK = 64 * 1024
+# The longest wait a vendor's Retry-After may impose on one call: past it, the vendor's
+# figure is noise (or hostile), and honouring it would park a job for good.
+MAX_RETRY_AFTER = 3600.0
 
 
 def _describe(exc: BaseException) -> str:
@@ -60,14 +65,41 @@ def transport_error(exc: BaseException, vendor: str, *, secret: str | None = Non
 
 
 def retry_after(headers: object) -> float | None:
-    """Seconds from a Retry-After header given in seconds (the vendors' form)."""
+    """Seconds from a Retry-After header given in seconds (the vendors' form): a finite
+    number, floored at 0 and capped at MAX_RETRY_AFTER; None when absent or unreadable
+    (an HTTP date, "inf", "nan", "1e999")."""
     value = getattr(headers, "get", lambda _k: None)("Retry-After")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
+        seconds = float(value)
+    except (TypeError, ValueError):
         return None
+    if not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def plain_text(text: str) -> str:
+    """`text` as it can be stored and sent: anything UTF-8 cannot encode (a lone surrogate,
+    which a JSON escape such as "\\ud800" produces) becomes "?"."""
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def is_plain_text(text: str) -> bool:
+    """Whether `text` encodes to UTF-8 as is (SQLite and URLs need that)."""
+    return not any(unicodedata.category(c) == "Cs" for c in text)
+
+
+def usable_task_id(value: str | None) -> str | None:
+    """A vendor's task id we can store and poll with: non-blank text, encodable as UTF-8,
+    without control characters. Anything else is "no usable task id" (None), which for a
+    submit means its fate is uncertain."""
+    if value is None or not value.strip():
+        return None
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        return None
+    return value
 
 
 async def stream_to_file(

@@ -53,7 +53,16 @@ from .checks import (
     find_spec,
     unsupported_options,
 )
-from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
+from .http import (
+    is_plain_text,
+    member_safe,
+    plain_text,
+    read_capped,
+    retry_after,
+    stream_to_file,
+    transport_error,
+    usable_task_id,
+)
 from .veo3o1_wire import (
     Veo3o1Code,
     Veo3o1Envelope,
@@ -214,9 +223,11 @@ class Veo3o1Provider:
             "POST", self._url("/generate-video"), "submit", json=body.json_body()
         )
         video = envelope.video() if envelope is not None else None
-        if video is not None and video.uuid:
-            log.info("veo3o1: submitted task %s (%s)", video.uuid, request.model)
-            return video.uuid
+        # A blank id, or one we could not store or poll with, is no task id.
+        task_id = usable_task_id(video.uuid) if video is not None else None
+        if task_id is not None:
+            log.info("veo3o1: submitted task %s (%s)", task_id, request.model)
+            return task_id
         # A 2xx we cannot read may still have queued a (paid) task: that is "uncertain".
         raise ProviderTimeout(
             "The video service answered without a task number; the request may or may not "
@@ -352,8 +363,10 @@ class Veo3o1Provider:
             state = Veo3o1State(raw.strip().lower())
         except ValueError:
             # An unknown word is most likely a new in-between stage: keep polling.
-            log.warning("veo3o1: unknown task status %r for %s", raw, task_id)
-            return TaskStatus(TaskState.RUNNING, progress=progress, stage=self._scrub(raw)[:40])
+            log.warning("veo3o1: unknown task status %r for %s", self._scrub(raw), task_id)
+            return TaskStatus(
+                TaskState.RUNNING, progress=progress, stage=plain_text(self._scrub(raw))[:40]
+            )
         match state:
             case Veo3o1State.PENDING:
                 return TaskStatus(
@@ -370,7 +383,7 @@ class Veo3o1Provider:
                     eta_seconds=eta,
                 )
             case Veo3o1State.COMPLETED:
-                if not _is_http_url(task.video_url):
+                if not _is_http_url(task.video_url) or not is_plain_text(task.video_url or ""):
                     # Completed without a usable link: poll again; it may be filled in late.
                     raise ProviderUnavailable(
                         _BAD_ANSWER_MSG,
@@ -384,7 +397,9 @@ class Veo3o1Provider:
                     TaskState.SUCCEEDED,
                     progress=100,
                     stage="completed",
-                    result_url=task.video_url,
+                    # Our key scrubbed (a JSON escape hides it from read_capped): the link
+                    # is stored, and may be posted for members to open.
+                    result_url=self._scrub(task.video_url or ""),
                     url_expires_at=None,  # no lifetime is documented
                 )
             case Veo3o1State.FAILED:

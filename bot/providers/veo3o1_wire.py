@@ -13,7 +13,14 @@ import json
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 
 class _Wire(BaseModel):
@@ -29,6 +36,15 @@ class _Wire(BaseModel):
             return cls.model_validate(value)
         except ValidationError:
             return None
+
+
+def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A field we can do without: when it does not read, it is absent, rather than the
+    whole answer unreadable (a poll that never reads ends in a lost, paid video)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
 
 
 class Veo3o1Code(enum.IntEnum):
@@ -58,14 +74,15 @@ def _number(value: object) -> float | None:
     """A finite number from a number or numeric text; anything else is 'not given'."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float):
+            # An int past float's range (JSON puts no limit on digits) raises OverflowError.
+            number = float(value)
+        elif isinstance(value, str):
             number = float(value.strip())
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 
@@ -101,6 +118,13 @@ class Veo3o1Video(_Wire):
     aspect_ratio: str | None = Field(default=None, alias="aspectRatio")
     created_at: str | None = Field(default=None, alias="createdAt")
 
+    # An unreadable one of these is a missing one (a `uuid` then makes "no task id"): none
+    # may make the rest of the answer unreadable.
+    @field_validator("uuid", "status", "generation_type", "aspect_ratio", "created_at", mode="wrap")
+    @classmethod
+    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _or_none(value, handler)
+
 
 class Veo3o1VideoStatus(_Wire):
     """`data` of GET /video-status/{uuid}.
@@ -129,6 +153,12 @@ class Veo3o1VideoStatus(_Wire):
     @classmethod
     def _loose_text(cls, value: object) -> str | None:
         return _text(value)
+
+    # The status call does not use `uuid` (we know the task we asked about).
+    @field_validator("uuid", mode="wrap")
+    @classmethod
+    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _or_none(value, handler)
 
     def percent(self) -> int | None:
         """`progress` as a whole percentage, clamped to 0..100."""
@@ -217,7 +247,7 @@ def parse_envelope(raw: bytes) -> Veo3o1Envelope | None:
     object with none of `code`, `msg`, `data`)."""
     try:
         data: object = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return None
     if not isinstance(data, dict) or not ({"code", "msg", "data"} & data.keys()):
         return None

@@ -49,7 +49,16 @@ from .base import (
     Timing,
 )
 from .checks import NO_IMAGES_MSG, check_prompt, check_request, find_spec
-from .http import member_safe, read_capped, retry_after, stream_to_file, transport_error
+from .http import (
+    is_plain_text,
+    member_safe,
+    plain_text,
+    read_capped,
+    retry_after,
+    stream_to_file,
+    transport_error,
+    usable_task_id,
+)
 from .yelinai_wire import (
     YelinaiError,
     YelinaiStatus,
@@ -223,9 +232,11 @@ class YelinaiProvider:
         if success is False:
             # The documented error envelope on a 2xx: refused before anything was queued.
             self._raise_http(200, {}, raw, "submit")
-        if task is not None and task.task_id and task.task_id.strip():
-            log.info("yelinai: submitted task %s (%s)", task.task_id, request.model)
-            return task.task_id
+        # A blank id, or one we could not store or poll with, is no task id.
+        task_id = usable_task_id(task.task_id) if task is not None else None
+        if task_id is not None:
+            log.info("yelinai: submitted task %s (%s)", task_id, request.model)
+            return task_id
         # A 2xx we cannot read may still have queued a (paid) task: that is "uncertain".
         raise ProviderTimeout(
             "The video service answered without a task number; the request may or may not "
@@ -286,16 +297,14 @@ class YelinaiProvider:
 
     @staticmethod
     def _check_url(image: InputImage) -> None:
-        url = image.url or ""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        scheme, netloc = _scheme_and_host(image.url or "")
+        if scheme not in ("http", "https") or not netloc:
             # The vendor can only download a public http(s) URL; without one the image
             # would never reach it.
             raise ProviderRejected(
                 "Your image could not be handed to the video service; please attach it again.",
                 code="no_image_url",
-                detail="yelinai: image without a usable public URL "
-                f"(scheme {parts.scheme or 'none'!r})",
+                detail=f"yelinai: image without a usable public URL (scheme {scheme or 'none'!r})",
             )
 
     async def _call(
@@ -334,21 +343,31 @@ class YelinaiProvider:
             state = YelinaiStatus(raw.strip().lower())
         except ValueError:
             # An unknown word is most likely a new in-between stage: keep polling.
-            log.warning("yelinai: unknown task status %r for %s", raw, task.task_id)
-            return TaskStatus(TaskState.RUNNING, stage=self._scrub(raw.strip())[:40])
+            log.warning(
+                "yelinai: unknown task status %r for %s",
+                self._scrub(raw),
+                self._scrub(task.task_id or ""),
+            )
+            return TaskStatus(TaskState.RUNNING, stage=plain_text(self._scrub(raw.strip()))[:40])
         if state is YelinaiStatus.PROCESSING:
             return self._processing(task)
         if state is YelinaiStatus.COMPLETED:
             url = (task.result.video_url or "").strip() if task.result else ""
-            if urlsplit(url).scheme not in ("http", "https"):
+            scheme, _ = _scheme_and_host(url)
+            if scheme not in ("http", "https") or not is_plain_text(url):
                 # Completed without a usable link: most likely a half-written record;
                 # asking again shortly is safe.
                 raise ProviderUnavailable(
                     _BAD_ANSWER_MSG,
                     code="no_video_url",
-                    detail=f"yelinai status: task {task.task_id} completed without video_url",
+                    detail=self._scrub(
+                        f"yelinai status: task {task.task_id} completed without a usable "
+                        f"video_url ({url[:100]!r})"
+                    ),
                 )
-            return TaskStatus(TaskState.SUCCEEDED, stage="completed", result_url=url)
+            # Our key scrubbed (a JSON escape hides it from read_capped): the link is
+            # stored, and may be posted for members to open.
+            return TaskStatus(TaskState.SUCCEEDED, stage="completed", result_url=self._scrub(url))
         return self._failed(task)
 
     def _processing(self, task: YelinaiTask) -> TaskStatus:
@@ -364,7 +383,7 @@ class YelinaiProvider:
                 YelinaiUpstream.VIDEO_GENERATING: "generating",
             }[YelinaiUpstream(upstream.strip().lower())]
         except ValueError:
-            stage = self._scrub(upstream.strip())[:40]
+            stage = plain_text(self._scrub(upstream.strip()))[:40]
         progress = task.progress
         if progress is not None and progress.retry_count:
             of = f"/{progress.max_retries}" if progress.max_retries else ""
@@ -375,8 +394,8 @@ class YelinaiProvider:
         code, reason = task.failure_text()
         log.info(
             "yelinai: task %s failed: code=%r reason=%r",
-            task.task_id,
-            code,
+            self._scrub(task.task_id or ""),
+            self._scrub(code or ""),
             self._scrub(reason or ""),
         )
         text = f"{code or ''} {reason or ''}".lower()
@@ -393,7 +412,11 @@ class YelinaiProvider:
         return TaskStatus(
             TaskState.FAILED,
             stage="failed",
-            error_code=code if code and member_safe(code) and " " not in code else kind,
+            error_code=(
+                code
+                if code and member_safe(code) and " " not in code and self._scrub(code) == code
+                else kind
+            ),
             error_message=message,
         )
 
@@ -529,6 +552,16 @@ class YelinaiProvider:
             if text and member_safe(text) and self._scrub(text) == text:
                 return f"{lead[:-1]}: {text.rstrip('.')}."
         return f"{lead} Try a different prompt or settings."
+
+
+def _scheme_and_host(url: str) -> tuple[str, str]:
+    """(scheme, netloc) of a link; ("", "") when it does not parse at all ("http://[" is
+    an invalid IPv6 address to urlsplit, which raises ValueError)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", ""
+    return parts.scheme, parts.netloc
 
 
 def _image_count(spec: ModelSpec, mode: Mode) -> tuple[tuple[int, int], str]:

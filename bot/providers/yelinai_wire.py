@@ -12,12 +12,28 @@ import enum
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 
 class _Wire(BaseModel):
     # Ids and codes sometimes come as numbers from gateways; we only ever want text.
     model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+
+
+def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A field we can do without: when it does not read, it is absent, rather than the
+    whole answer unreadable (a poll that never reads ends in a lost, paid video)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
 
 
 def _object_or_none(value: object) -> object:
@@ -67,6 +83,12 @@ class YelinaiProgress(_Wire):
     retry_count: int | None = Field(default=None, alias="retryCount")
     max_retries: int | None = Field(default=None, alias="maxRetries")
 
+    # Only for the stage text: an unreadable one is a missing one.
+    @field_validator("upstream_status", "retry_count", "max_retries", mode="wrap")
+    @classmethod
+    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _or_none(value, handler)
+
 
 class YelinaiUpstreamData(_Wire):
     """`data.upstreamData`, passed through from the upstream. The failure fields are not
@@ -79,10 +101,21 @@ class YelinaiUpstreamData(_Wire):
     fail_reason: Any = None
     message: Any = None
 
+    @field_validator("status", "video_generation_status", mode="wrap")
+    @classmethod
+    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _or_none(value, handler)
+
 
 class YelinaiResult(_Wire):
     video_url: str | None = None
     video_media_id: str | None = None
+
+    # An unreadable `video_url` is a missing one: the adapter then asks again.
+    @field_validator("video_url", "video_media_id", mode="wrap")
+    @classmethod
+    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _or_none(value, handler)
 
 
 class YelinaiTask(_Wire):
@@ -105,6 +138,14 @@ class YelinaiTask(_Wire):
     @classmethod
     def _objects(cls, value: object) -> object:
         return _object_or_none(value)
+
+    # An unreadable one of these is the same as a missing one (a task id then makes "no
+    # task id"): none may make the rest of the answer unreadable. `status` stays strict:
+    # an answer whose state does not read is not a task.
+    @field_validator("task_id", "polling_url", "error_code", mode="wrap")
+    @classmethod
+    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _or_none(value, handler)
 
     def failure_text(self) -> tuple[str | None, str | None]:
         """(vendor code, vendor reason) from whichever field the vendor filled, if any."""
@@ -169,7 +210,7 @@ _EXCERPT = 300
 def _json(raw: bytes) -> object:
     try:
         return json.loads(raw.decode("utf-8", errors="replace")) if raw.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return None
 
 

@@ -17,9 +17,9 @@ No request ever leaves 127.0.0.1: the session's resolver refuses every host name
 socket factory every address but 127.0.0.1, so a random result URL fails like an unknown
 or unreachable host would, without a DNS query or a packet out.
 
-The bugs found are kept as strict xfail tests at the end of this file (one per bug, with
-the minimal input); the main properties draw from inputs outside those bugs so that the
-rest stays checked.
+The bugs found are kept at the end of this file, one test per bug with its minimal
+input: as strict xfails while open, as plain regression tests once fixed (the main
+properties then draw those inputs too).
 """
 
 from __future__ import annotations
@@ -153,10 +153,12 @@ WORDS = [
     "..",
     "ü🎬",
     "x" * 200,
+    "http://[",
 ]
-# (No "http://[" here: yelinai's status crashes on it; see test_bug_yelinai_unparsable_video_url.)
 TEXT = st.one_of(st.sampled_from(WORDS), st.text(max_size=16))
-INTS = st.integers(min_value=-(2**70), max_value=2**70)  # bigger ones: see the xfails
+# JSON puts no limit on digits: now and then an int far past float's range.
+HUGE = st.sampled_from([10**400, -(10**400)])
+INTS = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), HUGE)
 SCALARS = st.one_of(st.none(), st.booleans(), INTS, st.floats(), TEXT)
 JSON: SearchStrategy[Any] = st.recursive(
     SCALARS,
@@ -278,6 +280,8 @@ NON_JSON = st.one_of(
             b"[]",
             b'"just a string"',
             b"data: {}\n\n",
+            b"[" * 5000,  # nested past json's recursion limit
+            b"[" * 3000 + b"]" * 3000,
         ]
     ),
     st.binary(max_size=64),
@@ -367,7 +371,7 @@ APIXO_TASK = obj(
     failCode=st.one_of(st.sampled_from(["CONTENT_VIOLATION", "INSUFFICIENT_CREDITS"]), TEXT),
     failMsg=TEXT,
     createTime=st.integers(min_value=0, max_value=2 * 10**12),
-    completeTime=st.integers(min_value=-(10**15), max_value=10**15),
+    completeTime=st.one_of(st.integers(min_value=-(10**15), max_value=10**15), HUGE),
     costTime=INTS,
 )
 APIXO_ENVELOPE = obj(
@@ -435,8 +439,7 @@ YELINAI_TASK = obj(
         message=TEXT,
     ),
     progress=obj(upstreamStatus=TEXT, retryCount=INTS, maxRetries=INTS),
-    # Valid links only here: a "[" after "//" is the xfail below.
-    result=obj(video_url=URLS.filter(lambda u: "[" not in u), video_media_id=TEXT),
+    result=obj(video_url=URLS, video_media_id=TEXT),
     error=st.one_of(TEXT, YELINAI_ERROR_OBJ),
     error_code=TEXT,
     error_message=TEXT,
@@ -480,18 +483,27 @@ CONTENT_TYPES = st.one_of(
 )
 
 
-def _finite_or_absent(value: str) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except ValueError:
-        return True
-
-
-# Retry-After values that parse to infinity are the xfail below.
 RETRY_AFTER = st.one_of(
     st.none(),
-    st.sampled_from(["0", "1", "2.5", "-3", "abc", "", "nan", "1e3", " 7 ", "Fri, 01 Jan 2100"]),
-    st.text(alphabet=string.printable.strip("\r\n\x0b\x0c"), max_size=8).filter(_finite_or_absent),
+    st.sampled_from(
+        [
+            "0",
+            "1",
+            "2.5",
+            "-3",
+            "abc",
+            "",
+            "nan",
+            "1e3",
+            " 7 ",
+            "Fri, 01 Jan 2100",
+            "inf",
+            "-Infinity",
+            "1e999",
+            "1e12",
+        ]
+    ),
+    st.text(alphabet=string.printable.strip("\r\n\x0b\x0c"), max_size=8),
 )
 
 
@@ -717,8 +729,9 @@ def check_status(status: TaskStatus, *, gives_url: bool) -> None:
 
 
 def check_task_id(task_id: object) -> str:
-    # Non-empty; a blank one (" ") is the xfail test_bug_blank_task_id below.
-    assert isinstance(task_id, str) and task_id, repr(task_id)
+    # Not blank, and text SQLite can store and a URL can carry.
+    assert isinstance(task_id, str) and task_id.strip(), repr(task_id)
+    assert _encodable(task_id), repr(task_id)
     return task_id
 
 
@@ -968,7 +981,7 @@ def _holds_json_object(raw: bytes) -> bool:
         try:
             if isinstance(json.loads(text), dict):
                 return True
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     return False
 
@@ -1179,13 +1192,14 @@ def test_link_vendors_fetch_any_link_and_answers(
         no_key_off_host(h)
 
 
-# -- bugs found: kept as strict xfails with their minimal inputs ----------------------------
+# -- bugs found: one test each, with their minimal inputs ------------------------------------
 #
 # One test per bug, over every case it was seen in. `still_broken` runs the cases and
 # raises StillBroken (the one exception the xfail accepts) when all of them still hit the
-# bug. Once the bug is fixed everywhere the test passes, strict xfail reports that as a
-# failure, and the marker should go; fixed in some cases only is a plain failure naming
-# them. Any other exception is a real failure too.
+# bug. While a bug is open its test carries @bug(...), a strict xfail; once it is fixed
+# everywhere the test passes, strict xfail reports that as a failure, and the marker goes
+# (the test stays, as a regression test). Fixed in some cases only is a plain failure
+# naming them. Any other exception is a real failure too. All the bugs below are fixed.
 
 
 class StillBroken(Exception):
@@ -1227,11 +1241,9 @@ def _status_call(h: Harness, name: str, reply: Reply) -> Callable[[], object]:
 DEEP = b"[" * 5000  # JSON nested ~1000 deep is enough; far under every adapter's 64 KiB cap
 
 
-@bug(
-    "json.loads raises RecursionError (a RuntimeError, not ValueError) on deeply nested "
-    "JSON; every wire parser catches only ValueError"
-)
 def test_bug_deeply_nested_json_breaks_the_parsers() -> None:
+    """Fixed: json.loads raises RecursionError (a RuntimeError, not ValueError) on deeply
+    nested JSON; every wire parser caught only ValueError."""
     parsers: dict[str, Callable[[bytes], object]] = {
         "apiyi.parse_task": apiyi_wire.parse_task,
         "apiyi.parse_error": apiyi_wire.parse_error,
@@ -1251,8 +1263,8 @@ def test_bug_deeply_nested_json_breaks_the_parsers() -> None:
     )
 
 
-@bug("a deeply nested answer escapes status() as RecursionError, on a 200 and on a 500")
 def test_bug_deeply_nested_status_answer(h: Harness) -> None:
+    """Fixed: a deeply nested answer escaped status() as RecursionError, on a 200 and a 500."""
     still_broken(
         (RecursionError,),
         {
@@ -1266,11 +1278,9 @@ def test_bug_deeply_nested_status_answer(h: Harness) -> None:
 BIG = str(10**400)  # a JSON integer past float's range (JSON puts no limit on digits)
 
 
-@bug(
-    "veo3o1_wire._number calls float() on an int past float's range; the OverflowError "
-    "escapes the pydantic validators, parse_envelope and status()"
-)
 def test_bug_veo3o1_huge_integer(h: Harness) -> None:
+    """Fixed: veo3o1_wire._number called float() on an int past float's range; the
+    OverflowError escaped the pydantic validators, parse_envelope and status()."""
     bodies = {
         "code": f'{{"code": {BIG}}}',
         "data.progress": f'{{"code": 0, "data": {{"status": "processing", "progress": {BIG}}}}}',
@@ -1287,11 +1297,9 @@ def test_bug_veo3o1_huge_integer(h: Harness) -> None:
     )
 
 
-@bug(
-    "apixo._expiry divides completeTime by 1000.0; an int past float's range raises "
-    "OverflowError from status() on a success"
-)
 def test_bug_apixo_huge_complete_time(h: Harness) -> None:
+    """Fixed: apixo._expiry divided completeTime by 1000.0; an int past float's range raised
+    OverflowError from status() on a success."""
     body = (
         '{"code": 200, "data": {"taskId": "t", "state": "success", '
         '"resultJson": "{\\"resultUrls\\": [\\"https://cdn.invalid/v.mp4\\"]}", '
@@ -1301,11 +1309,9 @@ def test_bug_apixo_huge_complete_time(h: Harness) -> None:
     still_broken((OverflowError,), {"completeTime": _status_call(h, "apixo", reply)})
 
 
-@bug(
-    "yelinai._to_status calls urllib.parse.urlsplit() on result.video_url unguarded; "
-    "'http://[' raises ValueError('Invalid IPv6 URL') from status()"
-)
 def test_bug_yelinai_unparsable_video_url(h: Harness) -> None:
+    """Fixed: yelinai._to_status called urllib.parse.urlsplit() on result.video_url unguarded;
+    'http://[' raised ValueError('Invalid IPv6 URL') from status()."""
     body = (
         b'{"success": true, "data": {"status": "completed", "result": {"video_url": "http://["}}}'
     )
@@ -1321,18 +1327,17 @@ def _finite_wait(value: str) -> Callable[[], None]:
     return check
 
 
-@bug(
-    "http.retry_after returns inf for 'inf', 'Infinity' or '1e999'; the manager then sets "
-    "next_poll_at = now + inf and never picks the job up again (a stuck job)"
-)
 def test_bug_retry_after_infinite() -> None:
+    """Fixed: http.retry_after returned inf for 'inf', 'Infinity' or '1e999'; the manager then
+    set next_poll_at = now + inf and never picked the job up again (a stuck job)."""
     still_broken(
         (AssertionError,), {value: _finite_wait(value) for value in ("inf", "Infinity", "1e999")}
     )
 
 
-@bug("an infinite Retry-After on a 429 reaches ProviderError.retry_after in every adapter")
 def test_bug_retry_after_infinite_on_429(h: Harness) -> None:
+    """Fixed: an infinite Retry-After on a 429 reached ProviderError.retry_after in every
+    adapter."""
     reply = Reply(429, b"", "text/plain", retry_after="inf")
     still_broken((AssertionError,), {name: _status_call(h, name, reply) for name in BY_NAME})
 
@@ -1348,12 +1353,10 @@ def _encodable(text: str) -> bool:
     return True
 
 
-@bug(
-    "a task id holding a lone surrogate (JSON '\\ud800') is returned by submit() as is; "
-    "it cannot be encoded to UTF-8, so SQLite refuses to store it (and quote() to build "
-    "the status URL from it)"
-)
 def test_bug_lone_surrogate_in_submit_answer(h: Harness) -> None:
+    """Fixed: a task id holding a lone surrogate (JSON '\\ud800') was returned by submit() as
+    is; it cannot be encoded to UTF-8, so SQLite refuses to store it (and quote() to build
+    the status URL from it)."""
     bodies = {
         "apiyi": f'{{"id": "t{LONE}", "status": "queued"}}',
         "apiyi_legacy": f'{{"id": "t{LONE}", "status": "queued"}}',
@@ -1374,11 +1377,9 @@ def test_bug_lone_surrogate_in_submit_answer(h: Harness) -> None:
     still_broken((AssertionError,), {name: submit(name) for name in BY_NAME})
 
 
-@bug(
-    "an unknown status word holding a lone surrogate becomes TaskStatus.stage as is; "
-    "SQLite cannot store it"
-)
 def test_bug_lone_surrogate_in_status_word(h: Harness) -> None:
+    """Fixed: an unknown status word holding a lone surrogate became TaskStatus.stage as is;
+    SQLite cannot store it."""
     bodies = {
         "apiyi": f'{{"id": "t", "status": "x{LONE}"}}',
         "apiyi_legacy": f'{{"id": "t", "status": "x{LONE}"}}',
@@ -1399,12 +1400,10 @@ def test_bug_lone_surrogate_in_status_word(h: Harness) -> None:
     still_broken((AssertionError,), {name: poll(name) for name in BY_NAME})
 
 
-@bug(
-    "apiyi, apiyi_legacy and veo3o1 accept a blank task id (' ') from a submit answer; "
-    "apixo and yelinai treat it as no task id (ProviderTimeout no_task_id), which is what "
-    "the job manager needs to know the submit's fate is uncertain"
-)
 def test_bug_blank_task_id(h: Harness) -> None:
+    """Fixed: apiyi, apiyi_legacy and veo3o1 accepted a blank task id (' ') from a submit
+    answer; apixo and yelinai treat it as no task id (ProviderTimeout no_task_id), which is
+    what the job manager needs to know the submit's fate is uncertain."""
     bodies = {
         "apiyi": '{"id": " ", "status": "queued"}',
         "apiyi_legacy": '{"id": " ", "status": "queued"}',
@@ -1426,12 +1425,11 @@ def test_bug_blank_task_id(h: Harness) -> None:
 ESCAPED_KEY = "".join(f"\\u{ord(c):04x}" for c in SENTINEL)  # "\\u0073\\u006b..."
 
 
-@bug(
-    "read_capped() redacts the key's raw bytes only; JSON-escaped (\\u0073\\u006b...) it "
-    "passes, and json.loads turns it back into the key: apixo's failCode becomes "
-    "TaskStatus.error_code (logged, stored, counted in stats), and result links carry it"
-)
 def test_bug_json_escaped_key_is_not_redacted(h: Harness) -> None:
+    """Fixed: read_capped() redacts the key's raw bytes only; JSON-escaped (\\u0073\\u006b...)
+    it passes, and json.loads turns it back into the key: apixo's failCode became
+    TaskStatus.error_code (logged, stored, counted in stats), and result links carried it.
+    Each adapter now scrubs what it keeps of a body after parsing it."""
     link = f"https://cdn.invalid/v.mp4?k={ESCAPED_KEY}"
     cases = {
         "apixo failCode": (
@@ -1465,3 +1463,156 @@ def test_bug_json_escaped_key_is_not_redacted(h: Harness) -> None:
         return call
 
     still_broken((AssertionError,), {label: poll(*case) for label, case in cases.items()})
+
+
+def test_retry_after_is_capped() -> None:
+    """A finite but absurd Retry-After parks a job just the same: it is capped (an hour)."""
+    for value in ("1e12", "99999999", "1e308"):
+        wait = retry_after({"Retry-After": value})
+        assert wait is not None and 0 <= wait <= 3600, (value, wait)
+    assert retry_after({"Retry-After": "30"}) == 30.0
+
+
+# -- one unreadable field the adapter does not need -----------------------------------------
+#
+# Reported: one field the adapter does not even use (apiyi `"progress": "100%"`, legacy
+# `"created": "2025-01-01"`, apixo `"costTime": 1.5`, yelinai `progress.retryCount: "one"`)
+# made the whole status unreadable: ProviderUnavailable(bad_answer) on every poll, and a
+# finished, paid task failed at its deadline. Such fields now read as absent.
+
+
+@dataclass(frozen=True)
+class Spare:
+    """A status answer the adapter reads as `state`, and the paths of the fields in it the
+    adapter can do without."""
+
+    body: dict[str, Any]
+    fields: tuple[tuple[str, ...], ...]
+    state: TaskState
+
+
+_LINK = "https://cdn.invalid/v.mp4"
+SPARE = {
+    "apiyi": Spare(
+        {"id": "t", "task_id": "t", "status": "completed"},
+        tuple(
+            (k,)
+            for k in ("id", "task_id", "object", "model", "progress", "created_at", "completed_at")
+        ),
+        TaskState.SUCCEEDED,
+    ),
+    "apiyi_legacy": Spare(
+        {"id": "t", "status": "processing"},
+        tuple(
+            (k,)
+            for k in (
+                "id",
+                "task_id",
+                "object",
+                "model",
+                "created",
+                "url",
+                "duration",
+                "resolution",
+            )
+        ),
+        TaskState.RUNNING,
+    ),
+    "apixo": Spare(
+        {
+            "code": 200,
+            "data": {
+                "taskId": "t",
+                "state": "success",
+                "resultJson": json.dumps({"resultUrls": [_LINK]}),
+            },
+        },
+        tuple(
+            ("data", k)
+            for k in ("taskId", "failCode", "failMsg", "createTime", "completeTime", "costTime")
+        ),
+        TaskState.SUCCEEDED,
+    ),
+    "veo3o1": Spare(
+        {"code": 0, "msg": "ok", "data": {"uuid": "t", "status": "completed", "videoUrl": _LINK}},
+        (("data", "uuid"), ("data", "progress"), ("data", "estimatedTime")),
+        TaskState.SUCCEEDED,
+    ),
+    "yelinai": Spare(
+        {
+            "success": True,
+            "data": {
+                "taskId": "t",
+                "status": "completed",
+                "result": {"video_url": _LINK, "video_media_id": "m"},
+                "progress": {"upstreamStatus": "done", "retryCount": 0, "maxRetries": 3},
+                "upstreamData": {"status": "video_generating"},
+            },
+        },
+        (
+            ("data", "taskId"),
+            ("data", "pollingUrl"),
+            ("data", "error_code"),
+            ("data", "result", "video_media_id"),
+            ("data", "progress", "upstreamStatus"),
+            ("data", "progress", "retryCount"),
+            ("data", "progress", "maxRetries"),
+            ("data", "upstreamData", "status"),
+            ("data", "upstreamData", "video_generation_status"),
+        ),
+        TaskState.SUCCEEDED,
+    ),
+}
+
+
+def _with(body: dict[str, Any], path: tuple[str, ...], value: object) -> bytes:
+    copy = json.loads(json.dumps(body))
+    holder = copy
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = value
+    return json.dumps(copy).encode()
+
+
+@each_adapter
+@FAST_SETTINGS
+@given(data=st.data())
+def test_an_unreadable_spare_field_leaves_the_status_readable(
+    h: Harness, name: str, data: st.DataObject
+) -> None:
+    """Any JSON value in one field the adapter can do without: the same state as without it."""
+    spare = SPARE[name]
+    path = data.draw(st.sampled_from(spare.fields), label="field")
+    value = data.draw(JUNK, label="value")
+    status = _status_call(h, name, Reply(200, _with(spare.body, path, value), "application/json"))()
+    assert isinstance(status, TaskStatus), status
+    assert status.state is spare.state, status
+    check_status(status, gives_url=BY_NAME[name].gives_url)
+
+
+def test_reported_unreadable_unused_fields(h: Harness) -> None:
+    """The four cases as reported: each still polls as running, and a submit answer with
+    such a field still gives its task id (it was "no task id": an uncertain, paid task)."""
+    bodies = {
+        "apiyi": '{"id": "t", "status": "in_progress", "progress": "100%"}',
+        "apiyi_legacy": '{"id": "t", "status": "processing", "created": "2025-01-01"}',
+        "apixo": '{"code": 200, "data": {"taskId": "t", "state": "processing", "costTime": 1.5}}',
+        "yelinai": (
+            '{"success": true, "data": {"taskId": "t", "status": "processing", '
+            '"upstreamData": {"status": "video_generating"}, "progress": {"retryCount": "one"}}}'
+        ),
+    }
+    for name, body in bodies.items():
+        reply = Reply(200, body.encode(), "application/json")
+        status = _status_call(h, name, reply)()
+        assert isinstance(status, TaskStatus) and status.state is TaskState.RUNNING, (name, status)
+        h.vendor.script(("", reply))
+        task_id = _submit(h, BY_NAME[name])
+        assert task_id == "t", (name, task_id)
+
+
+def _submit(h: Harness, adapter: Adapter) -> str | ProviderError:
+    result: str | ProviderError = h.attempt(
+        lambda: adapter.make(h).submit(adapter.submit_request())
+    )
+    return result
