@@ -116,9 +116,13 @@ class DiscordPublisher:
             return None
         if job.interaction_expires_at is not None and self.clock() > job.interaction_expires_at - 5:
             return None
-        return discord.Webhook.partial(
+        webhook = discord.Webhook.partial(
             job.interaction_app_id, job.interaction_token, client=self.client
         )
+        # An interaction's followup webhook (what `interaction.followup` is): discord.py
+        # allows ephemeral messages only on application webhooks.
+        webhook.type = discord.WebhookType.application
+        return webhook
 
     def _label(self, job: Job) -> str:
         spec = self.providers.model(job.provider, job.model)
@@ -244,18 +248,25 @@ class DiscordPublisher:
         mentions = discord.AllowedMentions(
             users=[discord.Object(job.user_id)], everyone=False, roles=False
         )
+        webhook = self._webhook(job)
         try:
             if job.delivery_mode == "followup":
-                webhook = self._webhook(job)
                 if webhook is not None:
                     await webhook.send(text, allowed_mentions=mentions, ephemeral=True)
-            else:
+                return
+            try:
                 await self._channel(job).send(
                     text,
                     allowed_mentions=mentions,
                     reference=self._reference(job),  # type: ignore[arg-type]  # None is accepted at runtime
                     silent=False,
                 )
+            except discord.Forbidden:
+                # The channel shut the bot out since the command: answer the member's own
+                # command instead, while its token is still valid (15 minutes).
+                if webhook is None:
+                    raise
+                await webhook.send(text, allowed_mentions=mentions, ephemeral=True)
         except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.info("job %d: could not tell the member about the failure: %s", job.id, exc)
 

@@ -50,6 +50,7 @@ MAX_DELIVERY_ATTEMPTS = 6
 MAX_UNEXPECTED_ERRORS = 5
 FETCH_RETRY_DELAY = 4.0  # apiyi: "/content returns 400 right after completed; retry after 4 s"
 BACKOFF_CAP = 60.0
+RETRY_AFTER_CAP = 3600.0  # a vendor asking for longer is waited out an hour at a time
 
 MSG_UNCERTAIN = (
     "The video service did not confirm that it accepted the job, so I stopped it rather "
@@ -97,9 +98,9 @@ class PublicAddress(Protocol):
 
 def backoff(attempt: int, base: float, *, retry_after: float | None = None) -> float:
     """Capped exponential backoff with jitter; the server's Retry-After wins when longer."""
-    delay = min(BACKOFF_CAP, base * (2 ** max(0, attempt - 1))) * random.uniform(0.75, 1.25)
+    delay = min(BACKOFF_CAP, base * (2 ** max(0, attempt - 1)) * random.uniform(0.75, 1.25))
     if retry_after is not None:
-        delay = max(delay, retry_after)
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
     return float(delay)
 
 

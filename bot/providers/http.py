@@ -138,6 +138,13 @@ async def stream_to_file(
                         detail=f"{vendor}: body passed cap {max_bytes}",
                     )
                 fh.write(chunk)
+        if written == 0:
+            # A 200 with nothing in it is no video: never post (and charge) an empty file.
+            raise ProviderUnavailable(
+                f"{vendor} sent an empty video file.",
+                code="empty_video",
+                detail=f"{vendor}: the video body was empty",
+            )
     except BaseException:
         try:
             os.unlink(dest)
