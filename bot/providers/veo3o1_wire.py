@@ -22,6 +22,8 @@ from pydantic import (
     field_validator,
 )
 
+from .wire import or_none as _or_none
+
 
 class _Wire(BaseModel):
     # Ids sometimes come as numbers from gateways; we only ever want text.
@@ -36,15 +38,6 @@ class _Wire(BaseModel):
             return cls.model_validate(value)
         except ValidationError:
             return None
-
-
-def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    """A field we can do without: when it does not read, it is absent, rather than the
-    whole answer unreadable (a poll that never reads ends in a lost, paid video)."""
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
 
 
 class Veo3o1Code(enum.IntEnum):

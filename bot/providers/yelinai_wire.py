@@ -21,19 +21,12 @@ from pydantic import (
     field_validator,
 )
 
+from .wire import or_none as _or_none
+
 
 class _Wire(BaseModel):
     # Ids and codes sometimes come as numbers from gateways; we only ever want text.
     model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
-
-
-def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    """A field we can do without: when it does not read, it is absent, rather than the
-    whole answer unreadable (a poll that never reads ends in a lost, paid video)."""
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
 
 
 def _object_or_none(value: object) -> object:
