@@ -197,6 +197,7 @@ class VeoBot(commands.Bot):
             health=self.health,
             pacer=Pacer(settings.vendor_limits()),
             metrics=self.metrics,
+            batch_window=max(0.01, settings.loop_batch_window),
         )
         self.service = VideoService(
             settings,

@@ -131,6 +131,7 @@ class JobManager:
         health: VendorHealth | None = None,
         pacer: Pacer | None = None,
         metrics: Metrics | None = None,
+        batch_window: float = 0.01,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -156,17 +157,27 @@ class JobManager:
         self.health = health or VendorHealth(streak=alert_failure_streak, cooldown=120.0)
         self.pacer = pacer or Pacer({})
         self.metrics = metrics or Metrics()
+        # The loop sleeps at least this long between passes (unless woken), so jobs due
+        # close together are claimed in one transaction instead of one pass each.
+        self.batch_window = batch_window
         self.last_tick = 0.0  # when the job loop last went round (for /healthz)
         self._told_down: dict[str, dict[int, Job]] = {}
         # The queue position each waiting job's message shows (job id → position).
         self._shown_position: dict[int, int] = {}
         self._refresh_task: asyncio.Task[None] | None = None
+        self._queue_dirty = True  # the first pass shows every waiting job its place
         self._tell_task: asyncio.Task[None] | None = None
         self._refresh_again = False
 
     # -- lifecycle -------------------------------------------------------------------
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def queue_changed(self) -> None:
+        """A job joined or left the queue from outside (a new job, a cancel): the waiting
+        jobs' messages may need their new place. Only then is the queue read again."""
+        self._queue_dirty = True
         self._wake.set()
 
     def alive(self, *, max_silence: float) -> bool:
@@ -257,9 +268,11 @@ class JobManager:
                     )
                     for job in jobs:
                         self._spawn(job)
-                # Jobs may have joined or left the queue (a new job, a cancel, a slot
-                # freed): show the ones still waiting their place.
-                self._refresh_queue()
+                # Jobs joined or left the queue from outside (a new job, a cancel): show
+                # the ones still waiting their place. (A submit refreshes by itself.)
+                if self._queue_dirty:
+                    self._queue_dirty = False
+                    self._refresh_queue()
                 now = self.clock()
                 if self._in_hand and now - last_renew > self.lease_seconds / 4:
                     await self.store.renew_leases(self.owner, self._in_hand, self.lease_seconds)
@@ -271,7 +284,7 @@ class JobManager:
             timeout = self.idle_wait if next_at is None else next_at - self.clock()
             if self._in_hand:
                 timeout = min(timeout, self.lease_seconds / 4)
-            timeout = max(0.01, min(timeout, self.idle_wait))
+            timeout = max(self.batch_window, min(timeout, self.idle_wait))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 

@@ -356,7 +356,7 @@ class VideoService:
             delivery_mode="followup" if followup else None,
         )
         if self.manager is not None:
-            self.manager.wake()
+            self.manager.queue_changed()
 
     async def job_for(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
         """A job the asker may see or act on: their own, or any for an admin."""
@@ -399,7 +399,7 @@ class VideoService:
         cancelled = await self.store.request_cancel(job_id)
         assert cancelled is not None
         if self.manager is not None:
-            self.manager.wake()
+            self.manager.queue_changed()
         return cancelled
 
     async def quota(

@@ -121,6 +121,7 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias="VEO_PROVIDER_FALLBACK"
     )
     vendor_cooldown: float = Field(120.0, gt=0, validation_alias="VEO_VENDOR_COOLDOWN")
+    loop_batch_window: float = Field(0.5, ge=0, le=5, validation_alias="VEO_LOOP_BATCH_WINDOW")
 
     log_level: str = Field("INFO", validation_alias="VEO_LOG_LEVEL")
 

@@ -44,12 +44,13 @@ WHERE id IN (
 )
 RETURNING *
 """
-SQL_NEXT_DUE = f"""
-SELECT MIN(next_poll_at) FROM jobs
-WHERE status IN ({_ACTIVE_SQL}) AND (lease_until IS NULL OR lease_until < :now) {{exclude}}
-"""
-SQL_NEXT_LEASE_EXPIRY = f"""
-SELECT MIN(lease_until) FROM jobs WHERE status IN ({_ACTIVE_SQL}) AND lease_until >= :now
+# When the loop must look again: the next job due, or the next foreign lease to run out
+# (one statement: the loop asks on every pass).
+SQL_NEXT_WAKEUP = f"""
+SELECT
+  (SELECT MIN(next_poll_at) FROM jobs
+   WHERE status IN ({_ACTIVE_SQL}) AND (lease_until IS NULL OR lease_until < :now) {{exclude}}),
+  (SELECT MIN(lease_until) FROM jobs WHERE status IN ({_ACTIVE_SQL}) AND lease_until >= :now)
 """
 
 # Columns the manager may change; guards the dynamic UPDATE below.
@@ -438,9 +439,8 @@ class JobStore:
         """When the next job becomes due or a foreign lease runs out; jobs the caller
         still has in hand are left out (their end wakes the caller anyway)."""
         now = self._clock()
-        due = await self.db.fetchone(SQL_NEXT_DUE.format(exclude=_not_in(exclude)), {"now": now})
-        lease = await self.db.fetchone(SQL_NEXT_LEASE_EXPIRY, {"now": now})
-        times = [float(r[0]) for r in (due, lease) if r is not None and r[0] is not None]
+        row = await self.db.fetchone(SQL_NEXT_WAKEUP.format(exclude=_not_in(exclude)), {"now": now})
+        times = [float(t) for t in (row or ()) if t is not None]
         return min(times) if times else None
 
     async def renew_leases(self, owner: str, job_ids: Iterable[int], lease_seconds: float) -> None:

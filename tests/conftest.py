@@ -58,6 +58,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "VEO_DEMO_POLL_INTERVAL": 0.05,
             # The simulators live on 127.0.0.1, including the URLs they hand out.
             "VEO_ALLOW_PRIVATE_URLS": True,
+            # Tests poll every 50 ms; the production batching of claims would slow them.
+            "VEO_LOOP_BATCH_WINDOW": 0,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

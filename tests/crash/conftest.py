@@ -144,6 +144,7 @@ async def spawn(
                 "CRASH_TIMING": json.dumps(dataclasses.asdict(FAST_TIMING)),
                 "CRASH_LEASE": str(lease),
                 "CRASH_IDLE": "0.1",
+                "VEO_LOOP_BATCH_WINDOW": "0",
                 "CRASH_HOLD": "1.0",
                 "CRASH_JOBS": json.dumps(list(prompts)),
                 "CRASH_KILL": kill,
