@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.client import VeoBot
-from bot.providers.base import Mode
-from bot.requests import GenerationRequest
-from bot.service import Origin
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
+from tests.bot.test_manager import submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
-from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
+from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID
 from tests.sim.discord_sim import DiscordSim
 
 ALERTS = CHANNEL_ID + 1
@@ -22,31 +20,11 @@ DOWN = "⚠️ **apiyi** seems to be down: 3 requests in a row failed"
 BACK = "✅ **apiyi** is back"
 
 
-async def submit(bot: VeoBot, prompt: str) -> Job:
-    """What the cog does after validation: accept, post the job message, release."""
-    request = GenerationRequest(
-        provider="apiyi", model="veo-3.1-fast-generate-preview", prompt=prompt, mode=Mode.TEXT
-    )
-    where = Origin(
-        user_id=USER_ID,
-        guild_id=GUILD_ID,
-        channel_id=CHANNEL_ID,
-        filesize_limit=10 * 1024 * 1024,
-        delivery_mode="channel",
-    )
-    job = await bot.service.accept(request, [], where)
-    message = await bot.get_partial_messageable(CHANNEL_ID, guild_id=GUILD_ID).send(
-        bot.publisher.render(job)
-    )
-    await bot.service.started(job, message.id)
-    return job
-
-
 async def run_through(bot: VeoBot, sim: ApiyiSimulator, prompt: str, failures: int) -> Job:
     """A job whose first `failures` status checks get a 502; it must still be delivered."""
     for _ in range(failures):
         sim.queue_status_error(502)
-    job = await submit(bot, prompt)
+    job = await submit(bot, prompt=prompt)
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.DELIVERED, QuotaState.COMMITTED)
     assert not sim.status_errors  # every scripted failure was met

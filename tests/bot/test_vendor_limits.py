@@ -10,13 +10,12 @@ import pytest
 from bot.pacing import DEFAULT_MAX_TASKS, TokenBucket, limits_for
 from bot.providers.base import Mode
 from bot.requests import GenerationRequest, RequestInvalid
-from bot.service import Origin
 from bot.settings import Settings
 from bot.vendor_health import VendorHealth
 from storage import JobStatus
+from tests.bot.test_manager import origin
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
-from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim
 
 FAST = "veo-3.1-fast-generate-preview"
@@ -89,13 +88,7 @@ def request(provider: str = "apiyi", model: str = FAST) -> GenerationRequest:
     return GenerationRequest(provider=provider, model=model, prompt="a fox", mode=Mode.TEXT)
 
 
-ORIGIN = Origin(
-    user_id=USER_ID,
-    guild_id=GUILD_ID,
-    channel_id=CHANNEL_ID,
-    filesize_limit=10 * 1024 * 1024,
-    delivery_mode="channel",
-)
+ORIGIN = origin()
 
 
 async def test_a_vendor_that_is_down_is_refused_or_routed_to_the_fallback(
