@@ -3,11 +3,21 @@
 from storage.db import Database
 from storage.guilds import GuildSettings, GuildStore
 from storage.jobs import JobStore, NewJob, OverBudget, OverQuota, SpendCaps, TooManyActive
-from storage.models import ACTIVE, TERMINAL, Job, JobStatus, QuotaState
+from storage.models import (
+    ACTIVE,
+    TERMINAL,
+    Billing,
+    CancelReason,
+    Job,
+    JobStatus,
+    QuotaState,
+)
 
 __all__ = [
     "ACTIVE",
     "TERMINAL",
+    "Billing",
+    "CancelReason",
     "Database",
     "GuildSettings",
     "GuildStore",

@@ -125,4 +125,39 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE jobs SET told_at = finished_at WHERE status IN ('delivered', 'failed', 'cancelled');
     CREATE INDEX jobs_untold ON jobs (finished_at) WHERE told_at IS NULL;
     """,
+    # 5: trust between servers and money that cannot leak.
+    # - sent_at: when the submit request was let go, decided in the same transaction that
+    #   saw no cancel; a job without it was never sent and cannot have been billed.
+    # - billing: what the vendor probably charged (pending while it runs; then billed,
+    #   possibly_billed or not_billed). Spend caps count all but not_billed. Before this,
+    #   a job that ended unfinished had its cost zeroed, so those count as not billed.
+    # - cancel_reason: who stopped the job ('member', or 'bot_removed' when the bot left
+    #   the server: such a job ends quietly, its member refunded, its spend counted).
+    # - guild_settings.left_at: the bot was removed from the server; the settings are kept
+    #   for the retention period in case it is invited back.
+    # - audit_log: admin and moderator actions, per server.
+    """
+    ALTER TABLE jobs ADD COLUMN sent_at REAL;
+    UPDATE jobs SET sent_at = COALESCE(submitted_at, updated_at)
+        WHERE task_id IS NOT NULL OR status = 'submitting';
+    ALTER TABLE jobs ADD COLUMN billing TEXT NOT NULL DEFAULT 'pending';
+    UPDATE jobs SET billing = CASE
+        WHEN status NOT IN ('delivered', 'failed', 'cancelled') THEN 'pending'
+        WHEN completed_at IS NOT NULL OR status = 'delivered' THEN 'billed'
+        ELSE 'not_billed' END;
+    ALTER TABLE jobs ADD COLUMN cancel_reason TEXT;
+    CREATE INDEX jobs_guild_active ON jobs (guild_id, status);
+    ALTER TABLE guild_settings ADD COLUMN left_at REAL;
+    CREATE TABLE audit_log (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id    INTEGER NOT NULL,
+        actor_id    INTEGER NOT NULL,
+        action      TEXT    NOT NULL,
+        target_id   INTEGER,
+        job_id      INTEGER,
+        detail      TEXT    NOT NULL DEFAULT '',
+        created_at  REAL    NOT NULL
+    );
+    CREATE INDEX audit_by_guild ON audit_log (guild_id, id);
+    """,
 )

@@ -37,6 +37,27 @@ class QuotaState(enum.StrEnum):
     RESERVED = "reserved"
     COMMITTED = "committed"
     REFUNDED = "refunded"
+    # An admin's quota reset gave the units back while the job held them: the job owes the
+    # ledger nothing more, so its end neither commits nor refunds anything.
+    WAIVED = "waived"
+
+
+class Billing(enum.StrEnum):
+    """What the vendor probably charged for a job, beside the member's quota state.
+
+    The member is refunded whenever they got no video; the operator's spend caps follow
+    this instead, so a vendor that renders and bills a job we gave up on is still counted.
+    """
+
+    PENDING = "pending"  # still running: counted against the caps, as a reservation
+    BILLED = "billed"  # the vendor reported the render finished
+    POSSIBLY_BILLED = "possibly_billed"  # sent, outcome unknown (timeout, deadline, restart)
+    NOT_BILLED = "not_billed"  # never sent, or the vendor reported that it failed
+
+
+class CancelReason(enum.StrEnum):
+    MEMBER = "member"  # the member (or an admin) asked
+    BOT_REMOVED = "bot_removed"  # the bot left the server: end quietly, refund the member
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +107,18 @@ class Job:
     cost_usd: float | None = None
     purged_at: float | None = None
     told_at: float | None = None
+    sent_at: float | None = None
+    billing: Billing = Billing.PENDING
+    cancel_reason: CancelReason | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
         data = dict(row)
         data["status"] = JobStatus(data["status"])
         data["quota_state"] = QuotaState(data["quota_state"])
+        data["billing"] = Billing(data["billing"])
+        if data.get("cancel_reason") is not None:
+            data["cancel_reason"] = CancelReason(data["cancel_reason"])
         return cls(**data)
 
     @property

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Database, GuildSettings, GuildStore, JobStore
+from storage import Billing, Database, GuildSettings, GuildStore, JobStore
 from storage.db import _statements
 from storage.migrations import MIGRATIONS
 from tests.storage.test_store import DAY, new_job
@@ -34,10 +34,11 @@ async def test_a_schema_1_database_is_migrated_to_the_latest_with_its_jobs_intac
     db = await Database.open(path)
     try:
         row = await db.fetchone("PRAGMA user_version")
-        assert row is not None and row[0] == len(MIGRATIONS) == 4
+        assert row is not None and row[0] == len(MIGRATIONS) == 5
         store = JobStore(db)
         job = await store.get(1)
         assert job is not None and job.user_id == 7 and job.request["prompt"] == "old"
+        assert job.billing is Billing.BILLED  # a delivered job was rendered, so billed
         assert await store.usage(7, DAY, 10) == 1
         guilds = GuildStore(db)
         assert await guilds.get(10) == GuildSettings(10)
