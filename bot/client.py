@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +123,11 @@ class VeoBot(commands.Bot):
     metrics: Metrics
 
     def __init__(
-        self, settings: Settings, *, timing_overrides: dict[str, dict[str, float]] | None = None
+        self,
+        settings: Settings,
+        *,
+        timing_overrides: dict[str, dict[str, float]] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -132,10 +138,14 @@ class VeoBot(commands.Bot):
         )
         self.settings = settings
         self._timing_overrides = timing_overrides
+        # Wall-clock time for every part that stores or compares times (tests inject one
+        # to stand in for a restart long after a crash).
+        self.clock = clock
         self._resources_open = False
 
     async def setup_hook(self) -> None:
         settings = self.settings
+        clock = self.clock
         trusted = origins(
             [settings.apiyi_base_url, settings.apixo_base_url, settings.veo3o1_base_url]
             + [settings.yelinai_base_url]
@@ -147,7 +157,7 @@ class VeoBot(commands.Bot):
         )
         self.db = await Database.open(settings.db_path)
         self._resources_open = True
-        self.store = JobStore(self.db)
+        self.store = JobStore(self.db, clock=clock)
         self.metrics = Metrics()
         self.metrics.watch_store(self.store)
         self.providers = build_providers(settings, self.session)
@@ -163,6 +173,7 @@ class VeoBot(commands.Bot):
         self.publisher = DiscordPublisher(
             self,
             self.providers,
+            clock=clock,
             quota_left=self._quota_left,
             reencoder=reencoder,
             alert_channel=self._alert_channel,
@@ -198,6 +209,7 @@ class VeoBot(commands.Bot):
             pacer=Pacer(settings.vendor_limits()),
             metrics=self.metrics,
             batch_window=max(0.01, settings.loop_batch_window),
+            clock=clock,
         )
         self.service = VideoService(
             settings,
@@ -206,6 +218,7 @@ class VeoBot(commands.Bot):
             self.manager,
             health=self.health,
             metrics=self.metrics,
+            clock=clock,
         )
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for extension in EXTENSIONS:
@@ -213,7 +226,9 @@ class VeoBot(commands.Bot):
         if self.web is not None:
             await self.web.start()
         await self.manager.start()
-        self.sweeper = RetentionSweeper(self.db, retention_days=settings.retention_days)
+        self.sweeper = RetentionSweeper(
+            self.db, retention_days=settings.retention_days, clock=clock
+        )
         self.sweeper.start()
         if self.file_host is not None:
             self.file_host.start()

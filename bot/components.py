@@ -198,6 +198,13 @@ class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
         await interaction.edit_original_response(content=f"Deleted the video of job #{job.id}.")
 
 
+def result_custom_id(job_id: int) -> str:
+    """The Delete button's custom_id under job `job_id`'s video. Only the bot can put
+    components on its messages, so this marks the delivery post (file or link) in a way
+    no member's text can imitate; found in channel history after a restart."""
+    return f"veo:{DeleteButton.action}:{job_id}"
+
+
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     CancelButton,
     ConfirmCancelButton,

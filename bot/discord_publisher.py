@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -19,7 +18,7 @@ import aiohttp
 import discord
 
 from bot import messages
-from bot.components import job_view, result_view
+from bot.components import job_view, result_custom_id, result_view
 from bot.file_host import FileHost
 from bot.providers import ProviderRegistry
 from bot.publishing import DeliveryFailed
@@ -448,24 +447,37 @@ class DiscordPublisher:
         )
 
     async def _find_delivery(self, job: Job) -> int | None:
-        """After a restart mid-delivery: did the post already happen?"""
-        marker = re.compile(re.escape(messages.ready_marker(job.id)) + r"\b")
+        """After a restart mid-delivery: did the post already happen?
+
+        The post is recognised by its Delete button's custom_id, which only the bot can
+        put on a message (text would not do: job messages quote members' prompts). The
+        search starts a minute before delivery *first* began, however long ago that was
+        and however busy the channel has been since: the post, if made, is among the
+        first messages after that point."""
+        mark = result_custom_id(job.id)
         me = self.client.user.id if self.client.user else None
         try:
             if job.delivery_mode == "followup":
                 return None  # followups cannot be listed; a duplicate there is the lesser harm
-            # From a minute before delivery began, oldest first: the post, if made, is
-            # among the first, however busy the channel has been since.
-            since = (job.delivery_started_at or job.created_at) - 60
+            since = max(job.delivery_started_at or 0.0, job.created_at) - 60
             after = discord.Object(
                 discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC))
             )
             history = self._channel(job).history(limit=HISTORY_SCAN, after=after, oldest_first=True)
             async for message in history:
-                if (me is None or message.author.id == me) and marker.search(message.content):
+                if (me is None or message.author.id == me) and _carries(message, mark):
                     return message.id
         except discord.NotFound as exc:
             raise DeliveryFailed(MSG_NO_CHANNEL, code="channel_gone") from exc
         except discord.HTTPException as exc:
             log.info("job %d: could not read channel history (%s); posting", job.id, exc)
         return None
+
+
+def _carries(message: discord.Message, custom_id: str) -> bool:
+    """Whether one of the message's buttons has `custom_id`."""
+    for row in message.components:
+        for item in getattr(row, "children", ()):
+            if getattr(item, "custom_id", None) == custom_id:
+                return True
+    return False

@@ -671,8 +671,12 @@ class JobManager:
             await self._finish_delivered(job, job.delivered_message_id)
             return
         resumed = job.delivery_started_at is not None
-        # Record the intent before posting, so a restart knows to look before posting again.
-        job = await self.store.update(job, self.owner, delivery_started_at=self.clock())
+        # Record the intent before posting, so a restart knows to look before posting again;
+        # a cancel recorded before this point stops the post.
+        job = await self.store.begin_delivery(job, self.owner)
+        if job.cancel_requested_at is not None:
+            await self._settle_cancel(job)
+            return
         try:
             message_id = await self.publisher.deliver(job, resumed=resumed)
         except DeliveryFailed as exc:

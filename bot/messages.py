@@ -109,7 +109,8 @@ def job_message(
 
 
 def ready_marker(job_id: int) -> str:
-    """The phrase that identifies a job's delivery post, looked for after a restart."""
+    """The words that open a job's delivery post (for people: the bot recognises its own
+    posts by their buttons, which members cannot imitate)."""
     return f"Job #{job_id} is ready"
 
 

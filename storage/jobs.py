@@ -459,6 +459,30 @@ class JobStore:
         async with self.db.transaction() as conn:
             return await self._update(conn, job.id, owner, fields)
 
+    async def begin_delivery(self, job: Job, owner: str) -> Job:
+        """Record that posting the video begins, unless a cancel came first.
+
+        Only the first start is kept: after a restart, the look for an earlier post starts
+        there, whatever the lease length. A job whose cancel was recorded is returned
+        untouched (with its `cancel_requested_at`): it must not be posted. Deciding both
+        in one transaction means a cancel is either early enough to stop the post or
+        refused as too late (`request_cancel`), never accepted and ignored."""
+        now = self._clock()
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "UPDATE jobs SET delivery_started_at = COALESCE(delivery_started_at, ?), "
+                "updated_at = ? WHERE id = ? AND lease_owner = ? AND cancel_requested_at IS NULL "
+                "RETURNING *",
+                (now, now, job.id, owner),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
+                    row = await cur.fetchone()
+                if row is None or row["lease_owner"] != owner:
+                    raise LeaseLost(f"job {job.id} is not held by {owner}")
+        return Job.from_row(row)
+
     async def release(self, job: Job, owner: str, *, next_poll_at: float, **fields: Any) -> Job:
         """Persist and give the job back to the queue, due at `next_poll_at`."""
         fields = {**fields, "next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None}

@@ -80,9 +80,13 @@ async def start_bot(discord_sim: DiscordSim) -> AsyncIterator[BotFactory]:
     """Start VeoBot through its real composition root (login → setup_hook), no gateway."""
     bots: list[VeoBot] = []
 
-    async def start(settings: Settings, timing: Timing | None = FAST_TIMING) -> VeoBot:
+    async def start(
+        settings: Settings,
+        timing: Timing | None = FAST_TIMING,
+        clock: Callable[[], float] = time.time,
+    ) -> VeoBot:
         overrides = {"apiyi": dataclasses.asdict(timing)} if timing is not None else None
-        bot = VeoBot(settings, timing_overrides=overrides)
+        bot = VeoBot(settings, timing_overrides=overrides, clock=clock)
         await bot.login("test-token")
         bots.append(bot)
         return bot

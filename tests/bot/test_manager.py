@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.client import VeoBot
+from bot.components import result_custom_id
 from bot.messages import day_key, ready_marker
 from bot.providers.base import InputImage, Mode
 from bot.providers.demo import demo_video_path
@@ -68,6 +69,12 @@ async def held_job(bot: VeoBot, apiyi_sim: ApiyiSimulator) -> tuple[Job, str]:
     running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
     assert running.task_id is not None
     return job, running.task_id
+
+
+def result_row(job_id: int) -> dict[str, object]:
+    """The action row of a delivery post as Discord returns it (the bot's own mark)."""
+    button = {"type": 2, "style": 2, "label": "Delete", "custom_id": result_custom_id(job_id)}
+    return {"type": 1, "components": [button]}
 
 
 def deliveries(sim: DiscordSim, job_id: int) -> list[dict[str, object]]:
@@ -352,6 +359,7 @@ async def test_restart_after_posting_before_recording_does_not_post_twice(
         CHANNEL_ID,
         content=f"✅ {ready_marker(job.id)}, <@{USER_ID}>!",
         author=discord_sim.bot_user,
+        components=[result_row(job.id)],
     )
     video = tmp_path / "downloaded.mp4"
     video.write_bytes(demo_video_path().read_bytes())

@@ -5,6 +5,7 @@ the member sees, what was billed, and what reached the vendor (the image bytes i
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from storage import Job, JobStatus, QuotaState
 from tests.bot.test_manager import deliveries, origin, usage
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
-from tests.sim.discord_sim import DiscordSim
+from tests.sim.discord_sim import DiscordSim, SimRequest
 from tests.sim.yelinai_sim import YelinaiSimulator
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -334,3 +335,37 @@ async def test_restart_while_polling_delivers_once(
     assert {r.path for r in yelinai_sim.status_gets()} == {
         f"/veo/v1/api/video/status/{running.task_id}"
     }
+
+
+async def test_a_link_delivery_is_recognised_after_a_restart(
+    start_bot: BotFactory, settings, yelinai_sim, discord_sim: DiscordSim
+) -> None:
+    """A video too large for the channel is posted as a link; that post carries the same
+    mark. The first bot hangs mid-post (as good as dead to the others); a second one on
+    the same file, once the 120-s production lease has run out, finds the post and does not post again."""
+    posted = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_link_post(request: SimRequest) -> None:
+        content = str((request.json or {}).get("content") or "")
+        if request.method == "POST" and "here is a link" in content and not posted.is_set():
+            posted.set()  # only the first bot's post hangs
+            await release.wait()
+
+    discord_sim.before_answer = hold_link_post
+    try:
+        hung = await start_bot(settings)
+        job = await run(hung, where=origin(filesize_limit=1000))
+        await asyncio.wait_for(posted.wait(), 10)
+        [made] = [
+            m for m in discord_sim.messages(CHANNEL_ID) if "here is a link" in str(m["content"])
+        ]
+        restarted = await start_bot(settings, clock=lambda: time.time() + 130)
+        done = await wait_for_job(restarted, job.id, timeout=15)
+    finally:
+        discord_sim.before_answer = None
+        release.set()
+    assert done.status is JobStatus.DELIVERED
+    assert done.delivered_message_id == int(made["id"])
+    links = [m for m in discord_sim.messages(CHANNEL_ID) if "here is a link" in str(m["content"])]
+    assert len(links) == 1

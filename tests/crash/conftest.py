@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.messages import ready_marker
+from bot.components import result_custom_id
 from storage import TERMINAL, Database, Job, JobStore
 from tests.conftest import FAST_TIMING
 from tests.sim.apiyi_sim import ApiyiSimulator
@@ -175,19 +175,26 @@ async def spawn(
 # -- what the assertions look at ------------------------------------------------------
 
 
+def _marks(payload: Any, job_id: int) -> bool:
+    """A message (or a message request) carries job `job_id`'s delivery mark: the result
+    buttons, which only the bot can put on a message."""
+    if not isinstance(payload, dict):
+        return False
+    rows = payload.get("components") or []
+    ids = [c.get("custom_id") for row in rows for c in row.get("components", [])]
+    return result_custom_id(job_id) in ids
+
+
 def video_posts(sim: DiscordSim, job_id: int) -> list[Any]:
-    """Every message POST (answered or not) carrying the job's "is ready" marker."""
-    marker = ready_marker(job_id)
+    """Every message POST (answered or not) that delivers the job's video."""
     return [
-        r
-        for r in sim.find_requests("POST", r"/channels/\d+/messages$")
-        if isinstance(r.json, dict) and marker in str(r.json.get("content") or "")
+        r for r in sim.find_requests("POST", r"/channels/\d+/messages$") if _marks(r.json, job_id)
     ]
 
 
 def deliveries(sim: DiscordSim, job_id: int) -> list[dict[str, Any]]:
     """The job's video messages as the channel shows them."""
-    return [m for m in sim.messages(CHANNEL_ID) if ready_marker(job_id) in str(m["content"])]
+    return [m for m in sim.messages(CHANNEL_ID) if _marks(m, job_id)]
 
 
 def failure_pings(sim: DiscordSim, job_id: int) -> list[dict[str, Any]]:
