@@ -39,7 +39,7 @@ from bot.providers.base import (
 from bot.publishing import DeliveryFailed, Publisher
 from bot.requests import GenerationRequest
 from bot.vendor_health import VendorHealth
-from storage import Job, JobStatus, JobStore
+from storage import Billing, CancelReason, Job, JobStatus, JobStore
 from storage.jobs import LeaseLost
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,17 @@ MSG_DEADLINE = (
 )
 MSG_INTERNAL = "Something went wrong inside the bot. Your quota was refunded; please try again."
 MSG_FAILED = "The video service could not make this video. Your quota was refunded."
+MSG_TASK_LOST = (
+    "The video service accepted this job, but the bot could not record it, so it cannot "
+    "follow it to the end. Your quota was refunded; please try again."
+)
 MSG_VENDOR_GONE = (
     "The video service has not been answering for a while, so this job was stopped before "
     "it was sent. Your quota was refunded; please try again later."
 )
+# Waits before each new try to store a vendor's task id, when the database refuses the
+# write (locked, full): about half a minute in all, then the job ends "uncertain".
+TASK_ID_WRITE_RETRIES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 OUTAGE_QUEUE_LIMIT = 1800.0  # a queued job waits this long for a vendor that is down
 UNTOLD_GRACE = 5.0  # a job that ended this long ago and was never shown is shown now
 FULL_VENDOR_RECHECK = 1.0  # and re-checks a vendor at its task limit this often
@@ -161,6 +168,7 @@ class JobManager:
         # close together are claimed in one transaction instead of one pass each.
         self.batch_window = batch_window
         self.last_tick = 0.0  # when the job loop last went round (for /healthz)
+        self.task_id_write_retries = TASK_ID_WRITE_RETRIES
         self._told_down: dict[str, dict[int, Job]] = {}
         # The queue position each waiting job's message shows (job id → position).
         self._shown_position: dict[int, int] = {}
@@ -350,16 +358,24 @@ class JobManager:
         else:
             assert_never(status)
 
-    async def _settle_cancel(self, job: Job, *, billed: bool | None = None) -> None:
-        """End a cancelled job. Before submit, or when the vendor failed, the member is
-        refunded; once the vendor finished the render it has billed, so the charge stays."""
-        if billed is None:
-            billed = job.status in (JobStatus.DOWNLOADING, JobStatus.DELIVERING)
-        job = await self.store.finish(job, self.owner, JobStatus.CANCELLED, refund=not billed)
+    async def _settle_cancel(self, job: Job, *, billing: Billing | None = None) -> None:
+        """End a cancelled job. The member is refunded unless the vendor finished the
+        render (then it billed, and the charge stays); a job stopped because the bot left
+        its server is always refunded, since nobody can receive it. `billing` is what the
+        vendor said; without news it follows from the job's record."""
+        if billing is None:
+            billing = job.probable_billing
+        refund = billing is not Billing.BILLED or job.cancel_reason is CancelReason.BOT_REMOVED
+        job = await self.store.finish(
+            job, self.owner, JobStatus.CANCELLED, refund=refund, billing=billing
+        )
         self.metrics.jobs_finished.labels(job.provider, job.status.value).inc()
         self._remove_file(job)
         log.info(
-            "job %d: cancelled (%s)", job.id, "charged: the vendor billed" if billed else "refunded"
+            "job %d: cancelled (%s; vendor: %s)",
+            job.id,
+            "refunded" if refund else "charged: the vendor billed",
+            billing.value,
         )
         await self._notify(job)
 
@@ -397,11 +413,18 @@ class JobManager:
             )
         # Persist the intent first: a crash from here on must never lead to a second submit.
         job = await self.store.update(
-            job, self.owner, status=JobStatus.SUBMITTING, callback_token=token
+            job, self.owner, status=JobStatus.SUBMITTING, callback_token=token, sent_at=None
         )
         self._refresh_queue()  # the jobs behind this one move up
+        await self.pacer.wait(job.provider)
+        # Send or not is decided with the cancel flag in one transaction, right before the
+        # request: a cancel that arrived while the job waited its turn stops it here.
+        job = await self.store.mark_sent(job, self.owner)
+        if job.cancel_requested_at is not None:
+            log.info("job %d: cancelled before it was sent", job.id)
+            await self._settle_cancel(job)
+            return
         try:
-            await self.pacer.wait(job.provider)
             with self.metrics.timed(job.provider, "submit"):
                 task_id = await provider.submit(submit)
         except ProviderTimeout as exc:
@@ -423,22 +446,62 @@ class JobManager:
             log.exception("job %d: submit raised unexpectedly; treating as uncertain", job.id)
             await self._fail(job, "uncertain", MSG_UNCERTAIN)
             return
-        await self._vendor_ok(job)
+        # The task id is stored before anything slow (an alert, an edit) may run: the
+        # vendor bills the task whatever happens to this process next.
         now = self.clock()
         timing = self._timing(job)
-        job = await self.store.update(
-            job,
-            self.owner,
-            status=JobStatus.RUNNING,
-            task_id=task_id,
-            submitted_at=now,
-            deadline_at=now + timing.deadline,
-            attempts=0,
-            stage="submitted",
-        )
+        stored = await self._store_task_id(job, task_id, now, timing.deadline)
+        if stored is None:
+            return
+        job = stored
         log.info("job %d: submitted to %s as %s", job.id, job.provider, task_id)
+        await self._vendor_ok(job)
         await self._notify(job)
         await self.store.release(job, self.owner, next_poll_at=now + timing.initial_wait)
+
+    async def _store_task_id(
+        self, job: Job, task_id: str, now: float, deadline: float
+    ) -> Job | None:
+        """Store the vendor's task id, trying again while the database refuses the write;
+        if it never takes it, end the job "uncertain": the member is refunded, the spend
+        counts (the vendor may render and bill), and the log keeps the task id."""
+        delays = self.task_id_write_retries
+        for attempt in range(len(delays) + 1):
+            try:
+                return await self.store.update(
+                    job,
+                    self.owner,
+                    status=JobStatus.RUNNING,
+                    task_id=task_id,
+                    submitted_at=now,
+                    deadline_at=now + deadline,
+                    attempts=0,
+                    stage="submitted",
+                )
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                if attempt == len(delays):
+                    log.error(
+                        "job %d: %s accepted it as task %s, but the database refused to store "
+                        "that (%s); ending it as uncertain. The vendor may bill a video nobody "
+                        "receives.",
+                        job.id,
+                        job.provider,
+                        task_id,
+                        exc,
+                    )
+                    break
+                log.warning(
+                    "job %d: could not store task id %s (%s); trying again in %.2fs",
+                    job.id,
+                    task_id,
+                    exc,
+                    delays[attempt],
+                )
+                await asyncio.sleep(delays[attempt])
+        await self._fail(job, "uncertain", MSG_TASK_LOST)
+        return None
 
     async def _hold_back(self, job: Job) -> bool:
         """Keep a queued job waiting while its vendor is down or at its task limit, rather
@@ -491,6 +554,7 @@ class JobManager:
             attempts = job.attempts + 1
             delay = backoff(attempts, 2.0, retry_after=exc.retry_after)
             log.info("job %d: submit refused for now (%s); retry in %.1fs", job.id, exc.code, delay)
+            # The vendor answered "not now": nothing of this attempt is at the vendor.
             await self.store.release(
                 job,
                 self.owner,
@@ -498,10 +562,11 @@ class JobManager:
                 status=JobStatus.QUEUED,
                 attempts=attempts,
                 stage="waiting for the video service",
+                sent_at=None,
             )
             return
         log.info("job %d: submit rejected: %s (%s)", job.id, exc.code, exc.detail or exc)
-        await self._fail(job, exc.code, exc.member_message)
+        await self._fail(job, exc.code, exc.member_message, billing=Billing.NOT_BILLED)
 
     async def _resume_submitting(self, job: Job) -> None:
         if job.task_id:
@@ -510,6 +575,14 @@ class JobManager:
                 job, self.owner, status=JobStatus.RUNNING, stage="submitted"
             )
             await self.store.release(job, self.owner, next_poll_at=now)
+            return
+        if job.sent_at is None:
+            # Stopped before the request was let go: the vendor cannot have it. Queue it
+            # again, to be sent as if nothing had happened.
+            log.info("job %d: found mid-submit, never sent; queueing it again", job.id)
+            await self.store.release(
+                job, self.owner, next_poll_at=self.clock(), status=JobStatus.QUEUED
+            )
             return
         log.warning(
             "job %d: found mid-submit after a restart; the vendor may or may not have it. "
@@ -529,7 +602,7 @@ class JobManager:
         if job.deadline_at is not None and now > job.deadline_at:
             log.warning("job %d: %s task %s passed its deadline", job.id, job.provider, job.task_id)
             if cancelled:
-                await self._settle_cancel(job, billed=False)
+                await self._settle_cancel(job)  # sent, never finished: possibly billed
             else:
                 await self._fail(job, "deadline", MSG_DEADLINE)
             return
@@ -554,7 +627,8 @@ class JobManager:
         await self._vendor_ok(job)
         if cancelled and status.state in (TaskState.SUCCEEDED, TaskState.FAILED):
             # Followed quietly only to learn whether the vendor billed.
-            await self._settle_cancel(job, billed=status.state is TaskState.SUCCEEDED)
+            billed = status.state is TaskState.SUCCEEDED
+            await self._settle_cancel(job, billing=Billing.BILLED if billed else Billing.NOT_BILLED)
         elif status.state in (TaskState.PENDING, TaskState.RUNNING):
             changed = not cancelled and (status.progress, status.stage) != (job.progress, job.stage)
             job = await self.store.release(
@@ -575,7 +649,10 @@ class JobManager:
                 status.error_message,
             )
             await self._fail(
-                job, status.error_code or "vendor_failed", status.error_message or MSG_FAILED
+                job,
+                status.error_code or "vendor_failed",
+                status.error_message or MSG_FAILED,
+                billing=Billing.NOT_BILLED,  # the vendors bill finished renders only
             )
         elif status.state is TaskState.SUCCEEDED:
             job = await self.store.update(
@@ -718,9 +795,19 @@ class JobManager:
         self._remove_file(job)
         await self._notify(job)
 
-    async def _fail(self, job: Job, code: str, message: str) -> None:
+    async def _fail(
+        self, job: Job, code: str, message: str, *, billing: Billing | None = None
+    ) -> None:
+        """End the job failed and refund the member; `billing` (default: what the job's
+        record says) is what the operator's spend caps keep counting."""
         job = await self.store.finish(
-            job, self.owner, JobStatus.FAILED, refund=True, error_code=code, error_message=message
+            job,
+            self.owner,
+            JobStatus.FAILED,
+            refund=True,
+            billing=billing,
+            error_code=code,
+            error_message=message,
         )
         set_job_context(job.id, job.provider, job.status.value)
         self.metrics.jobs_finished.labels(job.provider, job.status.value).inc()

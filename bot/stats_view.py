@@ -177,6 +177,8 @@ def _spend_line(s: ModelSpend) -> str:
     if priced == 0:
         return f"{name} · {_plural(s.jobs, 'job')} · no documented price"
     line = f"{name} · {_plural(s.jobs, 'job')} · ${s.dollars:.2f}"
+    if s.possibly_billed > 0:
+        line += f" (${s.possibly_billed:.2f} possibly)"
     if s.unpriced_jobs:
         line += f" ({s.unpriced_jobs} without a price)"
     return line
@@ -191,6 +193,11 @@ def _spend_field(stats: ServerStats) -> str:
         return f"… and {_plural(len(rest), 'other model')}: ${dollars:.2f}"
 
     tail = [f"**Total: ${stats.total_spend:.2f}**"]
+    if stats.possibly_billed > 0:
+        tail.append(
+            f"Of that, ${stats.possibly_billed:.2f} was possibly billed: jobs sent to a video "
+            "service that never said how they ended (members were refunded)."
+        )
     unpriced = stats.unpriced_jobs
     if unpriced:
         tail.append(

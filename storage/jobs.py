@@ -7,13 +7,14 @@ in the same transaction as the job row, so the two can never disagree.
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database
-from storage.models import ACTIVE, Job, JobStatus, QuotaState, StoredImage
+from storage.models import ACTIVE, Billing, CancelReason, Job, JobStatus, QuotaState, StoredImage
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 
@@ -29,9 +30,14 @@ SQL_REFUND = (
     "UPDATE quota_ledger SET used = MAX(0, used - ?) WHERE user_id = ? AND guild_id = ? AND day = ?"
 )
 SQL_USAGE = "SELECT used FROM quota_ledger WHERE user_id = ? AND guild_id = ? AND day = ?"
-# What the jobs of a day may cost the operator (a job the vendor did not bill counts 0).
-SQL_SPEND_GUILD = "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE quota_day = ? AND guild_id = ?"
-SQL_SPEND_ALL = "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE quota_day = ?"
+# What the jobs of a day may cost the operator: every job but those the vendor surely did
+# not bill (running jobs count as a reservation; possibly billed ones count in full).
+_BILLABLE = f"billing != '{Billing.NOT_BILLED.value}'"
+SQL_SPEND_GUILD = (
+    f"SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE quota_day = ? AND guild_id = ? "
+    f"AND {_BILLABLE}"
+)
+SQL_SPEND_ALL = f"SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE quota_day = ? AND {_BILLABLE}"
 SQL_COUNT_ACTIVE = f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN ({_ACTIVE_SQL})"
 SQL_CLAIM = f"""
 UPDATE jobs SET lease_owner = :owner, lease_until = :until, updated_at = :now
@@ -61,6 +67,7 @@ _MUTABLE = frozenset(
         "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
         "delivered_message_id", "submitted_at", "completed_at", "finished_at",
         "interaction_token", "interaction_expires_at", "cancel_requested_at", "callback_token",
+        "sent_at", "cancel_reason",
     }
 )  # fmt: skip
 
@@ -265,14 +272,30 @@ class JobStore:
     async def reset_usage(self, user_id: int, day: str, guild_id: int | None = None) -> int:
         """Give a member back the units used on `day` in one server; returns how many.
 
-        Jobs still running keep their reservation state; a later refund of one of them
-        stops at zero (SQL_REFUND), so the ledger never goes negative."""
+        Exactly what was used at the moment of the reset comes back: the jobs that held
+        those units are marked waived, so when one of them later ends (a refund) or an
+        admin refunds it, nothing more comes off the ledger, and the member's new
+        reservations are never eaten by an old job's refund."""
+        scope = guild_id or 0
         async with self.db.transaction() as conn:
-            async with conn.execute(SQL_USAGE, (user_id, guild_id or 0, day)) as cur:
+            async with conn.execute(SQL_USAGE, (user_id, scope, day)) as cur:
                 row = await cur.fetchone()
             await conn.execute(
                 "UPDATE quota_ledger SET used = 0 WHERE user_id = ? AND guild_id = ? AND day = ?",
-                (user_id, guild_id or 0, day),
+                (user_id, scope, day),
+            )
+            await conn.execute(
+                "UPDATE jobs SET quota_state = ?, updated_at = ? WHERE user_id = ? "
+                "AND COALESCE(guild_id, 0) = ? AND quota_day = ? AND quota_state IN (?, ?)",
+                (
+                    QuotaState.WAIVED.value,
+                    self._clock(),
+                    user_id,
+                    scope,
+                    day,
+                    QuotaState.RESERVED.value,
+                    QuotaState.COMMITTED.value,
+                ),
             )
         return int(row[0]) if row else 0
 
@@ -386,10 +409,13 @@ class JobStore:
         )
         return int(row[0]) if row else 0
 
-    async def request_cancel(self, job_id: int) -> Job | None:
+    async def request_cancel(
+        self, job_id: int, reason: CancelReason = CancelReason.MEMBER
+    ) -> Job | None:
         """Cancel a job: at once (with a refund) if nobody holds it and it was never
         submitted; otherwise flag it, and the manager settles it (no vendor has a
-        cancel call, so a submitted job is followed quietly to learn if it was billed)."""
+        cancel call, so a submitted job is followed quietly to learn if it was billed).
+        A job whose video is already being posted is returned unflagged: too late."""
         now = self._clock()
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
@@ -404,7 +430,8 @@ class JobStore:
                 if job.quota_state is QuotaState.RESERVED:
                     await conn.execute(SQL_REFUND, _refund_params(job))
                 fields: dict[str, Any] = {
-                    "cost_usd": 0.0,
+                    "billing": Billing.NOT_BILLED,
+                    "cancel_reason": reason,
                     "status": JobStatus.CANCELLED,
                     "quota_state": QuotaState.REFUNDED
                     if job.quota_state is QuotaState.RESERVED
@@ -412,9 +439,12 @@ class JobStore:
                     "finished_at": now,
                     "cancel_requested_at": now,
                 }
+            elif job.status is JobStatus.DELIVERING and job.delivery_started_at is not None:
+                return job  # already on its way: too late to stop (see begin_delivery)
             else:
                 fields = {
                     "cancel_requested_at": job.cancel_requested_at or now,
+                    "cancel_reason": job.cancel_reason or reason,
                     "next_poll_at": now,
                 }
             return await self._update(conn, job.id, None, fields)
@@ -459,21 +489,34 @@ class JobStore:
         async with self.db.transaction() as conn:
             return await self._update(conn, job.id, owner, fields)
 
+    async def mark_sent(self, job: Job, owner: str) -> Job:
+        """Let the submit request go, unless a cancel came first: decided in the same
+        transaction that reads the cancel flag, right before the request is sent. A job
+        returned with `cancel_requested_at` set must not be sent; one returned with
+        `sent_at` set may have reached the vendor from now on (so may be billed)."""
+        return await self._unless_cancelled(job, owner, "sent_at = :now")
+
     async def begin_delivery(self, job: Job, owner: str) -> Job:
         """Record that posting the video begins, unless a cancel came first.
 
         Only the first start is kept: after a restart, the look for an earlier post starts
-        there, whatever the lease length. A job whose cancel was recorded is returned
-        untouched (with its `cancel_requested_at`): it must not be posted. Deciding both
-        in one transaction means a cancel is either early enough to stop the post or
-        refused as too late (`request_cancel`), never accepted and ignored."""
-        now = self._clock()
+        there, whatever the lease length. A job returned with `cancel_requested_at` set
+        must not be posted. Deciding both in one transaction means a cancel is either
+        early enough to stop the post or refused as too late (`request_cancel`), never
+        accepted and then ignored."""
+        return await self._unless_cancelled(
+            job, owner, "delivery_started_at = COALESCE(delivery_started_at, :now)"
+        )
+
+    async def _unless_cancelled(self, job: Job, owner: str, assignment: str) -> Job:
+        """Apply `assignment` to a job we hold if no cancel is recorded; either way return
+        the job as it is now (raises LeaseLost if we no longer hold it)."""
+        params = {"now": self._clock(), "id": job.id, "owner": owner}
         async with self.db.transaction() as conn:
             async with conn.execute(
-                "UPDATE jobs SET delivery_started_at = COALESCE(delivery_started_at, ?), "
-                "updated_at = ? WHERE id = ? AND lease_owner = ? AND cancel_requested_at IS NULL "
-                "RETURNING *",
-                (now, now, job.id, owner),
+                f"UPDATE jobs SET {assignment}, updated_at = :now WHERE id = :id "
+                "AND lease_owner = :owner AND cancel_requested_at IS NULL RETURNING *",
+                params,
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
@@ -490,44 +533,55 @@ class JobStore:
             return await self._update(conn, job.id, owner, fields)
 
     async def finish(
-        self, job: Job, owner: str | None, status: JobStatus, *, refund: bool, **fields: Any
+        self,
+        job: Job,
+        owner: str | None,
+        status: JobStatus,
+        *,
+        refund: bool,
+        billing: Billing | None = None,
+        **fields: Any,
     ) -> Job:
-        """Move to a terminal state and settle the quota, in one transaction.
+        """Move to a terminal state, settle the quota and say what the vendor probably
+        billed, in one transaction.
 
-        refund=True gives the unit back to the day it was charged; otherwise the charge
-        is committed. Settling happens once: a job already settled keeps its state.
+        refund=True gives the units back to the day they were charged; otherwise the
+        charge is committed. Settling happens once, from the state in the database (not
+        the caller's copy, which an admin's reset may have overtaken): a job already
+        settled, or waived by a reset, keeps its state. `billing` defaults to what the
+        job's own record says (`Job.probable_billing`).
         """
         if status not in (JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED):
             raise ValueError(f"{status} is not terminal")
         now = self._clock()
-        quota = QuotaState.REFUNDED if refund else QuotaState.COMMITTED
+        if billing is None:
+            billing = job.probable_billing if "completed_at" not in fields else Billing.BILLED
         fields = {
             **fields,
             "status": status.value,
             "finished_at": now,
             "lease_owner": None,
             "lease_until": None,
+            "billing": billing,
         }
         async with self.db.transaction() as conn:
-            if refund and job.quota_state is QuotaState.RESERVED:
-                await conn.execute(SQL_REFUND, _refund_params(job))
-            if refund and job.completed_at is None and "completed_at" not in fields:
-                fields["cost_usd"] = 0.0  # the vendor never finished it, so did not bill
-            fields["quota_state"] = (
-                quota.value if job.quota_state is QuotaState.RESERVED else job.quota_state.value
-            )
+            async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
+                row = await cur.fetchone()
+            current = Job.from_row(row) if row is not None else job
+            if current.quota_state is QuotaState.RESERVED:
+                if refund:
+                    await conn.execute(SQL_REFUND, _refund_params(current))
+                fields["quota_state"] = QuotaState.REFUNDED if refund else QuotaState.COMMITTED
             return await self._update(conn, job.id, owner, fields)
 
     async def _update(
         self, conn: Any, job_id: int, owner: str | None, fields: dict[str, Any]
     ) -> Job:
-        allowed = _MUTABLE | {"lease_owner", "lease_until", "quota_state", "cost_usd"}
+        allowed = _MUTABLE | {"lease_owner", "lease_until", "quota_state", "billing"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
-        fields = {
-            k: (v.value if isinstance(v, JobStatus | QuotaState) else v) for k, v in fields.items()
-        }
+        fields = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in fields.items()}
         fields["updated_at"] = self._clock()
         sets = ", ".join(f"{k} = :{k}" for k in fields)
         where = "id = :_id" + (" AND lease_owner = :_owner" if owner is not None else "")

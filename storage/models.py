@@ -131,6 +131,17 @@ class Job:
         return self.status in ACTIVE
 
     @property
+    def probable_billing(self) -> Billing:
+        """What the vendor probably billed if the job ended now without further news: a
+        render it reported finished is billed; a job never sent cannot be; anything sent
+        and unresolved (a timeout, a deadline, a restart mid-submit) possibly is."""
+        if self.completed_at is not None:
+            return Billing.BILLED
+        if self.sent_at is None:
+            return Billing.NOT_BILLED
+        return Billing.POSSIBLY_BILLED
+
+    @property
     def quota_scope(self) -> int:
         """The ledger's server key: the guild, or 0 for direct messages."""
         return self.guild_id or 0

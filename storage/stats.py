@@ -1,9 +1,11 @@
 """One server's job statistics over a window of UTC days, for `/veo-admin stats`.
 
 Plain GROUP BY aggregates over `jobs`, filtered on (quota_day, guild_id) so the
-`jobs_day` index does the work. Spend is the sum of `cost_usd`: the documented price
-recorded when the job was made, 0 when the vendor did not bill; jobs whose model has
-no documented price (NULL) are counted apart rather than as $0.
+`jobs_day` index does the work. Spend is the sum of `cost_usd` (the documented price
+recorded when the job was made) over the jobs the vendor may have billed: not those it
+surely did not (`billing = not_billed`). Of that, what was only *possibly* billed (sent,
+then never resolved: a timeout, a deadline, a restart) is also shown apart. Jobs whose
+model has no documented price (NULL) are counted apart rather than as $0.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from storage.db import Database
-from storage.models import ACTIVE, JobStatus
+from storage.models import ACTIVE, Billing, JobStatus
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 90
@@ -20,6 +22,8 @@ TOP_USERS = 5
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 _WINDOW = "guild_id = :guild_id AND quota_day BETWEEN :since AND :until"
+_BILLABLE_COST = f"CASE WHEN billing != '{Billing.NOT_BILLED.value}' THEN cost_usd ELSE 0 END"
+_POSSIBLE_COST = f"CASE WHEN billing = '{Billing.POSSIBLY_BILLED.value}' THEN cost_usd ELSE 0 END"
 
 SQL_DAYS = f"""
 SELECT quota_day AS day,
@@ -39,13 +43,14 @@ GROUP BY code ORDER BY n DESC, code
 SQL_SPEND = f"""
 SELECT provider, model,
        COUNT(*) AS jobs,
-       COALESCE(SUM(cost_usd), 0) AS dollars,
-       SUM(cost_usd IS NULL) AS unpriced
+       COALESCE(SUM({_BILLABLE_COST}), 0) AS dollars,
+       COALESCE(SUM({_POSSIBLE_COST}), 0) AS possibly,
+       SUM(cost_usd IS NULL AND billing != '{Billing.NOT_BILLED.value}') AS unpriced
 FROM jobs WHERE {_WINDOW}
 GROUP BY provider, model ORDER BY dollars DESC, jobs DESC, provider, model
 """
 SQL_TOP_USERS = f"""
-SELECT user_id, COUNT(*) AS jobs, COALESCE(SUM(cost_usd), 0) AS dollars
+SELECT user_id, COUNT(*) AS jobs, COALESCE(SUM({_BILLABLE_COST}), 0) AS dollars
 FROM jobs WHERE {_WINDOW}
 GROUP BY user_id ORDER BY jobs DESC, dollars DESC, user_id LIMIT :top
 """
@@ -65,13 +70,15 @@ class DayCount:
 
 @dataclass(frozen=True, slots=True)
 class ModelSpend:
-    """Estimated dollars of one provider's model; `unpriced_jobs` had no documented price."""
+    """Estimated dollars of one provider's model; `possibly_billed` is the part of them
+    for jobs sent and never resolved; `unpriced_jobs` had no documented price."""
 
     provider: str
     model: str
     jobs: int
     dollars: float
     unpriced_jobs: int
+    possibly_billed: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +97,10 @@ class ServerStats:
     @property
     def total_jobs(self) -> int:
         return sum(d.total for d in self.days)
+
+    @property
+    def possibly_billed(self) -> float:
+        return sum(s.possibly_billed for s in self.spend)
 
     @property
     def unpriced_jobs(self) -> int:
@@ -155,6 +166,7 @@ async def server_stats(
             jobs=int(r["jobs"]),
             dollars=float(r["dollars"]),
             unpriced_jobs=int(r["unpriced"]),
+            possibly_billed=float(r["possibly"]),
         )
         for r in spend_rows
     ]

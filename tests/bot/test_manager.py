@@ -15,7 +15,7 @@ from bot.providers.base import InputImage, Mode
 from bot.providers.demo import demo_video_path
 from bot.requests import GenerationRequest
 from bot.service import Origin
-from storage import Job, JobStatus, QuotaState
+from storage import Billing, Job, JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
@@ -314,11 +314,12 @@ async def test_restart_in_submitting_without_task_id_is_interrupted_not_resubmit
     request = GenerationRequest(provider="apiyi", model=FAST, prompt="x")
     job = await first.service.accept(request, [], origin())
     await first.close()
-    # What a crash between "persist submitting" and "store the task id" leaves behind.
+    # What a crash between letting the request go and storing the task id leaves behind.
     await_db = await _raw_update(
         apiyi_settings.db_path,
         job.id,
         status="submitting",
+        sent_at=1.0,
         lease_owner="dead",
         lease_until=0,
         next_poll_at=0,
@@ -329,7 +330,33 @@ async def test_restart_in_submitting_without_task_id_is_interrupted_not_resubmit
     done = await wait_for_job(second, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "interrupted")
     assert done.quota_state is QuotaState.REFUNDED
+    assert done.billing is Billing.POSSIBLY_BILLED  # the vendor may have it
     assert apiyi_sim.submits() == []
+
+
+async def test_restart_in_submitting_before_sending_sends_it_once(
+    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+) -> None:
+    """A job stopped before its request was let go cannot be at the vendor: it is sent
+    after the restart instead of being failed."""
+    first = await start_bot(apiyi_settings)
+    request = GenerationRequest(provider="apiyi", model=FAST, prompt="x")
+    job = await first.service.accept(request, [], origin())
+    await first.close()
+    await _raw_update(
+        apiyi_settings.db_path,
+        job.id,
+        status="submitting",
+        lease_owner="dead",
+        lease_until=0,
+        next_poll_at=0,
+    )
+    second = await start_bot(apiyi_settings)
+    done = await wait_for_job(second, job.id)
+    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert (done.quota_state, done.billing) == (QuotaState.COMMITTED, Billing.BILLED)
+    assert len(apiyi_sim.submits()) == 1
+    assert len(deliveries(discord_sim, job.id)) == 1
 
 
 async def test_restart_in_submitting_with_task_id_resumes_polling(

@@ -22,7 +22,6 @@ import signal
 from pathlib import Path
 
 from bot.client import VeoBot
-from bot.manager import MSG_INTERRUPTED
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
@@ -133,12 +132,11 @@ async def test_killed_holding_the_job_before_marking_it_submitting(
 async def test_killed_after_marking_submitting_before_sending(
     spawn: Spawn, start_bot: BotFactory, apiyi_settings, apiyi_sim, discord_sim
 ) -> None:
-    """`submitting` was persisted but the request never left: the restart cannot know
-    that, so it never submits again; the job fails "interrupted" and is refunded."""
+    """`submitting` was persisted but the request was never let go (no `sent_at`): the
+    vendor cannot have it, so the restart sends it, once, and it is delivered."""
     job_id = await killed_job(spawn, "after_submitting")
     bot, done = await restart(start_bot, apiyi_settings, job_id)
-    await check(bot, done, apiyi_sim, discord_sim, submits=0, error_code="interrupted")
-    assert done.error_message == MSG_INTERRUPTED
+    await check(bot, done, apiyi_sim, discord_sim, submits=1)
 
 
 # -- (2) mid-submit: the vendor has the request and has not answered ------------------

@@ -30,8 +30,10 @@ async def store(tmp_path: Path):
 
 
 async def finish(store: JobStore, status: JobStatus, *, refund: bool) -> None:
+    """Settle the one due job as the manager would; a delivered one was rendered (billed)."""
     [job] = await store.claim_due("w", lease_seconds=60, limit=1)
-    await store.finish(job, "w", status, refund=refund)
+    fields = {"completed_at": 1.0} if status is JobStatus.DELIVERED else {}
+    await store.finish(job, "w", status, refund=refund, **fields)
 
 
 async def test_each_server_has_its_own_ledger(store: JobStore) -> None:

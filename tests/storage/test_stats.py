@@ -52,8 +52,10 @@ async def make(
         cancelled = await store.request_cancel(job.id)
         assert cancelled is not None and cancelled.status is JobStatus.CANCELLED
         return cancelled
-    if status is JobStatus.DELIVERED:
-        return await store.finish(job, None, status, refund=False, delivered_message_id=1)
+    if status is JobStatus.DELIVERED:  # the vendor finished the render: billed
+        return await store.finish(
+            job, None, status, refund=False, delivered_message_id=1, completed_at=1.0
+        )
     fields = {"error_code": error_code} if error_code is not None else {}
     return await store.finish(job, None, status, refund=True, error_message="x", **fields)
 
