@@ -34,6 +34,11 @@ ALERT_INTERVAL = 3600.0
 # A recovery note only answers an outage alert that was posted, so it is as rare as those.
 UNLIMITED_ALERTS = frozenset({"recovered"})
 ENDED_REMEMBERED = 1000  # ended jobs whose messages late (stale) updates must not touch
+# A job not updated here for this long has ended elsewhere (another process finished it)
+# or sits in a long render: its per-job state is dropped. Keeping it only matters within
+# MIN_EDIT_INTERVAL of an edit, so nothing shown changes.
+STALE_AFTER = 3600.0
+PRUNE_EVERY = 60.0
 # Discord's default upload limit: what to aim for when it refused a file we thought fitted.
 DISCORD_DEFAULT_LIMIT = 10 * 1024 * 1024
 
@@ -104,6 +109,9 @@ class DiscordPublisher:
         # moved on) can never overwrite a newer state; and jobs whose message is final.
         self._seen: dict[int, float] = {}
         self._ended: OrderedDict[int, None] = OrderedDict()
+        # When each job was last updated here, to prune jobs that ended elsewhere.
+        self._touched: dict[int, float] = {}
+        self._pruned_at = clock()
 
     # -- where a job's messages go ---------------------------------------------------
 
@@ -145,9 +153,32 @@ class DiscordPublisher:
 
     # -- Publisher -------------------------------------------------------------------
 
+    def tracked_jobs(self) -> set[int]:
+        """Jobs this publisher keeps per-job state for (ended ones are forgotten)."""
+        return set(self._touched) | set(self._last_edit) | set(self._seen) | set(self._locks)
+
+    def _prune(self) -> None:
+        """Forget jobs not updated here for STALE_AFTER (ended by another process, whose
+        end this one never saw): per-job state must not grow with every job ever made."""
+        now = self.clock()
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        for job_id, at in list(self._touched.items()):
+            lock = self._locks.get(job_id)
+            busy = job_id in self._held or (lock is not None and lock.locked())
+            if now - at > STALE_AFTER and not busy:
+                self._forget(job_id)
+
+    def _forget(self, job_id: int) -> None:
+        for table in (self._last_edit, self._seen, self._locks, self._touched):
+            table.pop(job_id, None)
+
     async def job_updated(self, job: Job, *, position: int | None = None) -> None:
+        self._prune()
         if job.status_message_id is None or job.id in self._ended:
             return
+        self._touched[job.id] = self.clock()
         async with self._lock(job.id):
             if job.id in self._ended:
                 return  # its final state is shown; this is an older snapshot
@@ -219,8 +250,7 @@ class DiscordPublisher:
         assert job.status_message_id is not None
         self._held.pop(job.id, None)
         if job.status in TERMINAL:
-            for table in (self._last_edit, self._seen, self._locks):
-                table.pop(job.id, None)
+            self._forget(job.id)
             self._ended[job.id] = None
             while len(self._ended) > ENDED_REMEMBERED:
                 self._ended.popitem(last=False)

@@ -212,7 +212,6 @@ class JobManager:
                 for job in await self.store.untold(ended_before=self.clock() - UNTOLD_GRACE):
                     log.info("job %d: telling the member how it ended (missed before)", job.id)
                     await self._notify(job)
-                    await self.store.mark_told(job.id)  # even if Discord refused: once
             except Exception:
                 log.exception("could not tell members about jobs that ended unseen")
             await asyncio.sleep(UNTOLD_GRACE)
@@ -929,12 +928,15 @@ class JobManager:
             await self._notify(job, position)
 
     async def _notify(self, job: Job, position: int | None = None) -> None:
+        """Show the job's state. An ended job's end is shown by one process only (the
+        first to claim it), once, even if Discord then refuses it: a failure ping must
+        not reach the member twice."""
         try:
+            if not job.is_active and not await self.store.claim_tell(job.id):
+                return
             if job.status is JobStatus.QUEUED and position is None:
                 position = await self.store.queue_position(job.id)
                 self._shown_position[job.id] = position
             await self.publisher.job_updated(job, position=position)
-            if not job.is_active:
-                await self.store.mark_told(job.id)
         except Exception:
             log.exception("job %d: could not show its new state", job.id)

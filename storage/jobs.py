@@ -330,12 +330,16 @@ class JobStore:
             StoredImage(r["filename"], r["mime"], bytes(r["data"]), r["source_url"]) for r in rows
         ]
 
-    async def mark_told(self, job_id: int) -> None:
-        """The member has been shown how the job ended."""
-        await self.db.execute(
-            "UPDATE jobs SET told_at = ? WHERE id = ? AND told_at IS NULL",
+    async def claim_tell(self, job_id: int) -> bool:
+        """Take the duty of showing the member how an ended job ended; True for exactly one
+        caller, whichever process asks first (several may have the job's end in hand: the
+        one that ended it, and every process's look for ends never shown)."""
+        changed = await self.db.execute(
+            "UPDATE jobs SET told_at = ? WHERE id = ? AND told_at IS NULL "
+            "AND finished_at IS NOT NULL",
             (self._clock(), job_id),
         )
+        return changed == 1
 
     async def untold(self, *, ended_before: float, limit: int = 100) -> list[Job]:
         """Ended jobs whose end the member was never shown (the bot died in between)."""
