@@ -276,6 +276,14 @@ class VeoBot(commands.Bot):
             await self.tree.sync()
             log.info("commands synced globally (they can take up to an hour to appear)")
 
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server (not an outage: discord.py reports those apart)."""
+        jobs = await self.service.server_left(guild.id)
+        log.info("removed from server %d; %d of its job(s) stopped", guild.id, len(jobs))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.service.server_joined(guild.id)
+
     async def on_ready(self) -> None:
         log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
 

@@ -934,6 +934,8 @@ class JobManager:
         try:
             if not job.is_active and not await self.store.claim_tell(job.id):
                 return
+            if job.cancel_reason is CancelReason.BOT_REMOVED:
+                return  # the bot left the job's server: there is nowhere to show it
             if job.status is JobStatus.QUEUED and position is None:
                 position = await self.store.queue_position(job.id)
                 self._shown_position[job.id] = position

@@ -1,4 +1,5 @@
-"""The periodic retention sweep: purge old finished jobs and delete their video files.
+"""The periodic retention sweep: purge old finished jobs and delete their video files,
+and forget the settings of servers the bot left longer ago than the retention period.
 
 Kept free of Discord so the composition root can start and stop it like any task.
 """
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from storage.db import Database
-from storage.retention import purge_finished
+from storage.retention import forget_departed_guilds, purge_finished
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class RetentionSweeper:
                 report.purged,
                 self.retention_days,
             )
+        servers = await forget_departed_guilds(self.db, left_before=older_than)
+        if servers:
+            log.info("retention: forgot the settings of %d server(s) the bot left", servers)
         return report.purged
 
     def start(self) -> None:

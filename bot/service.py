@@ -358,6 +358,19 @@ class VideoService:
         if self.manager is not None:
             self.manager.queue_changed()
 
+    async def server_left(self, guild_id: int) -> list[Job]:
+        """The bot was removed from a server: stop what it cannot show anymore (see
+        `JobStore.stop_for_removed_guild`) and keep its settings for the retention period."""
+        jobs = await self.store.stop_for_removed_guild(guild_id)
+        await self.guilds.mark_left(guild_id)
+        if self.manager is not None and jobs:
+            self.manager.queue_changed()
+        return jobs
+
+    async def server_joined(self, guild_id: int) -> None:
+        """The bot is in a server (again): its kept settings apply as before."""
+        await self.guilds.mark_back(guild_id)
+
     async def job_for(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
         """A job the asker may see or act on: their own, or any for an admin."""
         job = await self.store.get(job_id)

@@ -109,6 +109,23 @@ class GuildStore:
         )
         return await self.get(guild_id, with_overrides=True)
 
+    async def mark_left(self, guild_id: int) -> None:
+        """The bot was removed from the server: its settings are kept until the retention
+        sweep finds them older than the retention period (`forget_departed`)."""
+        now = self._clock()
+        await self.db.execute(
+            "INSERT INTO guild_settings (guild_id, left_at, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE SET left_at = excluded.left_at",
+            (guild_id, now, now),
+        )
+
+    async def mark_back(self, guild_id: int) -> None:
+        """The bot is in the server (again): its settings are no longer due to go."""
+        await self.db.execute(
+            "UPDATE guild_settings SET left_at = NULL WHERE guild_id = ? AND left_at IS NOT NULL",
+            (guild_id,),
+        )
+
     async def member_quota(self, guild_id: int, user_id: int) -> int | None:
         row = await self.db.fetchone(
             "SELECT daily_quota FROM member_overrides WHERE guild_id = ? AND user_id = ?",

@@ -67,7 +67,7 @@ _MUTABLE = frozenset(
         "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
         "delivered_message_id", "submitted_at", "completed_at", "finished_at",
         "interaction_token", "interaction_expires_at", "cancel_requested_at", "callback_token",
-        "sent_at", "cancel_reason",
+        "sent_at", "cancel_reason", "told_at",
     }
 )  # fmt: skip
 
@@ -452,6 +452,41 @@ class JobStore:
                     "next_poll_at": now,
                 }
             return await self._update(conn, job.id, None, fields)
+
+    async def stop_for_removed_guild(self, guild_id: int) -> list[Job]:
+        """The bot was removed from a server: its jobs cannot be shown or posted anymore.
+
+        Jobs nobody holds that were never sent end now, cancelled and refunded. The rest
+        are flagged (reason `bot_removed`): the manager stops those not yet sent before
+        they leave, and follows those at the vendor quietly to the end (their member is
+        refunded, their spend counts). Returns the jobs as they are now."""
+        now = self._clock()
+        ended: list[Job] = []
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                f"SELECT * FROM jobs WHERE guild_id = ? AND status IN ({_ACTIVE_SQL}) ORDER BY id",
+                (guild_id,),
+            ) as cur:
+                jobs = [Job.from_row(r) for r in await cur.fetchall()]
+            for job in jobs:
+                unheld = job.lease_until is None or job.lease_until < now
+                fields: dict[str, Any] = {
+                    "cancel_requested_at": job.cancel_requested_at or now,
+                    "cancel_reason": CancelReason.BOT_REMOVED,
+                    "next_poll_at": now,
+                }
+                if job.status is JobStatus.QUEUED and unheld:
+                    if job.quota_state is QuotaState.RESERVED:
+                        await conn.execute(SQL_REFUND, _refund_params(job))
+                        fields["quota_state"] = QuotaState.REFUNDED
+                    fields.update(
+                        status=JobStatus.CANCELLED,
+                        billing=Billing.NOT_BILLED,
+                        finished_at=now,
+                        told_at=now,  # there is nowhere left to tell it
+                    )
+                ended.append(await self._update(conn, job.id, None, fields))
+        return ended
 
     # -- the manager's side --------------------------------------------------------
 

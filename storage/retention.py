@@ -84,3 +84,19 @@ async def purge_finished(
         if len(rows) < batch:
             break
     return PurgeReport(purged=purged, result_paths=tuple(paths))
+
+
+async def forget_departed_guilds(db: Database, *, left_before: float) -> int:
+    """Delete the settings and member quotas of servers the bot left before `left_before`
+    (kept until then in case it was invited back); returns how many servers."""
+    async with db.transaction() as conn:
+        async with conn.execute(
+            "SELECT guild_id FROM guild_settings WHERE left_at IS NOT NULL AND left_at < ?",
+            (left_before,),
+        ) as cur:
+            gone = [int(r[0]) for r in await cur.fetchall()]
+        if gone:
+            marks = ", ".join("?" * len(gone))
+            await conn.execute(f"DELETE FROM member_overrides WHERE guild_id IN ({marks})", gone)
+            await conn.execute(f"DELETE FROM guild_settings WHERE guild_id IN ({marks})", gone)
+    return len(gone)

@@ -345,3 +345,41 @@ def component_click(
     payload["data"] = data
     payload["message"] = message
     return payload
+
+
+def guild_create(guild_id: int = GUILD_ID, *, name: str | None = None) -> dict[str, Any]:
+    """A GUILD_CREATE event's data: the bot joined (or got back) a server. Only the fields
+    discord.py's Guild reads without a default; no members, channels or roles."""
+    return {
+        "id": str(guild_id),
+        "name": name or f"server-{guild_id % 1000}",
+        "icon": None,
+        "owner_id": str(USER_ID),
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "roles": [],
+        "emojis": [],
+        "features": [],
+        "mfa_level": 0,
+        "system_channel_flags": 0,
+        "preferred_locale": "en-US",
+        "premium_tier": 0,
+        "nsfw_level": 0,
+        "member_count": 2,
+        "members": [],
+        "channels": [],
+        "threads": [],
+        "stickers": [],
+        "large": False,
+    }
+
+
+def guild_delete(guild_id: int = GUILD_ID, *, unavailable: bool = False) -> dict[str, Any]:
+    """A GUILD_DELETE event's data: the bot was removed (or, with `unavailable`, the
+    server is in an outage and will come back: nothing of it must be cancelled)."""
+    data: dict[str, Any] = {"id": str(guild_id)}
+    if unavailable:
+        data["unavailable"] = True
+    return data
