@@ -1,5 +1,6 @@
 """The periodic retention sweep: purge old finished jobs and delete their video files,
-and forget the settings of servers the bot left longer ago than the retention period.
+forget the settings of servers the bot left longer ago than the retention period, and
+the admin log's entries older than it.
 
 Kept free of Discord so the composition root can start and stop it like any task.
 """
@@ -12,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 
+from storage.audit import AuditStore
 from storage.db import Database
 from storage.retention import forget_departed_guilds, purge_finished
 
@@ -59,6 +61,7 @@ class RetentionSweeper:
         servers = await forget_departed_guilds(self.db, left_before=older_than)
         if servers:
             log.info("retention: forgot the settings of %d server(s) the bot left", servers)
+        await AuditStore(self.db).forget_before(older_than)
         return report.purged
 
     def start(self) -> None:
