@@ -87,11 +87,16 @@ class WebServer:
     # -- handlers ----------------------------------------------------------------------
 
     async def _callback(self, request: web.Request) -> web.Response:
+        """Only an active job of the provider the path names is poked: a token sent under
+        another vendor's name, or for a job that has ended, changes nothing."""
         await request.read()  # drained, never trusted
-        job_id = await self.store.poke_by_callback(request.match_info["token"])
+        token, provider = request.match_info["token"], request.match_info["provider"]
+        job_id = None
+        if URL_TOKEN.fullmatch(token):
+            job_id = await self.store.poke_by_callback(token, provider)
         if job_id is None:
             return web.json_response({"ok": False}, status=404)
-        log.info("job %d: callback from %s; polling now", job_id, request.match_info["provider"])
+        log.info("job %d: callback from %s; polling now", job_id, provider)
         self.wake()
         return web.json_response({"ok": True})
 
