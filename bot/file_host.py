@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,11 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 600.0
+# The shape of every token this bot puts in a URL (secrets.token_urlsafe: letters, digits,
+# "-" and "_"), and of the names publish() is given (veo-job-<id>.mp4, never a dot first).
+# Anything else in a request is not ours, and is refused before the disk is asked.
+URL_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 
 class FileHost:
@@ -43,6 +50,8 @@ class FileHost:
 
     def publish(self, source: Path, name: str) -> str | None:
         """A public URL for a copy of `source`, or None when it cannot fit the budget."""
+        if not FILE_NAME.fullmatch(name):
+            raise ValueError(f"not a name path_for would serve: {name!r}")
         size = source.stat().st_size
         if size > self.max_bytes:
             return None
@@ -59,15 +68,24 @@ class FileHost:
         return f"{self.public_url}/files/{token}/{name}"
 
     def path_for(self, token: str, name: str) -> Path | None:
-        """The file behind a URL, while it has not expired; None for anything else."""
-        if "/" in token or "/" in name or token.startswith(".") or name.startswith("."):
+        """The file behind a URL, while it has not expired; None for anything else.
+
+        Only tokens and names of the shapes handed out are looked up: a separator, a
+        control character (a NUL made the file system raise), a dot first, a non-ASCII
+        letter or an absurd length never reaches the disk. A file that resolves outside
+        the folder (a link someone left in it) is not served either.
+        """
+        if not (URL_TOKEN.fullmatch(token) and FILE_NAME.fullmatch(name)):
             return None
-        target = self.root / token / name
         try:
-            published = target.stat().st_mtime
-        except OSError:
+            root = self.root.resolve(strict=True)
+            real = (root / token / name).resolve(strict=True)
+            info = real.stat()
+        except (OSError, RuntimeError):  # missing, unreadable, or a loop of links
             return None
-        return target if self._clock() - published < self.retention else None
+        if real.parent.parent != root or not stat.S_ISREG(info.st_mode):
+            return None
+        return real if self._clock() - info.st_mtime < self.retention else None
 
     def sweep(self, room_for: int = 0) -> int:
         """Delete expired files, then the oldest until `room_for` more bytes fit."""

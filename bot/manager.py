@@ -30,6 +30,7 @@ from bot.providers.base import (
     ProviderAuthError,
     ProviderError,
     ProviderTimeout,
+    ResultNotDownloaded,
     ResultNotReady,
     ResultTooLarge,
     TaskState,
@@ -684,20 +685,23 @@ class JobManager:
                 fetched = await provider.fetch(
                     job.task_id, job.model, done, dest, self.max_download_bytes
                 )
-        except ResultTooLarge as exc:
-            await self._vendor_ok(job)  # it answered, with a video too large to fetch
+        except ResultNotDownloaded as exc:
+            # Too large, or sent too slowly: it answered, with a video we will not fetch.
+            await self._vendor_ok(job)
             url = exc.url or job.result_url
             if url is None:
                 log.warning(
-                    "job %d: video over VEO_MAX_DOWNLOAD_MB and %s gives no link; refunding",
+                    "job %d: video not downloaded (%s) and %s gives no link; refunding",
                     job.id,
+                    exc.detail or exc.code,
                     job.provider,
                 )
-                await self._fail(
-                    job,
-                    "too_large",
-                    "The video is larger than this bot may download, and the video service gives no link to it. Your quota was refunded.",
+                message = (
+                    "The video is larger than this bot may download, and the video service gives no link to it. Your quota was refunded."
+                    if isinstance(exc, ResultTooLarge)
+                    else exc.member_message + " Your quota was refunded."
                 )
+                await self._fail(job, exc.code, message)
                 return
             job = await self.store.update(
                 job,
@@ -705,6 +709,7 @@ class JobManager:
                 status=JobStatus.DELIVERING,
                 result_url=url,
                 result_url_expires_at=exc.url_expires_at or job.result_url_expires_at,
+                error_code=exc.code,  # why a link and not the file (the post says so)
                 attempts=0,
             )
             await self._deliver(job)

@@ -120,7 +120,11 @@ def ready_message(
     text = f"✅ {ready_marker(job.id)}, <@{job.user_id}>!"
     if link is not None:
         expiry = f" (the link expires <t:{int(link_expires_at)}:R>)" if link_expires_at else ""
-        text += f"\nThe file is larger than this channel's upload limit, so here is a link{expiry}:\n{link}"
+        if job.error_code == "download_too_slow":  # the manager gave up on fetching it
+            why = "The video service sent the video too slowly for the bot to download it"
+        else:
+            why = "The file is larger than this channel's upload limit"
+        text += f"\n{why}, so here is a link{expiry}:\n{link}"
     return text
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.file_host import FileHost
+from bot.file_host import URL_TOKEN, FileHost
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage import JobStore
 
@@ -60,7 +61,9 @@ class WebServer:
     # -- addresses handed to vendors ---------------------------------------------------
 
     def url_for(self, token: str, filename: str) -> str:
-        return f"{self.public_url}/images/{token}/{filename}"
+        # Member images keep letters of any script in their names: quoted, the URL is
+        # plain ASCII, and the server gets the stored name back to match.
+        return f"{self.public_url}/images/{token}/{quote(filename, safe='')}"
 
     def callback_url(self, provider: str, token: str) -> str:
         return f"{self.public_url}/callbacks/{provider}/{token}"
@@ -84,17 +87,25 @@ class WebServer:
     # -- handlers ----------------------------------------------------------------------
 
     async def _callback(self, request: web.Request) -> web.Response:
+        """Only an active job of the provider the path names is poked: a token sent under
+        another vendor's name, or for a job that has ended, changes nothing."""
         await request.read()  # drained, never trusted
-        job_id = await self.store.poke_by_callback(request.match_info["token"])
+        token, provider = request.match_info["token"], request.match_info["provider"]
+        job_id = None
+        if URL_TOKEN.fullmatch(token):
+            job_id = await self.store.poke_by_callback(token, provider)
         if job_id is None:
             return web.json_response({"ok": False}, status=404)
-        log.info("job %d: callback from %s; polling now", job_id, request.match_info["provider"])
+        log.info("job %d: callback from %s; polling now", job_id, provider)
         self.wake()
         return web.json_response({"ok": True})
 
     async def _image(self, request: web.Request) -> web.Response:
-        image = await self.store.image_by_token(request.match_info["token"])
-        if image is None:
+        """Served only as handed out: the token and its own filename, while the token is
+        unexpired and the job active."""
+        token = request.match_info["token"]
+        image = await self.store.image_by_token(token) if URL_TOKEN.fullmatch(token) else None
+        if image is None or image.filename != request.match_info["filename"]:
             raise web.HTTPNotFound()
         return web.Response(
             body=image.data, content_type=image.mime, headers={"Cache-Control": "no-store"}

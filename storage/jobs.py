@@ -358,10 +358,15 @@ class JobStore:
         )
         return int(row[0]) if row else 0
 
-    async def poke_by_callback(self, token: str) -> int | None:
-        """A vendor said a task changed: make its job due now. Returns the job id, if any."""
+    async def poke_by_callback(self, token: str, provider: str) -> int | None:
+        """A vendor said a task changed: make its job due now. Returns the job id, if any:
+        only an active job of `provider` (the one the callback's path names) counts."""
         now = self._clock()
-        row = await self.db.fetchone("SELECT id FROM jobs WHERE callback_token = ?", (token,))
+        row = await self.db.fetchone(
+            f"SELECT id FROM jobs WHERE callback_token = ? AND provider = ? "
+            f"AND status IN ({_ACTIVE_SQL})",
+            (token, provider),
+        )
         if row is None:
             return None
         await self.db.execute(

@@ -205,10 +205,10 @@ class TaskNotFound(ProviderError):
     code = "not_found"
 
 
-class ResultTooLarge(ProviderError):
-    """The video is over the download cap. `url` is set when the vendor gave one."""
-
-    code = "too_large"
+class ResultNotDownloaded(ProviderError):
+    """The video is finished but the bot will not fetch it (the base of the two reasons
+    below). `url` is the vendor's link when the adapter knows one: the member can still
+    have the video through it, so the job is delivered as that link instead of failing."""
 
     def __init__(
         self,
@@ -221,6 +221,32 @@ class ResultTooLarge(ProviderError):
         super().__init__(member_message, detail=detail)
         self.url = url
         self.url_expires_at = url_expires_at
+
+
+class ResultTooLarge(ResultNotDownloaded):
+    """The video is over the download cap."""
+
+    code = "too_large"
+
+
+class DownloadTooSlow(ResultNotDownloaded):
+    """The video did not arrive within its download's total time budget (`budget`,
+    seconds). Without a budget, a CDN that trickles bytes, each within the silence limit,
+    would hold a job slot for good. Not retried: the same link is most likely as slow."""
+
+    code = "download_too_slow"
+
+    def __init__(
+        self,
+        member_message: str,
+        *,
+        budget: float,
+        url: str | None = None,
+        url_expires_at: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(member_message, url=url, url_expires_at=url_expires_at, detail=detail)
+        self.budget = budget
 
 
 @runtime_checkable

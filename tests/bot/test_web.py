@@ -90,7 +90,7 @@ async def test_a_callback_makes_its_job_due_now_and_wakes_the_manager(env) -> No
     server, store, clock, woken = env
     job_id = await make_job(store)
     await store.db.execute(
-        "UPDATE jobs SET callback_token = 'cb-1', next_poll_at = ? WHERE id = ?",
+        "UPDATE jobs SET provider = 'apixo', callback_token = 'cb-1', next_poll_at = ? WHERE id = ?",
         (clock.now + 300, job_id),
     )
     async with aiohttp.ClientSession() as http:
