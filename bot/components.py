@@ -182,10 +182,25 @@ class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
     key, label, emoji, action = "delete", "Delete", "🗑️", Action.DELETE
 
     async def act(self, interaction: Interaction, job: Job) -> None:
+        # Only the message clicked, and only if it is the bot's own post of this job's
+        # video: a moderator's Manage Messages must not reach anyone else's message.
+        message = interaction.message
+        me = interaction.client.user
+        if (
+            message is None
+            or me is None
+            or message.author.id != me.id
+            or message.id != job.delivered_message_id
+        ):
+            await interaction.response.send_message(
+                f"⚠️ This button only deletes the video I posted for job #{job.id}, "
+                "and this is not that post.",
+                ephemeral=True,
+            )
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            if interaction.message is not None:
-                await interaction.message.delete()
+            await message.delete()
         except discord.HTTPException as exc:
             log.info("job %d: could not delete its post: %s", job.id, exc)
             await interaction.edit_original_response(content="I could not delete that post.")
