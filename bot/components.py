@@ -1,8 +1,10 @@
 """Persistent buttons. Each carries its job number in its custom_id, so it keeps working
 after a restart (registered once with `add_dynamic_items`; STYLE 11).
 
-Only the job's owner or a server admin (Manage Server) may use a job's buttons; anyone
-else gets a polite private refusal.
+A job number in a custom_id comes from outside like any other, so every button asks
+`bot.access.may` for its own action: the job's owner may use it from anywhere, an admin
+(Manage Server) only inside the job's own server, and Delete is also open to Manage
+Messages there. Anyone else is told, privately, exactly what a missing job gets.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.access import Action
+from bot.askers import asker_of
 from bot.requests import RequestInvalid
 from storage import Job, JobStatus
 
@@ -24,23 +28,15 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
 
 
-def is_admin(interaction: Interaction) -> bool:
-    perms = interaction.permissions
-    return bool(perms.manage_guild or perms.administrator)
-
-
-async def owned_job(interaction: Interaction, job_id: int) -> Job | None:
-    """The job if the clicker may act on it; otherwise answer them and return None."""
+async def owned_job(interaction: Interaction, job_id: int, action: Action) -> Job | None:
+    """The job if the clicker may take `action` on it; otherwise answer them (in the
+    words of a missing job) and return None."""
     bot: VeoBot = interaction.client
     try:
-        job = await bot.service.job_for(job_id, interaction.user.id, is_admin=is_admin(interaction))
-    except RequestInvalid:
-        await interaction.response.send_message(
-            f"Only the member who made job #{job_id} (or a server admin) can use this button.",
-            ephemeral=True,
-        )
+        return await bot.service.job_for(job_id, asker_of(interaction), action)
+    except RequestInvalid as exc:
+        await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
         return None
-    return job
 
 
 def cancel_prompt(job: Job) -> tuple[str, discord.ui.View]:
@@ -60,10 +56,12 @@ def cancel_prompt(job: Job) -> tuple[str, discord.ui.View]:
 
 
 class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:_:(?P<job>\d+)"):
-    """A button bound to one job; subclasses set their template, `action`, the look, and
-    `act`. (This base's template is never registered.)"""
+    """A button bound to one job; subclasses set their template, `key` (the custom_id's
+    word), the `action` the rule is asked about, the look, and `act`. (This base's
+    template is never registered.)"""
 
-    action = ""
+    key = ""
+    action = Action.VIEW
     label = ""
     style = discord.ButtonStyle.secondary
     emoji: str | None = None
@@ -75,7 +73,7 @@ class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:
                 label=self.label,
                 style=self.style,
                 emoji=self.emoji,
-                custom_id=f"veo:{self.action}:{job_id}",
+                custom_id=f"veo:{self.key}:{job_id}",
             )
         )
 
@@ -86,7 +84,7 @@ class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:
         return cls(int(match["job"]))
 
     async def callback(self, interaction: Interaction) -> None:
-        job = await owned_job(interaction, self.job_id)
+        job = await owned_job(interaction, self.job_id, self.action)
         if job is not None:
             await self.act(interaction, job)
 
@@ -95,7 +93,8 @@ class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:
 
 
 class CancelButton(_JobButton, template=r"veo:cancel:(?P<job>\d+)"):
-    action, label, style, emoji = "cancel", "Cancel", discord.ButtonStyle.danger, "✖️"
+    key, label, style, emoji = "cancel", "Cancel", discord.ButtonStyle.danger, "✖️"
+    action = Action.CANCEL
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         if not job.is_active:
@@ -108,14 +107,13 @@ class CancelButton(_JobButton, template=r"veo:cancel:(?P<job>\d+)"):
 
 
 class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
-    action, label, style = "cancel-yes", "Yes, cancel it", discord.ButtonStyle.danger
+    key, label, style = "cancel-yes", "Yes, cancel it", discord.ButtonStyle.danger
+    action = Action.CANCEL
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         bot: VeoBot = interaction.client
         try:
-            job = await bot.service.cancel(
-                job.id, interaction.user.id, is_admin=is_admin(interaction)
-            )
+            job = await bot.service.cancel(job.id, asker_of(interaction))
         except RequestInvalid as exc:
             await interaction.response.edit_message(content=str(exc), view=None)
             return
@@ -129,7 +127,7 @@ class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
 
 
 class RetryButton(_JobButton, template=r"veo:retry:(?P<job>\d+)"):
-    action, label, emoji = "retry", "Retry", "🔁"
+    key, label, emoji, action = "retry", "Retry", "🔁", Action.RETRY
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         from cogs.submission import submit_request  # the shared path of every new job
@@ -137,9 +135,7 @@ class RetryButton(_JobButton, template=r"veo:retry:(?P<job>\d+)"):
         bot: VeoBot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            request, images = await bot.service.again(
-                job.id, interaction.user.id, is_admin=is_admin(interaction)
-            )
+            request, images = await bot.service.again(job.id, asker_of(interaction))
         except RequestInvalid as exc:
             await interaction.edit_original_response(content=f"⚠️ {exc}")
             return
@@ -159,16 +155,15 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
         self.add_item(self.prompt)
 
     async def on_submit(self, interaction: Interaction) -> None:
+        # Whoever holds the form's id can send it, and permissions change: ask the rule
+        # again for this sender, here (`again` does, with the Remix action).
         from cogs.submission import submit_request
 
         bot: VeoBot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             request, images = await bot.service.again(
-                self.job.id,
-                interaction.user.id,
-                is_admin=is_admin(interaction),
-                prompt=self.prompt.value,
+                self.job.id, asker_of(interaction), prompt=self.prompt.value
             )
         except RequestInvalid as exc:
             await interaction.edit_original_response(content=f"⚠️ {exc}")
@@ -177,20 +172,35 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
 
 
 class RemixButton(_JobButton, template=r"veo:remix:(?P<job>\d+)"):
-    action, label, emoji = "remix", "Remix", "✏️"
+    key, label, emoji, action = "remix", "Remix", "✏️", Action.REMIX
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         await interaction.response.send_modal(RemixModal(job))
 
 
 class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
-    action, label, emoji = "delete", "Delete", "🗑️"
+    key, label, emoji, action = "delete", "Delete", "🗑️", Action.DELETE
 
     async def act(self, interaction: Interaction, job: Job) -> None:
+        # Only the message clicked, and only if it is the bot's own post of this job's
+        # video: a moderator's Manage Messages must not reach anyone else's message.
+        message = interaction.message
+        me = interaction.client.user
+        if (
+            message is None
+            or me is None
+            or message.author.id != me.id
+            or message.id != job.delivered_message_id
+        ):
+            await interaction.response.send_message(
+                f"⚠️ This button only deletes the video I posted for job #{job.id}, "
+                "and this is not that post.",
+                ephemeral=True,
+            )
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            if interaction.message is not None:
-                await interaction.message.delete()
+            await message.delete()
         except discord.HTTPException as exc:
             log.info("job %d: could not delete its post: %s", job.id, exc)
             await interaction.edit_original_response(content="I could not delete that post.")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.access import Action, Asker, may
 from bot.manager import JobManager
 from bot.messages import day_key, duration_text, next_reset
 from bot.metrics import Metrics
@@ -371,10 +372,12 @@ class VideoService:
         """The bot is in a server (again): its kept settings apply as before."""
         await self.guilds.mark_back(guild_id)
 
-    async def job_for(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
-        """A job the asker may see or act on: their own, or any for an admin."""
+    async def job_for(self, job_id: int, asker: Asker, action: Action) -> Job:
+        """The job, if `asker` may take `action` on it (`bot.access.may`). A job they may
+        not touch is refused in the very words of a missing one: numbers are sequential,
+        so any other answer would tell a guesser which jobs exist."""
         job = await self.store.get(job_id)
-        if job is None or (job.user_id != user_id and not is_admin):
+        if job is None or not may(asker, job, action):
             raise RequestInvalid(f"You have no job #{job_id}.")
         return job
 
@@ -385,11 +388,13 @@ class VideoService:
         return await self.store.queue_position(job.id)
 
     async def again(
-        self, job_id: int, user_id: int, *, is_admin: bool = False, prompt: str | None = None
+        self, job_id: int, asker: Asker, *, prompt: str | None = None
     ) -> tuple[GenerationRequest, list[InputImage]]:
         """The request and images of an earlier job, for Retry (same settings) and Remix
-        (a new prompt). It is validated again, as a new command would be."""
-        job = await self.job_for(job_id, user_id, is_admin=is_admin)
+        (a new prompt: the Remix action, so a Remix can never pass as a Retry). It is
+        validated again, as a new command would be."""
+        action = Action.RETRY if prompt is None else Action.REMIX
+        job = await self.job_for(job_id, asker, action)
         if job.purged_at is not None:
             raise RequestInvalid(
                 f"Job #{job_id} is too old: its prompt and images were deleted after "
@@ -404,9 +409,9 @@ class VideoService:
         images = [InputImage(i.data, i.mime, i.filename, i.source_url) for i in stored]
         return request, images
 
-    async def cancel(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
+    async def cancel(self, job_id: int, asker: Asker) -> Job:
         """Cancel a member's job. Raises RequestInvalid with the member's words."""
-        job = await self.job_for(job_id, user_id, is_admin=is_admin)
+        job = await self.job_for(job_id, asker, Action.CANCEL)
         if not job.is_active:
             raise RequestInvalid(f"Job #{job_id} has already ended ({job.status.value}).")
         cancelled = await self.store.request_cancel(job_id)
@@ -449,11 +454,14 @@ class VideoService:
             if rules.allows(p.name, spec.name)
         ]
 
-    async def refund_job(self, job_id: int, guild_id: int) -> Job:
-        """An admin gives back what one job of their server charged the member."""
-        job = await self.store.get(job_id)
-        if job is None or job.guild_id != guild_id:
-            raise RequestInvalid(f"There is no job #{job_id} on this server.")
+    async def refund_job(self, job_id: int, asker: Asker) -> Job:
+        """An admin gives back what one job of their server charged the member. Another
+        server's job is refused in the words of a missing one (said to an admin, so
+        about the server rather than about "your" jobs)."""
+        try:
+            job = await self.job_for(job_id, asker, Action.REFUND)
+        except RequestInvalid:
+            raise RequestInvalid(f"There is no job #{job_id} on this server.") from None
         if job.is_active:
             raise RequestInvalid(
                 f"Job #{job_id} is still running; if it fails it is refunded by itself. "

@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.askers import asker_of
 from bot.providers import ProviderRegistry
 from bot.requests import RequestInvalid, choose_model
 from bot.service import channel_list
@@ -180,8 +181,7 @@ class AdminCog(commands.Cog):
         if interaction.guild_id is None:
             await self._say(interaction, DM_ONLY)
             return None
-        perms = interaction.permissions
-        if not (perms.manage_guild or perms.administrator):
+        if not asker_of(interaction).manage_guild:
             await self._say(interaction, NOT_ADMIN)
             return None
         return interaction.guild_id
@@ -447,7 +447,7 @@ class AdminCog(commands.Cog):
         if (guild_id := await self._guild(interaction)) is None:
             return
         try:
-            refunded = await self.bot.service.refund_job(job, guild_id)
+            refunded = await self.bot.service.refund_job(job, asker_of(interaction))
         except RequestInvalid as exc:
             await self._say(interaction, str(exc))
             return

@@ -15,7 +15,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import messages
-from bot.components import cancel_prompt, is_admin
+from bot.access import Action
+from bot.askers import asker_of
+from bot.components import cancel_prompt
 from bot.providers.base import Mode, ModelSpec
 from bot.requests import (
     MODE_LABELS,
@@ -229,17 +231,18 @@ class VeoCog(commands.Cog):
 
     # -- /veo status, cancel, history ----------------------------------------------------
 
-    async def _asked_job(self, interaction: discord.Interaction[VeoBot], job: str) -> Job:
-        """The job a command names, if the member may see it (raises RequestInvalid)."""
-        return await self.service.job_for(
-            parse_job_number(job), interaction.user.id, is_admin=is_admin(interaction)
-        )
+    async def _asked_job(
+        self, interaction: discord.Interaction[VeoBot], job: str, action: Action
+    ) -> Job:
+        """The job a command names, if the member may take `action` on it (raises
+        RequestInvalid, the same for a job they may not touch as for a missing one)."""
+        return await self.service.job_for(parse_job_number(job), asker_of(interaction), action)
 
     @veo.command(name="status", description="One of your jobs in detail")
     @app_commands.describe(job="The job number, e.g. #12 (pick one from the list)")
     async def status(self, interaction: discord.Interaction[VeoBot], job: str) -> None:
         try:
-            found = await self._asked_job(interaction, job)
+            found = await self._asked_job(interaction, job, Action.VIEW)
         except RequestInvalid as exc:
             await self._say(interaction, f"⚠️ {exc}")
             return
@@ -261,7 +264,7 @@ class VeoCog(commands.Cog):
     @app_commands.describe(job="The job number, e.g. #12 (pick one from the list)")
     async def cancel(self, interaction: discord.Interaction[VeoBot], job: str) -> None:
         try:
-            found = await self._asked_job(interaction, job)
+            found = await self._asked_job(interaction, job, Action.CANCEL)
         except RequestInvalid as exc:
             await self._say(interaction, f"⚠️ {exc}")
             return

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.access import Asker
 from bot.client import VeoBot
 from bot.components import result_custom_id
 from bot.messages import day_key, ready_marker
@@ -23,6 +24,7 @@ from tests.sim.discord_sim import DiscordSim
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 FAST = "veo-3.1-fast-generate-preview"
+OWNER = Asker(USER_ID, GUILD_ID)
 
 
 def origin(**kw: object) -> Origin:
@@ -250,7 +252,7 @@ async def test_cancel_before_submit_refunds_at_once(start_bot: BotFactory, apiyi
     bot = await start_bot(apiyi_settings)
     request = GenerationRequest(provider="apiyi", model=FAST, prompt="x")
     job = await bot.service.accept(request, [], origin())  # still on hold: not yet submitted
-    cancelled = await bot.service.cancel(job.id, USER_ID)
+    cancelled = await bot.service.cancel(job.id, OWNER)
     assert (cancelled.status, cancelled.quota_state) == (JobStatus.CANCELLED, QuotaState.REFUNDED)
     assert await usage(bot) == 0
 
@@ -260,7 +262,7 @@ async def test_cancel_after_submit_keeps_the_charge_when_the_vendor_renders(
 ) -> None:
     bot = await start_bot(apiyi_settings)
     job, task_id = await held_job(bot, apiyi_sim)
-    await bot.service.cancel(job.id, USER_ID)
+    await bot.service.cancel(job.id, OWNER)
     apiyi_sim.set_task_status(task_id, "completed")
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.CANCELLED, QuotaState.COMMITTED)
@@ -273,7 +275,7 @@ async def test_cancel_after_submit_refunds_when_the_vendor_fails(
 ) -> None:
     bot = await start_bot(apiyi_settings)
     job, task_id = await held_job(bot, apiyi_sim)
-    await bot.service.cancel(job.id, USER_ID)
+    await bot.service.cancel(job.id, OWNER)
     apiyi_sim.set_task_status(task_id, "failed")
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.CANCELLED, QuotaState.REFUNDED)
@@ -285,7 +287,7 @@ async def test_other_members_cannot_cancel(start_bot: BotFactory, apiyi_settings
     bot = await start_bot(apiyi_settings)
     job = await submit(bot)
     with pytest.raises(RequestInvalid, match="no job"):
-        await bot.service.cancel(job.id, USER_ID + 1)
+        await bot.service.cancel(job.id, Asker(USER_ID + 1, GUILD_ID))
 
 
 # -- restarts ---------------------------------------------------------------------------

@@ -117,7 +117,7 @@ async def test_status_shows_ones_own_job_in_detail(
     assert plain["content"] == text
 
 
-async def test_status_of_anothers_job_is_refused_but_an_admin_sees_it(
+async def test_status_of_anothers_job_is_refused_but_an_admin_of_its_server_sees_it(
     start_bot: BotFactory, make_settings: SettingsFactory, discord_sim: DiscordSim
 ) -> None:
     bot = await start_bot(make_settings())
@@ -140,6 +140,18 @@ async def test_status_of_anothers_job_is_refused_but_an_admin_sees_it(
     )
     assert admin["content"].startswith(f"🎬 **Job #1** for <@{USER_ID}>\n> scene 0")
     assert "Status: ⏳ Queued · position **1** in the queue" in admin["content"]
+
+    # Manage Server in another server is nothing here (tests/cogs/test_tenancy.py has more).
+    elsewhere, _ = await command(
+        bot,
+        discord_sim,
+        "status",
+        options={"job": "#1"},
+        user_id=STRANGER,
+        guild_id=GUILD_ID + 1,
+        member_permissions=PERMS_FULL | MANAGE_GUILD,
+    )
+    assert elsewhere["content"] == "⚠️ You have no job #1."
 
 
 async def test_cancel_command_asks_then_the_button_cancels_and_refunds(

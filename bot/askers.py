@@ -1,0 +1,28 @@
+"""Who is asking, read from a Discord interaction, for the access rule in `bot.access`.
+
+Every command, button and form turns its interaction into an `Asker` here and nowhere
+else, so the rule sees the same facts however a job number reached the bot. The
+permissions are the ones Discord resolved for the member in the interaction's own server
+and channel; they say nothing about any other server. Outside a server nobody holds any,
+whatever a payload claims.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from bot.access import Asker
+
+
+def asker_of(interaction: discord.Interaction[Any]) -> Asker:
+    """The asker behind `interaction`: Administrator counts as every permission."""
+    perms = interaction.permissions
+    in_server = interaction.guild_id is not None
+    return Asker(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        manage_guild=in_server and (perms.manage_guild or perms.administrator),
+        manage_messages=in_server and (perms.manage_messages or perms.administrator),
+    )
