@@ -39,16 +39,24 @@ async def owned_job(interaction: Interaction, job_id: int, action: Action) -> Jo
         return None
 
 
-def cancel_prompt(job: Job) -> tuple[str, discord.ui.View]:
-    """What cancelling will cost, said before the member confirms (no vendor can stop
-    a render, so after submission the charge stays if the vendor finishes)."""
+def cancel_prompt(job: Job, *, owner: bool = True) -> tuple[str, discord.ui.View]:
+    """What cancelling will cost, said before anyone confirms. No vendor can stop a
+    render, and a render it finished was billed; `owner` is False when an admin cancels
+    another member's job, so the words say whose quota it is."""
+    whose = "your" if owner else "the member's"
     if job.status is JobStatus.QUEUED:
-        text = f"Cancel job #{job.id}? It has not been sent yet, so your quota is given back."
-    else:
+        text = f"Cancel job #{job.id}? It has not been sent yet, so {whose} quota is given back."
+    elif job.status in (JobStatus.SUBMITTING, JobStatus.RUNNING):
         text = (
             f"Cancel job #{job.id}? The video service is already making it and cannot be "
             "stopped. I will not post it. If the service still finishes, the video was paid "
-            "for and your quota stays used; if it fails, your quota is given back."
+            f"for and {whose} quota stays used; if it fails, {whose} quota is given back."
+        )
+    else:
+        text = (
+            f"Cancel job #{job.id}? The video service has already made it (and billed it), "
+            f"so {whose} quota stays used. If it is not yet on its way to the channel, I "
+            "will not post it."
         )
     view = discord.ui.View(timeout=None)
     view.add_item(ConfirmCancelButton(job.id))
@@ -102,7 +110,7 @@ class CancelButton(_JobButton, template=r"veo:cancel:(?P<job>\d+)"):
                 f"Job #{job.id} has already ended.", ephemeral=True
             )
             return
-        text, view = cancel_prompt(job)
+        text, view = cancel_prompt(job, owner=job.user_id == interaction.user.id)
         await interaction.response.send_message(text, view=view, ephemeral=True)
 
 
@@ -117,8 +125,13 @@ class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
         except RequestInvalid as exc:
             await interaction.response.edit_message(content=str(exc), view=None)
             return
+        whose = "your" if job.user_id == interaction.user.id else "the member's"
         if job.status is JobStatus.CANCELLED:
-            text = f"Job #{job.id} is cancelled and your quota was given back."
+            text = f"Job #{job.id} is cancelled and {whose} quota was given back."
+        elif job.completed_at is not None:
+            text = (
+                f"Job #{job.id} will not be posted. It was already made, so the quota stays used."
+            )
         else:
             text = (
                 f"Job #{job.id} will not be posted. I'll settle the quota when the service is done."
@@ -212,7 +225,7 @@ def result_custom_id(job_id: int) -> str:
     """The Delete button's custom_id under job `job_id`'s video. Only the bot can put
     components on its messages, so this marks the delivery post (file or link) in a way
     no member's text can imitate; found in channel history after a restart."""
-    return f"veo:{DeleteButton.action}:{job_id}"
+    return f"veo:{DeleteButton.key}:{job_id}"
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (

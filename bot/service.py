@@ -416,6 +416,11 @@ class VideoService:
             raise RequestInvalid(f"Job #{job_id} has already ended ({job.status.value}).")
         cancelled = await self.store.request_cancel(job_id)
         assert cancelled is not None
+        if cancelled.is_active and cancelled.cancel_requested_at is None:
+            raise RequestInvalid(
+                f"Job #{job_id} is already being posted, so it can no longer be cancelled. "
+                "You can delete the video once it is there."
+            )
         if self.manager is not None:
             self.manager.queue_changed()
         return cancelled

@@ -275,7 +275,7 @@ class VeoCog(commands.Cog):
                 "so there is nothing to cancel.",
             )
             return
-        text, view = cancel_prompt(found)
+        text, view = cancel_prompt(found, owner=found.user_id == interaction.user.id)
         await interaction.response.send_message(
             text, view=view, ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
