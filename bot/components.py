@@ -218,6 +218,8 @@ class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
             log.info("job %d: could not delete its post: %s", job.id, exc)
             await interaction.edit_original_response(content="I could not delete that post.")
             return
+        bot: VeoBot = interaction.client
+        await bot.service.deleted(job, asker_of(interaction))
         await interaction.edit_original_response(content=f"Deleted the video of job #{job.id}.")
 
 

@@ -20,6 +20,7 @@ from bot.metrics import Metrics
 from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode, ModelSpec
 from bot.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
+from bot.server_admin import AuditAction, ServerAdmin
 from bot.settings import Settings
 from bot.vendor_health import VendorHealth
 from storage import (
@@ -33,6 +34,7 @@ from storage import (
     SpendCaps,
     TooManyActive,
 )
+from storage.audit import AuditStore
 from storage.models import QuotaState, StoredImage
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,8 @@ class VideoService:
         self.manager = manager
         self.clock = clock
         self.guilds = GuildStore(store.db, clock=clock)
+        self.audit = AuditStore(store.db, clock=clock)
+        self.admin = ServerAdmin(store, self.guilds, self.audit, clock=clock)
 
     async def validate(self, draft: Draft, guild_id: int | None = None) -> GenerationRequest:
         """Check a draft; in a server, apply its default provider/model (when the member
@@ -423,6 +427,7 @@ class VideoService:
             )
         if self.manager is not None:
             self.manager.queue_changed()
+        await self._record(asker, AuditAction.CANCEL, cancelled)
         return cancelled
 
     async def quota(
@@ -440,10 +445,6 @@ class VideoService:
             active=active,
             exempt=self._exempt(rules, role_ids),
         )
-
-    async def reset_quota(self, user_id: int, guild_id: int | None) -> int:
-        """Give a member back today's used units in a server; returns how many."""
-        return await self.store.reset_usage(user_id, day_key(self.clock()), guild_id)
 
     async def spent_today(self, guild_id: int | None = None) -> float:
         """Estimated dollars of today's jobs (one server's, or the whole bot's)."""
@@ -476,4 +477,18 @@ class VideoService:
             raise RequestInvalid(f"Job #{job_id} did not use any quota (nothing to refund).")
         refunded = await self.store.refund(job_id)
         assert refunded is not None
+        await self._record(asker, AuditAction.REFUND, refunded)
         return refunded
+
+    async def deleted(self, job: Job, asker: Asker) -> None:
+        """A job's video post was deleted (logged when it was not the owner's own act)."""
+        await self._record(asker, AuditAction.DELETE, job)
+
+    async def _record(self, asker: Asker, action: str, job: Job) -> None:
+        """Write an admin's or moderator's act on another member's job to the log of the
+        job's server (the access rule already made sure it is the asker's server too)."""
+        if asker.user_id == job.user_id or job.guild_id is None:
+            return
+        await self.audit.record(
+            job.guild_id, asker.user_id, action, target_id=job.user_id, job_id=job.id
+        )

@@ -7,7 +7,6 @@ applied in `bot.service`; this module only stores them and shows them back.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -15,154 +14,27 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.askers import asker_of
-from bot.providers import ProviderRegistry
+from bot.audit_view import audit_embed
 from bot.requests import RequestInvalid, choose_model
+from bot.server_admin import NOT_ADMIN
 from bot.service import channel_list
 from bot.stats_view import stats_embed
-from storage import GuildSettings
+from cogs.admin_forms import (
+    model_choices,
+    parse_channels,
+    parse_models,
+    parse_roles,
+    parse_words,
+    settings_embed,
+)
 from storage.stats import DEFAULT_DAYS, MAX_DAYS, day_window, server_stats
 
 if TYPE_CHECKING:
     from bot.client import VeoBot
 
 NO_PINGS = discord.AllowedMentions.none()
-NOT_ADMIN = "Only members with the **Manage Server** permission can change the video settings."
 DM_ONLY = "These settings belong to a server: use `/veo-admin` in the server itself."
-CHANNEL_REF = re.compile(r"<#(\d{15,20})>|(\d{15,20})")
-ROLE_REF = re.compile(r"<@&(\d{15,20})>|(\d{15,20})")
-MAX_BANNED = 200
-MAX_WORD = 100
-
-
-def _parse_ids(text: str, pattern: re.Pattern[str], problem: str) -> list[int]:
-    ids: list[int] = []
-    if pattern.sub(" ", text).replace(",", " ").strip():
-        raise RequestInvalid(problem)
-    for match in pattern.finditer(text):
-        found = int(match[1] or match[2])
-        if found not in ids:
-            ids.append(found)
-    return ids
-
-
-def parse_channels(text: str) -> list[int]:
-    """`<#1> <#2>`, `1, 2` → [1, 2]; raises RequestInvalid on anything else."""
-    return _parse_ids(
-        text,
-        CHANNEL_REF,
-        "Give channels as mentions (type `#` and pick them), separated by spaces.",
-    )
-
-
-def parse_roles(text: str) -> list[int]:
-    """`<@&1> <@&2>` → [1, 2]; raises RequestInvalid on anything else."""
-    return _parse_ids(
-        text, ROLE_REF, "Give roles as mentions (type `@` and pick them), separated by spaces."
-    )
-
-
-def parse_models(text: str, registry: ProviderRegistry) -> list[str]:
-    """`apiyi, apixo/quality` → entries naming a service or one of its models."""
-    entries: list[str] = []
-    for part in text.replace(",", " ").split():
-        provider, _, model = part.partition("/")
-        if provider not in registry or (model and registry.model(provider, model) is None):
-            known = ", ".join(
-                f"`{p.name}`" + "".join(f", `{p.name}/{m}`" for m in p.models) for p in registry
-            )
-            raise RequestInvalid(f"`{part}` is not a service or model of this bot. Known: {known}")
-        if part not in entries:
-            entries.append(part)
-    return entries
-
-
-def parse_words(text: str) -> list[str]:
-    words: list[str] = []
-    for part in text.split(","):
-        word = " ".join(part.split())
-        if word and word.casefold() not in {w.casefold() for w in words}:
-            words.append(word)
-    if len(words) > MAX_BANNED or any(len(w) > MAX_WORD for w in words):
-        raise RequestInvalid(
-            f"Keep it to {MAX_BANNED} words or phrases of at most {MAX_WORD} characters each."
-        )
-    return words
-
-
-def settings_embed(bot: VeoBot, rules: GuildSettings, spent_today: float = 0.0) -> discord.Embed:
-    """Every current setting of a server, as an admin sees it."""
-    env_quota = bot.settings.daily_quota
-    embed = discord.Embed(title="Video settings for this server", colour=discord.Colour.blurple())
-    quota = (
-        f"**{rules.daily_quota}** videos a day per member"
-        if rules.daily_quota is not None
-        else f"**{env_quota}** videos a day per member (the bot's default)"
-    )
-    embed.add_field(name="Daily quota", value=quota, inline=False)
-    overrides = [f"<@{u}>: **{d}** a day" for u, d in rules.overrides.items()]
-    embed.add_field(name="Member quotas", value=_clip(overrides, "none"), inline=False)
-    embed.add_field(
-        name="Channels where /veo works",
-        value=channel_list(rules.allowed_channels)[:1024] or "every channel",
-        inline=False,
-    )
-    words = ", ".join(f"||{w}||" for w in rules.banned_words)
-    embed.add_field(
-        name="Banned words", value=_clip([words] if words else [], "none"), inline=False
-    )
-    if rules.default_provider and rules.default_model:
-        defaults = f"`{rules.default_provider}` / `{rules.default_model}`"
-    else:
-        provider = bot.providers.default
-        defaults = f"`{provider}` / `{bot.providers.default_model(provider)}` (the bot's default)"
-    embed.add_field(name="Default service / model", value=defaults, inline=False)
-    alerts = f"<#{rules.alert_channel_id}>" if rules.alert_channel_id else "not set"
-    embed.add_field(name="Alert channel", value=alerts, inline=False)
-    roles = " ".join(f"<@&{r}>" for r in rules.exempt_roles)
-    embed.add_field(
-        name="Roles without a quota", value=_clip([roles] if roles else [], "none"), inline=False
-    )
-    models = ", ".join(f"`{m}`" for m in rules.allowed_models)
-    embed.add_field(
-        name="Models members may use",
-        value=_clip([models] if models else [], "every model of the bot"),
-        inline=False,
-    )
-    weights = [f"`{m}`: counts as **{w}**" for m, w in sorted(rules.model_weights.items())]
-    embed.add_field(
-        name="Model weights", value=_clip(weights, "every video counts as 1"), inline=False
-    )
-    embed.add_field(
-        name="Daily spend cap", value=budget_text(bot, rules, spent_today), inline=False
-    )
-    return embed
-
-
-def budget_text(bot: VeoBot, rules: GuildSettings, spent_today: float) -> str:
-    cap = rules.daily_budget_usd
-    text = f"**${cap:,.2f}** a day" if cap is not None else "none"
-    text += f" (estimated today: ${spent_today:,.2f})"
-    if bot.settings.daily_budget_usd is not None:
-        text += f"; the bot's own cap of ${bot.settings.daily_budget_usd:,.2f} a day also applies"
-    return text
-
-
-def model_choices(
-    registry: ProviderRegistry, current: str, provider: str | None = None
-) -> list[app_commands.Choice[str]]:
-    """Models as `provider/model` choices, optionally of one service."""
-    return [
-        app_commands.Choice(name=f"{s.label} — {p.name}"[:100], value=f"{p.name}/{s.name}")
-        for p in registry
-        if not provider or p.name == provider
-        for s in p.models.values()
-        if current.lower() in f"{p.name}/{s.name} {s.label}".lower()
-    ][:25]
-
-
-def _clip(lines: list[str], empty: str) -> str:
-    text = "\n".join(lines) or empty
-    return text if len(text) <= 1024 else text[:1020] + " …"
+LOG_DEFAULT = 20
 
 
 class AdminCog(commands.Cog):
@@ -216,7 +88,7 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
-        await self.bot.service.guilds.set(guild_id, daily_quota=daily or None)
+        await self.bot.service.admin.change(asker_of(interaction), daily_quota=daily or None)
         done = (
             f"Members may now make {daily} video(s) a day."
             if daily
@@ -236,7 +108,7 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
-        await self.bot.service.guilds.set_member_quota(guild_id, member.id, daily)
+        await self.bot.service.admin.member_quota(asker_of(interaction), member.id, daily)
         done = (
             f"{member.mention} may now make {daily} video(s) a day."
             if daily is not None
@@ -251,7 +123,7 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
-        was = await self.bot.service.reset_quota(member.id, guild_id)
+        was = await self.bot.service.admin.reset_quota(asker_of(interaction), member.id)
         await self._show(
             interaction, guild_id, f"{member.mention} got back the {was} video(s) used today."
         )
@@ -268,7 +140,7 @@ class AdminCog(commands.Cog):
         except RequestInvalid as exc:
             await self._say(interaction, str(exc))
             return
-        await self.bot.service.guilds.set(guild_id, allowed_channels=ids)
+        await self.bot.service.admin.change(asker_of(interaction), allowed_channels=ids)
         done = (
             f"/veo now works only in {channel_list(ids)}."
             if ids
@@ -288,7 +160,7 @@ class AdminCog(commands.Cog):
         except RequestInvalid as exc:
             await self._say(interaction, str(exc))
             return
-        await self.bot.service.guilds.set(guild_id, banned_words=parsed)
+        await self.bot.service.admin.change(asker_of(interaction), banned_words=parsed)
         done = (
             f"{len(parsed)} banned word(s) saved." if parsed else "The banned-word list is empty."
         )
@@ -309,9 +181,10 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
-        guilds = self.bot.service.guilds
         if provider is None and model is None:
-            await guilds.set(guild_id, default_provider=None, default_model=None)
+            await self.bot.service.admin.change(
+                asker_of(interaction), default_provider=None, default_model=None
+            )
             await self._show(interaction, guild_id, "Members get the bot's default model again.")
             return
         registry = self.bot.providers
@@ -323,7 +196,9 @@ class AdminCog(commands.Cog):
         except RequestInvalid as exc:
             await self._say(interaction, str(exc))
             return
-        await guilds.set(guild_id, default_provider=chosen, default_model=name)
+        await self.bot.service.admin.change(
+            asker_of(interaction), default_provider=chosen, default_model=name
+        )
         await self._show(interaction, guild_id, f"Default set to `{chosen}` / `{name}`.")
 
     @defaults.autocomplete("provider")
@@ -355,7 +230,7 @@ class AdminCog(commands.Cog):
         except RequestInvalid as exc:
             await self._say(interaction, str(exc))
             return
-        await self.bot.service.guilds.set(guild_id, exempt_roles=ids)
+        await self.bot.service.admin.change(asker_of(interaction), exempt_roles=ids)
         done = (
             f"Members with {' '.join(f'<@&{r}>' for r in ids)} now have no daily quota "
             "(the spend cap still applies)."
@@ -378,7 +253,7 @@ class AdminCog(commands.Cog):
         except RequestInvalid as exc:
             await self._say(interaction, str(exc))
             return
-        await self.bot.service.guilds.set(guild_id, allowed_models=entries)
+        await self.bot.service.admin.change(asker_of(interaction), allowed_models=entries)
         done = (
             f"Members may now use only {', '.join(f'`{e}`' for e in entries)}."
             if entries
@@ -411,7 +286,7 @@ class AdminCog(commands.Cog):
         weights = {k: v for k, v in rules.model_weights.items() if k != key}
         if units > 1:
             weights[key] = units
-        await self.bot.service.guilds.set(guild_id, model_weights=weights)
+        await self.bot.service.admin.change(asker_of(interaction), model_weights=weights)
         await self._show(interaction, guild_id, f"A `{key}` video now counts as {units}.")
 
     @weight.autocomplete("model")
@@ -431,7 +306,7 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
-        await self.bot.service.guilds.set(guild_id, daily_budget_usd=dollars)
+        await self.bot.service.admin.change(asker_of(interaction), daily_budget_usd=dollars)
         done = (
             f"New videos stop for the day once the estimated spend reaches ${dollars:,.2f}."
             if dollars is not None
@@ -480,11 +355,26 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
-        await self.bot.service.guilds.set(
-            guild_id, alert_channel_id=channel.id if channel is not None else None
+        await self.bot.service.admin.change(
+            asker_of(interaction), alert_channel_id=channel.id if channel is not None else None
         )
         done = f"Alerts will go to {channel.mention}." if channel else "Alerts are off."
         await self._show(interaction, guild_id, done)
+
+    @admin.command(name="log", description="Who changed what here lately (admins and moderators)")
+    @app_commands.describe(count="How many of the newest entries (default 20)")
+    async def log(
+        self,
+        interaction: discord.Interaction[VeoBot],
+        count: app_commands.Range[int, 1, 50] = LOG_DEFAULT,
+    ) -> None:
+        if await self._guild(interaction) is None:
+            return
+        entries = await self.bot.service.admin.log(asker_of(interaction), limit=count)
+        embed = audit_embed(entries, retention_days=self.bot.settings.retention_days)
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_PINGS
+        )
 
 
 async def setup(bot: VeoBot) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.access import Asker
 from bot.client import VeoBot
 from bot.providers.base import Timing
 from bot.requests import GenerationRequest
@@ -268,7 +269,8 @@ async def test_a_reset_while_a_job_runs_does_not_over_grant(
     day = held.quota_day
     assert await bot.store.usage(USER_ID, day, GUILD_ID) == 1
 
-    assert await bot.service.reset_quota(USER_ID, GUILD_ID) == 1  # the admin gives it back
+    admin = Asker(USER_ID + 7, GUILD_ID, manage_guild=True)
+    assert await bot.service.admin.reset_quota(admin, USER_ID) == 1  # an admin gives it back
     assert await bot.store.usage(USER_ID, day, GUILD_ID) == 0
     after = await submit(bot, prompt="after the reset")
     await wait_for_job(bot, after.id, frozenset({JobStatus.RUNNING}))

@@ -1,0 +1,98 @@
+"""What a server's admins change, each change written to that server's admin log.
+
+Every method takes the `Asker` and acts on the asker's own server only: there is no way
+to name another server here. The cogs check Manage Server before they call (to answer
+politely); the check is repeated here so no caller can skip it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.access import Asker
+from bot.messages import day_key
+from bot.requests import RequestInvalid
+from storage import GuildSettings, GuildStore, JobStore
+from storage.audit import AuditEntry, AuditStore
+
+NOT_ADMIN = "Only members with the **Manage Server** permission can change the video settings."
+
+
+class AuditAction:
+    """The names entries are stored under (the words are made when they are shown)."""
+
+    SETTINGS = "settings"
+    MEMBER_QUOTA = "member_quota"
+    QUOTA_RESET = "quota_reset"
+    REFUND = "refund"
+    DELETE = "delete"
+    CANCEL = "cancel"
+
+
+class ServerAdmin:
+    def __init__(
+        self,
+        store: JobStore,
+        guilds: GuildStore,
+        audit: AuditStore,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.guilds = guilds
+        self.audit = audit
+        self.clock = clock
+
+    @staticmethod
+    def server_of(asker: Asker) -> int:
+        """The asker's server, if they administer it."""
+        if asker.guild_id is None or not asker.manage_guild:
+            raise RequestInvalid(NOT_ADMIN)
+        return asker.guild_id
+
+    async def change(self, asker: Asker, **values: Any) -> GuildSettings:
+        """Set one or more of the server's settings (see `GuildStore.set`)."""
+        guild_id = self.server_of(asker)
+        settings = await self.guilds.set(guild_id, **values)
+        detail = json.dumps({k: _plain(v) for k, v in values.items()}, sort_keys=True)
+        await self.audit.record(guild_id, asker.user_id, AuditAction.SETTINGS, detail=detail)
+        return settings
+
+    async def member_quota(self, asker: Asker, member_id: int, daily: int | None) -> None:
+        """Give one member their own daily quota here (None: remove it)."""
+        guild_id = self.server_of(asker)
+        await self.guilds.set_member_quota(guild_id, member_id, daily)
+        await self.audit.record(
+            guild_id,
+            asker.user_id,
+            AuditAction.MEMBER_QUOTA,
+            target_id=member_id,
+            detail="" if daily is None else str(daily),
+        )
+
+    async def reset_quota(self, asker: Asker, member_id: int) -> int:
+        """Give a member back today's used units here; returns how many."""
+        guild_id = self.server_of(asker)
+        given = await self.store.reset_usage(member_id, day_key(self.clock()), guild_id)
+        await self.audit.record(
+            guild_id,
+            asker.user_id,
+            AuditAction.QUOTA_RESET,
+            target_id=member_id,
+            detail=str(given),
+        )
+        return given
+
+    async def log(self, asker: Asker, *, limit: int) -> list[AuditEntry]:
+        """The newest entries of the asker's own server."""
+        return await self.audit.recent(self.server_of(asker), limit=limit)
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as JSON keeps it (tuples as lists)."""
+    if isinstance(value, tuple | list):
+        return list(value)
+    return value
