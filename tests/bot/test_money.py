@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from storage import Billing, JobStatus, QuotaState
 from storage.stats import day_window, server_stats
 from tests.bot.test_manager import FAST, origin, submit
 from tests.conftest import BotFactory, wait_for_job
+from tests.crash.conftest import until
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim, SimRequest
@@ -43,14 +43,6 @@ ALERTS = CHANNEL_ID + 1
 def apiyi(make_settings: SettingsFactory, sim: ApiyiSimulator, **extra: object) -> Settings:
     values: dict[str, object] = {"VEO_MAX_ACTIVE_PER_USER": 5, "VEO_DAILY_QUOTA": 5, **extra}
     return make_settings(APIYI_API_KEY=sim.api_key, APIYI_BASE_URL=sim.base_url, **values)
-
-
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def prompts(sim: ApiyiSimulator) -> list[str]:
@@ -173,25 +165,17 @@ async def test_the_vendor_is_back_alert_waits_until_the_task_id_is_stored(
     apiyi_sim.queued_for = None
     apiyi_sim.fail_next_submit_with(502)
     apiyi_sim.fail_next_submit_with(502)
-    telling = asyncio.Event()
-    release = asyncio.Event()
 
-    async def hold_back_alert(request: SimRequest) -> None:
+    def back_alert(request: SimRequest) -> bool:
         content = str((request.json or {}).get("content") or "")
-        if request.method == "POST" and "is back" in content:
-            telling.set()
-            await release.wait()
+        return request.method == "POST" and "is back" in content
 
-    discord_sim.before_answer = hold_back_alert
-    try:
+    async with discord_sim.holding(back_alert) as telling:
         job = await submit(bot)
         await asyncio.wait_for(telling.wait(), 10)
         await until(lambda: len(apiyi_sim.submits()) == 3, "the third submit")
         stored = await bot.store.get(job.id)
         assert stored is not None and stored.task_id is not None  # stored before the post
-    finally:
-        discord_sim.before_answer = None
-        release.set()
     running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
     assert running.task_id == stored.task_id
 

@@ -51,26 +51,17 @@ async def test_two_bots_tell_a_failure_once(
     await setup.manager.stop()  # only writes the job
     job_id = await failed_untold_job(setup)
 
-    first_ping = asyncio.Event()
-    release = asyncio.Event()
+    def ping(request: SimRequest) -> bool:
+        content = str((request.json or {}).get("content"))
+        return request.method == "POST" and f"job #{job_id} failed" in content
 
-    async def slow_ping(request: SimRequest) -> None:
-        if request.method == "POST" and f"job #{job_id} failed" in str(
-            (request.json or {}).get("content")
-        ):
-            first_ping.set()
-            await release.wait()  # Discord is slow to answer the first teller
-
-    discord_sim.before_answer = slow_ping
-    try:
+    # Discord is slow to answer the first teller.
+    async with discord_sim.holding(ping) as first_ping:
         await start_bot(settings)
         await start_bot(settings)
         await asyncio.wait_for(first_ping.wait(), 10)
         await asyncio.sleep(1.0)  # both bots' look for untold jobs has run by now
         assert len(pings(discord_sim, job_id)) == 1
-    finally:
-        discord_sim.before_answer = None
-        release.set()
     await asyncio.sleep(0.2)
     assert len(pings(discord_sim, job_id)) == 1
 

@@ -343,17 +343,13 @@ async def test_a_link_delivery_is_recognised_after_a_restart(
     """A video too large for the channel is posted as a link; that post carries the same
     mark. The first bot hangs mid-post (as good as dead to the others); a second one on
     the same file, once the 120-s production lease has run out, finds the post and does not post again."""
-    posted = asyncio.Event()
-    release = asyncio.Event()
 
-    async def hold_link_post(request: SimRequest) -> None:
+    def link_post(request: SimRequest) -> bool:
         content = str((request.json or {}).get("content") or "")
-        if request.method == "POST" and "here is a link" in content and not posted.is_set():
-            posted.set()  # only the first bot's post hangs
-            await release.wait()
+        return request.method == "POST" and "here is a link" in content
 
-    discord_sim.before_answer = hold_link_post
-    try:
+    # Only the first bot's post hangs.
+    async with discord_sim.holding(link_post, first_only=True) as posted:
         hung = await start_bot(settings)
         job = await run(hung, where=origin(filesize_limit=1000))
         await asyncio.wait_for(posted.wait(), 10)
@@ -362,9 +358,6 @@ async def test_a_link_delivery_is_recognised_after_a_restart(
         ]
         restarted = await start_bot(settings, clock=lambda: time.time() + 130)
         done = await wait_for_job(restarted, job.id, timeout=15)
-    finally:
-        discord_sim.before_answer = None
-        release.set()
     assert done.status is JobStatus.DELIVERED
     assert done.delivered_message_id == int(made["id"])
     links = [m for m in discord_sim.messages(CHANNEL_ID) if "here is a link" in str(m["content"])]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -23,26 +25,36 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[tuple[WebServer, JobStore, Clock, list[int]]]:
+@contextlib.asynccontextmanager
+async def serving(
+    tmp_path: Path, **options: Any
+) -> AsyncIterator[tuple[WebServer, JobStore, Clock, list[int]]]:
+    """The bot's web server on a free loopback port over a fresh store with a settable
+    clock; `woken` records each wake-up of the job loop."""
     clock = Clock()
     db = await Database.open(tmp_path / "veo.sqlite3")
     store = JobStore(db, clock=clock)
     woken: list[int] = []
-    server = WebServer(
-        store,
-        lambda: woken.append(1),
-        host="127.0.0.1",
-        port=0,
-        public_url="https://bot.example.invalid",
-        image_ttl=600,
-    )
+    kwargs: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "public_url": "https://bot.example.invalid",
+        "image_ttl": 600,
+        **options,
+    }
+    server = WebServer(store, lambda: woken.append(1), **kwargs)
     await server.start()
     try:
         yield server, store, clock, woken
     finally:
         await server.close()
         await db.close()
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[tuple[WebServer, JobStore, Clock, list[int]]]:
+    async with serving(tmp_path) as parts:
+        yield parts
 
 
 def local(server: WebServer, public: str) -> str:

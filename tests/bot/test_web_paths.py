@@ -19,6 +19,7 @@ from bot.file_host import FileHost
 from bot.web import WebServer
 from storage import Database, JobStore, NewJob
 from storage.models import StoredImage
+from tests.bot.test_web import Clock
 
 SECRET = b"\0\0\0\x18ftypisom-SECRET-outside-the-served-folder"
 VIDEO = b"\0\0\0\x18ftypisom-the-published-video"
@@ -36,14 +37,6 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_audit)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

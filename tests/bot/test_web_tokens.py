@@ -14,20 +14,13 @@ import pytest
 import yarl
 
 from bot.web import WebServer
-from storage import Database, Job, JobStatus, JobStore, NewJob
+from storage import Job, JobStatus, JobStore, NewJob
 from storage.models import StoredImage
+from tests.bot.test_web import Clock, serving
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 16
 LATER = 300.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -49,25 +42,9 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    clock = Clock()
-    db = await Database.open(tmp_path / "veo.sqlite3")
-    store = JobStore(db, clock=clock)
-    woken: list[int] = []
-    server = WebServer(
-        store,
-        lambda: woken.append(1),
-        host="127.0.0.1",
-        port=0,
-        public_url="https://bot.example.invalid",
-        image_ttl=600,
-    )
-    await server.start()
-    try:
+    async with serving(tmp_path) as (server, store, clock, woken):
         async with aiohttp.ClientSession() as http:
             yield Env(server, store, clock, woken, http)
-    finally:
-        await server.close()
-        await db.close()
 
 
 async def make_job(

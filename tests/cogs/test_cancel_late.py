@@ -12,8 +12,9 @@ from tests.cogs.test_buttons import buttons, click, job_message
 from tests.cogs.test_generate import generate
 from tests.conftest import BotFactory, wait_for_job
 from tests.crash.conftest import deliveries
+from tests.crash.test_kill_points import video_post
 from tests.sim.apiyi_sim import ApiyiSimulator
-from tests.sim.discord_sim import DiscordSim, SimRequest
+from tests.sim.discord_sim import DiscordSim
 
 
 async def confirm_cancel(bot, sim: DiscordSim, job_id: int) -> str:  # type: ignore[no-untyped-def]
@@ -47,23 +48,11 @@ async def test_a_cancel_while_the_video_is_fetched_stops_the_post(
 async def test_a_cancel_once_the_post_is_on_its_way_is_refused_truthfully(
     start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
 ) -> None:
-    posting = asyncio.Event()
-    release = asyncio.Event()
-
-    async def hold_video_post(request: SimRequest) -> None:
-        if request.method == "POST" and request.files:
-            posting.set()
-            await release.wait()
-
-    discord_sim.before_answer = hold_video_post
     bot = await start_bot(apiyi_settings)
-    try:
+    async with discord_sim.holding(video_post) as posting:
         await generate(bot, discord_sim, prompt="a quick one")
         await asyncio.wait_for(posting.wait(), 10)
         said = await confirm_cancel(bot, discord_sim, 1)
-    finally:
-        discord_sim.before_answer = None
-        release.set()
     assert "already being posted" in said
     assert "will not be posted" not in said.splitlines()[-1]
     done = await wait_for_job(bot, 1)

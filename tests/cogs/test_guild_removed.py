@@ -7,15 +7,14 @@ through discord.py's own GUILD_CREATE / GUILD_DELETE handling."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 
 from bot.client import VeoBot
-from bot.messages import day_key
 from bot.settings import Settings
-from storage import Billing, JobStatus, NewJob, QuotaState
+from storage import Billing, JobStatus, QuotaState
 from tests.bot.test_manager import FAST, origin, submit
+from tests.cogs.test_job_commands import add_jobs
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (
@@ -34,19 +33,8 @@ OTHER_CHANNEL = CHANNEL_ID + 50
 
 async def queued_job(bot: VeoBot, user_id: int) -> int:
     """A job waiting in the queue (held back, so nothing sends it meanwhile)."""
-    request = {"provider": "apiyi", "model": FAST, "prompt": "waiting"}
-    new = NewJob(
-        user_id=user_id,
-        guild_id=GUILD_ID,
-        channel_id=CHANNEL_ID,
-        request_json=json.dumps(request),
-        provider="apiyi",
-        model=FAST,
-        filesize_limit=10 * 1024 * 1024,
-        quota_day=day_key(bot.service.clock()),
-        cost_usd=0.15,
-    )
-    job = await bot.store.create(new, daily_limit=5, max_active=5, hold_seconds=3600)
+    await add_jobs(bot, 1, user_id=user_id, provider="apiyi", model=FAST)
+    [job] = await bot.store.recent_for_user(user_id, limit=1)
     return job.id
 
 

@@ -10,7 +10,6 @@ write: a prompt that reads "Job #1 is ready" must not count as the video.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 
 from bot.components import result_custom_id
@@ -23,6 +22,10 @@ from tests.sim.discord_sim import DiscordSim, SimRequest
 PRODUCTION_LEASE = 120.0
 
 
+def video_post(request: SimRequest) -> bool:
+    return request.method == "POST" and bool(request.files)
+
+
 def later(seconds: float):  # type: ignore[no-untyped-def]
     """A clock `seconds` ahead of the real one: the restart happens that much later."""
     return lambda: time.time() + seconds
@@ -31,26 +34,12 @@ def later(seconds: float):  # type: ignore[no-untyped-def]
 async def test_a_post_made_longer_ago_than_the_lease_is_found_after_a_restart(
     spawn: Spawn, start_bot: BotFactory, apiyi_settings, apiyi_sim, discord_sim: DiscordSim
 ) -> None:
-    posted = asyncio.Event()
-    release = asyncio.Event()
-    ready = re.compile(r"Job #\d+ is ready")
-
-    async def hold_video_post(request: SimRequest) -> None:
-        content = str((request.json or {}).get("content") or "")
-        if request.method == "POST" and request.files and ready.search(content):
-            posted.set()
-            await release.wait()
-
-    discord_sim.before_answer = hold_video_post
-    try:
+    async with discord_sim.holding(video_post) as posted:
         child = await (await spawn(prompts=["a harbour"], lease=PRODUCTION_LEASE)).ready()
         await asyncio.wait_for(posted.wait(), 10)
         [job_id] = child.job_ids
         [made] = deliveries(discord_sim, job_id)
         await child.kill()
-    finally:
-        discord_sim.before_answer = None
-        release.set()
     async with open_store(apiyi_settings.db_path) as store:
         job = await store.get(job_id)
         assert job is not None and job.status is JobStatus.DELIVERING

@@ -17,7 +17,6 @@ and the guarantees are checked on the simulators' request logs and the database:
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 from pathlib import Path
 
@@ -40,6 +39,11 @@ from tests.sim.discord_sim import DiscordSim, SimRequest
 from tests.sim.vendor_base import default_video
 
 PROMPT = "a lighthouse at dusk"
+
+
+def video_post(request: SimRequest) -> bool:
+    """The request that posts a video file."""
+    return request.method == "POST" and bool(request.files)
 
 
 async def killed_job(spawn: Spawn, point: str) -> int:
@@ -236,18 +240,7 @@ async def test_killed_after_download_before_posting(
 async def test_killed_after_posting_before_recording_the_message(
     spawn: Spawn, start_bot: BotFactory, apiyi_settings, apiyi_sim, discord_sim
 ) -> None:
-    posted = asyncio.Event()
-    release = asyncio.Event()
-    ready = re.compile(r"Job #\d+ is ready")
-
-    async def hold_video_post(request: SimRequest) -> None:
-        content = str((request.json or {}).get("content") or "")
-        if request.method == "POST" and request.files and ready.search(content):
-            posted.set()
-            await release.wait()
-
-    discord_sim.before_answer = hold_video_post
-    try:
+    async with discord_sim.holding(video_post) as posted:
         child = await (await spawn(prompts=[PROMPT])).ready()
         await asyncio.wait_for(posted.wait(), 10)
         [job_id] = child.job_ids
@@ -257,9 +250,6 @@ async def test_killed_after_posting_before_recording_the_message(
             assert job is not None and job.status is JobStatus.DELIVERING
             assert job.delivered_message_id is None
         await child.kill()
-    finally:
-        discord_sim.before_answer = None
-        release.set()
     bot, done = await restart(start_bot, apiyi_settings, job_id)
     await check(bot, done, apiyi_sim, discord_sim, submits=1)
     assert done.delivered_message_id == int(made["id"])
@@ -271,22 +261,10 @@ async def test_killed_after_posting_before_recording_the_message(
 async def test_killed_after_posting_in_a_busy_channel_posts_once(
     spawn: Spawn, start_bot: BotFactory, apiyi_settings, apiyi_sim, discord_sim
 ) -> None:
-    posted = asyncio.Event()
-    release = asyncio.Event()
-
-    async def hold_video_post(request: SimRequest) -> None:
-        if request.method == "POST" and request.files:
-            posted.set()
-            await release.wait()
-
-    discord_sim.before_answer = hold_video_post
-    try:
+    async with discord_sim.holding(video_post) as posted:
         child = await (await spawn(prompts=[PROMPT])).ready()
         await asyncio.wait_for(posted.wait(), 10)
         await child.kill()
-    finally:
-        discord_sim.before_answer = None
-        release.set()
     [job_id] = child.job_ids
     member = {**discord_sim.bot_user, "id": str(USER_ID + 1), "username": "member", "bot": False}
     for n in range(60):  # the channel moves on while the bot is down

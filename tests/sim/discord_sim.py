@@ -14,13 +14,14 @@ id works until ``delete_channel``); permissions are only what the knobs say.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import json
 import mimetypes
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -397,6 +398,28 @@ class DiscordSim:
         message.update(extra)
         self._append(message)
         return copy.deepcopy(message)
+
+    @contextlib.asynccontextmanager
+    async def holding(
+        self, matches: Callable[[SimRequest], bool], *, first_only: bool = False
+    ) -> AsyncIterator[asyncio.Event]:
+        """Hold the answer to every request `matches` picks (or only the first) until the
+        block ends: Discord did it, the bot has not heard back. Yields an event set when
+        one is held. Uses `before_answer`, and clears it on the way out."""
+        held = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hold(request: SimRequest) -> None:
+            if matches(request) and not (first_only and held.is_set()):
+                held.set()
+                await release.wait()
+
+        self.before_answer = hold
+        try:
+            yield held
+        finally:
+            self.before_answer = None
+            release.set()
 
     def register_interaction(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Make the simulator accept callbacks/webhooks for this raw interaction payload.
