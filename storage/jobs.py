@@ -593,25 +593,25 @@ class JobStore:
         charge is committed. Settling happens once, from the state in the database (not
         the caller's copy, which an admin's reset may have overtaken): a job already
         settled, or waived by a reset, keeps its state. `billing` defaults to what the
-        job's own record says (`Job.probable_billing`).
+        job's record in the database says (`Job.probable_billing`).
         """
         if status not in (JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED):
             raise ValueError(f"{status} is not terminal")
         now = self._clock()
-        if billing is None:
-            billing = job.probable_billing if "completed_at" not in fields else Billing.BILLED
         fields = {
             **fields,
             "status": status.value,
             "finished_at": now,
             "lease_owner": None,
             "lease_until": None,
-            "billing": billing,
         }
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
                 row = await cur.fetchone()
             current = Job.from_row(row) if row is not None else job
+            if billing is None:
+                billing = Billing.BILLED if "completed_at" in fields else current.probable_billing
+            fields["billing"] = billing
             if current.quota_state is QuotaState.RESERVED:
                 if refund:
                     await conn.execute(SQL_REFUND, _refund_params(current))
