@@ -130,7 +130,8 @@ MIGRATIONS: tuple[str, ...] = (
     #   saw no cancel; a job without it was never sent and cannot have been billed.
     # - billing: what the vendor probably charged (pending while it runs; then billed,
     #   possibly_billed or not_billed). Spend caps count all but not_billed. Before this,
-    #   a job that ended unfinished had its cost zeroed, so those count as not billed.
+    #   a job the vendor did not bill had its cost zeroed: those (and only those) are
+    #   not billed, so every day's spend reads as it did.
     # - cancel_reason: who stopped the job ('member', or 'bot_removed' when the bot left
     #   the server: such a job ends quietly, its member refunded, its spend counted).
     # - guild_settings.left_at: the bot was removed from the server; the settings are kept
@@ -143,8 +144,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN billing TEXT NOT NULL DEFAULT 'pending';
     UPDATE jobs SET billing = CASE
         WHEN status NOT IN ('delivered', 'failed', 'cancelled') THEN 'pending'
-        WHEN completed_at IS NOT NULL OR status = 'delivered' THEN 'billed'
-        ELSE 'not_billed' END;
+        WHEN cost_usd = 0 AND completed_at IS NULL THEN 'not_billed'
+        ELSE 'billed' END;
     ALTER TABLE jobs ADD COLUMN cancel_reason TEXT;
     CREATE INDEX jobs_guild_active ON jobs (guild_id, status);
     ALTER TABLE guild_settings ADD COLUMN left_at REAL;

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from storage import (
+    Billing,
     Database,
     JobStatus,
     JobStore,
@@ -158,3 +159,53 @@ async def test_a_render_the_vendor_finished_keeps_its_spend_even_when_refunded(
     await store.finish(job, "w", JobStatus.FAILED, refund=True)
     assert await store.usage(1, DAY, 10) == 0
     assert await store.spend(DAY, 10) == pytest.approx(0.3)
+
+
+async def test_migration_5_keeps_every_days_spend_and_knows_what_was_sent(
+    tmp_path: Path,
+) -> None:
+    """Before migration 5 a job the vendor did not bill had its cost zeroed; after it,
+    the same jobs are `not_billed` and the spend of the day reads as before."""
+    path = tmp_path / "veo.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for script in MIGRATIONS[:4]:
+            for statement in _statements(script):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 4")
+        rows = [
+            # status, cost, completed_at, task_id
+            ("delivered", 0.3, 5.0, "t1"),  # rendered and posted
+            ("failed", 0.0, None, "t2"),  # refunded, zeroed: not billed
+            ("failed", 0.3, 5.0, "t3"),  # rendered, the post failed: billed
+            ("cancelled", 0.3, None, "t4"),  # cancelled, the vendor finished: kept, billed
+            ("queued", 0.3, None, None),  # still waiting: a reservation
+            ("submitting", 0.3, None, None),  # cut off mid-submit: may have been sent
+        ]
+        for status, cost, completed, task in rows:
+            conn.execute(
+                "INSERT INTO jobs (user_id, guild_id, channel_id, request_json, provider, model, "
+                "status, next_poll_at, filesize_limit, quota_day, quota_state, created_at, "
+                "updated_at, cost_usd, completed_at, task_id) VALUES (7, 10, 20, '{}', 'demo', "
+                "'demo-veo', ?, 0, 1, ?, 'committed', 1, 2, ?, ?, ?)",
+                (status, DAY, cost, completed, task),
+            )
+        before = conn.execute("SELECT SUM(cost_usd) FROM jobs").fetchone()[0]
+    conn.close()
+    db = await Database.open(path)
+    try:
+        store = JobStore(db)
+        jobs = [await store.get(i) for i in range(1, 7)]
+        assert [j.billing for j in jobs if j is not None] == [
+            Billing.BILLED,
+            Billing.NOT_BILLED,
+            Billing.BILLED,
+            Billing.BILLED,
+            Billing.PENDING,
+            Billing.PENDING,
+        ]
+        assert await store.spend(DAY, 10) == pytest.approx(before)
+        submitting = jobs[5]
+        assert submitting is not None and submitting.sent_at is not None
+        assert jobs[4] is not None and jobs[4].sent_at is None
+    finally:
+        await db.close()
