@@ -39,7 +39,7 @@ from bot.providers.base import (
     TaskNotFound,
 )
 from bot.settings import PROVIDER_PREFERENCE, Settings
-from storage import ACTIVE, Database
+from storage import ACTIVE, Database, JobStore
 from storage.migrations import MIGRATIONS
 
 READY = "READY"
@@ -146,10 +146,6 @@ def _application_id(token: str) -> str | None:
     return decoded if decoded.isdigit() else None
 
 
-class _RollBack(Exception):
-    """Raised inside the write test so the transaction is rolled back."""
-
-
 async def check_database(settings: Settings) -> Finding:
     """Open (and migrate) it as the bot does, then prove a write would go through."""
     path = Path(settings.db_path)
@@ -166,22 +162,14 @@ async def check_database(settings: Settings) -> Finding:
         )
     notes = [f"file {shown}" + ("" if existed else " (did not exist: created, empty)")]
     try:
-        row = await db.fetchone("PRAGMA user_version")
-        version = int(row[0]) if row is not None else 0
-        rows = await db.fetchall("SELECT status, COUNT(*) FROM jobs GROUP BY status")
-        counts = {str(r[0]): int(r[1]) for r in rows}
-        active = sum(n for s, n in counts.items() if s in {a.value for a in ACTIVE})
+        version = await db.schema_version()
+        counts = await JobStore(db).counts()
+        active = sum(n for (s, _), n in counts.items() if s in {a.value for a in ACTIVE})
         notes.append(
             f"{sum(counts.values())} jobs on record, {active} in progress "
             "(these resume when the bot starts)"
         )
-        try:
-            async with db.transaction() as conn:
-                await conn.execute("CREATE TABLE veo_bot_check_probe (x INTEGER)")
-                await conn.execute("INSERT INTO veo_bot_check_probe VALUES (1)")
-                raise _RollBack
-        except _RollBack:
-            pass
+        await db.prove_writable()
         notes.append("write test passed (in a transaction, rolled back)")
     except Exception as exc:
         return Finding(

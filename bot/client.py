@@ -34,7 +34,7 @@ from bot.service import DMS_OFF, VideoService
 from bot.settings import Settings
 from bot.vendor_health import VendorHealth
 from bot.web import WebServer
-from storage import Database, Job, JobStore
+from storage import Database, Job, JobStore, Stores
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ class VeoBot(commands.Bot):
         )
         self.db = await Database.open(settings.db_path)
         self._resources_open = True
-        self.store = JobStore(self.db, clock=clock)
+        self.stores = Stores.over(self.db, clock=clock)
+        self.store = self.stores.jobs
         self.metrics = Metrics()
         self.metrics.watch_store(self.store)
         self.providers = build_providers(settings, self.session)
@@ -213,7 +214,7 @@ class VeoBot(commands.Bot):
         )
         self.service = VideoService(
             settings,
-            self.store,
+            self.stores,
             self.providers,
             self.manager,
             health=self.health,
@@ -227,7 +228,7 @@ class VeoBot(commands.Bot):
             await self.web.start()
         await self.manager.start()
         self.sweeper = RetentionSweeper(
-            self.db, retention_days=settings.retention_days, clock=clock
+            self.stores.retention, retention_days=settings.retention_days, clock=clock
         )
         self.sweeper.start()
         if self.file_host is not None:
@@ -246,8 +247,7 @@ class VeoBot(commands.Bot):
         checks["gateway"] = "connected" if gateway else "not connected"
         try:
             async with asyncio.timeout(5):
-                async with self.db.transaction():  # BEGIN IMMEDIATE: takes the write lock
-                    pass
+                await self.db.writable()
             database = True
             checks["database"] = "writable"
         except Exception as exc:

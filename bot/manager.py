@@ -250,13 +250,7 @@ class JobManager:
                 await self._refresh_task
             self._refresh_task = None
         await self.publisher.close()
-        await self._release_all()
-
-    async def _release_all(self) -> None:
-        await self.store.db.execute(
-            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-            (self.owner,),
-        )
+        await self.store.release_all(self.owner)
 
     async def _run(self) -> None:
         last_renew = 0.0
@@ -907,11 +901,8 @@ class JobManager:
     async def _show_positions(self) -> None:
         """Edit the message of each waiting job whose place changed (and only those), and
         end the message of one that left the queue without us (cancelled while waiting)."""
-        rows = await self.store.db.fetchall(
-            "SELECT id, status_message_id FROM jobs WHERE status = ? ORDER BY id",
-            (JobStatus.QUEUED.value,),
-        )
-        positions = {int(r[0]): n for n, r in enumerate(rows, 1)}
+        rows = await self.store.queued_messages()
+        positions = {job_id: n for n, (job_id, _) in enumerate(rows, 1)}
         left = [i for i in self._shown_position if i not in positions]
         for job_id in left:
             del self._shown_position[job_id]
@@ -920,9 +911,9 @@ class JobManager:
             job = await self.store.get(job_id)
             if job is not None and not job.is_active:
                 await self._notify(job)
-        for row in rows:
-            job_id, position = int(row[0]), positions[int(row[0])]
-            if row[1] is None or job_id in self._in_hand:
+        for job_id, message_id in rows:
+            position = positions[job_id]
+            if message_id is None or job_id in self._in_hand:
                 continue  # no message yet, or being worked on: its task will show it
             if self._shown_position.get(job_id) == position:
                 continue

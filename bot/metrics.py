@@ -87,10 +87,8 @@ class _JobsCollector(Collector):
         self.by_state: list[tuple[str, str, int]] = []
 
     async def refresh(self) -> None:
-        rows = await self.store.db.fetchall(
-            "SELECT status, provider, COUNT(*) FROM jobs GROUP BY status, provider"
-        )
-        self.by_state = [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+        counts = await self.store.counts()
+        self.by_state = [(status, provider, n) for (status, provider), n in counts.items()]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         jobs = GaugeMetricFamily(

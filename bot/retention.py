@@ -13,9 +13,7 @@ import os
 import time
 from collections.abc import Callable
 
-from storage.audit import AuditStore
-from storage.db import Database
-from storage.retention import forget_departed_guilds, purge_finished
+from storage.retention import RetentionStore
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +23,7 @@ DAY_SECONDS = 86400.0
 class RetentionSweeper:
     def __init__(
         self,
-        db: Database,
+        store: RetentionStore,
         *,
         retention_days: float,
         clock: Callable[[], float] = time.time,
@@ -33,7 +31,7 @@ class RetentionSweeper:
     ) -> None:
         if retention_days <= 0 or interval <= 0:
             raise ValueError("retention_days and interval must be positive")
-        self.db = db
+        self.store = store
         self.retention_days = retention_days
         self.interval = interval
         self._clock = clock
@@ -43,7 +41,7 @@ class RetentionSweeper:
         """Purge jobs finished more than `retention_days` ago; returns how many."""
         now = self._clock()
         older_than = now - self.retention_days * DAY_SECONDS
-        report = await purge_finished(self.db, older_than=older_than, now=now)
+        report = await self.store.purge_finished(older_than=older_than, now=now)
         for path in report.result_paths:
             try:
                 os.unlink(path)
@@ -58,10 +56,10 @@ class RetentionSweeper:
                 report.purged,
                 self.retention_days,
             )
-        servers = await forget_departed_guilds(self.db, left_before=older_than)
+        servers = await self.store.forget_departed_guilds(left_before=older_than)
         if servers:
             log.info("retention: forgot the settings of %d server(s) the bot left", servers)
-        await AuditStore(self.db).forget_before(older_than)
+        await self.store.forget_audit(created_before=older_than)
         return report.purged
 
     def start(self) -> None:

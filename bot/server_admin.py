@@ -17,6 +17,7 @@ from bot.messages import day_key
 from bot.requests import RequestInvalid
 from storage import GuildSettings, GuildStore, JobStore
 from storage.audit import AuditEntry, AuditStore
+from storage.stats import ServerStats, StatsStore, day_window
 
 NOT_ADMIN = "Only members with the **Manage Server** permission can change the video settings."
 
@@ -38,12 +39,14 @@ class ServerAdmin:
         store: JobStore,
         guilds: GuildStore,
         audit: AuditStore,
+        stats: StatsStore,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.guilds = guilds
         self.audit = audit
+        self.stats_store = stats
         self.clock = clock
 
     @staticmethod
@@ -85,6 +88,12 @@ class ServerAdmin:
             detail=str(given),
         )
         return given
+
+    async def stats(self, asker: Asker, *, days: int) -> ServerStats:
+        """The asker's own server's jobs, failures, spend and members over `days` days."""
+        guild_id = self.server_of(asker)
+        since, until = day_window(self.clock(), days)
+        return await self.stats_store.server(guild_id, since_day=since, until_day=until)
 
     async def log(self, asker: Asker, *, limit: int) -> list[AuditEntry]:
         """The newest entries of the asker's own server."""

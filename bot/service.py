@@ -25,16 +25,14 @@ from bot.settings import Settings
 from bot.vendor_health import VendorHealth
 from storage import (
     GuildSettings,
-    GuildStore,
     Job,
-    JobStore,
     NewJob,
     OverBudget,
     OverQuota,
     SpendCaps,
+    Stores,
     TooManyActive,
 )
-from storage.audit import AuditStore
 from storage.models import QuotaState, StoredImage
 
 log = logging.getLogger(__name__)
@@ -132,7 +130,7 @@ class VideoService:
     def __init__(
         self,
         settings: Settings,
-        store: JobStore,
+        stores: Stores,
         providers: ProviderRegistry,
         manager: JobManager | None,
         *,
@@ -143,13 +141,15 @@ class VideoService:
         self.settings = settings
         self.health = health
         self.metrics = metrics or Metrics()
-        self.store = store
+        self.store = stores.jobs
+        self.guilds = stores.guilds
         self.providers = providers
         self.manager = manager
         self.clock = clock
-        self.guilds = GuildStore(store.db, clock=clock)
-        self.audit = AuditStore(store.db, clock=clock)
-        self.admin = ServerAdmin(store, self.guilds, self.audit, clock=clock)
+        self.admin = ServerAdmin(
+            stores.jobs, stores.guilds, stores.audit, stores.stats, clock=clock
+        )
+        self.audit = stores.audit
 
     async def validate(self, draft: Draft, guild_id: int | None = None) -> GenerationRequest:
         """Check a draft; in a server, apply its default provider/model (when the member

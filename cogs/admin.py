@@ -27,7 +27,7 @@ from cogs.admin_forms import (
     parse_words,
     settings_embed,
 )
-from storage.stats import DEFAULT_DAYS, MAX_DAYS, day_window, server_stats
+from storage.stats import DEFAULT_DAYS, MAX_DAYS
 
 if TYPE_CHECKING:
     from bot.client import VeoBot
@@ -340,10 +340,9 @@ class AdminCog(commands.Cog):
         interaction: discord.Interaction[VeoBot],
         days: app_commands.Range[int, 1, MAX_DAYS] = DEFAULT_DAYS,
     ) -> None:
-        if (guild_id := await self._guild(interaction)) is None:
+        if await self._guild(interaction) is None:
             return
-        since, until = day_window(self.bot.service.clock(), days)
-        report = await server_stats(self.bot.db, guild_id, since_day=since, until_day=until)
+        report = await self.bot.service.admin.stats(asker_of(interaction), days=days)
         await interaction.response.send_message(
             embed=stats_embed(report, days=days), ephemeral=True, allowed_mentions=NO_PINGS
         )

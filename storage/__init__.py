@@ -12,6 +12,7 @@ from storage.models import (
     JobStatus,
     QuotaState,
 )
+from storage.stores import Stores
 
 __all__ = [
     "ACTIVE",
@@ -30,4 +31,5 @@ __all__ = [
     "QuotaState",
     "SpendCaps",
     "TooManyActive",
+    "Stores",
 ]

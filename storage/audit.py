@@ -53,9 +53,3 @@ class AuditStore:
             (guild_id, limit),
         )
         return [AuditEntry(**dict(r)) for r in rows]
-
-    async def forget_before(self, created_before: float) -> int:
-        """Drop entries older than the retention period; returns how many."""
-        return await self.db.execute(
-            "DELETE FROM audit_log WHERE created_at < ?", (created_before,)
-        )

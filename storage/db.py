@@ -92,6 +92,28 @@ class Database:
         with contextlib.suppress(sqlite3.OperationalError):
             await self._conn.execute("ROLLBACK")
 
+    async def schema_version(self) -> int:
+        """The number of the last migration applied."""
+        row = await self.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def writable(self) -> None:
+        """Take the write lock and let it go (raises when the file cannot be written to, or
+        another writer holds it past the busy timeout): what /healthz asks."""
+        async with self.transaction():
+            pass
+
+    async def prove_writable(self) -> None:
+        """Write a row in a transaction that is then rolled back: proves the disk takes a
+        write (a full disk or a read-only file fails here), leaving nothing behind."""
+        try:
+            async with self.transaction() as conn:
+                await conn.execute("CREATE TABLE veo_bot_check_probe (x INTEGER)")
+                await conn.execute("INSERT INTO veo_bot_check_probe VALUES (1)")
+                raise _RollBack
+        except _RollBack:
+            pass
+
     async def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
         """One write statement in its own transaction; returns the rows changed."""
         async with self.transaction() as conn:
@@ -112,6 +134,10 @@ class Database:
     ) -> list[aiosqlite.Row]:
         async with self._lock, self._conn.execute(sql, params) as cur:
             return list(await cur.fetchall())
+
+
+class _RollBack(Exception):
+    """Raised inside the write probe so its transaction is rolled back."""
 
 
 def _statements(script: str) -> list[str]:

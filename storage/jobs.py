@@ -350,6 +350,21 @@ class JobStore:
         )
         return [Job.from_row(r) for r in rows]
 
+    async def counts(self) -> dict[tuple[str, str], int]:
+        """How many jobs there are, by (status, provider): for metrics and `veo-bot check`."""
+        rows = await self.db.fetchall(
+            "SELECT status, provider, COUNT(*) FROM jobs GROUP BY status, provider"
+        )
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+
+    async def queued_messages(self) -> list[tuple[int, int | None]]:
+        """(job id, its message id) of every queued job, in queue order."""
+        rows = await self.db.fetchall(
+            "SELECT id, status_message_id FROM jobs WHERE status = ? ORDER BY id",
+            (JobStatus.QUEUED.value,),
+        )
+        return [(int(r[0]), r[1]) for r in rows]
+
     async def in_flight(self, provider: str) -> int:
         """Tasks sent to a vendor and not yet finished there (its concurrent-task limit)."""
         row = await self.db.fetchone(
@@ -526,6 +541,13 @@ class JobStore:
             f"UPDATE jobs SET lease_until = ? WHERE lease_owner = ? "
             f"AND id IN ({', '.join(map(str, ids))})",
             (now + lease_seconds, owner),
+        )
+
+    async def release_all(self, owner: str) -> None:
+        """Give back every job `owner` holds (a clean stop): due again at once elsewhere."""
+        await self.db.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+            (owner,),
         )
 
     async def update(self, job: Job, owner: str, **fields: Any) -> Job:

@@ -100,3 +100,22 @@ async def forget_departed_guilds(db: Database, *, left_before: float) -> int:
             await conn.execute(f"DELETE FROM member_overrides WHERE guild_id IN ({marks})", gone)
             await conn.execute(f"DELETE FROM guild_settings WHERE guild_id IN ({marks})", gone)
     return len(gone)
+
+
+class RetentionStore:
+    """What the retention sweep asks of the database, in one place."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def purge_finished(self, *, older_than: float, now: float) -> PurgeReport:
+        return await purge_finished(self._db, older_than=older_than, now=now)
+
+    async def forget_departed_guilds(self, *, left_before: float) -> int:
+        return await forget_departed_guilds(self._db, left_before=left_before)
+
+    async def forget_audit(self, *, created_before: float) -> int:
+        """Drop admin-log entries older than the retention period; returns how many."""
+        return await self._db.execute(
+            "DELETE FROM audit_log WHERE created_at < ?", (created_before,)
+        )

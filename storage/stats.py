@@ -180,3 +180,13 @@ async def server_stats(
         total_spend=sum(s.dollars for s in spend),
         top_users=[(int(r["user_id"]), int(r["jobs"]), float(r["dollars"])) for r in user_rows],
     )
+
+
+class StatsStore:
+    """`server_stats` for the service, which holds no database connection itself."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def server(self, guild_id: int, *, since_day: str, until_day: str) -> ServerStats:
+        return await server_stats(self._db, guild_id, since_day=since_day, until_day=until_day)

@@ -28,7 +28,6 @@ from bot.service import QuotaRefused
 from bot.settings import Settings
 from bot.stats_view import stats_embed
 from storage import Billing, JobStatus, QuotaState
-from storage.stats import day_window, server_stats
 from tests.bot.test_manager import FAST, origin, submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.crash.conftest import until
@@ -213,8 +212,8 @@ async def test_unresolved_jobs_count_against_the_spend_cap_but_refund_the_member
     with pytest.raises(QuotaRefused, match="spending limit"):
         await bot.service.accept(request, [], origin(user_id=USER_ID + 1))
 
-    since, until_day = day_window(bot.clock())
-    stats = await server_stats(bot.db, GUILD_ID, since_day=since, until_day=until_day)
+    admin = Asker(USER_ID + 7, GUILD_ID, manage_guild=True)
+    stats = await bot.service.admin.stats(admin, days=7)
     assert stats.total_spend == pytest.approx(price(bot))
     assert stats.possibly_billed == pytest.approx(price(bot))
     shown = stats_embed(stats, days=7).to_dict()

@@ -12,6 +12,7 @@ import pytest
 
 from bot.retention import RetentionSweeper
 from storage import Database, JobStore
+from storage.retention import RetentionStore
 from tests.storage.test_retention import DAYS, T0, Clock, make_job
 
 
@@ -51,7 +52,7 @@ async def test_sweep_once_purges_and_deletes_the_file(
     old = await make_job(store, clock, at=T0, result_path=str(old_file))
     recent = await make_job(store, clock, at=T0 + 20 * DAYS, result_path=str(recent_file))
     clock.now = T0 + 31 * DAYS
-    sweeper = RetentionSweeper(db, retention_days=30, clock=clock)
+    sweeper = RetentionSweeper(RetentionStore(db), retention_days=30, clock=clock)
 
     assert await sweeper.sweep_once() == 1
 
@@ -78,7 +79,7 @@ async def test_missing_file_does_not_break_the_sweep(db: Database, tmp_path: Pat
     missing = await make_job(store, clock, at=T0, result_path=str(tmp_path / "never.mp4"))
     kept = await make_job(store, clock, at=T0 + 1, result_path=str(present))
     clock.now = T0 + 45 * DAYS
-    sweeper = RetentionSweeper(db, retention_days=30, clock=clock)
+    sweeper = RetentionSweeper(RetentionStore(db), retention_days=30, clock=clock)
 
     assert await sweeper.sweep_once() == 2
 
@@ -99,7 +100,9 @@ async def test_file_that_cannot_be_deleted_is_logged_and_skipped(
     await make_job(store, clock, at=T0 + 1, result_path=str(later_file))
     clock.now = T0 + 31 * DAYS
 
-    assert await RetentionSweeper(db, retention_days=30, clock=clock).sweep_once() == 2
+    assert (
+        await RetentionSweeper(RetentionStore(db), retention_days=30, clock=clock).sweep_once() == 2
+    )
 
     assert folder.is_dir()
     assert not later_file.exists()
@@ -112,8 +115,13 @@ async def test_retention_days_sets_the_cutoff(db: Database) -> None:
     store = JobStore(db, clock=clock)
     job = await make_job(store, clock, at=T0)
     clock.now = T0 + 3 * DAYS
-    assert await RetentionSweeper(db, retention_days=7, clock=clock).sweep_once() == 0
-    assert await RetentionSweeper(db, retention_days=2.5, clock=clock).sweep_once() == 1
+    assert (
+        await RetentionSweeper(RetentionStore(db), retention_days=7, clock=clock).sweep_once() == 0
+    )
+    assert (
+        await RetentionSweeper(RetentionStore(db), retention_days=2.5, clock=clock).sweep_once()
+        == 1
+    )
     assert await purged_at(db, job.id) == clock.now
 
 
@@ -122,7 +130,7 @@ async def test_sweeper_runs_periodically_until_stopped(db: Database, tmp_path: P
     store = JobStore(db, clock=clock)
     first = await make_job(store, clock, at=T0, result_path=str(video(tmp_path, "1.mp4")))
     clock.now = T0 + 31 * DAYS
-    sweeper = RetentionSweeper(db, retention_days=30, clock=clock, interval=0.05)
+    sweeper = RetentionSweeper(RetentionStore(db), retention_days=30, clock=clock, interval=0.05)
     sweeper.start()
     sweeper.start()  # a second start() does not add a second loop
     try:
@@ -161,7 +169,9 @@ async def test_sweeper_survives_a_failing_sweep(
             raise OSError("clock unavailable")
         return clock.now
 
-    sweeper = RetentionSweeper(db, retention_days=30, clock=flaky_clock, interval=0.05)
+    sweeper = RetentionSweeper(
+        RetentionStore(db), retention_days=30, clock=flaky_clock, interval=0.05
+    )
     sweeper.start()
     try:
         await eventually(lambda: _is_purged(db, job.id))
@@ -174,7 +184,7 @@ async def test_sweeper_survives_a_failing_sweep(
 
 
 async def test_stop_without_start_is_harmless(db: Database) -> None:
-    await RetentionSweeper(db, retention_days=30).stop()
+    await RetentionSweeper(RetentionStore(db), retention_days=30).stop()
 
 
 def test_settings_must_be_positive() -> None:

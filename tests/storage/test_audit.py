@@ -11,6 +11,7 @@ import pytest
 from bot.retention import DAY_SECONDS, RetentionSweeper
 from storage import Database
 from storage.audit import AuditStore
+from storage.retention import RetentionStore
 
 
 @pytest.fixture
@@ -45,6 +46,8 @@ async def test_the_retention_sweep_forgets_old_entries(db: Database) -> None:
     await old.record(10, 1, "settings")
     recent = AuditStore(db, clock=lambda: 1000.0 + 40 * DAY_SECONDS)
     await recent.record(10, 1, "settings", detail="kept")
-    sweeper = RetentionSweeper(db, retention_days=30, clock=lambda: 1000.0 + 41 * DAY_SECONDS)
+    sweeper = RetentionSweeper(
+        RetentionStore(db), retention_days=30, clock=lambda: 1000.0 + 41 * DAY_SECONDS
+    )
     await sweeper.sweep_once()
     assert [e.detail for e in await recent.recent(10)] == ["kept"]
