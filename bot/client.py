@@ -20,20 +20,20 @@ from discord.ext import commands
 
 from bot.components import DYNAMIC_ITEMS
 from bot.discord_publisher import DiscordPublisher
-from bot.file_host import FileHost
 from bot.manager import JobManager
+from bot.media.file_host import FileHost
+from bot.media.reencode import Reencoder
 from bot.metrics import Metrics
 from bot.netguard import guarded_session, origins
 from bot.pacing import Pacer
 from bot.providers import ProviderRegistry
 from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
-from bot.reencode import Reencoder
 from bot.retention import RetentionSweeper
 from bot.service import DMS_OFF, VideoService
 from bot.settings import Settings
 from bot.vendor_health import VendorHealth
-from bot.web import WebServer
+from bot.web.server import WebServer
 from storage import Database, Job, JobStore, Stores
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.images import (
+from bot.media.images import (
     EXTENSION,
     MAX_IMAGE_PIXELS,
     MAX_IMAGE_SIDE,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
-from bot.images import ImageTooLarge, fetch_capped
+from bot.media.images import ImageTooLarge, fetch_capped
 from bot.providers.base import InputImage
 from bot.requests import Draft, GenerationRequest, RequestInvalid, check_image
 from bot.service import Origin, QuotaRefused

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, image_size, sniff_image
+from bot.media.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, image_size, sniff_image
 from bot.providers import ProviderRegistry
 from bot.providers.apixo import ApixoProvider
 from bot.providers.apiyi import ApiyiProvider

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bot.images import sniff_image
+from bot.media.images import sniff_image
 from bot.providers import ProviderRegistry
 from bot.providers.apiyi import ApiyiProvider
 from bot.providers.base import Mode

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.file_host import URL_TOKEN, FileHost
+from bot.media.file_host import URL_TOKEN, FileHost
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage import JobStore
 

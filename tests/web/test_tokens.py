@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 import yarl
 
-from bot.web import WebServer
+from bot.web.server import WebServer
 from storage import Job, JobStatus, JobStore, NewJob
 from storage.models import StoredImage
-from tests.bot.test_web import Clock, serving
+from tests.web.test_server import Clock, serving
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 16

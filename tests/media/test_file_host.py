@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.file_host import FileHost
+from bot.media.file_host import FileHost
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
 from tests.bot.test_manager import origin, submit

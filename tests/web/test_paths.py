@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from bot.file_host import FileHost
-from bot.web import WebServer
+from bot.media.file_host import FileHost
+from bot.web.server import WebServer
 from storage import Database, JobStore, NewJob
 from storage.models import StoredImage
-from tests.bot.test_web import Clock
+from tests.web.test_server import Clock
 
 SECRET = b"\0\0\0\x18ftypisom-SECRET-outside-the-served-folder"
 VIDEO = b"\0\0\0\x18ftypisom-the-published-video"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.reencode import Reencoder
+from bot.media.reencode import Reencoder
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
 from tests.bot.test_manager import deliveries, origin, submit, usage
@@ -141,7 +141,7 @@ async def test_timeout_gives_none_and_kills_ffmpeg(
 
     monkeypatch.setattr(asyncio, "create_subprocess_exec", recording_exec)
     # A slow preset so that the encode surely outlasts the time limit.
-    monkeypatch.setattr("bot.reencode.PRESET", "veryslow")
+    monkeypatch.setattr("bot.media.reencode.PRESET", "veryslow")
     dest = tmp_path / "slow.mp4"
     started = time.monotonic()
     assert await Reencoder(timeout=0.3).fit(big_video, LIMIT, dest) is None

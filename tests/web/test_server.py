@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.web import WebServer
+from bot.web.server import WebServer
 from storage import Database, JobStore, NewJob
 from storage.models import StoredImage
 
