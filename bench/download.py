@@ -33,12 +33,12 @@ from bench.common import (
     rss_bytes,
 )
 from bot.client import build_providers
-from bot.manager import JobManager
-from bot.messages import day_key
+from bot.jobs.days import day_key
+from bot.jobs.loop import JobManager
+from bot.jobs.pacing import Pacer
+from bot.jobs.requests import GenerationRequest
 from bot.netguard import guarded_session, origins
-from bot.pacing import Pacer
 from bot.providers.base import Mode
-from bot.requests import GenerationRequest
 from storage import TERMINAL, Database, JobStatus, JobStore
 from storage.jobs import NewJob
 

@@ -41,8 +41,8 @@ from bench.common import (
     total_changes,
 )
 from bot.client import VeoBot
-from bot.requests import Draft
-from bot.service import Origin
+from bot.jobs.requests import Draft
+from bot.jobs.service import Origin
 from storage import TERMINAL
 
 GUILD_ID = 1_100_000_000_000_000_100  # the Discord simulator's default guild

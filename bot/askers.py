@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from bot.access import Asker
+from bot.jobs.access import Asker
 
 
 def asker_of(interaction: discord.Interaction[Any]) -> Asker:

@@ -11,7 +11,7 @@ from typing import Any
 
 import discord
 
-from bot.server_admin import AuditAction
+from bot.jobs.admin import AuditAction
 from storage.audit import AuditEntry
 
 DESCRIPTION_LIMIT = 4096

@@ -20,19 +20,19 @@ from discord.ext import commands
 
 from bot.components import DYNAMIC_ITEMS
 from bot.discord_publisher import DiscordPublisher
-from bot.manager import JobManager
+from bot.jobs.health import VendorHealth
+from bot.jobs.loop import JobManager
+from bot.jobs.pacing import Pacer
+from bot.jobs.retention import RetentionSweeper
+from bot.jobs.service import DMS_OFF, VideoService
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
 from bot.metrics import Metrics
 from bot.netguard import guarded_session, origins
-from bot.pacing import Pacer
 from bot.providers import ProviderRegistry
 from bot.providers.base import Provider
 from bot.providers.demo import DemoProvider
-from bot.retention import RetentionSweeper
-from bot.service import DMS_OFF, VideoService
 from bot.settings import Settings
-from bot.vendor_health import VendorHealth
 from bot.web.server import WebServer
 from storage import Database, Job, JobStore, Stores
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.access import Action
 from bot.askers import asker_of
-from bot.requests import RequestInvalid
+from bot.jobs.access import Action
+from bot.jobs.requests import RequestInvalid
 from storage import Job, JobStatus
 
 if TYPE_CHECKING:

@@ -19,10 +19,10 @@ import discord
 
 from bot import messages
 from bot.components import job_view, result_custom_id, result_view
+from bot.jobs.publishing import DeliveryFailed
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
 from bot.providers import ProviderRegistry
-from bot.publishing import DeliveryFailed
 from storage import TERMINAL, Job, JobStatus
 
 log = logging.getLogger(__name__)

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import assert_never
 
 import discord
 from discord.utils import escape_markdown
 
+from bot.jobs.days import duration_text
+from bot.jobs.requests import MODE_LABELS
 from bot.providers.base import Mode, ModelSpec
-from bot.requests import MODE_LABELS
 from storage import Job, JobStatus
 
 PROMPT_PREVIEW = 300
 PROMPT_DELETED = "(prompt deleted after the retention period)"
-
-
-def day_key(now: float) -> str:
-    """The quota day a moment belongs to (UTC)."""
-    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
-
-
-def next_reset(now: float) -> int:
-    """Unix time of the next UTC midnight, when daily quotas reset."""
-    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
-    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
-    return int(midnight.timestamp())
-
-
-def duration_text(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    minutes, secs = divmod(seconds, 60)
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def prompt_of(job: Job) -> str:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.pacing import VendorLimits, limits_for
+from bot.jobs.pacing import VendorLimits, limits_for
 
 # The order in which a real provider becomes the default when none is named.
 PROVIDER_PREFERENCE = ("apiyi", "apixo", "veo3o1", "yelinai")

@@ -15,9 +15,9 @@ from discord.ext import commands
 
 from bot.askers import asker_of
 from bot.audit_view import audit_embed
-from bot.requests import RequestInvalid, choose_model
-from bot.server_admin import NOT_ADMIN
-from bot.service import channel_list
+from bot.jobs.admin import NOT_ADMIN
+from bot.jobs.requests import RequestInvalid, choose_model
+from bot.jobs.service import channel_list
 from bot.stats_view import stats_embed
 from cogs.admin_forms import (
     model_choices,

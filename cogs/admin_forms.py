@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.jobs.requests import RequestInvalid
+from bot.jobs.service import channel_list
 from bot.providers import ProviderRegistry
-from bot.requests import RequestInvalid
-from bot.service import channel_list
 from storage import GuildSettings
 
 if TYPE_CHECKING:

@@ -44,8 +44,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.jobs.requests import MODE_LABELS, Draft, RequestInvalid
 from bot.providers.base import Mode, ModelSpec
-from bot.requests import MODE_LABELS, Draft, RequestInvalid
 from cogs.submission import role_ids_of, submit_draft
 
 if TYPE_CHECKING:

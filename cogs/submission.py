@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, check_image
+from bot.jobs.service import Origin, QuotaRefused
 from bot.media.images import ImageTooLarge, fetch_capped
 from bot.providers.base import InputImage
-from bot.requests import Draft, GenerationRequest, RequestInvalid, check_image
-from bot.service import Origin, QuotaRefused
 from storage import Job
 
 if TYPE_CHECKING:

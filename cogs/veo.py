@@ -15,17 +15,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import messages
-from bot.access import Action
 from bot.askers import asker_of
 from bot.components import cancel_prompt
-from bot.providers.base import Mode, ModelSpec
-from bot.requests import (
+from bot.jobs.access import Action
+from bot.jobs.requests import (
     MODE_LABELS,
     Draft,
     RequestInvalid,
     choose_model,
 )
-from bot.service import VideoService
+from bot.jobs.service import VideoService
+from bot.providers.base import Mode, ModelSpec
 from cogs.submission import role_ids_of, submit_draft
 from storage import Job, JobStatus
 

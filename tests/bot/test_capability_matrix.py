@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, validate
 from bot.providers import ProviderRegistry
 from bot.providers.apixo import ApixoProvider
 from bot.providers.apiyi import ApiyiProvider
 from bot.providers.base import InputImage, Mode, ModelSpec, Provider, ProviderUnavailable
 from bot.providers.veo3o1 import Veo3o1Provider
 from bot.providers.yelinai import YelinaiProvider
-from bot.requests import Draft, GenerationRequest, RequestInvalid, validate
 from tests.net import free_port
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.jobs.requests import Draft, RequestInvalid, check_image, clean_text, resolve_mode, validate
 from bot.media.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, image_size, sniff_image
 from bot.providers import ProviderRegistry
 from bot.providers.apixo import ApixoProvider
@@ -27,7 +28,6 @@ from bot.providers.base import Mode, ModelSpec, Provider, Timing
 from bot.providers.demo import DemoProvider
 from bot.providers.veo3o1 import Veo3o1Provider
 from bot.providers.yelinai import YelinaiProvider
-from bot.requests import Draft, RequestInvalid, check_image, clean_text, resolve_mode, validate
 
 # -- building images by hand ---------------------------------------------------------------
 

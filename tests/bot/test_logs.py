@@ -41,12 +41,12 @@ def test_a_line_carries_the_job_and_keeps_a_traceback_on_one_line(lines: io.Stri
         try:
             raise ValueError("boom\nsecond line")
         except ValueError:
-            logging.getLogger("bot.manager").exception('job 12: "odd" failure')
+            logging.getLogger("bot.jobs.loop").exception('job 12: "odd" failure')
 
     asyncio.run(in_a_job_task())
-    logging.getLogger("bot.manager").info("outside any job")
+    logging.getLogger("bot.jobs.loop").info("outside any job")
     first, second = lines.getvalue().splitlines()
-    assert " level=error logger=bot.manager job=12 provider=apiyi state=running " in first
+    assert " level=error logger=bot.jobs.loop job=12 provider=apiyi state=running " in first
     assert 'msg="job 12: \\"odd\\" failure"' in first
     assert "exc=" in first and "ValueError: boom\\nsecond line" in first
     assert "job=" not in second and second.endswith('msg="outside any job"')

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.access import Asker
 from bot.client import VeoBot
 from bot.components import result_custom_id
-from bot.messages import day_key, ready_marker
+from bot.jobs.access import Asker
+from bot.jobs.days import day_key
+from bot.jobs.requests import GenerationRequest
+from bot.jobs.service import Origin
+from bot.messages import ready_marker
 from bot.providers.base import InputImage, Mode
 from bot.providers.demo import demo_video_path
-from bot.requests import GenerationRequest
-from bot.service import Origin
 from storage import Billing, Job, JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
@@ -282,7 +283,7 @@ async def test_cancel_after_submit_refunds_when_the_vendor_fails(
 
 
 async def test_other_members_cannot_cancel(start_bot: BotFactory, apiyi_settings) -> None:
-    from bot.requests import RequestInvalid
+    from bot.jobs.requests import RequestInvalid
 
     bot = await start_bot(apiyi_settings)
     job = await submit(bot)

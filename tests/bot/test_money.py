@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.access import Asker
 from bot.client import VeoBot
+from bot.jobs.access import Asker
+from bot.jobs.requests import GenerationRequest
+from bot.jobs.service import QuotaRefused
 from bot.providers.base import Timing
-from bot.requests import GenerationRequest
-from bot.service import QuotaRefused
 from bot.settings import Settings
 from bot.stats_view import stats_embed
 from storage import Billing, JobStatus, QuotaState
@@ -114,7 +114,7 @@ async def test_a_task_id_write_refused_for_a_while_is_tried_again(
     settings = apiyi(make_settings, apiyi_sim)
     bot = await start_bot(settings)
     refuse_task_ids(settings.db_path)
-    with caplog.at_level(logging.WARNING, logger="bot.manager"):
+    with caplog.at_level(logging.WARNING, logger="bot.jobs.loop"):
         job = await submit(bot)
         await until(lambda: "could not store task id" in caplog.text, "a refused write")
     allow_task_ids(settings.db_path)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from bot.jobs.requests import Draft, RequestInvalid, check_image, clean_text, validate
 from bot.media.images import sniff_image
 from bot.providers import ProviderRegistry
 from bot.providers.apiyi import ApiyiProvider
 from bot.providers.base import Mode
 from bot.providers.demo import DemoProvider
-from bot.requests import Draft, RequestInvalid, check_image, clean_text, validate
 from tests.bot.test_input_hardening import png
 
 FAST = "veo-3.1-fast-generate-preview"

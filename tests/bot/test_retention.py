@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.retention import RetentionSweeper
+from bot.jobs.retention import RetentionSweeper
 from storage import Database, JobStore
 from storage.retention import RetentionStore
 from tests.storage.test_retention import DAYS, T0, Clock, make_job
@@ -44,7 +44,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
 async def test_sweep_once_purges_and_deletes_the_file(
     db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.retention")
+    caplog.set_level(logging.INFO, logger="bot.jobs.retention")
     clock = Clock(T0)
     store = JobStore(db, clock=clock)
     old_file = video(tmp_path, "old.mp4")
@@ -64,12 +64,12 @@ async def test_sweep_once_purges_and_deletes_the_file(
     assert gone is not None and gone.request["prompt"] == "" and gone.result_path is None
     assert await store.images(old.id) == []
     assert len(await store.images(recent.id)) == 1
-    infos = [r for r in caplog.records if r.name == "bot.retention" and r.levelname == "INFO"]
+    infos = [r for r in caplog.records if r.name == "bot.jobs.retention" and r.levelname == "INFO"]
     assert len(infos) == 1 and "purged 1 " in infos[0].getMessage()
 
     caplog.clear()
     assert await sweeper.sweep_once() == 0
-    assert not [r for r in caplog.records if r.name == "bot.retention"]
+    assert not [r for r in caplog.records if r.name == "bot.jobs.retention"]
 
 
 async def test_missing_file_does_not_break_the_sweep(db: Database, tmp_path: Path) -> None:
@@ -106,7 +106,9 @@ async def test_file_that_cannot_be_deleted_is_logged_and_skipped(
 
     assert folder.is_dir()
     assert not later_file.exists()
-    warnings = [r for r in caplog.records if r.name == "bot.retention" and r.levelname == "WARNING"]
+    warnings = [
+        r for r in caplog.records if r.name == "bot.jobs.retention" and r.levelname == "WARNING"
+    ]
     assert len(warnings) == 1 and str(folder) in warnings[0].getMessage()
 
 
@@ -177,7 +179,9 @@ async def test_sweeper_survives_a_failing_sweep(
         await eventually(lambda: _is_purged(db, job.id))
     finally:
         await sweeper.stop()
-    errors = [r for r in caplog.records if r.name == "bot.retention" and r.levelname == "ERROR"]
+    errors = [
+        r for r in caplog.records if r.name == "bot.jobs.retention" and r.levelname == "ERROR"
+    ]
     assert len(errors) == 1 and errors[0].exc_info is not None
     purged = await store.get(job.id)
     assert purged is not None and json.loads(purged.request_json)["prompt"] == ""

@@ -122,7 +122,7 @@ async def test_a_schedule_override_replaces_only_its_own_part(
 async def _check_4k_timing(db: object, tmp_path: Path, settings: Settings) -> None:
     import aiohttp
 
-    from bot.manager import JobManager
+    from bot.jobs.loop import JobManager
     from bot.providers import ProviderRegistry
     from bot.providers.apiyi import ApiyiProvider
     from storage import JobStore, NewJob

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from bot.client import VeoBot
-from bot.requests import GenerationRequest
+from bot.jobs.requests import GenerationRequest
 from bot.settings import Settings
 from storage import JobStatus, JobStore
 from tests.bot.test_manager import FAST, origin

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.client import VeoBot
+from bot.jobs.requests import GenerationRequest
 from bot.providers.apixo import FAST, QUALITY, URL_LIFETIME
 from bot.providers.base import InputImage, Mode
-from bot.requests import GenerationRequest
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.bot.test_manager import deliveries, origin, usage

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.pacing import DEFAULT_MAX_TASKS, TokenBucket, limits_for
+from bot.jobs.health import VendorHealth
+from bot.jobs.pacing import DEFAULT_MAX_TASKS, TokenBucket, limits_for
+from bot.jobs.requests import GenerationRequest, RequestInvalid
 from bot.providers.base import Mode
-from bot.requests import GenerationRequest, RequestInvalid
 from bot.settings import Settings
-from bot.vendor_health import VendorHealth
 from storage import JobStatus
 from tests.bot.test_manager import origin
 from tests.conftest import BotFactory, wait_for_job

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.client import VeoBot
+from bot.jobs.requests import GenerationRequest
 from bot.providers.base import InputImage, Mode
-from bot.requests import GenerationRequest
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.bot.test_manager import deliveries, origin, usage

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.client import VeoBot
-from bot.messages import day_key
-from bot.service import BANNED_WORD_REFUSAL
+from bot.jobs.days import day_key
+from bot.jobs.service import BANNED_WORD_REFUSAL
 from storage import JobStatus
 from tests.cogs.test_generate import job_count, reply_text, run, used
 from tests.conftest import BotFactory, wait_for_job

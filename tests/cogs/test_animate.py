@@ -15,10 +15,11 @@ import discord
 import pytest
 
 from bot.client import VeoBot
-from bot.messages import day_key, ready_marker
+from bot.jobs.days import day_key
+from bot.jobs.requests import Draft, RequestInvalid, resolve_mode
+from bot.messages import ready_marker
 from bot.providers import apixo, apiyi, yelinai
 from bot.providers.base import Mode
-from bot.requests import Draft, RequestInvalid, resolve_mode
 from bot.settings import Settings
 from cogs.animate import MENU_NAME, NO_IMAGES, image_readings, is_image, map_images, parse_mode
 from storage import JobStatus

@@ -7,7 +7,8 @@ import asyncio
 from typing import Any
 
 from bot.client import VeoBot
-from bot.messages import day_key, ready_marker
+from bot.jobs.days import day_key
+from bot.messages import ready_marker
 from storage import JobStatus, QuotaState
 from tests.cogs.test_generate import generate
 from tests.conftest import BotFactory, wait_for_job

@@ -10,7 +10,8 @@ import discord
 import pytest
 
 from bot.client import VeoBot
-from bot.messages import day_key, ready_marker
+from bot.jobs.days import day_key
+from bot.messages import ready_marker
 from storage import JobStatus
 from tests.bot.test_input_hardening import png
 from tests.conftest import BotFactory, wait_for_job

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.client import VeoBot
-from bot.messages import day_key
+from bot.jobs.days import day_key
 from bot.settings import Settings
 from storage import Job, JobStatus, NewJob, QuotaState
 from tests.cogs.test_generate import generate, run

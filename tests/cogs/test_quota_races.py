@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from bot.client import VeoBot
-from bot.messages import day_key
-from bot.requests import Draft
+from bot.jobs.days import day_key
+from bot.jobs.requests import Draft
 from bot.settings import Settings
 from storage import TERMINAL, Job, JobStatus, QuotaState
 from tests.bot.test_manager import origin

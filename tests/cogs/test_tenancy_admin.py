@@ -12,7 +12,7 @@ import discord
 import pytest
 
 from bot.client import VeoBot
-from bot.messages import day_key
+from bot.jobs.days import day_key
 from bot.settings import Settings
 from storage import JobStatus, NewJob
 from tests.cogs.test_animate import PNG, message_command, modal_submit

@@ -8,7 +8,7 @@ the harness adds:
 - `CRASH_TIMING`: JSON of apiyi schedule overrides (`VeoBot(timing_overrides=...)`).
 - `CRASH_LEASE` / `CRASH_IDLE`: the job manager's lease and idle wait, in seconds (not
   settings in production; short here so a dead process's jobs are taken over quickly).
-- `CRASH_HOLD`: `bot.service.CREATION_HOLD`, the wait before a job whose public message
+- `CRASH_HOLD`: `bot.jobs.service.CREATION_HOLD`, the wait before a job whose public message
   was never posted is picked up anyway.
 - `CRASH_JOBS`: JSON list of prompts; one job each (user `USER_ID + i`) is created
   through the real service, its job message posted, then released to the manager.
@@ -32,13 +32,13 @@ from typing import Any
 import discord
 
 import bot.client
-import bot.service
+import bot.jobs.service
 from bot.cli import run_until_stopped
 from bot.client import VeoBot
 from bot.discord_publisher import DiscordPublisher
-from bot.manager import JobManager
-from bot.requests import GenerationRequest
-from bot.service import Origin
+from bot.jobs.loop import JobManager
+from bot.jobs.requests import GenerationRequest
+from bot.jobs.service import Origin
 from bot.settings import Settings
 from storage import Job, JobStatus, JobStore
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
@@ -147,7 +147,7 @@ async def main() -> None:
     kill = env.get("CRASH_KILL", "")
     install_kill_point(kill)
     configure_manager(float(env.get("CRASH_LEASE", "1.0")), float(env.get("CRASH_IDLE", "0.2")))
-    bot.service.CREATION_HOLD = float(env.get("CRASH_HOLD", "1.0"))  # type: ignore[misc]
+    bot.jobs.service.CREATION_HOLD = float(env.get("CRASH_HOLD", "1.0"))  # type: ignore[misc]
     timing = json.loads(env.get("CRASH_TIMING", "{}"))
     veo = VeoBot(Settings(_env_file=None), timing_overrides={"apiyi": timing} if timing else None)  # type: ignore[call-arg]
     # SIGTERM/SIGINT stop it the way the real bot stops (bot.cli.run_until_stopped).

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.retention import DAY_SECONDS, RetentionSweeper
+from bot.jobs.retention import DAY_SECONDS, RetentionSweeper
 from storage import Database
 from storage.audit import AuditStore
 from storage.retention import RetentionStore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.messages import day_key
+from bot.jobs.days import day_key
 from storage import Database, Job, JobStatus, JobStore
 from storage.stats import DayCount, ModelSpend, day_window, server_stats
 from tests.storage.test_store import DAY, new_job

@@ -21,9 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, assert_never
 
+from bot.jobs.health import VendorHealth
+from bot.jobs.pacing import Pacer
+from bot.jobs.publishing import DeliveryFailed, Publisher
+from bot.jobs.requests import GenerationRequest
 from bot.logs import set_job_context
 from bot.metrics import Metrics
-from bot.pacing import Pacer
 from bot.providers import Provider, ProviderRegistry
 from bot.providers.base import (
     InputImage,
@@ -37,9 +40,6 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
-from bot.publishing import DeliveryFailed, Publisher
-from bot.requests import GenerationRequest
-from bot.vendor_health import VendorHealth
 from storage import Billing, CancelReason, Job, JobStatus, JobStore
 from storage.jobs import LeaseLost
 

@@ -13,16 +13,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.access import Action, Asker, may
-from bot.manager import JobManager
-from bot.messages import day_key, duration_text, next_reset
+from bot.jobs.access import Action, Asker, may
+from bot.jobs.admin import AuditAction, ServerAdmin
+from bot.jobs.days import day_key, duration_text, next_reset
+from bot.jobs.health import VendorHealth
+from bot.jobs.loop import JobManager
+from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
 from bot.metrics import Metrics
 from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode, ModelSpec
-from bot.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
-from bot.server_admin import AuditAction, ServerAdmin
 from bot.settings import Settings
-from bot.vendor_health import VendorHealth
 from storage import (
     GuildSettings,
     Job,

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.access import Asker
-from bot.messages import day_key
-from bot.requests import RequestInvalid
+from bot.jobs.access import Asker
+from bot.jobs.days import day_key
+from bot.jobs.requests import RequestInvalid
 from storage import GuildSettings, GuildStore, JobStore
 from storage.audit import AuditEntry, AuditStore
 from storage.stats import ServerStats, StatsStore, day_window
