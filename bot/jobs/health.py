@@ -1,5 +1,5 @@
-"""Which vendors seem down right now (a circuit breaker shared by the manager and the
-commands).
+"""Which vendors seem down right now (a circuit breaker shared by the job manager and
+the commands), and what the admins are told about it.
 
 The manager reports every call's outcome; a streak of retryable failures marks the vendor
 unhealthy, so new requests are refused (or sent to a fallback vendor) instead of joining a
@@ -9,9 +9,17 @@ vendor, including the polls of jobs already there, ends the outage at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from bot.jobs.publishing import Publisher
+from bot.metrics import Metrics
+from bot.providers.base import ProviderAuthError, ProviderError
+from storage import Job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,3 +65,89 @@ class VendorHealth:
         if state is None or self.is_healthy(provider):
             return 0.0
         return max(0.0, state.last_failure_at + self.cooldown - self._clock())
+
+
+MSG_VENDOR_DOWN = (
+    "⚠️ **{provider}** seems to be down: {count} requests in a row failed (last: {last}). "
+    "Jobs are waiting and will continue when it recovers; nothing is charged for jobs that fail."
+)
+MSG_VENDOR_BACK = (
+    "✅ **{provider}** is back: a request succeeded after {count} failed in a row. "
+    "Waiting jobs continue."
+)
+# Retryable errors that neither count towards nor end an outage: a 429 means we asked too
+# often, and apiyi's early 400 on /content is its documented normal.
+NOT_AN_OUTAGE = frozenset({"rate_limited", "not_ready"})
+
+
+class VendorAlerts:
+    """Every vendor call's outcome, counted into `VendorHealth`, and the admins told
+    (through the publisher port, at most hourly per server) when a vendor seems down,
+    when it is back, and when it refuses the bot's account."""
+
+    def __init__(
+        self, health: VendorHealth, publisher: Publisher, metrics: Metrics, *, streak: int
+    ) -> None:
+        self.health = health
+        self.publisher = publisher
+        self.metrics = metrics
+        self.streak = streak
+        # While a vendor is down: one job per server whose admins were told, to tell them
+        # when it is back.
+        self._told_down: dict[str, dict[int, Job]] = {}
+
+    async def failed(self, job: Job, exc: ProviderError) -> None:
+        """Count a call that failed in a way that may mean the vendor is down; from the
+        streak on, tell the job's server (the publisher allows one alert an hour)."""
+        self.metrics.vendor_errors.labels(job.provider, exc.code).inc()
+        if exc.code in NOT_AN_OUTAGE:
+            return  # neither proof that it is down nor that it works
+        if not exc.retryable:
+            # It answered: a refusal or a bad request says the vendor is up.
+            await self.ok(job)
+            return
+        count = self.health.failed(job.provider)
+        if count < self.streak:
+            return
+        if count == self.streak:
+            log.warning(
+                "%s seems to be down: %d requests in a row failed (last: %s)",
+                job.provider,
+                count,
+                exc.detail or exc.code,
+            )
+        # The member-safe sentence only: a detail may quote a URL or the vendor's body.
+        last = exc.member_message.strip().rstrip(".")[:300]
+        text = MSG_VENDOR_DOWN.format(provider=job.provider, count=count, last=last)
+        try:
+            posted = await self.publisher.operator_alert(job, text, kind="down")
+        except Exception:
+            log.exception("job %d: could not alert the admins", job.id)
+            return
+        if posted and job.guild_id is not None:
+            self._told_down.setdefault(job.provider, {})[job.guild_id] = job
+
+    async def ok(self, job: Job) -> None:
+        """A call answered: the streak ends, and servers told of an outage hear it is over."""
+        count = self.health.ok(job.provider)
+        told = self._told_down.pop(job.provider, {})
+        if count >= self.streak:
+            log.warning("%s is back after %d failed requests in a row", job.provider, count)
+        for other in told.values():
+            text = MSG_VENDOR_BACK.format(provider=job.provider, count=count)
+            try:
+                await self.publisher.operator_alert(other, text, kind="recovered")
+            except Exception:
+                log.exception("job %d: could not tell the admins %s is back", job.id, job.provider)
+
+    async def account(self, job: Job, exc: ProviderAuthError) -> None:
+        """The vendor refused the bot's key or account: only the operator can fix that."""
+        text = (
+            f"⚠️ **{job.provider}** refused this bot's account ({exc.code}): "
+            f"{exc.member_message} Job #{job.id} was refunded. The operator should check "
+            f"the {job.provider.upper()}_API_KEY and the account's credit."
+        )
+        try:
+            await self.publisher.operator_alert(job, text)
+        except Exception:
+            log.exception("job %d: could not alert the admins", job.id)

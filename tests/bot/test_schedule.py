@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.jobs.loop import backoff, next_poll_delay
+from bot.jobs.retry import backoff, next_poll_delay
 
 
 @pytest.mark.parametrize(

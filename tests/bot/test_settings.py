@@ -145,7 +145,7 @@ async def _check_4k_timing(db: object, tmp_path: Path, settings: Settings) -> No
             daily_limit=5,
             max_active=5,
         )
-        timing = manager._timing(job)
+        timing = manager.crew.schedules.timing(job)
         spec = registry.model("apiyi", "veo-3.1-generate-preview")
         assert spec is not None
         assert timing.poll_interval == 2.0
