@@ -18,8 +18,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.components import DYNAMIC_ITEMS
-from bot.discord_publisher import DiscordPublisher
+from bot.chat.bot import ChatBot
+from bot.chat.publisher import DiscordPublisher
 from bot.jobs.health import VendorHealth
 from bot.jobs.loop import JobManager
 from bot.jobs.pacing import Pacer
@@ -110,14 +110,10 @@ class VeoTree(app_commands.CommandTree["VeoBot"]):
             log.info("could not apologise for ref %s", ref)
 
 
-class VeoBot(commands.Bot):
-    session: aiohttp.ClientSession
+class VeoBot(ChatBot):
     db: Database
     store: JobStore
-    providers: ProviderRegistry
-    publisher: DiscordPublisher
     manager: JobManager
-    service: VideoService
     sweeper: RetentionSweeper
     health: VendorHealth
     metrics: Metrics
@@ -221,7 +217,6 @@ class VeoBot(commands.Bot):
             metrics=self.metrics,
             clock=clock,
         )
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.web is not None:

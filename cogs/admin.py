@@ -13,12 +13,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.askers import asker_of
-from bot.audit_view import audit_embed
+from bot.chat.askers import asker_of
+from bot.chat.audit_view import audit_embed
+from bot.chat.stats_view import stats_embed
 from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.requests import RequestInvalid, choose_model
 from bot.jobs.service import channel_list
-from bot.stats_view import stats_embed
 from cogs.admin_forms import (
     model_choices,
     parse_channels,

@@ -44,9 +44,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.chat.submission import role_ids_of, submit_draft
 from bot.jobs.requests import MODE_LABELS, Draft, RequestInvalid
 from bot.providers.base import Mode, ModelSpec
-from cogs.submission import role_ids_of, submit_draft
 
 if TYPE_CHECKING:
     from bot.client import VeoBot

@@ -14,9 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
-from bot.askers import asker_of
-from bot.components import cancel_prompt
+from bot.chat import messages
+from bot.chat.askers import asker_of
+from bot.chat.components import JOB_BUTTONS, cancel_prompt
+from bot.chat.submission import role_ids_of, submit_draft
 from bot.jobs.access import Action
 from bot.jobs.requests import (
     MODE_LABELS,
@@ -26,7 +27,6 @@ from bot.jobs.requests import (
 )
 from bot.jobs.service import VideoService
 from bot.providers.base import Mode, ModelSpec
-from cogs.submission import role_ids_of, submit_draft
 from storage import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -135,10 +135,12 @@ class VeoCog(commands.Cog):
         return self.bot.service
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(HistoryPageButton)
+        # The persistent buttons of jobs and of history pages belong to this cog: they
+        # work again after a restart once it is loaded.
+        self.bot.add_dynamic_items(HistoryPageButton, *JOB_BUTTONS)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(HistoryPageButton)
+        self.bot.remove_dynamic_items(HistoryPageButton, *JOB_BUTTONS)
 
     # -- /veo generate ----------------------------------------------------------------
 

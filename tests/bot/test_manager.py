@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat.components import result_custom_id
+from bot.chat.messages import ready_marker
 from bot.client import VeoBot
-from bot.components import result_custom_id
 from bot.jobs.access import Asker
 from bot.jobs.days import day_key
 from bot.jobs.requests import GenerationRequest
 from bot.jobs.service import Origin
-from bot.messages import ready_marker
 from bot.providers.base import InputImage, Mode
 from bot.providers.demo import demo_video_path
 from storage import Billing, Job, JobStatus, QuotaState

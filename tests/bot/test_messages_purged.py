@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import messages
+from bot.chat import messages
 from storage import Database, Job, JobStatus, JobStore, NewJob
 
 NOTE = "(prompt deleted after the retention period)"

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat.stats_view import stats_embed
 from bot.client import VeoBot
 from bot.jobs.access import Asker
 from bot.jobs.requests import GenerationRequest
 from bot.jobs.service import QuotaRefused
 from bot.providers.base import Timing
 from bot.settings import Settings
-from bot.stats_view import stats_embed
 from storage import Billing, JobStatus, QuotaState
 from tests.bot.test_manager import FAST, origin, submit
 from tests.conftest import BotFactory, wait_for_job

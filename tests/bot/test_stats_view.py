@@ -6,7 +6,7 @@ import datetime as dt
 
 import discord
 
-from bot.stats_view import FOOTER, reason_label, stats_embed
+from bot.chat.stats_view import FOOTER, reason_label, stats_embed
 from storage.stats import DayCount, ModelSpend, ServerStats
 
 

@@ -290,7 +290,7 @@ async def test_other_servers_keep_the_defaults(
 async def test_the_finished_video_shows_the_servers_quota(
     start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim
 ) -> None:
-    from bot.messages import ready_marker
+    from bot.chat.messages import ready_marker
     from tests.conftest import wait_for_job
 
     bot = await start_bot(make_settings())

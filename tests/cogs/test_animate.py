@@ -14,10 +14,10 @@ from typing import Any
 import discord
 import pytest
 
+from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
 from bot.jobs.requests import Draft, RequestInvalid, resolve_mode
-from bot.messages import ready_marker
 from bot.providers import apixo, apiyi, yelinai
 from bot.providers.base import Mode
 from bot.settings import Settings

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
-from bot.messages import ready_marker
 from storage import JobStatus, QuotaState
 from tests.cogs.test_generate import generate
 from tests.conftest import BotFactory, wait_for_job

@@ -9,9 +9,9 @@ from typing import Any
 import discord
 import pytest
 
+from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
-from bot.messages import ready_marker
 from storage import JobStatus
 from tests.bot.test_input_hardening import png
 from tests.conftest import BotFactory, wait_for_job

@@ -10,8 +10,8 @@ from typing import Any
 
 import discord
 
+from bot.chat.publisher import MIN_EDIT_INTERVAL
 from bot.client import VeoBot
-from bot.discord_publisher import MIN_EDIT_INTERVAL
 from bot.settings import Settings
 from storage import JobStatus
 from tests.conftest import BotFactory, wait_for_job

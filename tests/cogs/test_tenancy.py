@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from bot.chat.messages import ready_marker
 from bot.client import VeoBot
-from bot.messages import ready_marker
 from storage import JobStatus
 from tests.cogs.test_buttons import dispatch
 from tests.cogs.test_generate import run

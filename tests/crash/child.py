@@ -33,9 +33,9 @@ import discord
 
 import bot.client
 import bot.jobs.service
+from bot.chat.publisher import DiscordPublisher
 from bot.cli import run_until_stopped
 from bot.client import VeoBot
-from bot.discord_publisher import DiscordPublisher
 from bot.jobs.loop import JobManager
 from bot.jobs.requests import GenerationRequest
 from bot.jobs.service import Origin

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.components import result_custom_id
+from bot.chat.components import result_custom_id
 from storage import TERMINAL, Database, Job, JobStore
 from tests.conftest import FAST_TIMING
 from tests.sim.apiyi_sim import ApiyiSimulator

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.components import result_custom_id
+from bot.chat.components import result_custom_id
 from storage import JobStatus
 from tests.conftest import BotFactory, wait_for_job
 from tests.crash.conftest import Spawn, deliveries, open_store, video_posts

@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.chat.messages import ready_marker
 from bot.client import VeoBot
-from bot.messages import ready_marker
 from bot.settings import Settings
 from storage import Job, JobStatus
 from tests.conftest import wait_for_job

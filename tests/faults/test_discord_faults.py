@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.discord_publisher import MSG_FORBIDDEN
+from bot.chat.posting import MSG_FORBIDDEN
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.bot.test_manager import deliveries, held_job, usage

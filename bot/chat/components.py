@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.askers import asker_of
+from bot.chat.askers import asker_of
+from bot.chat.submission import submit_request
 from bot.jobs.access import Action
 from bot.jobs.requests import RequestInvalid
 from storage import Job, JobStatus
 
 if TYPE_CHECKING:
-    from bot.client import VeoBot
+    from bot.chat.bot import ChatBot
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ Interaction = discord.Interaction[Any]
 async def owned_job(interaction: Interaction, job_id: int, action: Action) -> Job | None:
     """The job if the clicker may take `action` on it; otherwise answer them (in the
     words of a missing job) and return None."""
-    bot: VeoBot = interaction.client
+    bot: ChatBot = interaction.client
     try:
         return await bot.service.job_for(job_id, asker_of(interaction), action)
     except RequestInvalid as exc:
@@ -119,7 +120,7 @@ class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
     action = Action.CANCEL
 
     async def act(self, interaction: Interaction, job: Job) -> None:
-        bot: VeoBot = interaction.client
+        bot: ChatBot = interaction.client
         try:
             job = await bot.service.cancel(job.id, asker_of(interaction))
         except RequestInvalid as exc:
@@ -143,9 +144,7 @@ class RetryButton(_JobButton, template=r"veo:retry:(?P<job>\d+)"):
     key, label, emoji, action = "retry", "Retry", "🔁", Action.RETRY
 
     async def act(self, interaction: Interaction, job: Job) -> None:
-        from cogs.submission import submit_request  # the shared path of every new job
-
-        bot: VeoBot = interaction.client
+        bot: ChatBot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             request, images = await bot.service.again(job.id, asker_of(interaction))
@@ -170,9 +169,7 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
     async def on_submit(self, interaction: Interaction) -> None:
         # Whoever holds the form's id can send it, and permissions change: ask the rule
         # again for this sender, here (`again` does, with the Remix action).
-        from cogs.submission import submit_request
-
-        bot: VeoBot = interaction.client
+        bot: ChatBot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             request, images = await bot.service.again(
@@ -218,7 +215,7 @@ class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
             log.info("job %d: could not delete its post: %s", job.id, exc)
             await interaction.edit_original_response(content="I could not delete that post.")
             return
-        bot: VeoBot = interaction.client
+        bot: ChatBot = interaction.client
         await bot.service.deleted(job, asker_of(interaction))
         await interaction.edit_original_response(content=f"Deleted the video of job #{job.id}.")
 
@@ -230,7 +227,7 @@ def result_custom_id(job_id: int) -> str:
     return f"veo:{DeleteButton.key}:{job_id}"
 
 
-DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+JOB_BUTTONS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     CancelButton,
     ConfirmCancelButton,
     RetryButton,

@@ -21,7 +21,7 @@ from bot.providers.base import InputImage
 from storage import Job
 
 if TYPE_CHECKING:
-    from bot.client import VeoBot
+    from bot.chat.bot import ChatBot
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ def mentions_only(user_id: int) -> discord.AllowedMentions:
 
 
 async def submit_draft(
-    bot: VeoBot,
-    interaction: discord.Interaction[VeoBot],
+    bot: ChatBot,
+    interaction: discord.Interaction[ChatBot],
     draft: Draft,
     attachments: list[tuple[str, discord.Attachment]],
 ) -> Job | None:
@@ -52,8 +52,8 @@ async def submit_draft(
 
 
 async def submit_request(
-    bot: VeoBot,
-    interaction: discord.Interaction[VeoBot],
+    bot: ChatBot,
+    interaction: discord.Interaction[ChatBot],
     request: GenerationRequest,
     images: list[InputImage],
 ) -> Job | None:
@@ -69,7 +69,7 @@ async def submit_request(
 
 
 async def read_images(
-    bot: VeoBot, request: GenerationRequest, attachments: list[tuple[str, discord.Attachment]]
+    bot: ChatBot, request: GenerationRequest, attachments: list[tuple[str, discord.Attachment]]
 ) -> list[InputImage]:
     """Download each attachment now (Discord's URLs expire) and check its real type."""
     spec = bot.providers.model(request.provider, request.model)
@@ -95,13 +95,13 @@ async def read_images(
     return images
 
 
-def role_ids_of(interaction: discord.Interaction[VeoBot]) -> tuple[int, ...]:
+def role_ids_of(interaction: discord.Interaction[ChatBot]) -> tuple[int, ...]:
     """The member's role ids as Discord sent them with the interaction (`Member.roles`
     only lists roles found in the cache, which a bot without the guild cached lacks)."""
     return tuple(getattr(interaction.user, "_roles", ()))
 
 
-def missing_permissions(interaction: discord.Interaction[VeoBot]) -> list[str]:
+def missing_permissions(interaction: discord.Interaction[ChatBot]) -> list[str]:
     """What the bot lacks to post progress and the video here, in Discord's words."""
     if interaction.guild_id is None:
         return []
@@ -117,7 +117,7 @@ def missing_permissions(interaction: discord.Interaction[VeoBot]) -> list[str]:
     return [name for name, ok in needed if not ok]
 
 
-def origin_of(interaction: discord.Interaction[VeoBot]) -> Origin:
+def origin_of(interaction: discord.Interaction[ChatBot]) -> Origin:
     perms = interaction.app_permissions
     in_thread = isinstance(interaction.channel, discord.Thread)
     can_post = (
@@ -143,7 +143,7 @@ def origin_of(interaction: discord.Interaction[VeoBot]) -> Origin:
 
 
 async def announce(
-    bot: VeoBot, interaction: discord.Interaction[VeoBot], job: Job, origin: Origin
+    bot: ChatBot, interaction: discord.Interaction[ChatBot], job: Job, origin: Origin
 ) -> None:
     """Post the public job message that all progress and the video will go to."""
     text = bot.publisher.render(job)

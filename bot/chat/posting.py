@@ -1,0 +1,297 @@
+"""Posting a finished video, exactly once, with the bot's own token.
+
+The file is posted when it fits the channel's upload limit; otherwise a re-encoded copy
+(with the vendor's full-quality link), the vendor's link, or the bot's own served copy.
+Every post carries the result buttons, whose Delete custom_id marks it as this job's
+delivery: after a restart mid-delivery the channel is searched for that mark, from when
+delivery first began, before anything is posted again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import discord
+
+from bot.chat import messages
+from bot.chat.components import result_custom_id, result_view
+from bot.jobs.publishing import DeliveryFailed
+from bot.media.file_host import FileHost
+from bot.media.reencode import Reencoder
+from bot.providers import ProviderRegistry
+from storage import Job
+
+log = logging.getLogger(__name__)
+
+HISTORY_SCAN = 500  # messages read after a restart mid-delivery
+# Discord's default upload limit: what to aim for when it refused a file we thought fitted.
+DISCORD_DEFAULT_LIMIT = 10 * 1024 * 1024
+
+MSG_TOO_LARGE = (
+    "The video is larger than this channel's upload limit ({limit}), and the video service "
+    "gives no link to it. Your quota was refunded."
+)
+MSG_REENCODED = (
+    "The original is larger than this channel's upload limit{limit}, so this is a smaller copy."
+)
+MSG_FULL_QUALITY = "Full quality{expiry}: <{link}>"
+MSG_NO_CHANNEL = (
+    "The channel of this job is gone, so the video could not be posted. Your quota was refunded."
+)
+MSG_FORBIDDEN = "I am not allowed to post in this channel (I need Send Messages and Attach Files). Your quota was refunded."
+MSG_TOKEN_EXPIRED = (
+    "I could not post in the channel, and the command's reply expired before the video was "
+    "ready. Your quota was refunded; ask an admin to let me post here."
+)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.3g} MB"
+
+
+def _too_large(exc: discord.HTTPException) -> bool:
+    return exc.status == 413 or exc.code == 40005
+
+
+class Where:
+    """Where a job's messages go: its channel, or the member's interaction followups."""
+
+    def __init__(self, client: discord.Client, clock: Callable[[], float]) -> None:
+        self.client = client
+        self.clock = clock
+
+    def channel(self, job: Job) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+
+    def webhook(self, job: Job) -> discord.Webhook | None:
+        if job.interaction_app_id is None or job.interaction_token is None:
+            return None
+        if job.interaction_expires_at is not None and self.clock() > job.interaction_expires_at - 5:
+            return None
+        webhook = discord.Webhook.partial(
+            job.interaction_app_id, job.interaction_token, client=self.client
+        )
+        # An interaction's followup webhook (what `interaction.followup` is): discord.py
+        # allows ephemeral messages only on application webhooks.
+        webhook.type = discord.WebhookType.application
+        return webhook
+
+    def reference(self, job: Job) -> discord.MessageReference | None:
+        if job.status_message_id is None or job.delivery_mode != "channel":
+            return None
+        return discord.MessageReference(
+            message_id=job.status_message_id, channel_id=job.channel_id, fail_if_not_exists=False
+        )
+
+
+class VideoPoster:
+    def __init__(
+        self,
+        where: Where,
+        providers: ProviderRegistry,
+        *,
+        clock: Callable[[], float] = time.time,
+        quota_left: Callable[[Job], Awaitable[tuple[int, int]]] | None = None,
+        reencoder: Reencoder | None = None,
+        file_host: FileHost | None = None,
+    ) -> None:
+        self.where = where
+        self.client = where.client
+        self.providers = providers
+        self.clock = clock
+        # (remaining, limit) for a member, shown under a finished video.
+        self.quota_left = quota_left
+        # Makes a video over the upload limit fit (None: post the link instead).
+        self.reencoder = reencoder
+        # Serves videos too large for Discord that have no vendor link (None: no address).
+        self.file_host = file_host
+
+    def _label(self, job: Job) -> str:
+        spec = self.providers.model(job.provider, job.model)
+        return spec.label if spec is not None else job.model
+
+    async def deliver(self, job: Job, *, resumed: bool) -> int:
+        if resumed:
+            existing = await self._find_delivery(job)
+            if existing is not None:
+                log.info("job %d: already posted as %d before the restart", job.id, existing)
+                return existing
+        path = Path(job.result_path) if job.result_path else None
+        size = (
+            job.result_size
+            if job.result_size is not None
+            else (path.stat().st_size if path else None)
+        )
+        have_file = path is not None and path.exists()
+        target = job.filesize_limit
+        if have_file and size is not None and size <= job.filesize_limit:
+            assert path is not None
+            try:
+                return await self._post(job, file_path=path)
+            except discord.HTTPException as exc:
+                if not _too_large(exc):
+                    raise self._translate(exc) from exc
+                log.info("job %d: Discord refused the upload as too large", job.id)
+                # The real limit is below what we were told: aim under the refused size.
+                target = min(
+                    job.filesize_limit,
+                    DISCORD_DEFAULT_LIMIT if size > DISCORD_DEFAULT_LIMIT else size * 3 // 4,
+                )
+        if have_file and self.reencoder is not None:
+            assert path is not None
+            posted = await self._post_reencoded(job, path, target)
+            if posted is not None:
+                return posted
+        if job.result_url:
+            try:
+                return await self._post(job, link=job.result_url)
+            except discord.HTTPException as exc:
+                raise self._translate(exc) from exc
+        if have_file and self.file_host is not None:
+            assert path is not None
+            # No vendor link (apiyi's current channel): the bot serves the file itself.
+            url = self.file_host.publish(path, f"veo-job-{job.id}.mp4")
+            if url is not None:
+                log.info("job %d: too large for Discord; serving it at the bot's address", job.id)
+                try:
+                    return await self._post(
+                        job, link=url, link_expires_at=self.clock() + self.file_host.retention
+                    )
+                except discord.HTTPException as exc:
+                    raise self._translate(exc) from exc
+        raise DeliveryFailed(MSG_TOO_LARGE.format(limit=_mb(job.filesize_limit)), code="too_large")
+
+    async def _post_reencoded(self, job: Job, path: Path, limit: int) -> int | None:
+        """Post a copy of the video re-encoded to fit `limit`, with the vendor's full-quality
+        link beside it; None when no copy could be made or Discord still refused it."""
+        assert self.reencoder is not None
+        log.info("job %d: re-encoding the video to fit %s", job.id, _mb(limit))
+        fitted = await self.reencoder.fit(path, limit, path.with_name(f"{path.stem}.fit.mp4"))
+        if fitted is None:
+            log.info("job %d: the video could not be made to fit; posting a link", job.id)
+            return None
+        # The limit is only shown when it is the one Discord gave (not our guess after a 413).
+        shown = f" ({_mb(limit)})" if limit == job.filesize_limit else ""
+        note = MSG_REENCODED.format(limit=shown)
+        if job.result_url:
+            expires = job.result_url_expires_at
+            expiry = f" (the link expires <t:{int(expires)}:R>)" if expires else ""
+            note += "\n" + MSG_FULL_QUALITY.format(expiry=expiry, link=job.result_url)
+        try:
+            return await self._post(job, file_path=fitted, note=note)
+        except discord.HTTPException as exc:
+            if not _too_large(exc):
+                raise self._translate(exc) from exc
+            log.info("job %d: Discord refused the re-encoded copy too; posting a link", job.id)
+            return None
+        finally:
+            fitted.unlink(missing_ok=True)
+
+    async def _post(
+        self,
+        job: Job,
+        *,
+        file_path: Path | None = None,
+        link: str | None = None,
+        note: str | None = None,
+        link_expires_at: float | None = None,
+    ) -> int:
+        expires = link_expires_at if link_expires_at is not None else job.result_url_expires_at
+        content = messages.ready_message(job, link=link, link_expires_at=expires)
+        if note:
+            content += "\n" + note
+        embed = await self._result_embed(job)
+        mentions = discord.AllowedMentions(
+            users=[discord.Object(job.user_id)], everyone=False, roles=False
+        )
+        # A discord.File is closed after sending: build a new one for every attempt.
+        files = [discord.File(file_path, filename=f"veo-job-{job.id}.mp4")] if file_path else []
+        try:
+            if job.delivery_mode == "followup":
+                webhook = self.where.webhook(job)
+                if webhook is None:
+                    raise DeliveryFailed(MSG_TOKEN_EXPIRED, code="token_expired")
+                sent = await webhook.send(
+                    content, wait=True, allowed_mentions=mentions, files=files, embed=embed
+                )
+                return sent.id
+            message = await self.where.channel(job).send(
+                content,
+                allowed_mentions=mentions,
+                reference=self.where.reference(job),  # type: ignore[arg-type]  # None is accepted at runtime
+                files=files,
+                embed=embed,
+                view=result_view(job),
+            )
+            return message.id
+        except aiohttp.ClientError as exc:
+            raise DeliveryFailed(
+                "Discord could not be reached.", code="network", retryable=True
+            ) from exc
+        finally:
+            for f in files:
+                f.close()
+
+    async def _result_embed(self, job: Job) -> discord.Embed:
+        quota = None
+        if self.quota_left is not None:
+            try:
+                quota = await self.quota_left(job)
+            except Exception:  # a nicety: never let it stop a delivery
+                log.exception("job %d: could not read the member's quota", job.id)
+        spec = self.providers.model(job.provider, job.model)
+        return messages.result_embed(job, spec, self._label(job), self.clock(), quota)
+
+    def _translate(self, exc: discord.HTTPException) -> DeliveryFailed:
+        if isinstance(exc, discord.Forbidden):
+            return DeliveryFailed(MSG_FORBIDDEN, code="missing_permissions")
+        if isinstance(exc, discord.NotFound):
+            return DeliveryFailed(MSG_NO_CHANNEL, code="channel_gone")
+        if _too_large(exc):
+            return DeliveryFailed("too large", code="too_large")
+        return DeliveryFailed(
+            "Discord had a problem.", code=f"discord_{exc.status}", retryable=True
+        )
+
+    async def _find_delivery(self, job: Job) -> int | None:
+        """After a restart mid-delivery: did the post already happen?
+
+        The post is recognised by its Delete button's custom_id, which only the bot can
+        put on a message (text would not do: job messages quote members' prompts). The
+        search starts a minute before delivery *first* began, however long ago that was
+        and however busy the channel has been since: the post, if made, is among the
+        first messages after that point."""
+        mark = result_custom_id(job.id)
+        me = self.client.user.id if self.client.user else None
+        try:
+            if job.delivery_mode == "followup":
+                return None  # followups cannot be listed; a duplicate there is the lesser harm
+            since = max(job.delivery_started_at or 0.0, job.created_at) - 60
+            after = discord.Object(
+                discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC))
+            )
+            history = self.where.channel(job).history(
+                limit=HISTORY_SCAN, after=after, oldest_first=True
+            )
+            async for message in history:
+                if (me is None or message.author.id == me) and _carries(message, mark):
+                    return message.id
+        except discord.NotFound as exc:
+            raise DeliveryFailed(MSG_NO_CHANNEL, code="channel_gone") from exc
+        except discord.HTTPException as exc:
+            log.info("job %d: could not read channel history (%s); posting", job.id, exc)
+        return None
+
+
+def _carries(message: discord.Message, custom_id: str) -> bool:
+    """Whether one of the message's buttons has `custom_id`."""
+    for row in message.components:
+        for item in getattr(row, "children", ()):
+            if getattr(item, "custom_id", None) == custom_id:
+                return True
+    return False
