@@ -24,7 +24,8 @@ from bot.jobs.health import VendorHealth
 from bot.jobs.loop import JobManager
 from bot.jobs.pacing import Pacer
 from bot.jobs.retention import RetentionSweeper
-from bot.jobs.service import DMS_OFF, VideoService
+from bot.jobs.rules import DMS_OFF
+from bot.jobs.service import VideoService
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
 from bot.metrics import Metrics

@@ -18,7 +18,7 @@ from bot.chat.audit_view import audit_embed
 from bot.chat.stats_view import stats_embed
 from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.requests import RequestInvalid, choose_model
-from bot.jobs.service import channel_list
+from bot.jobs.rules import channel_list
 from cogs.admin_forms import (
     model_choices,
     parse_channels,

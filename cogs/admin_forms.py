@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.jobs.requests import RequestInvalid
-from bot.jobs.service import channel_list
+from bot.jobs.rules import channel_list
 from bot.providers import ProviderRegistry
 from storage import GuildSettings
 

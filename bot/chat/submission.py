@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.jobs.quota import QuotaRefused
 from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, check_image
-from bot.jobs.service import Origin, QuotaRefused
+from bot.jobs.service import Origin
 from bot.media.images import ImageTooLarge, fetch_capped
 from bot.providers.base import InputImage
 from storage import Job

@@ -1,4 +1,4 @@
-"""What the commands ask of the bot: accept a request, report quota.
+"""What the commands ask of the bot: accept a request, act on a job, report quota.
 
 It sits between the cogs and the store: it owns the rules (validation, quota, the
 active-job cap) so a cog only translates Discord input and output.
@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.jobs.access import Action, Asker, may
 from bot.jobs.admin import AuditAction, ServerAdmin
-from bot.jobs.days import day_key, duration_text, next_reset
+from bot.jobs.days import day_key, next_reset
 from bot.jobs.health import VendorHealth
 from bot.jobs.loop import JobManager
-from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
+from bot.jobs.quota import QuotaView, quota_refusal
+from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, validate
+from bot.jobs.rules import (
+    DMS_OFF,
+    check_content,
+    check_rules,
+    default_for,
+    draft_of,
+    is_exempt,
+    route,
+)
 from bot.metrics import Metrics
 from bot.providers import ProviderRegistry
-from bot.providers.base import InputImage, Mode, ModelSpec
+from bot.providers.base import InputImage, ModelSpec
 from bot.settings import Settings
 from storage import (
     GuildSettings,
@@ -58,74 +67,6 @@ class Origin:
     parent_channel_id: int | None = None  # a thread's channel, for the channel rule
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaView:
-    used: int
-    limit: int
-    resets_at: int
-    active: list[Job]
-    exempt: bool = False
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.used)
-
-
-class QuotaRefused(Exception):
-    """Over the daily quota or the active-job cap; the message is for the member."""
-
-
-DMS_OFF = (
-    "Videos can only be made in a server. Please use `/veo` in a server channel where this bot is."
-)
-BANNED_WORD_REFUSAL = (
-    "Your prompt contains a word that is not allowed on this server. "
-    "Please rephrase it and try again. Nothing was charged."
-)
-
-
-def banned_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
-    """Whole words (or phrases), case-insensitive; None when there are none."""
-    escaped = [re.escape(w.strip()) for w in words if w.strip()]
-    if not escaped:
-        return None
-    return re.compile(rf"(?<!\w)(?:{'|'.join(escaped)})(?!\w)", re.IGNORECASE)
-
-
-def has_banned_word(words: Iterable[str], *texts: str | None) -> bool:
-    pattern = banned_pattern(words)
-    return pattern is not None and any(t and pattern.search(t) for t in texts)
-
-
-def draft_of(
-    request: GenerationRequest,
-    *,
-    prompt: str | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-) -> Draft:
-    """A validated request back as a draft (for Retry, Remix and fallback routing)."""
-    return Draft(
-        prompt=request.prompt if prompt is None else prompt,
-        provider=provider or request.provider,
-        model=model or request.model,
-        mode=request.mode.value if request.image_count else None,
-        aspect_ratio=request.aspect_ratio,
-        duration=request.duration,
-        resolution=request.resolution,
-        negative_prompt=request.negative_prompt,
-        seed=request.seed,
-        enhance_prompt=request.enhance_prompt,
-        has_image=request.image_count >= 1,
-        has_last_frame=request.mode is Mode.FIRST_LAST,
-        extra_images=request.image_count - 1 if request.mode is Mode.REFERENCE else 0,
-    )
-
-
-def channel_list(ids: Iterable[int]) -> str:
-    return ", ".join(f"<#{i}>" for i in ids)
-
-
 class VideoService:
     def __init__(
         self,
@@ -159,41 +100,17 @@ class VideoService:
             raise RequestInvalid(DMS_OFF)
         rules = await self.guilds.get(guild_id) if guild_id is not None else None
         if rules is not None and draft.provider is None and draft.model is None:
-            provider, model = self._default_for(rules)
+            provider, model = default_for(self.providers, rules)
             draft = dataclasses.replace(draft, provider=provider, model=model)
         request = validate(draft, self.providers, max_prompt=self.settings.max_prompt)
         if rules is not None:
-            self._check_content(rules, request)
+            check_content(rules, request)
         return request
 
     async def default_model(self, guild_id: int | None) -> tuple[str, str]:
         """The (provider, model) a member gets here when they name neither."""
         rules = await self.guilds.get(guild_id) if guild_id is not None else GuildSettings()
-        return self._default_for(rules)
-
-    def _default_for(self, rules: GuildSettings) -> tuple[str, str]:
-        """The server's default, while its vendor and model are still enabled (else it is
-        ignored, not an error); otherwise the bot's default if the server allows it, else
-        the first model it does (validation then explains a server that allows none)."""
-        candidates = [(rules.default_provider, rules.default_model)]
-        default = self.providers.default
-        candidates.append((default, self.providers.default_model(default)))
-        candidates += [(p.name, s.name) for p in self.providers for s in p.models.values()]
-        for provider, model in candidates:
-            if provider and model and self.providers.model(provider, model):
-                if rules.allows(provider, model):
-                    return provider, model
-        return default, self.providers.default_model(default)
-
-    def _check_content(self, rules: GuildSettings, request: GenerationRequest) -> None:
-        if not rules.allows(request.provider, request.model):
-            choices = ", ".join(f"`{m}`" for m in rules.allowed_models)
-            raise RequestInvalid(
-                f"`{request.provider}/{request.model}` can't be used on this server. "
-                f"Pick one of: {choices}. Nothing was charged."
-            )
-        if has_banned_word(rules.banned_words, request.prompt, request.negative_prompt):
-            raise RequestInvalid(BANNED_WORD_REFUSAL)
+        return default_for(self.providers, rules)
 
     async def daily_limit(self, user_id: int, guild_id: int | None) -> int:
         """The member's override in this server, else the server's, else the environment's."""
@@ -204,22 +121,6 @@ class VideoService:
             return override
         rules = await self.guilds.get(guild_id)
         return rules.daily_quota if rules.daily_quota is not None else self.settings.daily_quota
-
-    @staticmethod
-    def _exempt(rules: GuildSettings | None, role_ids: Iterable[int]) -> bool:
-        return rules is not None and bool(set(rules.exempt_roles) & set(role_ids))
-
-    def _check_rules(
-        self, rules: GuildSettings, request: GenerationRequest, origin: Origin
-    ) -> None:
-        allowed = rules.allowed_channels
-        here = {origin.channel_id, origin.parent_channel_id}
-        if allowed and not here & set(allowed):
-            raise RequestInvalid(
-                "Videos can't be made in this channel on this server. "
-                f"Please use {channel_list(allowed)}. Nothing was charged."
-            )
-        self._check_content(rules, request)
 
     async def accept(
         self, request: GenerationRequest, images: Sequence[InputImage], origin: Origin
@@ -233,10 +134,18 @@ class VideoService:
         rules: GuildSettings | None = None
         if origin.guild_id is not None:
             rules = await self.guilds.get(origin.guild_id)
-            self._check_rules(rules, request, origin)
+            check_rules(rules, request, origin.channel_id, origin.parent_channel_id)
             limit = await self.daily_limit(origin.user_id, origin.guild_id)
-        request = self._route(request, images, rules)
-        exempt = self._exempt(rules, origin.role_ids)
+        request = route(
+            request,
+            images,
+            rules,
+            health=self.health,
+            providers=self.providers,
+            fallback=self.settings.provider_fallback,
+            max_prompt=self.settings.max_prompt,
+        )
+        exempt = is_exempt(rules, origin.role_ids)
         units = 0 if exempt else rules.weight(request.provider, request.model) if rules else 1
         spec = self.providers.model(request.provider, request.model)
         now = self.clock()
@@ -269,86 +178,17 @@ class VideoService:
                 hold_seconds=CREATION_HOLD,
                 caps=caps,
             )
-        except OverQuota:
-            self.metrics.quota_refusals.labels("quota").inc()
-            reset = next_reset(now)
-            if limit <= 0 and origin.guild_id is not None:
-                raise QuotaRefused(
-                    "Making videos is switched off for you on this server. Nothing was charged."
-                ) from None
-            if units > limit:
-                raise QuotaRefused(
-                    f"`{request.model}` costs {units} of your videos, more than your daily "
-                    f"quota of {limit}. Pick another model. Nothing was charged."
-                ) from None
-            if units > 1:
-                raise QuotaRefused(
-                    f"`{request.model}` counts as {units} of your {limit} daily videos and you "
-                    f"don't have that many left today. Pick another model, or wait until your "
-                    f"quota resets <t:{reset}:R> (<t:{reset}:t>). Nothing was charged."
-                ) from None
-            raise QuotaRefused(
-                f"You have used all {limit} of today's videos. "
-                f"Your quota resets <t:{reset}:R> (<t:{reset}:t>)."
-            ) from None
-        except OverBudget as exc:
-            self.metrics.quota_refusals.labels("budget").inc()
-            reset = next_reset(now)
-            who = "This server" if exc.scope == "server" else "The bot"
-            raise QuotaRefused(
-                f"{who} has reached today's spending limit for videos. New videos can be "
-                f"made again <t:{reset}:R> (<t:{reset}:t>). Nothing was charged."
-            ) from None
-        except TooManyActive as exc:
-            self.metrics.quota_refusals.labels("active").inc()
-            raise QuotaRefused(
-                f"You already have {exc.active} video(s) in progress (the limit is {exc.limit}). "
-                "Wait for one to finish, then try again. Nothing was charged."
-            ) from None
-
-    def _route(
-        self,
-        request: GenerationRequest,
-        images: Sequence[InputImage],
-        rules: GuildSettings | None,
-    ) -> GenerationRequest:
-        """A request for a vendor that seems down goes to the first healthy vendor of
-        VEO_PROVIDER_FALLBACK that can do it (and the server allows); else it is refused
-        before anything is charged."""
-        health = self.health
-        if health is None or health.is_healthy(request.provider):
-            return request
-        for name in self.settings.provider_fallback:
-            if name == request.provider or name not in self.providers:
-                continue
-            if not health.is_healthy(name):
-                continue
-            for spec in self.providers.get(name).models.values():
-                if rules is not None and not rules.allows(name, spec.name):
-                    continue
-                try:
-                    draft = draft_of(request, provider=name, model=spec.name)
-                    routed = validate(draft, self.providers, max_prompt=self.settings.max_prompt)
-                    for i, image in enumerate(images, start=1):
-                        check_image(
-                            image.data, slot=f"image {i}", spec=spec, filename=image.filename
-                        )
-                except RequestInvalid:
-                    continue
-                log.info(
-                    "%s seems down; a request goes to %s/%s instead",
-                    request.provider,
-                    name,
-                    spec.name,
-                )
-                return routed
-        label = self.providers.get(request.provider).label
-        wait = duration_text(max(60.0, health.retry_in(request.provider)))
-        raise RequestInvalid(
-            f"{label} is not answering right now ({health.failures(request.provider)} failed "
-            f"requests in a row), so I did not send your video there. Please try again in "
-            f"about {wait}, or pick another service with `provider:`. Nothing was charged."
-        )
+        except (OverQuota, OverBudget, TooManyActive) as exc:
+            reason, refusal = quota_refusal(
+                exc,
+                limit=limit,
+                units=units,
+                model=request.model,
+                in_server=origin.guild_id is not None,
+                now=now,
+            )
+            self.metrics.quota_refusals.labels(reason).inc()
+            raise refusal from None
 
     async def started(
         self, job: Job, status_message_id: int | None, *, followup: bool = False
@@ -443,7 +283,7 @@ class VideoService:
             limit=limit,
             resets_at=next_reset(now),
             active=active,
-            exempt=self._exempt(rules, role_ids),
+            exempt=is_exempt(rules, role_ids),
         )
 
     async def spent_today(self, guild_id: int | None = None) -> float:

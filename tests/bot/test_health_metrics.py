@@ -8,8 +8,8 @@ from collections.abc import Callable
 import aiohttp
 
 from bot.client import VeoBot
+from bot.jobs.quota import QuotaRefused
 from bot.jobs.requests import RequestInvalid
-from bot.jobs.service import QuotaRefused
 from bot.settings import Settings
 from storage import JobStatus
 from tests.bot.test_manager import submit

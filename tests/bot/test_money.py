@@ -23,8 +23,8 @@ import pytest
 from bot.chat.stats_view import stats_embed
 from bot.client import VeoBot
 from bot.jobs.access import Asker
+from bot.jobs.quota import QuotaRefused
 from bot.jobs.requests import GenerationRequest
-from bot.jobs.service import QuotaRefused
 from bot.providers.base import Timing
 from bot.settings import Settings
 from storage import Billing, JobStatus, QuotaState

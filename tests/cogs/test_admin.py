@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.client import VeoBot
 from bot.jobs.days import day_key
-from bot.jobs.service import BANNED_WORD_REFUSAL
+from bot.jobs.rules import BANNED_WORD_REFUSAL
 from storage import JobStatus
 from tests.cogs.test_generate import job_count, reply_text, run, used
 from tests.conftest import BotFactory, wait_for_job

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.client import VeoBot
 from bot.jobs.days import day_key
-from bot.jobs.service import DMS_OFF
+from bot.jobs.rules import DMS_OFF
 from storage import JobStatus, QuotaState
 from tests.cogs.test_admin import FAST, QUALITY, admin, fields, generate, two_at_once
 from tests.cogs.test_generate import job_count, reply_text, run

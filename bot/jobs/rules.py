@@ -1,0 +1,160 @@
+"""A server's rules for a request, as pure functions of its settings: where videos may
+be made, which models, which words are refused, who has no quota, and where a request
+goes while its vendor is down. The service applies them before anything is charged."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+
+from bot.jobs.days import duration_text
+from bot.jobs.health import VendorHealth
+from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
+from bot.providers import ProviderRegistry
+from bot.providers.base import InputImage, Mode
+from storage import GuildSettings
+
+log = logging.getLogger(__name__)
+
+DMS_OFF = (
+    "Videos can only be made in a server. Please use `/veo` in a server channel where this bot is."
+)
+BANNED_WORD_REFUSAL = (
+    "Your prompt contains a word that is not allowed on this server. "
+    "Please rephrase it and try again. Nothing was charged."
+)
+
+
+def banned_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """Whole words (or phrases), case-insensitive; None when there are none."""
+    escaped = [re.escape(w.strip()) for w in words if w.strip()]
+    if not escaped:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(escaped)})(?!\w)", re.IGNORECASE)
+
+
+def has_banned_word(words: Iterable[str], *texts: str | None) -> bool:
+    pattern = banned_pattern(words)
+    return pattern is not None and any(t and pattern.search(t) for t in texts)
+
+
+def draft_of(
+    request: GenerationRequest,
+    *,
+    prompt: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> Draft:
+    """A validated request back as a draft (for Retry, Remix and fallback routing)."""
+    return Draft(
+        prompt=request.prompt if prompt is None else prompt,
+        provider=provider or request.provider,
+        model=model or request.model,
+        mode=request.mode.value if request.image_count else None,
+        aspect_ratio=request.aspect_ratio,
+        duration=request.duration,
+        resolution=request.resolution,
+        negative_prompt=request.negative_prompt,
+        seed=request.seed,
+        enhance_prompt=request.enhance_prompt,
+        has_image=request.image_count >= 1,
+        has_last_frame=request.mode is Mode.FIRST_LAST,
+        extra_images=request.image_count - 1 if request.mode is Mode.REFERENCE else 0,
+    )
+
+
+def channel_list(ids: Iterable[int]) -> str:
+    return ", ".join(f"<#{i}>" for i in ids)
+
+
+def default_for(providers: ProviderRegistry, rules: GuildSettings) -> tuple[str, str]:
+    """The server's default, while its vendor and model are still enabled (else it is
+    ignored, not an error); otherwise the bot's default if the server allows it, else
+    the first model it does (validation then explains a server that allows none)."""
+    candidates = [(rules.default_provider, rules.default_model)]
+    default = providers.default
+    candidates.append((default, providers.default_model(default)))
+    candidates += [(p.name, s.name) for p in providers for s in p.models.values()]
+    for provider, model in candidates:
+        if provider and model and providers.model(provider, model):
+            if rules.allows(provider, model):
+                return provider, model
+    return default, providers.default_model(default)
+
+
+def check_content(rules: GuildSettings, request: GenerationRequest) -> None:
+    if not rules.allows(request.provider, request.model):
+        choices = ", ".join(f"`{m}`" for m in rules.allowed_models)
+        raise RequestInvalid(
+            f"`{request.provider}/{request.model}` can't be used on this server. "
+            f"Pick one of: {choices}. Nothing was charged."
+        )
+    if has_banned_word(rules.banned_words, request.prompt, request.negative_prompt):
+        raise RequestInvalid(BANNED_WORD_REFUSAL)
+
+
+def check_rules(
+    rules: GuildSettings,
+    request: GenerationRequest,
+    channel_id: int,
+    parent_channel_id: int | None = None,
+) -> None:
+    allowed = rules.allowed_channels
+    here = {channel_id, parent_channel_id}
+    if allowed and not here & set(allowed):
+        raise RequestInvalid(
+            "Videos can't be made in this channel on this server. "
+            f"Please use {channel_list(allowed)}. Nothing was charged."
+        )
+    check_content(rules, request)
+
+
+def is_exempt(rules: GuildSettings | None, role_ids: Iterable[int]) -> bool:
+    return rules is not None and bool(set(rules.exempt_roles) & set(role_ids))
+
+
+def route(
+    request: GenerationRequest,
+    images: Sequence[InputImage],
+    rules: GuildSettings | None,
+    *,
+    health: VendorHealth | None,
+    providers: ProviderRegistry,
+    fallback: Sequence[str],
+    max_prompt: int,
+) -> GenerationRequest:
+    """A request for a vendor that seems down goes to the first healthy vendor of
+    VEO_PROVIDER_FALLBACK that can do it (and the server allows); else it is refused
+    before anything is charged."""
+    if health is None or health.is_healthy(request.provider):
+        return request
+    for name in fallback:
+        if name == request.provider or name not in providers:
+            continue
+        if not health.is_healthy(name):
+            continue
+        for spec in providers.get(name).models.values():
+            if rules is not None and not rules.allows(name, spec.name):
+                continue
+            try:
+                draft = draft_of(request, provider=name, model=spec.name)
+                routed = validate(draft, providers, max_prompt=max_prompt)
+                for i, image in enumerate(images, start=1):
+                    check_image(image.data, slot=f"image {i}", spec=spec, filename=image.filename)
+            except RequestInvalid:
+                continue
+            log.info(
+                "%s seems down; a request goes to %s/%s instead",
+                request.provider,
+                name,
+                spec.name,
+            )
+            return routed
+    label = providers.get(request.provider).label
+    wait = duration_text(max(60.0, health.retry_in(request.provider)))
+    raise RequestInvalid(
+        f"{label} is not answering right now ({health.failures(request.provider)} failed "
+        f"requests in a row), so I did not send your video there. Please try again in "
+        f"about {wait}, or pick another service with `provider:`. Nothing was charged."
+    )
