@@ -1,22 +1,21 @@
 """The `/veo` commands: turn Discord input into a validated request and back into words.
 
-Business rules live in `bot.service`; this module only talks to Discord (STYLE 2).
+Business rules live in `bot.jobs.service`; this module only talks to Discord (STYLE 2).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.chat import messages
-from bot.chat.askers import asker_of
-from bot.chat.components import JOB_BUTTONS, cancel_prompt
+from bot.chat.askers import asker_of, parse_job_number
+from bot.chat.components import JOB_BUTTONS, HistoryPageButton, cancel_prompt, history_reply
 from bot.chat.submission import role_ids_of, submit_draft
 from bot.jobs.access import Action
 from bot.jobs.requests import (
@@ -36,92 +35,11 @@ log = logging.getLogger(__name__)
 
 ONLY_MEMBER = discord.AllowedMentions.none()
 
-JOB_NUMBER = re.compile(r"#?\s*(\d{1,18})")  # 18 digits: always a valid SQLite integer
-NOT_A_JOB_NUMBER = (
-    "That is not a job number: type it like `#12` or `12`, or pick one of your jobs from the list."
-)
-
 ASPECT_NAMES = {
     "16:9": "16:9 landscape",
     "9:16": "9:16 portrait",
     "auto": "auto (the service decides)",
 }
-
-
-def parse_job_number(text: str) -> int:
-    """`#12`, `12` or ` # 12 ` → 12; anything else is refused in the member's words."""
-    match = JOB_NUMBER.fullmatch(text.strip())
-    if match is None:
-        raise RequestInvalid(NOT_A_JOB_NUMBER)
-    return int(match[1])
-
-
-def typical_seconds(bot: VeoBot, job: Job) -> float | None:
-    """How long the job's model usually takes once started (None for a retired model)."""
-    spec = bot.providers.model(job.provider, job.model)
-    if spec is None:
-        return None
-    return spec.timing_for(job.request.get("resolution")).initial_wait * 2
-
-
-async def history_reply(bot: VeoBot, user_id: int, page: int) -> tuple[str, discord.ui.View]:
-    """One page of a member's jobs, with the buttons to the newer and older pages."""
-    size = messages.HISTORY_PAGE_SIZE
-    jobs = await bot.service.history(user_id, limit=size + 1, offset=page * size)
-    has_more = len(jobs) > size
-    jobs = jobs[:size]
-    text = messages.history_page(jobs, page, has_more=has_more)
-    view = discord.ui.View(timeout=None)
-    if page > 0 or has_more:
-        view.add_item(HistoryPageButton(user_id, max(page - 1, 0), newer=True, disabled=page == 0))
-        view.add_item(HistoryPageButton(user_id, page + 1, newer=False, disabled=not has_more))
-    return text, view
-
-
-class HistoryPageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"veo:history:(?P<user>\d+):(?P<page>\d+)",
-):
-    """A `/veo history` page button. The owner and the page it leads to live in its
-    custom_id, so it keeps working after a restart; only the owner may use it."""
-
-    def __init__(
-        self, user_id: int, page: int, *, newer: bool = False, disabled: bool = False
-    ) -> None:
-        self.user_id = user_id
-        self.page = page
-        super().__init__(
-            discord.ui.Button(
-                label="◀ Newer" if newer else "Older ▶",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"veo:history:{user_id}:{page}",
-                disabled=disabled,
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> HistoryPageButton:
-        return cls(int(match["user"]), int(match["page"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        if interaction.user.id != self.user_id:
-            await interaction.response.send_message(
-                "These pages belong to someone else. Use `/veo history` to see your own videos.",
-                ephemeral=True,
-                allowed_mentions=ONLY_MEMBER,
-            )
-            return
-        bot: VeoBot = interaction.client
-        text, view = await history_reply(bot, self.user_id, self.page)
-        await interaction.response.edit_message(
-            content=text, view=view, allowed_mentions=ONLY_MEMBER
-        )
 
 
 class VeoCog(commands.Cog):
@@ -225,7 +143,7 @@ class VeoCog(commands.Cog):
                 position = (
                     await self.service.queue_position(job) if job.status is JobStatus.QUEUED else 0
                 )
-                typical = typical_seconds(self.bot, job)
+                typical = messages.typical_seconds(self.bot.providers, job)
                 lines.append(messages.quota_job_line(job, now, typical, position))
         await interaction.response.send_message(
             "\n".join(lines)[: messages.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
@@ -256,7 +174,7 @@ class VeoCog(commands.Cog):
             found,
             spec.label if spec is not None else found.model,
             dt.datetime.now(dt.UTC).timestamp(),
-            typical=typical_seconds(self.bot, found),
+            typical=messages.typical_seconds(self.bot.providers, found),
             position=position,
             show_owner=found.user_id != interaction.user.id,
         )
@@ -326,7 +244,7 @@ class VeoCog(commands.Cog):
             ),
             colour=discord.Colour.blurple(),
         )
-        for name, value in self._model_fields():
+        for name, value in messages.image_mode_fields(self.bot.providers):
             if len(embed) + len(name) + len(value) > 5900 or len(embed.fields) == 25:
                 break  # Discord: 6,000 characters and 25 fields per embed
             embed.add_field(name=name, value=value, inline=False)
@@ -337,22 +255,6 @@ class VeoCog(commands.Cog):
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
-
-    def _model_fields(self) -> list[tuple[str, str]]:
-        """Each enabled model's image modes, one field per service (split at 1,024)."""
-        fields: list[tuple[str, str]] = []
-        for provider in self.bot.providers:
-            name = f"Image modes · {provider.label}"[:256]
-            chunk: list[str] = []
-            for spec in provider.models.values():
-                line = f"• **{spec.label}**: {messages.image_modes(spec)}"[:1024]
-                if chunk and len("\n".join([*chunk, line])) > 1024:
-                    fields.append((name, "\n".join(chunk)))
-                    chunk = []
-                chunk.append(line)
-            if chunk:
-                fields.append((name, "\n".join(chunk)))
-        return fields
 
     # -- /veo models ------------------------------------------------------------------
 

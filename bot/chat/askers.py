@@ -1,4 +1,5 @@
-"""Who is asking, read from a Discord interaction, for the access rule in `bot.access`.
+"""Who is asking, read from a Discord interaction, for the access rule in `bot.jobs.access`;
+and which job they name, read from what they typed.
 
 Every command, button and form turns its interaction into an `Asker` here and nowhere
 else, so the rule sees the same facts however a job number reached the bot. The
@@ -9,11 +10,18 @@ whatever a payload claims.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import discord
 
 from bot.jobs.access import Asker
+from bot.jobs.requests import RequestInvalid
+
+JOB_NUMBER = re.compile(r"#?\s*(\d{1,18})")  # 18 digits: always a valid SQLite integer
+NOT_A_JOB_NUMBER = (
+    "That is not a job number: type it like `#12` or `12`, or pick one of your jobs from the list."
+)
 
 
 def asker_of(interaction: discord.Interaction[Any]) -> Asker:
@@ -26,3 +34,11 @@ def asker_of(interaction: discord.Interaction[Any]) -> Asker:
         manage_guild=in_server and (perms.manage_guild or perms.administrator),
         manage_messages=in_server and (perms.manage_messages or perms.administrator),
     )
+
+
+def parse_job_number(text: str) -> int:
+    """`#12`, `12` or ` # 12 ` → 12; anything else is refused in the member's words."""
+    match = JOB_NUMBER.fullmatch(text.strip())
+    if match is None:
+        raise RequestInvalid(NOT_A_JOB_NUMBER)
+    return int(match[1])

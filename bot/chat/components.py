@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.chat import messages
 from bot.chat.askers import asker_of
 from bot.chat.submission import submit_request
 from bot.jobs.access import Action
@@ -225,6 +226,66 @@ def result_custom_id(job_id: int) -> str:
     components on its messages, so this marks the delivery post (file or link) in a way
     no member's text can imitate; found in channel history after a restart."""
     return f"veo:{DeleteButton.key}:{job_id}"
+
+
+async def history_reply(bot: ChatBot, user_id: int, page: int) -> tuple[str, discord.ui.View]:
+    """One page of a member's jobs, with the buttons to the newer and older pages."""
+    size = messages.HISTORY_PAGE_SIZE
+    jobs = await bot.service.history(user_id, limit=size + 1, offset=page * size)
+    has_more = len(jobs) > size
+    jobs = jobs[:size]
+    text = messages.history_page(jobs, page, has_more=has_more)
+    view = discord.ui.View(timeout=None)
+    if page > 0 or has_more:
+        view.add_item(HistoryPageButton(user_id, max(page - 1, 0), newer=True, disabled=page == 0))
+        view.add_item(HistoryPageButton(user_id, page + 1, newer=False, disabled=not has_more))
+    return text, view
+
+
+class HistoryPageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"veo:history:(?P<user>\d+):(?P<page>\d+)",
+):
+    """A `/veo history` page button. The owner and the page it leads to live in its
+    custom_id, so it keeps working after a restart; only the owner may use it."""
+
+    def __init__(
+        self, user_id: int, page: int, *, newer: bool = False, disabled: bool = False
+    ) -> None:
+        self.user_id = user_id
+        self.page = page
+        super().__init__(
+            discord.ui.Button(
+                label="◀ Newer" if newer else "Older ▶",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"veo:history:{user_id}:{page}",
+                disabled=disabled,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> HistoryPageButton:
+        return cls(int(match["user"]), int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.user.id != self.user_id:
+            await interaction.response.send_message(
+                "These pages belong to someone else. Use `/veo history` to see your own videos.",
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        bot: ChatBot = interaction.client
+        text, view = await history_reply(bot, self.user_id, self.page)
+        await interaction.response.edit_message(
+            content=text, view=view, allowed_mentions=discord.AllowedMentions.none()
+        )
 
 
 JOB_BUTTONS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (

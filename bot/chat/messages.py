@@ -9,6 +9,7 @@ from discord.utils import escape_markdown
 
 from bot.jobs.days import duration_text
 from bot.jobs.requests import MODE_LABELS
+from bot.providers import ProviderRegistry
 from bot.providers.base import Mode, ModelSpec
 from storage import Job, JobStatus
 
@@ -357,3 +358,28 @@ def help_intro(
         "• A video that fails, or that you cancel before it is sent, does not count.",
     ]
     return "\n".join(lines)[:4096]
+
+
+def typical_seconds(providers: ProviderRegistry, job: Job) -> float | None:
+    """How long the job's model usually takes once started (None for a retired model)."""
+    spec = providers.model(job.provider, job.model)
+    if spec is None:
+        return None
+    return spec.timing_for(job.request.get("resolution")).initial_wait * 2
+
+
+def image_mode_fields(providers: ProviderRegistry) -> list[tuple[str, str]]:
+    """Each enabled model's image modes, one embed field per service (split at 1,024)."""
+    fields: list[tuple[str, str]] = []
+    for provider in providers:
+        name = f"Image modes · {provider.label}"[:256]
+        chunk: list[str] = []
+        for spec in provider.models.values():
+            line = f"• **{spec.label}**: {image_modes(spec)}"[:1024]
+            if chunk and len("\n".join([*chunk, line])) > 1024:
+                fields.append((name, "\n".join(chunk)))
+                chunk = []
+            chunk.append(line)
+        if chunk:
+            fields.append((name, "\n".join(chunk)))
+    return fields

@@ -93,12 +93,6 @@ class DiscordPublisher:
         spec = self.providers.model(job.provider, job.model)
         return spec.label if spec is not None else job.model
 
-    def _typical(self, job: Job) -> float | None:
-        spec = self.providers.model(job.provider, job.model)
-        if spec is None:
-            return None
-        return spec.timing_for(job.request.get("resolution")).initial_wait * 2
-
     def view(self, job: Job) -> discord.ui.View:
         """The job message's buttons now (an empty view once the job has ended)."""
         return job_view(job) or discord.ui.View(timeout=None)
@@ -106,7 +100,11 @@ class DiscordPublisher:
     def render(self, job: Job, position: int | None = None) -> str:
         """The job message; `position` is its place in the queue, when known."""
         return messages.job_message(
-            job, self._label(job), self.clock(), self._typical(job), position=position or 0
+            job,
+            self._label(job),
+            self.clock(),
+            messages.typical_seconds(self.providers, job),
+            position=position or 0,
         )
 
     # -- Publisher -------------------------------------------------------------------
