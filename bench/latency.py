@@ -28,6 +28,7 @@ import aiohttp
 import discord
 
 from bench.common import Tracer, bot_settings, free_port, log_to, percentile
+from bench.reference import APIYI_MODEL, apixo_sample, apiyi_sample, ref_summary
 from bench.sims import (
     NO_CALLBACK,
     AckTimedDiscordSim,
@@ -42,7 +43,6 @@ from bot.providers.base import Timing
 from storage import TERMINAL
 from tests.sim.discord_payloads import slash_command
 
-APIYI_MODEL = "veo-3.1-fast-generate-preview"
 APIXO_MODEL = "veo-3.1-fast"
 # The model measured for each vendor (its schedule is the model's own).
 MODELS = {
@@ -135,70 +135,6 @@ def real_timing(
 
 
 # -- the vendors' own loops ----------------------------------------------------------------
-
-
-@dataclass
-class RefResult:
-    task_id: str
-    polls: int
-    fetch_at: float  # monotonic, when the download started
-
-
-async def apiyi_sample(session: aiohttp.ClientSession, sim: BenchApiyi, prompt: str) -> RefResult:
-    """Seed 001's Python sample: poll at once and every 8 s, wait 4 s, download."""
-    auth = {"Authorization": f"Bearer {sim.api_key}"}
-    async with session.post(
-        f"{sim.base_url}/v1/videos", json={"model": APIYI_MODEL, "prompt": prompt}, headers=auth
-    ) as resp:
-        task_id = (await resp.json())["task_id"]
-    polls = 0
-    while True:
-        async with session.get(f"{sim.base_url}/v1/videos/{task_id}", headers=auth) as resp:
-            status = (await resp.json())["status"]
-        polls += 1
-        if status == "completed":
-            break
-        if status == "failed":
-            raise RuntimeError(f"reference task {task_id} failed")
-        await asyncio.sleep(8)
-    await asyncio.sleep(4)  # "retry to handle CDN sync delay right after completed"
-    fetch_at = time.monotonic()
-    async with session.get(f"{sim.base_url}/v1/videos/{task_id}/content", headers=auth) as resp:
-        await resp.read()
-    return RefResult(task_id, polls, fetch_at)
-
-
-async def apixo_sample(
-    session: aiohttp.ClientSession, sim: BenchApixo, prompt: str, wait: float
-) -> RefResult:
-    """Seed 002's advice: submit (async), wait 90 s, then poll every 5 s; download."""
-    auth = {"Authorization": f"Bearer {sim.api_key}"}
-    body = {
-        "request_type": "async",
-        "input": {"mode": "fast", "prompt": prompt, "generationType": "TEXT_2_VIDEO"},
-    }
-    async with session.post(
-        f"{sim.base_url}/api/v1/generateTask/veo-3-1", json=body, headers=auth
-    ) as resp:
-        task_id = (await resp.json())["data"]["taskId"]
-    await asyncio.sleep(wait)
-    polls = 0
-    while True:
-        async with session.get(
-            f"{sim.base_url}/api/v1/statusTask/veo-3-1", params={"taskId": task_id}, headers=auth
-        ) as resp:
-            data = (await resp.json())["data"]
-        polls += 1
-        if data["state"] == "success":
-            break
-        if data["state"] == "failed":
-            raise RuntimeError(f"reference task {task_id} failed")
-        await asyncio.sleep(5)
-    url = json.loads(data["resultJson"])["resultUrls"][0]
-    fetch_at = time.monotonic()
-    async with session.get(url) as resp:
-        await resp.read()
-    return RefResult(task_id, polls, fetch_at)
 
 
 # -- driving the bot -----------------------------------------------------------------------
@@ -406,17 +342,6 @@ async def lag_phase(
     }
     out["reference"]["apixo"]["initial_wait"] = plan.ref_apixo_wait
     return out
-
-
-def ref_summary(sim: Any, results: list[RefResult], ideal: Any) -> dict[str, Any]:
-    delays, polls, ideals = [], [], []
-    for r in results:
-        done = sim.done_at(r.task_id)
-        task = sim.tasks[r.task_id]
-        delays.append(r.fetch_at - done)
-        polls.append(r.polls)
-        ideals.append(ideal(done - task.started))
-    return {"delays": delays, "polls": polls, "ideal": ideals}
 
 
 def summarize(values: list[float]) -> dict[str, float]:

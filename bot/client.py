@@ -112,6 +112,7 @@ class VeoTree(app_commands.CommandTree["VeoBot"]):
 
 
 class VeoBot(ChatBot):
+    publisher: DiscordPublisher
     db: Database
     store: JobStore
     manager: JobManager

@@ -7,16 +7,27 @@ composition root imports it (that would be a circle: the root imports the chat s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
+import discord
 from discord.ext import commands
 
+from storage import Job
+
 if TYPE_CHECKING:
-    from bot.chat.publisher import DiscordPublisher
     from bot.jobs.service import VideoService
     from bot.providers import ProviderRegistry
     from bot.settings import Settings
+
+
+class JobMessages(Protocol):
+    """What a new job's announcement needs of the publisher (`DiscordPublisher` is one):
+    named here so the announcing code does not import the publisher, which imports it."""
+
+    def render(self, job: Job, position: int | None = None) -> str: ...
+
+    def view(self, job: Job) -> discord.ui.View: ...
 
 
 class ChatBot(commands.Bot):
@@ -25,5 +36,5 @@ class ChatBot(commands.Bot):
     settings: Settings
     session: aiohttp.ClientSession
     providers: ProviderRegistry
-    publisher: DiscordPublisher
+    publisher: JobMessages
     service: VideoService
