@@ -12,8 +12,8 @@ from bot.jobs.quota import QuotaRefused
 from bot.jobs.requests import RequestInvalid
 from bot.settings import Settings
 from storage import JobStatus
-from tests.bot.test_manager import submit
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import submit
 from tests.net import free_port
 from tests.sim.discord_sim import DiscordSim
 

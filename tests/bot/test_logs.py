@@ -12,8 +12,8 @@ import pytest
 from bot.logs import JobContextFilter, LogfmtFormatter, Redactor, set_job_context
 from bot.settings import Settings
 from storage import JobStatus
-from tests.bot.test_manager import submit
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import submit
 from tests.sim.discord_sim import DiscordSim
 
 KEY = "sk-SENTINEL-LOGS-0123456789abcdef"

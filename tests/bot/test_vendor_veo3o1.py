@@ -13,8 +13,8 @@ from bot.providers.base import InputImage
 from bot.providers.veo3o1 import MODEL
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot.test_manager import deliveries, origin, submit, usage
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import deliveries, origin, submit, usage
 from tests.sim.discord_payloads import CHANNEL_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim
 from tests.sim.veo3o1_sim import Veo3o1Simulator

@@ -16,8 +16,8 @@ from bot.jobs.requests import GenerationRequest
 from bot.providers.base import InputImage, Mode
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
-from tests.bot.test_manager import deliveries, origin, usage
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import deliveries, origin, usage
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim, SimRequest
 from tests.sim.yelinai_sim import YelinaiSimulator

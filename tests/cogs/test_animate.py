@@ -23,8 +23,8 @@ from bot.providers.base import Mode
 from bot.settings import Settings
 from cogs.animate import MENU_NAME, NO_IMAGES, image_readings, is_image, map_images, parse_mode
 from storage import JobStatus
-from tests.bot.test_input_hardening import jpeg, png, webp_lossy
 from tests.conftest import BotFactory, wait_for_job
+from tests.media.test_input_hardening import jpeg, png, webp_lossy
 from tests.sim.apixo_sim import ApixoSimulator
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (

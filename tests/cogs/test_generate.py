@@ -13,8 +13,8 @@ from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
 from storage import JobStatus
-from tests.bot.test_input_hardening import png
 from tests.conftest import BotFactory, wait_for_job
+from tests.media.test_input_hardening import png
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (
     CHANNEL_ID,

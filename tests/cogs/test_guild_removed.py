@@ -13,9 +13,9 @@ from collections.abc import Callable
 from bot.client import VeoBot
 from bot.settings import Settings
 from storage import Billing, JobStatus, QuotaState
-from tests.bot.test_manager import FAST, origin, submit
 from tests.cogs.test_job_commands import add_jobs
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import FAST, origin, submit
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (
     CHANNEL_ID,

@@ -14,9 +14,9 @@ import pytest
 from bot.client import VeoBot
 from bot.settings import Settings
 from storage import JobStatus
-from tests.bot.test_input_hardening import jpeg, png
 from tests.cogs.test_generate import generate, job_count, reply_text, used
 from tests.conftest import BotFactory, wait_for_job
+from tests.media.test_input_hardening import jpeg, png
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID, PERMS_NO_SEND, USER_ID
 from tests.sim.discord_sim import DiscordSim

@@ -25,9 +25,9 @@ from bot.jobs.days import day_key
 from bot.jobs.requests import Draft
 from bot.settings import Settings
 from storage import TERMINAL, Job, JobStatus, QuotaState
-from tests.bot.test_manager import origin
 from tests.cogs.test_generate import generate, job_count
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import origin
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (
     CHANNEL_ID,

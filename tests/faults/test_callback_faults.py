@@ -17,10 +17,10 @@ import pytest
 from bot.providers.apixo import FAST
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot.test_manager import deliveries
 from tests.bot.test_vendor_apixo import posted_video, submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import UNPACED, LateFileServer
+from tests.jobs.test_manager import deliveries
 from tests.net import free_port
 from tests.sim.apixo_sim import ApixoSimulator
 from tests.sim.discord_sim import DiscordSim

@@ -13,7 +13,6 @@ import pytest
 from bot.chat.posting import MSG_FORBIDDEN
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
-from tests.bot.test_manager import deliveries, held_job, usage
 from tests.cogs.test_generate import generate
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import (
@@ -25,6 +24,7 @@ from tests.faults import (
     jittered,
     put_back,
 )
+from tests.jobs.test_manager import deliveries, held_job, usage
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID
 from tests.sim.discord_sim import DiscordSim

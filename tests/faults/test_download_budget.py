@@ -18,9 +18,9 @@ from bot.providers.http import download_budget
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
 from tests.bot import test_vendor_apixo
-from tests.bot.test_manager import deliveries, submit, usage
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import FaultyApixo, FaultyApiyi, apixo_settings, apiyi_settings, failure_notes
+from tests.jobs.test_manager import deliveries, submit, usage
 from tests.sim.discord_sim import DiscordSim
 from tests.sim.vendor_base import default_video
 

@@ -15,7 +15,6 @@ import pytest
 from bot.providers.apixo import ApixoProvider
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot.test_manager import deliveries, usage
 from tests.bot.test_vendor_apixo import posted_video, submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import (
@@ -28,6 +27,7 @@ from tests.faults import (
     jittered,
     put_back,
 )
+from tests.jobs.test_manager import deliveries, usage
 from tests.net import free_port
 from tests.sim.apixo_sim import default_video
 from tests.sim.discord_sim import DiscordSim

@@ -21,7 +21,6 @@ from bot.providers.apiyi import ApiyiProvider
 from bot.providers.base import Timing
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot.test_manager import deliveries, submit, usage
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import (
     SLACK,
@@ -32,6 +31,7 @@ from tests.faults import (
     jittered,
     put_back,
 )
+from tests.jobs.test_manager import deliveries, submit, usage
 from tests.net import free_port
 from tests.sim.apiyi_sim import default_video
 from tests.sim.discord_sim import DiscordSim

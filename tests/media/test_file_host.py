@@ -11,8 +11,8 @@ import aiohttp
 from bot.media.file_host import FileHost
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot.test_manager import origin, submit
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import origin, submit
 from tests.net import free_port
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID

@@ -11,7 +11,7 @@ from bot.providers import ProviderRegistry
 from bot.providers.apiyi import ApiyiProvider
 from bot.providers.base import Mode
 from bot.providers.demo import DemoProvider
-from tests.bot.test_input_hardening import png
+from tests.media.test_input_hardening import png
 
 FAST = "veo-3.1-fast-generate-preview"
 PNG = png(64, 64)  # a real header: check_image reads the pixel size

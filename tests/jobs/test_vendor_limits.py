@@ -13,8 +13,8 @@ from bot.jobs.requests import GenerationRequest, RequestInvalid
 from bot.providers.base import Mode
 from bot.settings import Settings
 from storage import JobStatus
-from tests.bot.test_manager import origin
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import origin
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_sim import DiscordSim
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from bot.client import VeoBot
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
-from tests.bot.test_manager import submit
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import submit
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID
 from tests.sim.discord_sim import DiscordSim

@@ -12,8 +12,8 @@ from bot.client import VeoBot
 from bot.jobs.requests import GenerationRequest
 from bot.settings import Settings
 from storage import JobStatus, JobStore
-from tests.bot.test_manager import FAST, origin
 from tests.conftest import BotFactory, wait_for_job
+from tests.jobs.test_manager import FAST, origin
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID
 from tests.sim.discord_sim import DiscordSim, SimRequest
 

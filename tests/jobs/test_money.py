@@ -28,9 +28,9 @@ from bot.jobs.requests import GenerationRequest
 from bot.providers.base import Timing
 from bot.settings import Settings
 from storage import Billing, JobStatus, QuotaState
-from tests.bot.test_manager import FAST, origin, submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.crash.conftest import until
+from tests.jobs.test_manager import FAST, origin, submit
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim, SimRequest
