@@ -2,18 +2,19 @@
 Discord.
 
 - `loop` — the job manager: claims due jobs with a lease, wakes up when told, hands
-  each job to its state's step, gives jobs back on stop.
-- `steps`, `delivery`, `endings` — one handler per job state (queued, submitting,
-  running; downloading, delivering) and the ways a job ends, each persisted before it is
-  acted on.
-- `retry` — backoff and poll spacing; `health` — vendor health and outage alerts;
-  `positions` — what members are shown while a job waits (through the `Publisher` port in
-  `publishing`); `pacing` — each vendor's rate and task cap.
-- `service` — what the commands call; `requests` — validating a request; `access` — who
-  may act on a job; `admin` — a server's settings and its admin log; `days` — UTC days
-  and durations; `retention` — the sweep that forgets old prompts.
+  each job to its state's step, gives jobs back on stop. `crew` — what every step shares.
+- `steps` (queued, submitting, running), `delivery` (downloading, delivering) and
+  `endings` (delivered, failed, cancelled): one handler per job state, each transition
+  persisted before it is acted on.
+- `retry` — backoff, poll spacing and schedules; `health` — vendor health and outage
+  alerts; `positions` — what members are shown while a job waits or runs, through the
+  `Publisher` port in `publishing`; `pacing` — each vendor's rate and task cap.
+- `service` — what the commands call; `requests` — validating a request; `rules` — a
+  server's rules; `quota` — quota views and refusals; `access` — who may act on a job;
+  `admin` — a server's settings, stats and admin log; `days` — UTC days and durations;
+  `retention` — the sweep that forgets old prompts and departed servers.
 
-May import: `bot.providers`, `storage`, `bot.media` (image checks), and the shared
-pieces at the top of `bot/` (settings, logs, metrics). Never `discord`, `bot.chat`,
-`bot.web` or `cogs`: the chat side talks to the core through `Publisher`.
+May import: `bot.providers`, `storage`, `bot.media` (image checks) and the shared pieces
+at the top of `bot/` (settings, logs, metrics). Never `discord`, `bot.chat`, `bot.web`,
+`bot.client` or `cogs`: the chat side talks to the core through `Publisher`.
 """
