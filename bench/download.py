@@ -1,7 +1,7 @@
 """RSS growth while the bot downloads one large video: `python -m bench.download --mb 200`.
 
 A fresh process holding only the bot's side: the real JobManager, the real apiyi adapter
-(which streams to disk through bot/providers/http.stream_to_file), the real JobStore on a
+(which streams to disk through bot.providers.download.stream_to_file), the real JobStore on a
 SQLite file, and a stand-in publisher. The apiyi simulator runs in its own process and
 streams a generated body, so neither the server nor the bytes count here. A small job runs
 first (imports, connection pool, buffers warm), then the resident set is measured before
@@ -32,13 +32,13 @@ from bench.common import (
     reset_peak_rss,
     rss_bytes,
 )
-from bot.client import build_providers
 from bot.jobs.days import day_key
 from bot.jobs.loop import JobManager
 from bot.jobs.pacing import Pacer
 from bot.jobs.requests import GenerationRequest
 from bot.netguard import guarded_session, origins
 from bot.providers.base import Mode
+from bot.providers.registry import build_providers
 from storage import TERMINAL, Database, JobStatus, JobStore
 from storage.jobs import NewJob
 

@@ -11,56 +11,35 @@ No secret (vendor key, Discord token) is ever written: every line goes through `
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import ipaddress
 import re
-import secrets
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import aiohttp
 from yarl import URL
 
-from bot.netguard import guarded_session, is_public, origins
-from bot.providers.base import (
-    Provider,
-    ProviderAuthError,
-    ProviderError,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    TaskNotFound,
+from bot.netguard import is_public
+from bot.providers.probe import (
+    CALL_TIMEOUT_CAP,
+    NOT_READY,
+    READY,
+    WARN,
+    Finding,
+    check_vendors,
+    probe_vendor,
 )
 from bot.settings import PROVIDER_PREFERENCE, Settings
 from storage import ACTIVE, Database, JobStore
 from storage.migrations import MIGRATIONS
 
-READY = "READY"
-WARN = "WARN"
-NOT_READY = "NOT READY"
-
-# One status call must not hold the check up for long, whatever VEO_REQUEST_TIMEOUT says.
-CALL_TIMEOUT_CAP = 15.0
 # Shorter values are not real secrets, and scrubbing them would garble the report.
 _MIN_SECRET = 4
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-
-
-@dataclass
-class Finding:
-    """One row of the final table, with what was learned on the way (`notes`)."""
-
-    component: str
-    status: str
-    summary: str
-    notes: list[str] = field(default_factory=list)
 
 
 # -- the steps ---------------------------------------------------------------------------------
@@ -249,110 +228,6 @@ def _is_local(host: str) -> bool:
     except ValueError:
         return False  # a name: where it points is the DNS's business
     return not is_public(host)
-
-
-# -- the vendors -------------------------------------------------------------------------------
-
-
-async def check_vendors(settings: Settings) -> list[Finding]:
-    """One status call per enabled vendor, concurrently, through the real adapters."""
-    from bot.client import build_providers  # the composition root; imports discord
-
-    enabled = settings.enabled_providers()
-    real = [n for n in enabled if n != "demo"]
-    findings: list[Finding] = []
-    if real:
-        cap = min(settings.request_timeout, CALL_TIMEOUT_CAP)
-        capped = settings.model_copy(update={"request_timeout": cap})
-        trusted = origins([settings.base_url(p) for p in PROVIDER_PREFERENCE])
-        session = guarded_session(
-            trusted,
-            allow_private=settings.allow_private_urls,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=cap),
-        )
-        async with session:
-            registry = build_providers(capped, session)
-            try:
-                findings = list(
-                    await asyncio.gather(
-                        *(
-                            probe_vendor(
-                                registry.get(n),
-                                registry.default_model(n),
-                                base_url=settings.base_url(n),
-                                timeout=cap,
-                            )
-                            for n in real
-                        )
-                    )
-                )
-            finally:
-                await registry.close()
-    if "demo" in enabled:
-        findings.append(Finding("demo", READY, "built in: sample clips, no key, no call to make"))
-    return findings
-
-
-async def probe_vendor(provider: Provider, model: str, *, base_url: str, timeout: float) -> Finding:
-    """Ask for a task that cannot exist and read the answer: the vendor checks the key first."""
-    task_id = f"veo-bot-check-{secrets.token_hex(6)}"
-    where = str(URL(base_url).with_user(None).with_password(None))
-    name = provider.name
-    started = time.monotonic()
-
-    def done(status: str, summary: str, detail: str | None = None) -> Finding:
-        took = time.monotonic() - started
-        notes = [f"asked {where} for the status of made-up task {task_id} ({model}), {took:.2f} s"]
-        if detail:
-            notes.append(f"learned: {detail[:300]}")
-        if name == "apiyi":
-            notes.append("the earlier channel's models use the same host and key")
-        return Finding(name, status, summary, notes)
-
-    try:
-        answer = await asyncio.wait_for(provider.status(task_id, model), timeout + 5)
-    except TaskNotFound as exc:
-        return done(READY, "key accepted (task not found, as expected)", exc.detail)
-    except ProviderAuthError as exc:
-        if exc.code in {"quota", "insufficient_credits"}:
-            return done(NOT_READY, "key accepted, but the account is out of credit", exc.detail)
-        return done(NOT_READY, f"key refused: check {name.upper()}_API_KEY", exc.detail)
-    except ProviderTimeout as exc:
-        broke = "the connection broke off" if exc.code == "connection_lost" else "no answer"
-        return done(NOT_READY, f"unreachable: {broke} within {timeout:g} s", exc.detail)
-    except ProviderUnavailable as exc:
-        if exc.code == "rate_limited":
-            return done(WARN, "busy (rate limited); the key was probably accepted", exc.detail)
-        if exc.code == "bad_answer":
-            return done(
-                NOT_READY,
-                f"the answer was not {name}'s API: check {name.upper()}_BASE_URL",
-                exc.detail,
-            )
-        if exc.code == "server_error":
-            return done(NOT_READY, "down: it answered with a server error", exc.detail)
-        if exc.code == "bad_url":
-            return done(NOT_READY, f"unreachable: {name.upper()}_BASE_URL is not valid", exc.detail)
-        if exc.code == "connect_failed":
-            return done(NOT_READY, f"unreachable: cannot connect to {where}", exc.detail)
-        return done(NOT_READY, f"unreachable: {exc.member_message}", exc.detail)
-    except ProviderRejected as exc:
-        return done(
-            WARN,
-            "refused the made-up task id; the key was probably accepted, but this is unclear",
-            exc.detail or exc.member_message,
-        )
-    except ProviderError as exc:
-        return done(WARN, f"unexpected answer: {type(exc).__name__}", exc.detail)
-    except TimeoutError:
-        return done(NOT_READY, f"unreachable: no answer within {timeout + 5:g} s")
-    except Exception as exc:  # an adapter bug: report it rather than abort the whole check
-        return done(NOT_READY, f"check failed: {type(exc).__name__}", _describe(exc))
-    return done(
-        READY,
-        "answered (key accepted)",
-        f"it reported the made-up task as {answer.state.value}",
-    )
 
 
 # -- the report --------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import discord
@@ -30,9 +29,7 @@ from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
 from bot.metrics import Metrics
 from bot.netguard import guarded_session, origins
-from bot.providers import ProviderRegistry
-from bot.providers.base import Provider
-from bot.providers.demo import DemoProvider
+from bot.providers.registry import build_providers
 from bot.settings import Settings
 from bot.web.server import WebServer
 from storage import Database, Job, JobStore, Stores
@@ -42,40 +39,6 @@ log = logging.getLogger(__name__)
 HEALTH_LOOP_SILENCE = 120.0  # the job loop goes round at least every idle_wait (30 s)
 
 EXTENSIONS = ("cogs.veo", "cogs.animate", "cogs.admin")
-
-
-def build_providers(settings: Settings, session: aiohttp.ClientSession) -> ProviderRegistry:
-    """One adapter per enabled vendor; imported lazily so a missing one costs nothing."""
-    providers: dict[str, Provider] = {}
-    for name in settings.enabled_providers():
-        if name == "demo":
-            providers[name] = DemoProvider(
-                delay=settings.demo_delay, poll_interval=settings.demo_poll_interval
-            )
-            continue
-        common: dict[str, Any] = {
-            "api_key": settings.api_key(name),
-            "base_url": settings.base_url(name),
-            "session": session,
-            "request_timeout": settings.request_timeout,
-        }
-        if name == "apiyi":
-            from bot.providers.apiyi import ApiyiProvider
-
-            providers[name] = ApiyiProvider(**common)
-        elif name == "apixo":
-            from bot.providers.apixo import ApixoProvider
-
-            providers[name] = ApixoProvider(**common, routing=settings.apixo_routing)
-        elif name == "veo3o1":
-            from bot.providers.veo3o1 import Veo3o1Provider
-
-            providers[name] = Veo3o1Provider(**common)
-        elif name == "yelinai":
-            from bot.providers.yelinai import YelinaiProvider
-
-            providers[name] = YelinaiProvider(**common)
-    return ProviderRegistry(providers, settings.resolved_default_provider())
 
 
 class VeoTree(app_commands.CommandTree["VeoBot"]):

@@ -7,13 +7,12 @@ comma-separated values.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from bot.jobs.pacing import VendorLimits, limits_for
 
 # The order in which a real provider becomes the default when none is named.
 PROVIDER_PREFERENCE = ("apiyi", "apixo", "veo3o1", "yelinai")
@@ -24,6 +23,30 @@ def _csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+# The vendors' documented limits; None where a vendor documents none (our defaults apply).
+DOCUMENTED_RATE_PER_MINUTE: dict[str, float] = {"apixo": 10_000.0}
+DOCUMENTED_MAX_TASKS: dict[str, int] = {"apixo": 1_000}
+DEFAULT_RATE_PER_MINUTE = 300.0
+DEFAULT_MAX_TASKS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class VendorLimits:
+    rate_per_minute: float
+    max_tasks: int
+
+
+def limits_for(
+    provider: str, *, rate_per_minute: float | None = None, max_tasks: int | None = None
+) -> VendorLimits:
+    """The operator's numbers where set, else the vendor's documented ones, else ours."""
+    return VendorLimits(
+        rate_per_minute=rate_per_minute
+        or DOCUMENTED_RATE_PER_MINUTE.get(provider, DEFAULT_RATE_PER_MINUTE),
+        max_tasks=max_tasks or DOCUMENTED_MAX_TASKS.get(provider, DEFAULT_MAX_TASKS),
+    )
 
 
 class Settings(BaseSettings):
@@ -243,7 +266,7 @@ class Settings(BaseSettings):
         return [s.get_secret_value() for s in found if s is not None and s.get_secret_value()]
 
     def vendor_limits(self) -> dict[str, VendorLimits]:
-        """Each real vendor's request rate and task cap (see bot/pacing.py)."""
+        """Each real vendor's request rate and task cap (paced by bot.jobs.pacing)."""
         return {
             p: limits_for(
                 p,

@@ -1,7 +1,7 @@
 """The one contract every video vendor adapter honours.
 
-The rest of the bot sees only these types; each adapter maps its vendor's wire
-format to them (STYLE: "the smallest adapter contract", "errors mapped at the boundary").
+The rest of the bot sees only these types; each adapter maps its vendor's wire format to
+them at its own boundary, so a vendor's quirks never travel past its folder.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from bot.providers.codes import ErrorCode
 
 
 class Mode(enum.StrEnum):
@@ -148,7 +150,7 @@ class ProviderError(Exception):
     """
 
     retryable = False
-    code = "provider_error"
+    code: str = ErrorCode.PROVIDER_ERROR
 
     def __init__(
         self,
@@ -169,13 +171,13 @@ class ProviderError(Exception):
 class ProviderRejected(ProviderError):
     """The vendor refused the request (bad parameters, policy); retrying will not help."""
 
-    code = "rejected"
+    code: str = ErrorCode.REJECTED
 
 
 class ProviderAuthError(ProviderError):
     """The operator's key was refused or lacks credit: an operator problem, not the member's."""
 
-    code = "auth"
+    code: str = ErrorCode.AUTH
 
 
 class ProviderUnavailable(ProviderError):
@@ -183,7 +185,7 @@ class ProviderUnavailable(ProviderError):
     (connection refused, 429, 5xx, an error body): safe to retry, even a submit."""
 
     retryable = True
-    code = "unavailable"
+    code: str = ErrorCode.UNAVAILABLE
 
 
 class ProviderTimeout(ProviderError):
@@ -191,18 +193,18 @@ class ProviderTimeout(ProviderError):
     poll or a download; for a submit it means the vendor may have accepted it."""
 
     retryable = True
-    code = "timeout"
+    code: str = ErrorCode.TIMEOUT
 
 
 class ResultNotReady(ProviderError):
     """The task completed but its result cannot be fetched yet (apiyi's early 400)."""
 
     retryable = True
-    code = "not_ready"
+    code: str = ErrorCode.NOT_READY
 
 
 class TaskNotFound(ProviderError):
-    code = "not_found"
+    code: str = ErrorCode.NOT_FOUND
 
 
 class ResultNotDownloaded(ProviderError):
@@ -226,7 +228,7 @@ class ResultNotDownloaded(ProviderError):
 class ResultTooLarge(ResultNotDownloaded):
     """The video is over the download cap."""
 
-    code = "too_large"
+    code: str = ErrorCode.TOO_LARGE
 
 
 class DownloadTooSlow(ResultNotDownloaded):
@@ -234,7 +236,7 @@ class DownloadTooSlow(ResultNotDownloaded):
     seconds). Without a budget, a CDN that trickles bytes, each within the silence limit,
     would hold a job slot for good. Not retried: the same link is most likely as slow."""
 
-    code = "download_too_slow"
+    code: str = ErrorCode.DOWNLOAD_TOO_SLOW
 
     def __init__(
         self,

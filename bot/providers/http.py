@@ -1,34 +1,46 @@
-"""Transport helpers shared by the adapters: error mapping and capped streaming."""
+"""The vendors' shared HTTP: one `VendorHTTP` per adapter, and the helpers it is made of.
+
+Every vendor is reached the same way: a key in a header, small JSON exchanges read with a
+cap, bodies scrubbed of the key before anything else sees them, connection failures and
+HTTP statuses mapped to the errors of `base`, `Retry-After` honoured within reason, videos
+streamed to disk. An adapter builds one `VendorHTTP` and only says what its vendor does
+differently (its auth header, its error envelope, the codes it gives special meaning).
+See ARCHITECTURE.md, "Adding a vendor".
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-import os
 import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import aiohttp
+import yarl
 
 from bot.netguard import UnsafeURL
-
-from .base import (
-    DownloadTooSlow,
+from bot.providers import words
+from bot.providers.base import (
+    ProviderAuthError,
     ProviderError,
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
-    ResultTooLarge,
 )
+from bot.providers.codes import ErrorCode
+from bot.providers.download import stream_to_file
 
-CHUNK = 64 * 1024
 # The longest wait a vendor's Retry-After may impose on one call: past it, the vendor's
 # figure is noise (or hostile), and honouring it would park a job for good.
 MAX_RETRY_AFTER = 3600.0
-# A download's total time budget: this fixed part, plus the size cap at the slowest rate
-# worth waiting for (see download_budget).
-DOWNLOAD_BUDGET_BASE = 60.0
-DOWNLOAD_SLOWEST_RATE = 256 * 1024  # bytes a second (about 2 Mbit/s)
+# Task and error bodies are small; never buffer more than this of one.
+BODY_LIMIT = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 
 def _describe(exc: BaseException) -> str:
@@ -51,21 +63,25 @@ def transport_error(exc: BaseException, vendor: str, *, secret: str | None = Non
     if isinstance(exc, UnsafeURL):
         return ProviderRejected(
             f"{vendor} returned a link this bot is not allowed to open.",
-            code="unsafe_url",
+            code=ErrorCode.UNSAFE_URL,
             detail=detail,
         )
     if isinstance(exc, aiohttp.InvalidURL):
         return ProviderUnavailable(
-            f"{vendor} could not be reached right now.", code="bad_url", detail=detail
+            f"{vendor} could not be reached right now.", code=ErrorCode.BAD_URL, detail=detail
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ProviderUnavailable(
-            f"{vendor} could not be reached right now.", code="connect_failed", detail=detail
+            f"{vendor} could not be reached right now.",
+            code=ErrorCode.CONNECT_FAILED,
+            detail=detail,
         )
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return ProviderTimeout(f"{vendor} did not answer in time.", code="timeout", detail=detail)
+        return ProviderTimeout(
+            f"{vendor} did not answer in time.", code=ErrorCode.TIMEOUT, detail=detail
+        )
     return ProviderTimeout(
-        f"The connection to {vendor} broke off.", code="connection_lost", detail=detail
+        f"The connection to {vendor} broke off.", code=ErrorCode.CONNECTION_LOST, detail=detail
     )
 
 
@@ -107,107 +123,6 @@ def usable_task_id(value: str | None) -> str | None:
     return value
 
 
-def download_budget(
-    max_bytes: int,
-    *,
-    base: float = DOWNLOAD_BUDGET_BASE,
-    slowest_rate: float = DOWNLOAD_SLOWEST_RATE,
-) -> float:
-    """Seconds one download's body may take in all: `base` plus the time a video of the
-    full cap takes at `slowest_rate` bytes a second (60 s + cap / 256 KiB/s; for the
-    default 500 MB cap, 2,060 s, about 34 minutes).
-
-    The read timeout only bounds the silence between pieces, so a CDN that trickles would
-    otherwise hold a job slot, and with every slot taken the whole queue, for good. The
-    rate is far below any working CDN (a 500 MB file at 256 KiB/s takes 33 minutes), so
-    only a broken link runs out: failing it costs a refund or a link instead of a file,
-    while waiting on it costs everyone's turn. The base covers a slow start on small caps.
-    It grows with the cap, not with the size the answer declares, which a link may not
-    give. Tests inject small values through the keyword defaults.
-    """
-    return base + max_bytes / slowest_rate
-
-
-def spoken_duration(seconds: float) -> str:
-    """A time as a member reads it: whole seconds under a minute and a half, else minutes."""
-    if seconds < 90:
-        count, unit = max(1, round(seconds)), "second"
-    else:
-        count, unit = round(seconds / 60), "minute"
-    return f"{count} {unit}{'' if count == 1 else 's'}"
-
-
-async def stream_to_file(
-    response: aiohttp.ClientResponse,
-    dest: Path,
-    max_bytes: int,
-    *,
-    vendor: str,
-    url: str | None = None,
-    url_expires_at: float | None = None,
-    budget: float | None = None,
-) -> int:
-    """Write the body to `dest` chunk by chunk; never hold the video in memory.
-
-    Refuses early on a Content-Length over the cap and stops as soon as the body
-    passes it, or when the body has taken longer than `budget` seconds (None: the
-    download_budget of `max_bytes`); the connect and the headers have their own limits.
-    The partial file is removed on any failure.
-    """
-    declared = response.content_length
-    if declared is not None and declared > max_bytes:
-        raise ResultTooLarge(
-            "The video is larger than this bot is allowed to download.",
-            url=url,
-            url_expires_at=url_expires_at,
-            detail=f"{vendor}: Content-Length {declared} > cap {max_bytes}",
-        )
-    limit = download_budget(max_bytes) if budget is None else budget
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    try:
-        with open(dest, "wb") as fh:
-            window = asyncio.timeout(limit)
-            try:
-                async with window:
-                    async for chunk in response.content.iter_chunked(CHUNK):
-                        written += len(chunk)
-                        if written > max_bytes:
-                            raise ResultTooLarge(
-                                "The video is larger than this bot is allowed to download.",
-                                url=url,
-                                url_expires_at=url_expires_at,
-                                detail=f"{vendor}: body passed cap {max_bytes}",
-                            )
-                        fh.write(chunk)
-            except TimeoutError:
-                if not window.expired():
-                    raise  # the read timeout (silence), handled by the adapter
-                raise DownloadTooSlow(
-                    "The video service sent the video too slowly, so the bot stopped "
-                    f"downloading it after {spoken_duration(limit)}.",
-                    budget=limit,
-                    url=url,
-                    url_expires_at=url_expires_at,
-                    detail=f"{vendor}: {written} bytes in the {limit:.1f} s budget "
-                    f"(cap {max_bytes})",
-                ) from None
-        if written == 0:
-            # A 200 with nothing in it is no video: never post (and charge) an empty file.
-            raise ProviderUnavailable(
-                f"{vendor} sent an empty video file.",
-                code="empty_video",
-                detail=f"{vendor}: the video body was empty",
-            )
-    except BaseException:
-        try:
-            os.unlink(dest)
-        except FileNotFoundError:
-            pass
-        raise
-    return written
-
-
 async def read_capped(
     resp: aiohttp.ClientResponse, limit: int, *, secret: str | None = None
 ) -> bytes:
@@ -247,3 +162,189 @@ def member_safe(text: str) -> bool:
             mark in lowered for mark in ("http", "www.", "sk-", "bearer", "<", "{", "`", "@")
         )
     )
+
+
+def bearer(key: str) -> Mapping[str, str]:
+    """The usual auth header; a vendor that wants another form passes its own."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A vendor's answer to one call: the status, its headers, and the body (capped, the key
+    already scrubbed from it)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+OnError = Callable[[Answer], NoReturn]
+
+
+class VendorHTTP:
+    """One vendor's HTTP client. Holds the key privately: it is sent only in the auth header
+    (and only to hosts the adapter says are the vendor's) and scrubbed from every body,
+    error and log line."""
+
+    def __init__(
+        self,
+        *,
+        vendor: str,
+        label: str,
+        api_key: str,
+        session: aiohttp.ClientSession,
+        request_timeout: float = 30.0,
+        download_read_timeout: float = 120.0,
+        auth: Callable[[str], Mapping[str, str]] = bearer,
+    ) -> None:
+        self.vendor = vendor  # how the log and each error's detail name it
+        self.label = label  # how a member's sentence names it
+        self.__key = api_key
+        self._auth = auth
+        self.session = session
+        # A submit or a status is a small JSON exchange: a total timeout fits it.
+        self.timeout = aiohttp.ClientTimeout(total=request_timeout)
+        # An upload or a video can be large: bound the silence between reads, not the total.
+        self.upload_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=request_timeout, sock_read=request_timeout
+        )
+        self.download_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=request_timeout, sock_read=download_read_timeout
+        )
+
+    def __repr__(self) -> str:
+        return f"VendorHTTP({self.vendor!r})"
+
+    def headers(self) -> dict[str, str]:
+        return dict(self._auth(self.__key))
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self.__key, "***") if self.__key else text
+
+    def safe(self, text: str) -> bool:
+        """Whether a vendor's words may be kept (shown to a member, stored): member-safe,
+        and free of our key even where a JSON escape hid it from the body's scrubbing."""
+        return member_safe(text) and self.scrub(text) == text
+
+    def transport(self, exc: BaseException) -> ProviderError:
+        return transport_error(exc, self.label, secret=self.__key)
+
+    def detail(self, call: str, status: int, *parts: str | None) -> str:
+        """The operator's line about one answer: "<vendor> <call>: HTTP <status> | ..."."""
+        shown = [f"{self.vendor} {call}: HTTP {status}"]
+        shown += [p.strip() for p in parts if p and p.strip()]
+        return self.scrub(" | ".join(shown))
+
+    async def exchange(
+        self,
+        method: str,
+        url: str | yarl.URL,
+        *,
+        timeout: aiohttp.ClientTimeout | None = None,
+        with_key: bool = True,
+        **kwargs: Any,
+    ) -> Answer:
+        """One call, whatever its status: the answer, or our error if none came."""
+        try:
+            async with self.session.request(
+                method,
+                url,
+                headers=self.headers() if with_key else {},
+                timeout=timeout or self.timeout,
+                **kwargs,
+            ) as resp:
+                body = await read_capped(resp, BODY_LIMIT, secret=self.__key)
+                return Answer(resp.status, resp.headers, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self.transport(exc) from exc
+
+    async def call(
+        self, method: str, url: str | yarl.URL, on_error: OnError, **kwargs: Any
+    ) -> bytes:
+        """One small JSON exchange: the body of a 2xx; any other answer goes to `on_error`,
+        the adapter's reading of its vendor's error envelope."""
+        answer = await self.exchange(method, url, **kwargs)
+        if not answer.ok:
+            on_error(answer)
+        return answer.body
+
+    async def save(
+        self,
+        url: str | yarl.URL,
+        dest: Path,
+        max_bytes: int,
+        *,
+        on_error: OnError,
+        with_key: bool = True,
+        link: str | None = None,
+        link_expires_at: float | None = None,
+    ) -> int:
+        """Stream a finished video to `dest`: any status but 200 goes to `on_error`, and a
+        200 carrying JSON or text (an error page) is never saved as the video. `link` is the
+        member's fallback when the video is too large or too slow to fetch."""
+        try:
+            async with self.session.get(
+                url, headers=self.headers() if with_key else {}, timeout=self.download_timeout
+            ) as resp:
+                if resp.status != 200:
+                    body = await read_capped(resp, BODY_LIMIT, secret=self.__key)
+                    on_error(Answer(resp.status, resp.headers, body))
+                ctype = resp.headers.get("Content-Type", "").lower()
+                if ctype.startswith(("application/json", "text/")):
+                    body = await read_capped(resp, BODY_LIMIT, secret=self.__key)
+                    raise ProviderUnavailable(
+                        words.BAD_ANSWER,
+                        code=ErrorCode.BAD_ANSWER,
+                        detail=self.detail("fetch", 200, ctype, excerpt(body)),
+                    )
+                return await stream_to_file(
+                    resp,
+                    dest,
+                    max_bytes,
+                    vendor=self.label,
+                    url=link,
+                    url_expires_at=link_expires_at,
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self.transport(exc) from exc
+
+    def raise_for_status(
+        self,
+        answer: Answer,
+        detail: str,
+        *,
+        rejected: str,
+        quota: str = words.OUT_OF_CREDIT,
+    ) -> NoReturn:
+        """What an HTTP status says when the vendor's body said nothing more precise: the
+        account (401/403 the key, 402 the credit), the vendor for now (429, 5xx, with its
+        Retry-After), this request (other 4xx, told with `rejected`), or an answer no
+        vendor documents (1xx/3xx: as far as we can tell, nothing was done)."""
+        status, wait = answer.status, retry_after(answer.headers)
+        log.warning("%s", detail)
+        if status == 402:
+            raise ProviderAuthError(quota, code=ErrorCode.QUOTA, detail=detail)
+        if status in (401, 403):
+            raise ProviderAuthError(words.AUTH, code=ErrorCode.AUTH, detail=detail)
+        if status == 429:
+            raise ProviderUnavailable(
+                words.BUSY, code=ErrorCode.RATE_LIMITED, detail=detail, retry_after=wait
+            )
+        if status >= 500:
+            raise ProviderUnavailable(
+                words.DOWN, code=ErrorCode.SERVER_ERROR, detail=detail, retry_after=wait
+            )
+        if 400 <= status < 500:
+            raise ProviderRejected(rejected, code=ErrorCode.REJECTED, detail=detail)
+        raise ProviderUnavailable(words.DOWN, code=ErrorCode.UNEXPECTED_STATUS, detail=detail)
+
+
+def excerpt(body: bytes, limit: int = 300) -> str | None:
+    """The start of a body as text, for the operator's log line."""
+    text = body.decode("utf-8", errors="replace").strip()
+    return text[:limit] or None

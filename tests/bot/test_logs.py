@@ -53,7 +53,7 @@ def test_a_line_carries_the_job_and_keeps_a_traceback_on_one_line(lines: io.Stri
 
 
 def test_secrets_and_pieces_of_them_are_redacted(lines: io.StringIO) -> None:
-    log = logging.getLogger("bot.providers.apiyi")
+    log = logging.getLogger("bot.providers.apiyi.adapter")
     log.warning("refused: Authorization: Bearer %s", KEY)
     log.warning("excerpt cut the key: %s", KEY[:20])
     log.warning("and from the other end: %s", KEY[-12:])

@@ -124,7 +124,7 @@ async def _check_4k_timing(db: object, tmp_path: Path, settings: Settings) -> No
 
     from bot.jobs.loop import JobManager
     from bot.providers import ProviderRegistry
-    from bot.providers.apiyi import ApiyiProvider
+    from bot.providers.apiyi.adapter import ApiyiProvider
     from storage import JobStore, NewJob
 
     async with aiohttp.ClientSession() as session:

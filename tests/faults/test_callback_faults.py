@@ -14,14 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.providers.apixo import FAST
+from bot.providers.apixo.adapter import FAST
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot.test_vendor_apixo import posted_video, submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import UNPACED, LateFileServer
 from tests.jobs.test_manager import deliveries
 from tests.net import free_port
+from tests.providers.apixo.test_e2e import posted_video, submit
 from tests.sim.apixo_sim import ApixoSimulator
 from tests.sim.discord_sim import DiscordSim
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.http import download_budget
+from bot.providers.download import download_budget
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot import test_vendor_apixo
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import FaultyApixo, FaultyApiyi, apixo_settings, apiyi_settings, failure_notes
 from tests.jobs.test_manager import deliveries, submit, usage
+from tests.providers.apixo import test_e2e as test_vendor_apixo
 from tests.sim.discord_sim import DiscordSim
 from tests.sim.vendor_base import default_video
 

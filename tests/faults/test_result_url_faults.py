@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.apixo import ApixoProvider
+from bot.providers.apixo.adapter import ApixoProvider
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot.test_vendor_apixo import posted_video, submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import (
     SLACK,
@@ -29,6 +28,7 @@ from tests.faults import (
 )
 from tests.jobs.test_manager import deliveries, usage
 from tests.net import free_port
+from tests.providers.apixo.test_e2e import posted_video, submit
 from tests.sim.apixo_sim import default_video
 from tests.sim.discord_sim import DiscordSim
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.apiyi import ApiyiProvider
+from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.base import Timing
 from bot.settings import Settings
 from storage import JobStatus, QuotaState

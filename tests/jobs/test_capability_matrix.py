@@ -16,11 +16,11 @@ import pytest
 
 from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, validate
 from bot.providers import ProviderRegistry
-from bot.providers.apixo import ApixoProvider
-from bot.providers.apiyi import ApiyiProvider
+from bot.providers.apixo.adapter import ApixoProvider
+from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.base import InputImage, Mode, ModelSpec, Provider, ProviderUnavailable
-from bot.providers.veo3o1 import Veo3o1Provider
-from bot.providers.yelinai import YelinaiProvider
+from bot.providers.veo3o1.adapter import Veo3o1Provider
+from bot.providers.yelinai.adapter import YelinaiProvider
 from tests.net import free_port
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

@@ -8,7 +8,7 @@ import pytest
 from bot.jobs.requests import Draft, RequestInvalid, check_image, clean_text, validate
 from bot.media.images import sniff_image
 from bot.providers import ProviderRegistry
-from bot.providers.apiyi import ApiyiProvider
+from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.base import Mode
 from bot.providers.demo import DemoProvider
 from tests.media.test_input_hardening import png
@@ -102,7 +102,7 @@ async def test_check_image_trusts_bytes_not_names(registry: ProviderRegistry) ->
 
 
 async def test_apixo_references_are_16_9_only_before_anything_is_spent() -> None:
-    from bot.providers.apixo import ApixoProvider
+    from bot.providers.apixo.adapter import ApixoProvider
 
     async with aiohttp.ClientSession() as session:
         registry = ProviderRegistry({"apixo": ApixoProvider(api_key="k", session=session)}, "apixo")
@@ -117,7 +117,7 @@ async def test_apixo_references_are_16_9_only_before_anything_is_spent() -> None
 
 
 async def test_two_vendors_with_one_model_name_are_told_apart() -> None:
-    from bot.providers.apixo import ApixoProvider
+    from bot.providers.apixo.adapter import ApixoProvider
 
     async with aiohttp.ClientSession() as session:
         providers = {

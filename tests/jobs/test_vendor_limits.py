@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from bot.jobs.health import VendorHealth
-from bot.jobs.pacing import DEFAULT_MAX_TASKS, TokenBucket, limits_for
+from bot.jobs.pacing import TokenBucket
 from bot.jobs.requests import GenerationRequest, RequestInvalid
 from bot.providers.base import Mode
-from bot.settings import Settings
+from bot.settings import DEFAULT_MAX_TASKS, Settings, limits_for
 from storage import JobStatus
 from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_manager import origin

@@ -16,9 +16,9 @@ import pytest
 from bot.media.reencode import Reencoder
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
-from tests.bot.test_vendor_yelinai import run as run_yelinai
 from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_manager import deliveries, origin, submit, usage
+from tests.providers.yelinai.test_e2e import run as run_yelinai
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_sim import DiscordSim
 from tests.sim.yelinai_sim import YelinaiSimulator

@@ -22,11 +22,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.providers import http
-from bot.providers.apixo import FAST as APIXO_FAST
-from bot.providers.apixo import ApixoProvider
-from bot.providers.apiyi import ApiyiProvider
-from bot.providers.apiyi_legacy import ApiyiLegacyChannel
+from bot.providers import download as http
+from bot.providers.apixo.adapter import FAST as APIXO_FAST
+from bot.providers.apixo.adapter import ApixoProvider
+from bot.providers.apiyi.adapter import ApiyiProvider
+from bot.providers.apiyi.legacy import ApiyiLegacyChannel
 from bot.providers.base import (
     DownloadTooSlow,
     Provider,
@@ -35,10 +35,10 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
-from bot.providers.http import download_budget, spoken_duration
-from bot.providers.veo3o1 import MODEL as VEO3O1_MODEL
-from bot.providers.veo3o1 import Veo3o1Provider
-from bot.providers.yelinai import YelinaiProvider
+from bot.providers.download import download_budget, spoken_duration
+from bot.providers.veo3o1.adapter import MODEL as VEO3O1_MODEL
+from bot.providers.veo3o1.adapter import Veo3o1Provider
+from bot.providers.yelinai.adapter import YelinaiProvider
 from tests.faults import FaultyApixo, FaultyApiyi, FaultyVendor
 from tests.sim.apiyi_legacy_sim import ApiyiLegacySimulator
 from tests.sim.vendor_base import VendorSimulator, default_video

@@ -45,9 +45,11 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.strategies import SearchStrategy
 
-from bot.providers import apixo_wire, apiyi_legacy_wire, apiyi_wire, veo3o1_wire, yelinai_wire
-from bot.providers.apixo import FAST, ApixoProvider, fail_kind
-from bot.providers.apiyi import ApiyiProvider
+from bot.providers.apixo import wire as apixo_wire
+from bot.providers.apixo.adapter import FAST, ApixoProvider, fail_kind
+from bot.providers.apiyi import legacy_wire as apiyi_legacy_wire
+from bot.providers.apiyi import wire as apiyi_wire
+from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.base import (
     FetchedVideo,
     InputImage,
@@ -58,9 +60,11 @@ from bot.providers.base import (
     TaskStatus,
 )
 from bot.providers.http import member_safe, retry_after
-from bot.providers.veo3o1 import MODEL as VEO3O1_MODEL
-from bot.providers.veo3o1 import Veo3o1Provider
-from bot.providers.yelinai import YelinaiProvider
+from bot.providers.veo3o1 import wire as veo3o1_wire
+from bot.providers.veo3o1.adapter import MODEL as VEO3O1_MODEL
+from bot.providers.veo3o1.adapter import Veo3o1Provider
+from bot.providers.yelinai import wire as yelinai_wire
+from bot.providers.yelinai.adapter import YelinaiProvider
 from tests.net import free_port
 
 T = TypeVar("T")

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bot.providers.apixo import FAST
+from bot.providers.apixo.adapter import FAST
 from bot.providers.base import Mode
 from bot.settings import Settings
 from storage import JobStatus
-from tests.bot.test_vendor_apixo import attached, submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.net import free_port
+from tests.providers.apixo.test_e2e import attached, submit
 from tests.sim.apixo_sim import ApixoSimulator
 from tests.sim.discord_sim import DiscordSim
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.providers.apiyi_legacy import MODELS, URL_LIFETIME, ApiyiLegacyChannel
-from bot.providers.apiyi_legacy_wire import LegacyTask, parse_error, parse_task
+from bot.providers.apiyi.legacy import MODELS, URL_LIFETIME, ApiyiLegacyChannel
+from bot.providers.apiyi.legacy_wire import LegacyTask, parse_error, parse_task
 from bot.providers.base import (
     InputImage,
     Mode,

@@ -30,7 +30,7 @@ from urllib.parse import quote
 import aiohttp
 import yarl
 
-from .base import (
+from bot.providers.base import (
     FetchedVideo,
     InputImage,
     Mode,
@@ -47,23 +47,23 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .checks import (
+from bot.providers.checks import (
     check_prompt,
     check_text_or_start_image,
     find_spec,
     unsupported_options,
 )
-from .http import (
+from bot.providers.download import stream_to_file
+from bot.providers.http import (
     is_plain_text,
     member_safe,
     plain_text,
     read_capped,
     retry_after,
-    stream_to_file,
     transport_error,
     usable_task_id,
 )
-from .veo3o1_wire import (
+from bot.providers.veo3o1.wire import (
     Veo3o1Code,
     Veo3o1Envelope,
     Veo3o1GenerationType,

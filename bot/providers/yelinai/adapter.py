@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import yarl
 
-from .base import (
+from bot.providers.base import (
     FetchedVideo,
     InputImage,
     Mode,
@@ -48,18 +48,18 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .checks import NO_IMAGES_MSG, check_prompt, check_request, find_spec
-from .http import (
+from bot.providers.checks import NO_IMAGES_MSG, check_prompt, check_request, find_spec
+from bot.providers.download import stream_to_file
+from bot.providers.http import (
     is_plain_text,
     member_safe,
     plain_text,
     read_capped,
     retry_after,
-    stream_to_file,
     transport_error,
     usable_task_id,
 )
-from .yelinai_wire import (
+from bot.providers.yelinai.wire import (
     YelinaiError,
     YelinaiStatus,
     YelinaiSubmitBody,

@@ -10,9 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.providers.apiyi import ApiyiProvider
-from bot.providers.apiyi_legacy import ApiyiLegacyChannel
-from bot.providers.apiyi_wire import ApiyiTask, parse_error, parse_task
+from bot.providers.apiyi.adapter import ApiyiProvider
+from bot.providers.apiyi.legacy import ApiyiLegacyChannel
+from bot.providers.apiyi.wire import ApiyiTask, parse_error, parse_task
 from bot.providers.base import (
     InputImage,
     Mode,

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import aiohttp
 import yarl
 
-from .apiyi_legacy_wire import (
+from bot.providers.apiyi.legacy_wire import (
     LegacyError,
     LegacyStatus,
     LegacySubmitBody,
@@ -36,7 +36,7 @@ from .apiyi_legacy_wire import (
     parse_error,
     parse_task,
 )
-from .base import (
+from bot.providers.base import (
     FetchedVideo,
     Mode,
     ModelSpec,
@@ -52,19 +52,19 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .checks import (
+from bot.providers.checks import (
     check_prompt,
     check_request,
     find_spec,
     image_count_message,
     unsupported_options,
 )
-from .http import (
+from bot.providers.download import stream_to_file
+from bot.providers.http import (
     member_safe,
     plain_text,
     read_capped,
     retry_after,
-    stream_to_file,
     transport_error,
     usable_task_id,
 )

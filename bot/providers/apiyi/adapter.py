@@ -25,8 +25,8 @@ from urllib.parse import quote
 import aiohttp
 import yarl
 
-from .apiyi_legacy import ApiyiLegacyChannel
-from .apiyi_wire import (
+from bot.providers.apiyi.legacy import ApiyiLegacyChannel
+from bot.providers.apiyi.wire import (
     ApiyiError,
     ApiyiMetadata,
     ApiyiStatus,
@@ -35,7 +35,7 @@ from .apiyi_wire import (
     parse_error,
     parse_task,
 )
-from .base import (
+from bot.providers.base import (
     FetchedVideo,
     Mode,
     ModelSpec,
@@ -51,13 +51,13 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .checks import check_text_or_start_image, find_spec
-from .http import (
+from bot.providers.checks import check_text_or_start_image, find_spec
+from bot.providers.download import stream_to_file
+from bot.providers.http import (
     member_safe,
     plain_text,
     read_capped,
     retry_after,
-    stream_to_file,
     transport_error,
     usable_task_id,
 )

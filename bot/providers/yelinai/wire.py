@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from .wire import or_none as _or_none
+from bot.providers.wire import or_none as _or_none
 
 
 class _Wire(BaseModel):

@@ -29,8 +29,8 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
-from bot.providers.yelinai import YelinaiProvider
-from bot.providers.yelinai_wire import YelinaiTask, parse_error, parse_task
+from bot.providers.yelinai.adapter import YelinaiProvider
+from bot.providers.yelinai.wire import YelinaiTask, parse_error, parse_task
 from tests.net import free_port
 from tests.sim.yelinai_sim import STATUS_PREFIX, SUBMIT_PATH, YelinaiSimulator, default_video
 

@@ -32,7 +32,7 @@ from typing import Any, Literal, NoReturn, assert_never, cast
 import aiohttp
 import yarl
 
-from .apixo_wire import (
+from bot.providers.apixo.wire import (
     ApixoError,
     ApixoInput,
     ApixoState,
@@ -44,7 +44,7 @@ from .apixo_wire import (
     parse_task,
     parse_task_id,
 )
-from .base import (
+from bot.providers.base import (
     FetchedVideo,
     InputImage,
     Mode,
@@ -61,14 +61,20 @@ from .base import (
     TaskStatus,
     Timing,
 )
-from .checks import check_mode, check_prompt, check_request, find_spec, image_count_message
-from .http import (
+from bot.providers.checks import (
+    check_mode,
+    check_prompt,
+    check_request,
+    find_spec,
+    image_count_message,
+)
+from bot.providers.download import stream_to_file
+from bot.providers.http import (
     is_plain_text,
     member_safe,
     plain_text,
     read_capped,
     retry_after,
-    stream_to_file,
     transport_error,
     usable_task_id,
 )

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.providers.apixo import FAST, QUALITY, URL_LIFETIME, ApixoProvider, fail_kind
-from bot.providers.apixo_wire import (
+from bot.providers.apixo.adapter import FAST, QUALITY, URL_LIFETIME, ApixoProvider, fail_kind
+from bot.providers.apixo.wire import (
     ApixoTask,
     parse_callback_task_id,
     parse_error,

@@ -27,8 +27,8 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
-from bot.providers.veo3o1 import MODEL, Veo3o1Provider
-from bot.providers.veo3o1_wire import Veo3o1Envelope, parse_envelope
+from bot.providers.veo3o1.adapter import MODEL, Veo3o1Provider
+from bot.providers.veo3o1.wire import Veo3o1Envelope, parse_envelope
 from tests.net import free_port
 from tests.sim.veo3o1_sim import Veo3o1Simulator, default_video
 
