@@ -211,8 +211,7 @@ class WriteCounter:
 
 async def total_changes(db: Database) -> int:
     """Rows inserted, updated or deleted on this connection since it opened."""
-    row = await db.fetchone("SELECT total_changes()")
-    return int(row[0]) if row is not None else 0
+    return await db.total_changes()
 
 
 class StandInPublisher:

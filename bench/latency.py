@@ -40,7 +40,6 @@ from bench.sims import (
 )
 from bot.client import VeoBot
 from bot.providers.base import Timing
-from storage import TERMINAL
 from tests.sim.discord_payloads import slash_command
 
 APIXO_MODEL = "veo-3.1-fast"
@@ -160,11 +159,9 @@ async def wait_acked(sim: AckTimedDiscordSim, ids: list[int], timeout: float) ->
 
 
 async def wait_jobs_done(bot: VeoBot, timeout: float) -> None:
-    ended = ", ".join(f"'{s.value}'" for s in TERMINAL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        row = await bot.db.fetchone(f"SELECT COUNT(*) FROM jobs WHERE status NOT IN ({ended})")
-        if row is not None and int(row[0]) == 0 and not bot.manager._in_hand:
+        if await bot.store.unfinished() == 0 and not bot.manager._in_hand:
             return
         await asyncio.sleep(0.1)
 
@@ -291,9 +288,10 @@ async def lag_phase(
         )
     ref_apiyi, ref_apixo = refs[0], refs[1]
 
-    rows = await bot.db.fetchall(
-        "SELECT id, provider, task_id, status, request_json FROM jobs WHERE user_id >= 70000"
-    )
+    rows = [
+        (j.id, j.provider, j.task_id, j.status.value, j.request_json)
+        for j in await bot.store.every_job(user_id_from=70000)
+    ]
     out: dict[str, Any] = {"groups": {}, "lag_phase_seconds": time.monotonic() - started}
     by_key = {g.key: g for g in plan.groups}
     for group in plan.groups:

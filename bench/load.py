@@ -43,7 +43,6 @@ from bench.common import (
 from bot.client import VeoBot
 from bot.jobs.requests import Draft
 from bot.jobs.service import Origin
-from storage import TERMINAL
 
 GUILD_ID = 1_100_000_000_000_000_100  # the Discord simulator's default guild
 CHANNEL_ID = 1_100_000_000_000_000_200
@@ -135,12 +134,7 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
     created = time.time() - wall0
     deadline = time.monotonic() + args.render_max + 120
     while True:
-        row = await bot.db.fetchone(
-            "SELECT COUNT(*) FROM jobs WHERE status NOT IN ("
-            + ", ".join(f"'{s.value}'" for s in TERMINAL)
-            + ")"
-        )
-        if (row is not None and int(row[0]) == 0 and not bot.manager._in_hand) or (
+        if (await bot.store.unfinished() == 0 and not bot.manager._in_hand) or (
             time.monotonic() > deadline
         ):
             break
@@ -153,7 +147,9 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
     changes = await total_changes(bot.db) - changes_before
     peak_rss = proc_status_kb("VmHWM") * 1024
 
-    rows = await bot.db.fetchall("SELECT id, status, submitted_at, completed_at FROM jobs")
+    rows = [
+        (j.id, j.status.value, j.submitted_at, j.completed_at) for j in await bot.store.every_job()
+    ]
     statuses: dict[str, int] = {}
     events: list[tuple[float, int]] = []
     for _job_id, status, submitted_at, completed_at in rows:

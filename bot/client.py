@@ -32,7 +32,7 @@ from bot.netguard import guarded_session, origins
 from bot.providers.registry import build_providers
 from bot.settings import Settings
 from bot.web.server import WebServer
-from storage import Database, Job, JobStore, Stores
+from storage import ACTIVE, Database, Job, JobStatus, JobStore, Stores
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,9 @@ class VeoBot(ChatBot):
         self.stores = Stores.over(self.db, clock=clock)
         self.store = self.stores.jobs
         self.metrics = Metrics()
-        self.metrics.watch_store(self.store)
+        self.metrics.watch_jobs(
+            self.store.counts, waiting=JobStatus.QUEUED, active=[s.value for s in ACTIVE]
+        )
         self.providers = build_providers(settings, self.session)
         reencoder = Reencoder(timeout=settings.reencode_timeout) if Reencoder.available() else None
         self.file_host: FileHost | None = None

@@ -9,18 +9,20 @@ are recorded as they happen.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from storage import ACTIVE, JobStatus, JobStore
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _LAG_BUCKETS = (0.5, 1, 2, 3, 5, 10, 20, 60, 300)
+
+
+# Jobs by (state, provider), as the store counts them.
+JobCounts = Callable[[], Awaitable[Mapping[tuple[str, str], int]]]
 
 
 class Metrics:
@@ -60,9 +62,11 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_store(self, store: JobStore) -> None:
-        """Count jobs by state and provider from the database at each scrape."""
-        self._jobs = _JobsCollector(store)
+    def watch_jobs(self, counts: JobCounts, *, waiting: str, active: Collection[str]) -> None:
+        """Count jobs by state and provider at each scrape, through `counts` (the store's),
+        so the metrics know no store: `waiting` is the state of a job not yet sent to a
+        vendor, `active` the states of a job not yet ended."""
+        self._jobs = _JobsCollector(counts, waiting, frozenset(active))
         self.registry.register(self._jobs)
 
     @contextmanager
@@ -82,12 +86,14 @@ class Metrics:
 class _JobsCollector(Collector):
     """Serves the counts read by the last `refresh` (collect() itself cannot await)."""
 
-    def __init__(self, store: JobStore) -> None:
-        self.store = store
+    def __init__(self, counts: JobCounts, waiting: str, active: frozenset[str]) -> None:
+        self.counts = counts
+        self.waiting = waiting
+        self.active = active
         self.by_state: list[tuple[str, str, int]] = []
 
     async def refresh(self) -> None:
-        counts = await self.store.counts()
+        counts = await self.counts()
         self.by_state = [(status, provider, n) for (status, provider), n in counts.items()]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -98,10 +104,9 @@ class _JobsCollector(Collector):
         active = GaugeMetricFamily("veo_jobs_active", "Jobs not yet ended.")
         for state, provider, count in self.by_state:
             jobs.add_metric([state, provider], count)
-        queued = sum(c for s, _, c in self.by_state if s == JobStatus.QUEUED.value)
+        queued = sum(c for s, _, c in self.by_state if s == self.waiting)
         depth.add_metric([], queued)
-        active_values = {s.value for s in ACTIVE}
-        active.add_metric([], sum(c for s, _, c in self.by_state if s in active_values))
+        active.add_metric([], sum(c for s, _, c in self.by_state if s in self.active))
         yield jobs
         yield depth
         yield active

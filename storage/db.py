@@ -97,6 +97,12 @@ class Database:
         row = await self.fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0
 
+    async def total_changes(self) -> int:
+        """Rows inserted, updated or deleted on this connection since it opened: what the
+        benchmark counts as the database's work per job."""
+        row = await self.fetchone("SELECT total_changes()")
+        return int(row[0]) if row is not None else 0
+
     async def writable(self) -> None:
         """Take the write lock and let it go (raises when the file cannot be written to, or
         another writer holds it past the busy timeout): what /healthz asks."""

@@ -1,0 +1,230 @@
+"""The job manager's side of the jobs table: claims, leases and transitions.
+
+Every write the job manager makes is fenced by its lease (`lease_owner`), so a second
+manager on the same database can never act on a job it does not hold. `JobRows` is what
+the three sides of `JobStore` share: the database, the clock and the one guarded UPDATE.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from storage.db import Database
+from storage.models import ACTIVE, Billing, Job, JobStatus, QuotaState
+
+_ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
+
+SQL_CLAIM = f"""
+UPDATE jobs SET lease_owner = :owner, lease_until = :until, updated_at = :now
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE status IN ({_ACTIVE_SQL}) AND next_poll_at <= :now
+      AND (lease_until IS NULL OR lease_until < :now)
+      {{exclude}}
+    ORDER BY next_poll_at, id LIMIT :limit
+)
+RETURNING *
+"""
+# When the loop must look again: the next job due, or the next foreign lease to run out
+# (one statement: the loop asks on every pass).
+SQL_NEXT_WAKEUP = f"""
+SELECT
+  (SELECT MIN(next_poll_at) FROM jobs
+   WHERE status IN ({_ACTIVE_SQL}) AND (lease_until IS NULL OR lease_until < :now) {{exclude}}),
+  (SELECT MIN(lease_until) FROM jobs WHERE status IN ({_ACTIVE_SQL}) AND lease_until >= :now)
+"""
+
+SQL_REFUND = (
+    "UPDATE quota_ledger SET used = MAX(0, used - ?) WHERE user_id = ? AND guild_id = ? AND day = ?"
+)
+
+# Columns the manager may change; guards the dynamic UPDATE below.
+_MUTABLE = frozenset(
+    {
+        "status", "task_id", "progress", "stage", "attempts", "next_poll_at", "deadline_at",
+        "error_code", "error_message", "result_path", "result_url", "result_url_expires_at",
+        "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
+        "delivered_message_id", "submitted_at", "completed_at", "finished_at",
+        "interaction_token", "interaction_expires_at", "cancel_requested_at", "callback_token",
+        "sent_at", "cancel_reason", "told_at",
+    }
+)  # fmt: skip
+
+
+def _not_in(ids: Iterable[int]) -> str:
+    """An `AND id NOT IN (...)` clause; ids are ints, so inlining them is safe."""
+    values = [str(int(i)) for i in ids]
+    return f"AND id NOT IN ({', '.join(values)})" if values else ""
+
+
+class LeaseLost(Exception):
+    """The job is no longer ours (another worker took it, or it was cancelled)."""
+
+
+class JobRows:
+    """The database, the clock, and the one guarded UPDATE every side of JobStore uses."""
+
+    def __init__(self, db: Database, *, clock: Any = time.time) -> None:
+        self.db = db
+        self._clock = clock
+
+    async def _give_back(self, conn: Any, job: Job) -> None:
+        """Return a job's reserved units to the day they were charged to."""
+        await conn.execute(
+            SQL_REFUND, (job.quota_units, job.user_id, job.quota_scope, job.quota_day)
+        )
+
+    async def _update(
+        self, conn: Any, job_id: int, owner: str | None, fields: dict[str, Any]
+    ) -> Job:
+        allowed = _MUTABLE | {"lease_owner", "lease_until", "quota_state", "billing"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        fields = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in fields.items()}
+        fields["updated_at"] = self._clock()
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        where = "id = :_id" + (" AND lease_owner = :_owner" if owner is not None else "")
+        params = {**fields, "_id": job_id, "_owner": owner}
+        async with conn.execute(f"UPDATE jobs SET {sets} WHERE {where} RETURNING *", params) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise LeaseLost(f"job {job_id} is not held by {owner}")
+        return Job.from_row(row)
+
+
+class Leases(JobRows):
+    """Claims, leases and state transitions: what the job manager writes."""
+
+    async def claim_due(
+        self, owner: str, *, lease_seconds: float, limit: int, exclude: Iterable[int] = ()
+    ) -> list[Job]:
+        if limit <= 0:
+            return []
+        now = self._clock()
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                SQL_CLAIM.format(exclude=_not_in(exclude)),
+                {"owner": owner, "until": now + lease_seconds, "now": now, "limit": limit},
+            ) as cur:
+                rows = await cur.fetchall()
+        return sorted((Job.from_row(r) for r in rows), key=lambda j: (j.next_poll_at, j.id))
+
+    async def next_wakeup(self, exclude: Iterable[int] = ()) -> float | None:
+        """When the next job becomes due or a foreign lease runs out; jobs the caller
+        still has in hand are left out (their end wakes the caller anyway)."""
+        now = self._clock()
+        row = await self.db.fetchone(SQL_NEXT_WAKEUP.format(exclude=_not_in(exclude)), {"now": now})
+        times = [float(t) for t in (row or ()) if t is not None]
+        return min(times) if times else None
+
+    async def renew_leases(self, owner: str, job_ids: Iterable[int], lease_seconds: float) -> None:
+        ids = [int(i) for i in job_ids]
+        if not ids:
+            return
+        now = self._clock()
+        await self.db.execute(
+            f"UPDATE jobs SET lease_until = ? WHERE lease_owner = ? "
+            f"AND id IN ({', '.join(map(str, ids))})",
+            (now + lease_seconds, owner),
+        )
+
+    async def release_all(self, owner: str) -> None:
+        """Give back every job `owner` holds (a clean stop): due again at once elsewhere."""
+        await self.db.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+            (owner,),
+        )
+
+    async def update(self, job: Job, owner: str, **fields: Any) -> Job:
+        """Persist a change to a job we hold; raises LeaseLost if we no longer do."""
+        async with self.db.transaction() as conn:
+            return await self._update(conn, job.id, owner, fields)
+
+    async def mark_sent(self, job: Job, owner: str) -> Job:
+        """Let the submit request go, unless a cancel came first: decided in the same
+        transaction that reads the cancel flag, right before the request is sent. A job
+        returned with `cancel_requested_at` set must not be sent; one returned with
+        `sent_at` set may have reached the vendor from now on (so may be billed)."""
+        return await self._unless_cancelled(job, owner, "sent_at = :now")
+
+    async def begin_delivery(self, job: Job, owner: str) -> Job:
+        """Record that posting the video begins, unless a cancel came first.
+
+        Only the first start is kept: after a restart, the look for an earlier post starts
+        there, whatever the lease length. A job returned with `cancel_requested_at` set
+        must not be posted. Deciding both in one transaction means a cancel is either
+        early enough to stop the post or refused as too late (`request_cancel`), never
+        accepted and then ignored."""
+        return await self._unless_cancelled(
+            job, owner, "delivery_started_at = COALESCE(delivery_started_at, :now)"
+        )
+
+    async def _unless_cancelled(self, job: Job, owner: str, assignment: str) -> Job:
+        """Apply `assignment` to a job we hold if no cancel is recorded; either way return
+        the job as it is now (raises LeaseLost if we no longer hold it)."""
+        params = {"now": self._clock(), "id": job.id, "owner": owner}
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                f"UPDATE jobs SET {assignment}, updated_at = :now WHERE id = :id "
+                "AND lease_owner = :owner AND cancel_requested_at IS NULL RETURNING *",
+                params,
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
+                    row = await cur.fetchone()
+                if row is None or row["lease_owner"] != owner:
+                    raise LeaseLost(f"job {job.id} is not held by {owner}")
+        return Job.from_row(row)
+
+    async def release(self, job: Job, owner: str, *, next_poll_at: float, **fields: Any) -> Job:
+        """Persist and give the job back to the queue, due at `next_poll_at`."""
+        fields = {**fields, "next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None}
+        async with self.db.transaction() as conn:
+            return await self._update(conn, job.id, owner, fields)
+
+    async def finish(
+        self,
+        job: Job,
+        owner: str | None,
+        status: JobStatus,
+        *,
+        refund: bool,
+        billing: Billing | None = None,
+        **fields: Any,
+    ) -> Job:
+        """Move to a terminal state, settle the quota and say what the vendor probably
+        billed, in one transaction.
+
+        refund=True gives the units back to the day they were charged; otherwise the
+        charge is committed. Settling happens once, from the state in the database (not
+        the caller's copy, which an admin's reset may have overtaken): a job already
+        settled, or waived by a reset, keeps its state. `billing` defaults to what the
+        job's record in the database says (`Job.probable_billing`).
+        """
+        if status not in (JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED):
+            raise ValueError(f"{status} is not terminal")
+        now = self._clock()
+        fields = {
+            **fields,
+            "status": status.value,
+            "finished_at": now,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
+                row = await cur.fetchone()
+            current = Job.from_row(row) if row is not None else job
+            if billing is None:
+                billing = Billing.BILLED if "completed_at" in fields else current.probable_billing
+            fields["billing"] = billing
+            if current.quota_state is QuotaState.RESERVED:
+                if refund:
+                    await self._give_back(conn, current)
+                fields["quota_state"] = QuotaState.REFUNDED if refund else QuotaState.COMMITTED
+            return await self._update(conn, job.id, owner, fields)
