@@ -1,6 +1,7 @@
 """The composition root: opens the long-lived resources, builds the services, closes them.
 
-Nothing else constructs a session, a database or a provider (STYLE 1).
+Nothing else constructs a session, a database or a provider: every part is handed what it
+uses, so a test can hand it a real one of its own.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Discord hides the group from others (`default_permissions`), but a server can override
 that, so every command checks Manage Server again here. The rules themselves are
-applied in `bot.service`; this module only stores them and shows them back.
+applied in `bot.jobs.service`; this module only stores them and shows them back.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class AdminCog(commands.Cog):
     async def _show(
         self, interaction: discord.Interaction[VeoBot], guild_id: int, done: str | None = None
     ) -> None:
-        rules = await self.bot.service.guilds.get(guild_id, with_overrides=True)
+        rules = await self.bot.service.server_settings(guild_id, with_overrides=True)
         spent = await self.bot.service.spent_today(guild_id)
         await interaction.response.send_message(
             f"✅ {done}" if done else None,
@@ -282,7 +282,7 @@ class AdminCog(commands.Cog):
             await self._say(interaction, str(exc))
             return
         key = f"{chosen}/{name}"
-        rules = await self.bot.service.guilds.get(guild_id)
+        rules = await self.bot.service.server_settings(guild_id)
         weights = {k: v for k, v in rules.model_weights.items() if k != key}
         if units > 1:
             weights[key] = units

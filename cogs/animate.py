@@ -11,7 +11,7 @@ What the member goes through:
    model (the default provider's default model) can read that many images in more than one
    way, e.g. two images on a model with both first + last frame and reference images.
 4. On submit the interaction is deferred privately, the images are mapped to slots (below)
-   and the draft goes through the shared path of every new job (`cogs.submission.submit_draft`:
+   and the draft goes through the shared path of every new job (`bot.chat.submission.submit_draft`:
    validate → download and check the bytes → reserve quota → queue → announce).
 
 How the images are read, in message order (`map_images`, a pure function):

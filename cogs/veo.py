@@ -1,6 +1,6 @@
 """The `/veo` commands: turn Discord input into a validated request and back into words.
 
-Business rules live in `bot.jobs.service`; this module only talks to Discord (STYLE 2).
+Business rules live in `bot.jobs.service`; this module only talks to Discord.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Persistent buttons. Each carries its job number in its custom_id, so it keeps working
-after a restart (registered once with `add_dynamic_items`; STYLE 11).
+after a restart (registered once with `add_dynamic_items`, by the cog that owns them).
 
 A job number in a custom_id comes from outside like any other, so every button asks
-`bot.access.may` for its own action: the job's owner may use it from anywhere, an admin
+`bot.jobs.access.may` for its own action: the job's owner may use it from anywhere, an admin
 (Manage Server) only inside the job's own server, and Delete is also open to Manage
 Messages there. Anyone else is told, privately, exactly what a missing job gets.
 """

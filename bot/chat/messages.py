@@ -11,6 +11,7 @@ from bot.jobs.days import duration_text
 from bot.jobs.requests import MODE_LABELS
 from bot.providers import ProviderRegistry
 from bot.providers.base import Mode, ModelSpec
+from bot.providers.codes import ErrorCode
 from storage import Job, JobStatus
 
 PROMPT_PREVIEW = 300
@@ -103,7 +104,7 @@ def ready_message(
     text = f"✅ {ready_marker(job.id)}, <@{job.user_id}>!"
     if link is not None:
         expiry = f" (the link expires <t:{int(link_expires_at)}:R>)" if link_expires_at else ""
-        if job.error_code == "download_too_slow":  # the manager gave up on fetching it
+        if job.error_code == ErrorCode.DOWNLOAD_TOO_SLOW:  # the manager gave up on fetching it
             why = "The video service sent the video too slowly for the bot to download it"
         else:
             why = "The file is larger than this channel's upload limit"

@@ -24,6 +24,7 @@ from bot.jobs.publishing import DeliveryFailed
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
 from bot.providers import ProviderRegistry
+from bot.providers.codes import ErrorCode
 from storage import Job
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,9 @@ class VideoPoster:
                     )
                 except discord.HTTPException as exc:
                     raise self._translate(exc) from exc
-        raise DeliveryFailed(MSG_TOO_LARGE.format(limit=_mb(job.filesize_limit)), code="too_large")
+        raise DeliveryFailed(
+            MSG_TOO_LARGE.format(limit=_mb(job.filesize_limit)), code=ErrorCode.TOO_LARGE
+        )
 
     async def _post_reencoded(self, job: Job, path: Path, limit: int) -> int | None:
         """Post a copy of the video re-encoded to fit `limit`, with the vendor's full-quality
@@ -215,7 +218,7 @@ class VideoPoster:
             if job.delivery_mode == "followup":
                 webhook = self.where.webhook(job)
                 if webhook is None:
-                    raise DeliveryFailed(MSG_TOKEN_EXPIRED, code="token_expired")
+                    raise DeliveryFailed(MSG_TOKEN_EXPIRED, code=ErrorCode.TOKEN_EXPIRED)
                 sent = await webhook.send(
                     content, wait=True, allowed_mentions=mentions, files=files, embed=embed
                 )
@@ -231,7 +234,7 @@ class VideoPoster:
             return message.id
         except aiohttp.ClientError as exc:
             raise DeliveryFailed(
-                "Discord could not be reached.", code="network", retryable=True
+                "Discord could not be reached.", code=ErrorCode.NETWORK, retryable=True
             ) from exc
         finally:
             for f in files:
@@ -249,11 +252,11 @@ class VideoPoster:
 
     def _translate(self, exc: discord.HTTPException) -> DeliveryFailed:
         if isinstance(exc, discord.Forbidden):
-            return DeliveryFailed(MSG_FORBIDDEN, code="missing_permissions")
+            return DeliveryFailed(MSG_FORBIDDEN, code=ErrorCode.MISSING_PERMISSIONS)
         if isinstance(exc, discord.NotFound):
-            return DeliveryFailed(MSG_NO_CHANNEL, code="channel_gone")
+            return DeliveryFailed(MSG_NO_CHANNEL, code=ErrorCode.CHANNEL_GONE)
         if _too_large(exc):
-            return DeliveryFailed("too large", code="too_large")
+            return DeliveryFailed("too large", code=ErrorCode.TOO_LARGE)
         return DeliveryFailed(
             "Discord had a problem.", code=f"discord_{exc.status}", retryable=True
         )
@@ -282,7 +285,7 @@ class VideoPoster:
                 if (me is None or message.author.id == me) and _carries(message, mark):
                     return message.id
         except discord.NotFound as exc:
-            raise DeliveryFailed(MSG_NO_CHANNEL, code="channel_gone") from exc
+            raise DeliveryFailed(MSG_NO_CHANNEL, code=ErrorCode.CHANNEL_GONE) from exc
         except discord.HTTPException as exc:
             log.info("job %d: could not read channel history (%s); posting", job.id, exc)
         return None

@@ -13,6 +13,7 @@ import discord
 from discord.utils import escape_markdown
 
 from bot.chat.messages import STATUS_EMOJI
+from bot.providers.codes import ErrorCode
 from storage.models import JobStatus
 from storage.stats import DayCount, ModelSpend, ServerStats
 
@@ -37,33 +38,33 @@ FOOTER = (
 # common ones (looked up lower-cased, so CONTENT_VIOLATION matches too).
 REASONS: dict[str, str] = {
     "unknown": "No reason recorded",
-    "rejected": "Refused by the vendor",
-    "invalid_parameters": "Refused by the vendor",
-    "invalid_prompt": "Prompt refused by the vendor",
-    "content_policy": "Blocked by content policy",
+    ErrorCode.REJECTED: "Refused by the vendor",
+    ErrorCode.INVALID_PARAMETERS: "Refused by the vendor",
+    ErrorCode.INVALID_PROMPT: "Prompt refused by the vendor",
+    ErrorCode.CONTENT_POLICY: "Blocked by content policy",
     "content_violation": "Blocked by content policy",
-    "auth": "Vendor refused the bot's key",
-    "insufficient_credits": "Vendor account out of credit",
-    "quota": "Vendor account out of credit",
-    "deadline": "Took too long",
-    "uncertain": "Vendor did not confirm the job",
-    "interrupted": "Bot restarted while sending",
-    "provider_disabled": "Vendor no longer enabled",
-    "internal_error": "Error inside the bot",
-    "vendor_failed": "Vendor could not make it",
-    "generation_failed": "Vendor could not make it",
-    "rate_limited": "Vendor too busy",
-    "server_error": "Vendor server error",
-    "timeout": "Vendor unreachable",
-    "connect_failed": "Vendor unreachable",
-    "connection_lost": "Vendor unreachable",
-    "not_found": "Video gone at the vendor",
-    "result_expired": "Video gone at the vendor",
-    "video_gone": "Video gone at the vendor",
-    "download_failed": "Download failed",
-    "too_large": "Too large to post here",
-    "missing_permissions": "Bot may not post in the channel",
-    "channel_gone": "Channel deleted",
+    ErrorCode.AUTH: "Vendor refused the bot's key",
+    ErrorCode.INSUFFICIENT_CREDITS: "Vendor account out of credit",
+    ErrorCode.QUOTA: "Vendor account out of credit",
+    ErrorCode.DEADLINE: "Took too long",
+    ErrorCode.UNCERTAIN: "Vendor did not confirm the job",
+    ErrorCode.INTERRUPTED: "Bot restarted while sending",
+    ErrorCode.PROVIDER_DISABLED: "Vendor no longer enabled",
+    ErrorCode.INTERNAL_ERROR: "Error inside the bot",
+    ErrorCode.VENDOR_FAILED: "Vendor could not make it",
+    ErrorCode.GENERATION_FAILED: "Vendor could not make it",
+    ErrorCode.RATE_LIMITED: "Vendor too busy",
+    ErrorCode.SERVER_ERROR: "Vendor server error",
+    ErrorCode.TIMEOUT: "Vendor unreachable",
+    ErrorCode.CONNECT_FAILED: "Vendor unreachable",
+    ErrorCode.CONNECTION_LOST: "Vendor unreachable",
+    ErrorCode.NOT_FOUND: "Video gone at the vendor",
+    ErrorCode.RESULT_EXPIRED: "Video gone at the vendor",
+    ErrorCode.VIDEO_GONE: "Video gone at the vendor",
+    ErrorCode.DOWNLOAD_FAILED: "Download failed",
+    ErrorCode.TOO_LARGE: "Too large to post here",
+    ErrorCode.MISSING_PERMISSIONS: "Bot may not post in the channel",
+    ErrorCode.CHANNEL_GONE: "Channel deleted",
     "demo_failure": "Demo failure (#fail)",
 }
 

@@ -23,6 +23,7 @@ from bot.providers.base import (
     TaskState,
     TaskStatus,
 )
+from bot.providers.codes import ErrorCode
 from storage import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class Delivery:
                 )
                 return
             log.warning("job %d: delivery impossible: %s", job.id, exc.code)
-            if exc.code == "too_large":
+            if exc.code == ErrorCode.TOO_LARGE:
                 log.warning(
                     "job %d: the video is over the channel's upload limit and %s gives no link. "
                     "Raise the server's upload limit (boosts) or use a vendor that returns URLs.",

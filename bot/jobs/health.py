@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bot.jobs.publishing import Publisher
 from bot.metrics import Metrics
 from bot.providers.base import ProviderAuthError, ProviderError
+from bot.providers.codes import ErrorCode
 from storage import Job
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ MSG_VENDOR_BACK = (
 )
 # Retryable errors that neither count towards nor end an outage: a 429 means we asked too
 # often, and apiyi's early 400 on /content is its documented normal.
-NOT_AN_OUTAGE = frozenset({"rate_limited", "not_ready"})
+NOT_AN_OUTAGE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.NOT_READY})
 
 
 class VendorAlerts:

@@ -28,6 +28,7 @@ from bot.jobs.retry import MAX_UNEXPECTED_ERRORS, UNTOLD_GRACE, Schedules, backo
 from bot.jobs.steps import Steps
 from bot.metrics import Metrics
 from bot.providers import ProviderRegistry
+from bot.providers.codes import ErrorCode
 from storage import Job, JobStatus, JobStore
 from storage.jobs import LeaseLost
 
@@ -249,7 +250,7 @@ class JobManager:
                 return
             attempts = current.attempts + 1
             if attempts >= MAX_UNEXPECTED_ERRORS or current.status is JobStatus.SUBMITTING:
-                await self.endings.fail(current, "internal_error", MSG_INTERNAL)
+                await self.endings.fail(current, ErrorCode.INTERNAL_ERROR, MSG_INTERNAL)
             else:
                 await self.store.release(
                     current,

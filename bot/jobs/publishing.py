@@ -1,6 +1,6 @@
 """What the job manager needs from the chat side, without knowing it is Discord.
 
-The Discord implementation lives in `bot.discord_publisher`; tests and the benchmark
+The Discord implementation lives in `bot.chat.publisher`; tests and the benchmark
 can stand in their own.
 """
 

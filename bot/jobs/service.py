@@ -217,7 +217,7 @@ class VideoService:
         await self.guilds.mark_back(guild_id)
 
     async def job_for(self, job_id: int, asker: Asker, action: Action) -> Job:
-        """The job, if `asker` may take `action` on it (`bot.access.may`). A job they may
+        """The job, if `asker` may take `action` on it (`bot.jobs.access.may`). A job they may
         not touch is refused in the very words of a missing one: numbers are sequential,
         so any other answer would tell a guesser which jobs exist."""
         job = await self.store.get(job_id)
@@ -285,6 +285,12 @@ class VideoService:
             active=active,
             exempt=is_exempt(rules, role_ids),
         )
+
+    async def server_settings(
+        self, guild_id: int, *, with_overrides: bool = False
+    ) -> GuildSettings:
+        """A server's settings as `/veo-admin` shows them (with the member overrides)."""
+        return await self.guilds.get(guild_id, with_overrides=with_overrides)
 
     async def spent_today(self, guild_id: int | None = None) -> float:
         """Estimated dollars of today's jobs (one server's, or the whole bot's)."""

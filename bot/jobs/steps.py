@@ -49,6 +49,7 @@ from bot.providers.base import (
     ProviderTimeout,
     TaskState,
 )
+from bot.providers.codes import ErrorCode
 from storage import Billing, Job, JobStatus
 from storage.jobs import LeaseLost
 
@@ -101,7 +102,7 @@ class Steps:
     async def submit(self, job: Job) -> None:
         crew = self.crew
         if job.provider not in crew.providers:
-            await self.endings.fail(job, "provider_disabled", MSG_PROVIDER_DISABLED)
+            await self.endings.fail(job, ErrorCode.PROVIDER_DISABLED, MSG_PROVIDER_DISABLED)
             return
         provider = crew.providers.get(job.provider)
         if await self._hold_back(job):
@@ -141,7 +142,7 @@ class Steps:
                 job.provider,
                 exc.detail or exc,
             )
-            await self.endings.fail(job, "uncertain", MSG_UNCERTAIN)
+            await self.endings.fail(job, ErrorCode.UNCERTAIN, MSG_UNCERTAIN)
             return
         except ProviderError as exc:
             await self.alerts.failed(job, exc)
@@ -149,7 +150,7 @@ class Steps:
             return
         except Exception:
             log.exception("job %d: submit raised unexpectedly; treating as uncertain", job.id)
-            await self.endings.fail(job, "uncertain", MSG_UNCERTAIN)
+            await self.endings.fail(job, ErrorCode.UNCERTAIN, MSG_UNCERTAIN)
             return
         # The task id is stored before anything slow (an alert, an edit) may run: the
         # vendor bills the task whatever happens to this process next.
@@ -206,7 +207,7 @@ class Steps:
                     delays[attempt],
                 )
                 await asyncio.sleep(delays[attempt])
-        await self.endings.fail(job, "uncertain", MSG_TASK_LOST)
+        await self.endings.fail(job, ErrorCode.UNCERTAIN, MSG_TASK_LOST)
         return None
 
     async def _hold_back(self, job: Job) -> bool:
@@ -217,7 +218,7 @@ class Steps:
         now = crew.clock()
         if not self.health.is_healthy(job.provider):
             if now - job.created_at > OUTAGE_QUEUE_LIMIT:
-                await self.endings.fail(job, "vendor_down", MSG_VENDOR_GONE)
+                await self.endings.fail(job, ErrorCode.VENDOR_DOWN, MSG_VENDOR_GONE)
                 return True
             delay = max(1.0, self.health.retry_in(job.provider))
             stage = "waiting for the video service to recover"
@@ -299,7 +300,7 @@ class Steps:
             "Failing and refunding rather than submitting twice.",
             job.id,
         )
-        await self.endings.fail(job, "interrupted", MSG_INTERRUPTED)
+        await self.endings.fail(job, ErrorCode.INTERRUPTED, MSG_INTERRUPTED)
 
     async def poll(self, job: Job) -> None:
         crew = self.crew
@@ -307,7 +308,7 @@ class Steps:
         provider = crew.providers.get(job.provider) if job.provider in crew.providers else None
         now = crew.clock()
         if provider is None or job.task_id is None:
-            await self.endings.fail(job, "provider_disabled", MSG_INTERNAL)
+            await self.endings.fail(job, ErrorCode.PROVIDER_DISABLED, MSG_INTERNAL)
             return
         cancelled = job.cancel_requested_at is not None
         if job.deadline_at is not None and now > job.deadline_at:
@@ -315,7 +316,7 @@ class Steps:
             if cancelled:
                 await self.endings.settle_cancel(job)  # sent, never finished: possibly billed
             else:
-                await self.endings.fail(job, "deadline", MSG_DEADLINE)
+                await self.endings.fail(job, ErrorCode.DEADLINE, MSG_DEADLINE)
             return
         timing = crew.schedules.timing(job)
         try:
@@ -363,7 +364,7 @@ class Steps:
             )
             await self.endings.fail(
                 job,
-                status.error_code or "vendor_failed",
+                status.error_code or ErrorCode.VENDOR_FAILED,
                 status.error_message or MSG_FAILED,
                 billing=Billing.NOT_BILLED,  # the vendors bill finished renders only
             )

@@ -1,4 +1,5 @@
-"""The names of what went wrong, as the adapters raise them and the job core reads them.
+"""The names of what went wrong: raised by the adapters, the job core and the poster, read
+by the job core, the stats and the words a member is shown.
 
 A `StrEnum`, so a code is still the plain string stored in `jobs.error_code`, counted in
 the metrics and shown in `/veo-admin stats`; the enum only makes sure the spelling the job
@@ -62,5 +63,17 @@ class ErrorCode(enum.StrEnum):
     DOWNLOAD_FAILED = "download_failed"
     TOO_LARGE = "too_large"
     DOWNLOAD_TOO_SLOW = "download_too_slow"
+    # -- the job core's own endings
+    PROVIDER_DISABLED = "provider_disabled"
+    UNCERTAIN = "uncertain"
+    VENDOR_DOWN = "vendor_down"
+    VENDOR_FAILED = "vendor_failed"
+    INTERRUPTED = "interrupted"
+    DEADLINE = "deadline"
+    INTERNAL_ERROR = "internal_error"
+    # -- posting to Discord
+    CHANNEL_GONE = "channel_gone"
+    MISSING_PERMISSIONS = "missing_permissions"
+    NETWORK = "network"
     # -- the base classes' defaults
     PROVIDER_ERROR = "provider_error"

@@ -26,6 +26,7 @@ from bot.providers.base import (
     ProviderUnavailable,
     TaskNotFound,
 )
+from bot.providers.codes import ErrorCode
 from bot.providers.registry import build_providers
 from bot.settings import PROVIDER_PREFERENCE, Settings
 
@@ -105,26 +106,26 @@ async def probe_vendor(provider: Provider, model: str, *, base_url: str, timeout
     except TaskNotFound as exc:
         return done(READY, "key accepted (task not found, as expected)", exc.detail)
     except ProviderAuthError as exc:
-        if exc.code in {"quota", "insufficient_credits"}:
+        if exc.code in {ErrorCode.QUOTA, ErrorCode.INSUFFICIENT_CREDITS}:
             return done(NOT_READY, "key accepted, but the account is out of credit", exc.detail)
         return done(NOT_READY, f"key refused: check {name.upper()}_API_KEY", exc.detail)
     except ProviderTimeout as exc:
-        broke = "the connection broke off" if exc.code == "connection_lost" else "no answer"
+        broke = "the connection broke off" if exc.code == ErrorCode.CONNECTION_LOST else "no answer"
         return done(NOT_READY, f"unreachable: {broke} within {timeout:g} s", exc.detail)
     except ProviderUnavailable as exc:
-        if exc.code == "rate_limited":
+        if exc.code == ErrorCode.RATE_LIMITED:
             return done(WARN, "busy (rate limited); the key was probably accepted", exc.detail)
-        if exc.code == "bad_answer":
+        if exc.code == ErrorCode.BAD_ANSWER:
             return done(
                 NOT_READY,
                 f"the answer was not {name}'s API: check {name.upper()}_BASE_URL",
                 exc.detail,
             )
-        if exc.code == "server_error":
+        if exc.code == ErrorCode.SERVER_ERROR:
             return done(NOT_READY, "down: it answered with a server error", exc.detail)
-        if exc.code == "bad_url":
+        if exc.code == ErrorCode.BAD_URL:
             return done(NOT_READY, f"unreachable: {name.upper()}_BASE_URL is not valid", exc.detail)
-        if exc.code == "connect_failed":
+        if exc.code == ErrorCode.CONNECT_FAILED:
             return done(NOT_READY, f"unreachable: cannot connect to {where}", exc.detail)
         return done(NOT_READY, f"unreachable: {exc.member_message}", exc.detail)
     except ProviderRejected as exc:
