@@ -18,10 +18,10 @@ from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
 from bot.jobs.requests import Draft, RequestInvalid, resolve_mode
-from bot.providers.apixo import adapter as apixo
-from bot.providers.apiyi import adapter as apiyi
-from bot.providers.yelinai import adapter as yelinai
+from bot.providers.apixo import catalog as apixo
+from bot.providers.apiyi import catalog as apiyi
 from bot.providers.base import Mode
+from bot.providers.yelinai import catalog as yelinai
 from bot.settings import Settings
 from cogs.animate import MENU_NAME, NO_IMAGES, image_readings, is_image, map_images, parse_mode
 from storage import JobStatus

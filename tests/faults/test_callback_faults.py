@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.providers.apixo.adapter import FAST
+from bot.providers.apixo.catalog import FAST
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job

@@ -23,8 +23,8 @@ import aiohttp
 import pytest
 
 from bot.providers import download as http
-from bot.providers.apixo.adapter import FAST as APIXO_FAST
 from bot.providers.apixo.adapter import ApixoProvider
+from bot.providers.apixo.catalog import FAST as APIXO_FAST
 from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.apiyi.legacy import ApiyiLegacyChannel
 from bot.providers.base import (
@@ -36,8 +36,8 @@ from bot.providers.base import (
     Timing,
 )
 from bot.providers.download import download_budget, spoken_duration
-from bot.providers.veo3o1.adapter import MODEL as VEO3O1_MODEL
 from bot.providers.veo3o1.adapter import Veo3o1Provider
+from bot.providers.veo3o1.catalog import MODEL as VEO3O1_MODEL
 from bot.providers.yelinai.adapter import YelinaiProvider
 from tests.faults import FaultyApixo, FaultyApiyi, FaultyVendor
 from tests.sim.apiyi_legacy_sim import ApiyiLegacySimulator

@@ -46,7 +46,8 @@ from hypothesis.control import currently_in_test_context
 from hypothesis.strategies import SearchStrategy
 
 from bot.providers.apixo import wire as apixo_wire
-from bot.providers.apixo.adapter import FAST, ApixoProvider, fail_kind
+from bot.providers.apixo.adapter import ApixoProvider
+from bot.providers.apixo.catalog import FAST, fail_kind
 from bot.providers.apiyi import legacy_wire as apiyi_legacy_wire
 from bot.providers.apiyi import wire as apiyi_wire
 from bot.providers.apiyi.adapter import ApiyiProvider
@@ -61,8 +62,8 @@ from bot.providers.base import (
 )
 from bot.providers.http import member_safe, retry_after
 from bot.providers.veo3o1 import wire as veo3o1_wire
-from bot.providers.veo3o1.adapter import MODEL as VEO3O1_MODEL
 from bot.providers.veo3o1.adapter import Veo3o1Provider
+from bot.providers.veo3o1.catalog import MODEL as VEO3O1_MODEL
 from bot.providers.yelinai import wire as yelinai_wire
 from bot.providers.yelinai.adapter import YelinaiProvider
 from tests.net import free_port

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bot.providers.apixo.adapter import FAST
+from bot.providers.apixo.catalog import FAST
 from bot.providers.base import Mode
 from bot.settings import Settings
 from storage import JobStatus

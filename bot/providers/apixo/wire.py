@@ -1,8 +1,9 @@
-"""apixo Veo 3.1 (seed 002) as it travels on the wire.
+"""apixo Veo 3.1 as it travels on the wire.
 
-Kept apart from our domain models: the adapter translates. Every model ignores fields it
-does not know (the vendor adds fields without notice), and every parser here is total: an
-answer we cannot read becomes `None` (or an empty result), never an exception.
+Kept apart from our domain models: the adapter and its catalogue translate. Every model
+ignores fields it does not know (the vendor adds fields without notice), and every parser
+here is total: an answer we cannot read becomes `None` (or an empty result), never an
+exception.
 
 The vendor wraps every answer in `{"code", "message", "data"}`; `code` repeats the HTTP
 status, and `data.resultJson` is a JSON *string* that has to be parsed a second time.
@@ -23,7 +24,11 @@ from pydantic import (
     field_validator,
 )
 
+from bot.providers.http import is_plain_text
 from bot.providers.wire import or_none as _or_none
+
+# The links the vendor fetches from us, and the ones it gives back: only these schemes.
+WEB = ("https://", "http://")
 
 
 class _Wire(BaseModel):
@@ -45,7 +50,7 @@ class GenerationType(enum.StrEnum):
 
 
 class ApixoInput(_Wire):
-    """`input`. The seed's prose says "generation type"; every example spells it
+    """`input`. The vendor's prose says "generation type"; every example spells it
     `generationType`, which is what we send."""
 
     mode: Literal["quality", "fast"]
@@ -117,6 +122,15 @@ class ApixoTask(_Wire):
             return []
         return [u.strip() for u in urls if isinstance(u, str) and u.strip()]
 
+    def links(self) -> list[str]:
+        """The result URLs we can open and store: http(s), and encodable as UTF-8 (a JSON
+        escape can put a lone surrogate in one)."""
+        return [u for u in self.result_urls() if u.startswith(WEB) and is_plain_text(u)]
+
+
+# How much of a vendor's text goes to the operator's log line.
+_EXCERPT = 300
+
 
 class ApixoError(BaseModel):
     """What we could make of an error answer `{code, message, data: {error}}`.
@@ -132,8 +146,23 @@ class ApixoError(BaseModel):
     fail_code: str | None = None
     text: str | None = None
 
+    def log_parts(self) -> tuple[str | None, ...]:
+        """What the operator's line shows of it: the codes, the message and the error (or,
+        when neither read, the start of the body)."""
+        codes = None
+        if self.code is not None or self.fail_code:
+            codes = f"code={'' if self.code is None else self.code} {self.fail_code or ''}"
+        said = self.message or self.error
+        return (
+            codes,
+            self.message[:200] if self.message else None,
+            self.error[:_EXCERPT] if self.error else None,
+            None if said or not self.text else f"body: {self.text}",
+        )
 
-_EXCERPT = 300
+    def said(self) -> str:
+        """The message and the error as one text, lower case, for reading words in."""
+        return " ".join(filter(None, (self.message, self.error))).lower()
 
 
 def _load(raw: bytes) -> object:

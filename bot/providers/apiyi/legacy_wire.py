@@ -1,4 +1,4 @@
-"""apiyi `/v1/videos`, earlier "reverse" channel (seed 003), as it travels on the wire.
+"""apiyi `/v1/videos`, earlier "reverse" channel, as it travels on the wire.
 
 Kept apart from the current channel's wire module on purpose: the two share a path but
 differ in auth, body shapes, status words and what `/content` returns. Every model ignores
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from bot.providers.base import InputImage
 from bot.providers.wire import or_none as _or_none
 
 
@@ -45,6 +48,18 @@ class LegacySubmitBody(_Wire):
 
     def json_body(self) -> dict[str, str]:
         return {"prompt": self.prompt, "model": self.model}
+
+    def form(self, images: Sequence[InputImage]) -> aiohttp.FormData:
+        """The multipart body of a `-fl` model: the frames go as `input_reference` files,
+        and their order matters (the first is the first frame, the second the last)."""
+        form = aiohttp.FormData()
+        form.add_field("prompt", self.prompt)
+        form.add_field("model", self.model)
+        for image in images:
+            form.add_field(
+                "input_reference", image.data, filename=image.filename, content_type=image.mime
+            )
+        return form
 
 
 class LegacyErrorDetail(_Wire):
@@ -104,6 +119,11 @@ class LegacyTask(_Wire):
         return _or_none(value, handler)
 
     @property
+    def plain_status(self) -> str:
+        """The state word as the vendor's documentation spells it, whatever the case or spacing."""
+        return (self.status or "").strip().lower()
+
+    @property
     def ref(self) -> str | None:
         """The id to poll with: `id`, else `task_id` (a blank one is no id)."""
         for value in (self.id, self.task_id):
@@ -135,6 +155,23 @@ class LegacyError(BaseModel):
     message: str | None = None
     type: str | None = None
     text: str | None = None
+
+    @property
+    def plain_code(self) -> str:
+        """The code as the vendor's documentation spells it, whatever the case or spacing."""
+        return (self.code or "").strip().lower()
+
+    @property
+    def plain_type(self) -> str:
+        return (self.type or "").strip().lower()
+
+    def shown(self) -> tuple[str | None, str | None]:
+        """What the operator's log line says of it: the code and type, then the message,
+        or the start of a body that did not read."""
+        named = f"code={self.code or ''} type={self.type or ''}" if self.code or self.type else None
+        if self.message:
+            return named, self.message[:_EXCERPT]
+        return named, f"body: {self.text}" if self.text else None
 
 
 _EXCERPT = 300

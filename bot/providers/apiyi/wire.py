@@ -1,4 +1,4 @@
-"""apiyi `/v1/videos` (current "official" channel, seed 001) as it travels on the wire.
+"""apiyi `/v1/videos` (the current "official" channel) as it travels on the wire.
 
 Kept apart from our domain models: the adapter translates. Every model ignores fields it
 does not know, because the vendor is a gateway that adds fields without notice, and every
@@ -11,6 +11,7 @@ import enum
 import json
 from typing import Any
 
+import aiohttp
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from bot.providers.base import InputImage
 from bot.providers.wire import or_none as _or_none
 
 
@@ -51,8 +53,8 @@ class ApiyiSubmitBody(_Wire):
     """POST /v1/videos.
 
     The length goes as a JSON *string* (a number is a 400 `parse_request_failed`), in both
-    `duration` (the seed) and `seconds` (the vendor's newer pages, which say `duration` is
-    ignored). There is deliberately no `generateAudio` field: the vendor rejects it.
+    `duration` (the vendor's older documentation) and `seconds` (its newer pages, which say
+    `duration` is ignored). There is deliberately no `generateAudio` field: the vendor rejects it.
     """
 
     model: str
@@ -73,6 +75,17 @@ class ApiyiSubmitBody(_Wire):
         fields = {k: str(v) for k, v in body.items() if k != "metadata"}
         fields["metadata"] = json.dumps(body["metadata"], separators=(",", ":"))
         return fields
+
+    def multipart(self, image: InputImage) -> aiohttp.FormData:
+        """The image-to-video form: the fields, then the one `input_reference` file (the
+        vendor takes no image URLs)."""
+        form = aiohttp.FormData()
+        for key, value in self.form_fields().items():
+            form.add_field(key, value)
+        form.add_field(
+            "input_reference", image.data, filename=image.filename, content_type=image.mime
+        )
+        return form
 
 
 class ApiyiTask(_Wire):
@@ -160,6 +173,10 @@ class ApiyiErrorDetail(_Wire):
             return None
 
 
+# The most of a vendor's words an operator's log line keeps.
+_EXCERPT = 300
+
+
 class ApiyiError(BaseModel):
     """What we could make of an error answer. `text` is a short excerpt of an unreadable
     body (HTML page, plain text), for the operator's log only."""
@@ -169,8 +186,13 @@ class ApiyiError(BaseModel):
     code: str | None = None
     text: str | None = None
 
-
-_EXCERPT = 300
+    def log_parts(self) -> tuple[str | None, str | None]:
+        """What the operator's log line says of it: the codes, then the vendor's message (or,
+        when it gave none, the start of its body)."""
+        codes = f"code={self.code or ''} type={self.type or ''}" if self.code or self.type else None
+        if self.message:
+            return codes, self.message[:_EXCERPT]
+        return codes, f"body: {self.text}" if self.text else None
 
 
 def parse_error(raw: bytes) -> ApiyiError:

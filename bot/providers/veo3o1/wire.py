@@ -1,9 +1,10 @@
-"""veo3o1 (seed 004) as it travels on the wire: a `code`/`msg`/`data` envelope everywhere.
+"""veo3o1 as it travels on the wire: a `code`/`msg`/`data` envelope everywhere.
 
 Kept apart from our domain models: the adapter translates. Every model ignores fields it
 does not know, and every parser here is total: an answer we cannot read becomes `None`,
 never an exception. Loose typing on purpose (numbers as strings, codes as text): the
-seed's own examples are not valid JSON, so the real answers may differ in small ways.
+vendor's own documented examples are not valid JSON, so the real answers may differ in
+small ways.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import math
 from typing import Any
 
+import aiohttp
+import yarl
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,7 +25,13 @@ from pydantic import (
     field_validator,
 )
 
+from bot.providers.base import InputImage
+from bot.providers.http import excerpt as excerpt  # the property tests read it from here
+from bot.providers.http import is_plain_text
 from bot.providers.wire import or_none as _or_none
+
+# The most of the vendor's own words an operator's log line keeps.
+_EXCERPT = 300
 
 
 class _Wire(BaseModel):
@@ -41,7 +50,7 @@ class _Wire(BaseModel):
 
 
 class Veo3o1Code(enum.IntEnum):
-    """The seed's error table. Anything else is an undocumented code."""
+    """The vendor's documented error table. Anything else is an undocumented code."""
 
     SUCCESS = 0
     INVALID_PARAMETERS = 1000
@@ -98,8 +107,34 @@ class Veo3o1SubmitBody(_Wire):
     image_url: str | None = Field(default=None, alias="imageUrl")
     image_key: str | None = Field(default=None, alias="imageKey")
 
+    @classmethod
+    def for_video(
+        cls, prompt: str, aspect_ratio: str | None, image: Veo3o1Upload | None
+    ) -> Veo3o1SubmitBody:
+        """text_to_video, or image_to_video from the start image's upload answer."""
+        if image is None:
+            return cls(
+                generation_type=Veo3o1GenerationType.TEXT_TO_VIDEO,
+                prompt=prompt,
+                aspect_ratio=aspect_ratio,
+            )
+        return cls(
+            generation_type=Veo3o1GenerationType.IMAGE_TO_VIDEO,
+            prompt=prompt,
+            aspect_ratio=aspect_ratio,
+            image_url=image.image_url,
+            image_key=image.image_key or None,
+        )
+
     def json_body(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def upload_form(image: InputImage) -> aiohttp.FormData:
+    """POST /upload-video-image: the bytes as the one multipart field `file`."""
+    form = aiohttp.FormData()
+    form.add_field("file", image.data, filename=image.filename, content_type=image.mime)
+    return form
 
 
 class Veo3o1Video(_Wire):
@@ -122,8 +157,8 @@ class Veo3o1Video(_Wire):
 class Veo3o1VideoStatus(_Wire):
     """`data` of GET /video-status/{uuid}.
 
-    The seed documents no failure reason ("check error message", but no field for it), so
-    the likely places are read loosely, for the operator's log and, when short and plain,
+    The vendor documents no failure reason ("check error message", but no field for it),
+    so the likely places are read loosely, for the operator's log and, when short and plain,
     for the member.
     """
 
@@ -165,6 +200,12 @@ class Veo3o1VideoStatus(_Wire):
             return None
         return max(0.0, self.estimated_time)
 
+    def link(self) -> str | None:
+        """`videoUrl` when it is a link we can open and store: absolute http(s) with a host,
+        in text UTF-8 can encode."""
+        url = self.video_url
+        return url if url is not None and is_http_url(url) and is_plain_text(url) else None
+
     def failure_text(self) -> str | None:
         for value in (self.error_message, self.error, self.fail_reason, self.message):
             if isinstance(value, dict):
@@ -191,6 +232,15 @@ class Veo3o1Credits(_Wire):
     @classmethod
     def _loose_number(cls, value: object) -> float | None:
         return _number(value)
+
+    def log_part(self) -> str:
+        return f"credits required={_figure(self.required)} current={_figure(self.current)}"
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return str(int(value)) if value == int(value) else str(value)
 
 
 class Veo3o1Envelope(BaseModel):
@@ -250,7 +300,25 @@ def parse_envelope(raw: bytes) -> Veo3o1Envelope | None:
         return None
 
 
-def excerpt(raw: bytes, limit: int = 300) -> str | None:
-    """A short excerpt of an unreadable body, for the operator's log only."""
-    text = raw.decode("utf-8", errors="replace").strip()
-    return text[:limit] or None
+def log_parts(envelope: Veo3o1Envelope | None, raw: bytes) -> tuple[str | None, ...]:
+    """What the operator's log line says of an answer: its code, its message and, for a
+    1001, the credits the task needed; the start of the body when it was no envelope."""
+    if envelope is None:
+        return (f"body: {excerpt(raw) or '(empty)'}",)
+    credits = envelope.credits() if envelope.code == Veo3o1Code.INSUFFICIENT_CREDITS else None
+    return (
+        f"code={envelope.code}",
+        envelope.msg[:_EXCERPT] if envelope.msg else None,
+        credits.log_part() if credits is not None else None,
+    )
+
+
+def is_http_url(value: str | None) -> bool:
+    """Whether a link in an answer is one we can open: absolute http(s), with a host."""
+    if not value:
+        return False
+    try:
+        url = yarl.URL(value)
+    except ValueError:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)

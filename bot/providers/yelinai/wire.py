@@ -1,4 +1,4 @@
-"""yelinai's legacy `/veo/v1/api/video/*` API (seed 000) as it travels on the wire.
+"""yelinai's legacy `/veo/v1/api/video/*` API as it travels on the wire.
 
 Kept apart from our domain models: the adapter translates. Every model ignores fields it
 does not know (the vendor is a gateway in front of another gateway, `asyncdata.net`, and
@@ -36,7 +36,7 @@ def _object_or_none(value: object) -> object:
 
 
 class YelinaiStatus(enum.StrEnum):
-    """`data.status`: the only three words the seed documents."""
+    """`data.status`: the only three words the vendor documents."""
 
     PROCESSING = "processing"
     COMPLETED = "completed"
@@ -44,7 +44,8 @@ class YelinaiStatus(enum.StrEnum):
 
 
 class YelinaiUpstream(enum.StrEnum):
-    """`data.upstreamData.status` while processing, in the order the seed shows them."""
+    """`data.upstreamData.status` while processing, in the order the vendor goes through
+    them."""
 
     IMAGE_DOWNLOADING = "image_downloading"
     VIDEO_GENERATING = "video_generating"
@@ -140,6 +141,13 @@ class YelinaiTask(_Wire):
     def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
         return _or_none(value, handler)
 
+    def upstream_status(self) -> str | None:
+        """The upstream's stage word. Answers carry it in `upstreamData`, and some only in
+        `progress`: either is worth a stage text while the member waits."""
+        if self.upstream is not None and self.upstream.status is not None:
+            return self.upstream.status
+        return self.progress.upstream_status if self.progress is not None else None
+
     def failure_text(self) -> tuple[str | None, str | None]:
         """(vendor code, vendor reason) from whichever field the vendor filled, if any."""
         code = self.error_code
@@ -195,6 +203,27 @@ class YelinaiError(BaseModel):
     field: str | None = None
     reason: str | None = None
     text: str | None = None
+
+    def reasons(self) -> list[str]:
+        """What the vendor said about a refusal, most precise first, for the member: the
+        field's reason, then the message."""
+        return [
+            text for text in ((self.reason or "").strip(), (self.message or "").strip()) if text
+        ]
+
+    def log_parts(self) -> list[str]:
+        """What the operator's line shows of it: the code, the field at fault and why, and
+        the vendor's message (or, when none read, the start of the body)."""
+        parts = []
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.field or self.reason:
+            parts.append(f"field={self.field or ''} reason={(self.reason or '')[:200]}")
+        if self.message:
+            parts.append(self.message[:300])
+        elif self.text:
+            parts.append(f"body: {self.text}")
+        return parts
 
 
 _EXCERPT = 300

@@ -1,4 +1,5 @@
-"""ApixoProvider against a real HTTP simulator of seed 002: assertions are on the wire."""
+"""ApixoProvider against a real HTTP simulator of apixo's documented API: assertions are on
+the wire."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.providers.apixo.adapter import FAST, QUALITY, URL_LIFETIME, ApixoProvider, fail_kind
+from bot.providers.apixo.adapter import ApixoProvider
+from bot.providers.apixo.catalog import FAST, QUALITY, URL_LIFETIME, fail_kind
 from bot.providers.apixo.wire import (
     ApixoTask,
     parse_callback_task_id,
@@ -389,7 +391,7 @@ async def test_400_with_a_technical_reason_stays_generic(
 async def test_404_on_submit_is_not_found(
     sim: ApixoSimulator, session: aiohttp.ClientSession
 ) -> None:
-    """The seed: 404 "Task or model not found"; on submit, nothing to retry."""
+    """The vendor documents 404 as "Task or model not found"; on submit, nothing to retry."""
     p = ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session)
     sim.fail_next_submit_with(
         404, {"code": 404, "message": "Not Found", "data": {"error": "model"}}
@@ -609,7 +611,7 @@ async def test_unknown_fail_code_is_generic(sim: ApixoSimulator, provider: Apixo
 async def test_failed_is_http_200_code_200(
     sim: ApixoSimulator, session: aiohttp.ClientSession
 ) -> None:
-    """The seed's shape, checked on the simulator so the adapter tests mean something."""
+    """The documented shape, checked on the simulator so the adapter tests mean something."""
     sim.make_task_fail("CONTENT_VIOLATION")
     p = ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session)
     task_id = await p.submit(text())
@@ -920,7 +922,7 @@ async def test_no_callback_in_async_mode(sim: ApixoSimulator, provider: ApixoPro
     assert sim.callbacks == []
 
 
-# -- the simulator enforces the seed (so the tests above can fail) --------------------------
+# -- the simulator enforces the documented API (so the tests above can fail) ---------------
 
 
 def _body(**inp: object) -> dict[str, object]:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.client import VeoBot
 from bot.jobs.requests import GenerationRequest
-from bot.providers.apixo.adapter import FAST, QUALITY, URL_LIFETIME
+from bot.providers.apixo.catalog import FAST, QUALITY, URL_LIFETIME
 from bot.providers.base import InputImage, Mode
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState

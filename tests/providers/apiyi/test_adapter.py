@@ -1,4 +1,5 @@
-"""ApiyiProvider against a real HTTP simulator of seed 001: assertions are on the wire."""
+"""ApiyiProvider against a real HTTP simulator of the vendor's documented current channel:
+assertions are on the wire."""
 
 from __future__ import annotations
 
@@ -675,10 +676,10 @@ async def test_full_flow_image(
     got = await provider.fetch(task_id, FAST, DONE, tmp_path / "v.mp4", 10**6)
     assert got.path is not None and got.path.read_bytes() == sim.video_bytes
     await provider.close()  # the session is the caller's: still usable afterwards
-    assert not provider._session.closed
+    assert not provider._http.session.closed
 
 
-# -- the simulator enforces the seed (so the tests above can fail) --------------------------
+# -- the simulator enforces the documentation (so the tests above can fail) -----------------
 
 
 @pytest.mark.parametrize(

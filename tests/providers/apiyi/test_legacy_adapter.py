@@ -1,4 +1,5 @@
-"""ApiyiLegacyChannel against a real HTTP simulator of seed 003: assertions are on the wire."""
+"""ApiyiLegacyChannel against a real HTTP simulator of the vendor's documented earlier
+channel: assertions are on the wire."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.providers.apiyi.legacy import MODELS, URL_LIFETIME, ApiyiLegacyChannel
+from bot.providers.apiyi.legacy import ApiyiLegacyChannel
+from bot.providers.apiyi.legacy_catalog import MODELS, URL_LIFETIME
 from bot.providers.apiyi.legacy_wire import LegacyTask, parse_error, parse_task
 from bot.providers.base import (
     InputImage,
@@ -813,10 +815,10 @@ async def test_full_flow_first_last(
     got = await provider.fetch(task_id, "veo-3.1-landscape-fl", DONE, tmp_path / "v.mp4", 10**6)
     assert got.path is not None and got.path.read_bytes() == sim.video_bytes
     await provider.close()  # the session is the caller's: still usable afterwards
-    assert not provider._session.closed
+    assert not provider._http.session.closed
 
 
-# -- the simulator enforces the seed (so the tests above can fail) --------------------------
+# -- the simulator enforces the documentation (so the tests above can fail) -----------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""apiyi's earlier channel (seed 003) end to end: the real job manager, the real Discord
+"""apiyi's earlier channel end to end: the real job manager, the real Discord
 simulator and the legacy apiyi simulator, configured through the real settings path.
 
 These jobs reach `ApiyiLegacyChannel` through `ApiyiProvider`, which offers the eight

@@ -1,4 +1,5 @@
-"""Veo3o1Provider against a real HTTP simulator of seed 004: assertions are on the wire."""
+"""Veo3o1Provider against a real HTTP simulator of the vendor's documented API: assertions
+are on the wire."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
-from bot.providers.veo3o1.adapter import MODEL, Veo3o1Provider
+from bot.providers.veo3o1.adapter import Veo3o1Provider
+from bot.providers.veo3o1.catalog import MODEL
 from bot.providers.veo3o1.wire import Veo3o1Envelope, parse_envelope
 from tests.net import free_port
 from tests.sim.veo3o1_sim import Veo3o1Simulator, default_video
@@ -123,7 +125,7 @@ async def test_text_submit_on_the_wire(sim: Veo3o1Simulator, provider: Veo3o1Pro
     assert req.method == "POST" and req.path == "/api/generate-video"
     assert req.headers["Authorization"] == f"Bearer {KEY}"
     assert req.content_type == "application/json"
-    # Exactly the seed's fields; no aspectRatio when none was chosen (the vendor's `auto`).
+    # Exactly the documented fields; no aspectRatio when none was chosen (the vendor's `auto`).
     assert req.json == {"generationType": "text_to_video", "prompt": "a lighthouse at dusk"}
     assert sim.tasks[task_id].aspect_ratio == "auto" and sim.tasks[task_id].images == []
 
@@ -221,7 +223,7 @@ async def test_image_submit_uploads_then_generates(
 async def test_upload_without_image_key_still_generates(
     sim: Veo3o1Simulator, provider: Veo3o1Provider
 ) -> None:
-    # The seed calls imageKey optional: an answer with only imageUrl is enough.
+    # The vendor's documentation calls imageKey optional: an answer with only imageUrl is enough.
     sim.omit_image_key = True
     task_id = await provider.submit(image_request())
     [stored] = sim.uploads.values()
@@ -869,10 +871,10 @@ async def test_full_flow_image(
     assert got.path is not None and got.path.read_bytes() == sim.video_bytes
     assert sim.tasks[task_id].images == [JPEG]
     await provider.close()  # the session is the caller's: still usable afterwards
-    assert not provider._session.closed
+    assert not provider._http.session.closed
 
 
-# -- the simulator enforces the seed (so the tests above can fail) --------------------------
+# -- the simulator enforces the documentation (so the tests above can fail) -----------------
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.providers.base import InputImage
-from bot.providers.veo3o1.adapter import MODEL
+from bot.providers.veo3o1.catalog import MODEL
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job

@@ -1,4 +1,5 @@
-"""YelinaiProvider against a real HTTP simulator of seed 000: assertions are on the wire."""
+"""YelinaiProvider against a real HTTP simulator of the vendor's API: assertions are on the
+wire."""
 
 from __future__ import annotations
 
@@ -482,7 +483,7 @@ async def test_status_lifecycle(sim: YelinaiSimulator, provider: YelinaiProvider
     assert st.result_url == sim.video_url(task_id) and st.url_expires_at is None
     polls = sim.status_gets()
     assert len(polls) == 5
-    # The colon travels as in the seed's own example; the path is exactly the documented one.
+    # The colon travels as in the vendor's own example; the path is exactly the documented one.
     assert all(r.path == STATUS_PREFIX + task_id for r in polls)
     assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in polls)
 
@@ -864,10 +865,10 @@ async def test_full_flow_with_images(
     assert got.path is not None and got.path.read_bytes() == sim.video_bytes
     assert sim.tasks[task_id].images == [JPEG]
     await provider.close()  # the session is the caller's: still usable afterwards
-    assert not provider._session.closed
+    assert not provider._http.session.closed
 
 
-# -- the simulator enforces the seed (so the tests above can fail) --------------------------
+# -- the simulator enforces the documented API (so the tests above can fail) ---------------
 
 
 @pytest.mark.parametrize(
