@@ -13,7 +13,7 @@ from discord import app_commands
 
 from bot.jobs.requests import RequestInvalid
 from bot.jobs.rules import channel_list
-from bot.providers import ProviderRegistry
+from bot.providers.registry import ProviderRegistry
 from storage import GuildSettings
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from storage import Job
 
 if TYPE_CHECKING:
     from bot.jobs.service import VideoService
-    from bot.providers import ProviderRegistry
+    from bot.providers.registry import ProviderRegistry
     from bot.settings import Settings
 
 

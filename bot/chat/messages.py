@@ -9,9 +9,9 @@ from discord.utils import escape_markdown
 
 from bot.jobs.days import duration_text
 from bot.jobs.requests import MODE_LABELS
-from bot.providers import ProviderRegistry
 from bot.providers.base import Mode, ModelSpec
 from bot.providers.codes import ErrorCode
+from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus
 
 PROMPT_PREVIEW = 300

@@ -23,8 +23,8 @@ from bot.chat.components import result_custom_id, result_view
 from bot.jobs.publishing import DeliveryFailed
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
-from bot.providers import ProviderRegistry
 from bot.providers.codes import ErrorCode
+from bot.providers.registry import ProviderRegistry
 from storage import Job
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from bot.chat.components import job_view
 from bot.chat.posting import VideoPoster, Where
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
-from bot.providers import ProviderRegistry
+from bot.providers.registry import ProviderRegistry
 from storage import TERMINAL, Job, JobStatus
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from bot.jobs.pacing import Pacer
 from bot.jobs.publishing import Publisher
 from bot.jobs.retry import TASK_ID_WRITE_RETRIES, Schedules
 from bot.metrics import Metrics
-from bot.providers import ProviderRegistry
+from bot.providers.registry import ProviderRegistry
 from storage import JobStore
 
 

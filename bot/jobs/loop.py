@@ -27,8 +27,8 @@ from bot.jobs.publishing import Publisher
 from bot.jobs.retry import MAX_UNEXPECTED_ERRORS, UNTOLD_GRACE, Schedules, backoff
 from bot.jobs.steps import Steps
 from bot.metrics import Metrics
-from bot.providers import ProviderRegistry
 from bot.providers.codes import ErrorCode
+from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus, JobStore
 from storage.jobs import LeaseLost
 

@@ -19,8 +19,8 @@ from bot.media.images import (
     image_size,
     sniff_image,
 )
-from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode, ModelSpec, SubmitRequest
+from bot.providers.registry import ProviderRegistry
 
 MODE_LABELS = {
     Mode.TEXT: "text only",

@@ -9,8 +9,8 @@ import dataclasses
 import random
 from collections.abc import Mapping
 
-from bot.providers import ProviderRegistry
 from bot.providers.base import Timing
+from bot.providers.registry import ProviderRegistry
 from storage import Job
 
 MAX_SUBMIT_ATTEMPTS = 5

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from bot.jobs.days import duration_text
 from bot.jobs.health import VendorHealth
 from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
-from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, Mode
+from bot.providers.registry import ProviderRegistry
 from storage import GuildSettings
 
 log = logging.getLogger(__name__)

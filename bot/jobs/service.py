@@ -29,8 +29,8 @@ from bot.jobs.rules import (
     route,
 )
 from bot.metrics import Metrics
-from bot.providers import ProviderRegistry
 from bot.providers.base import InputImage, ModelSpec
+from bot.providers.registry import ProviderRegistry
 from bot.settings import Settings
 from storage import (
     GuildSettings,

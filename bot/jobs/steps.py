@@ -41,9 +41,9 @@ from bot.jobs.retry import (
     next_poll_delay,
 )
 from bot.logs import set_job_context
-from bot.providers import Provider
 from bot.providers.base import (
     InputImage,
+    Provider,
     ProviderAuthError,
     ProviderError,
     ProviderTimeout,

@@ -1,9 +1,6 @@
-"""Vendor adapters behind one interface (`base.Provider`), and the registry the bot builds
-from settings (`registry`). See ARCHITECTURE.md, "Adding a vendor"."""
+"""Vendor adapters behind one contract (`base.Provider`), the shared vendor HTTP client
+(`http`), and the registry the bot builds from settings (`registry`).
 
-from __future__ import annotations
-
-from bot.providers.base import ModelSpec, Provider
-from bot.providers.registry import ProviderRegistry
-
-__all__ = ["ModelSpec", "Provider", "ProviderRegistry"]
+Empty on purpose: importing one module of this part never loads the others (the registry
+loads each vendor only when it is enabled). See ARCHITECTURE.md, "Adding a vendor".
+"""

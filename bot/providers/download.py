@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
+import bot.providers.words as words
 from bot.providers.base import DownloadTooSlow, ProviderUnavailable, ResultTooLarge
 from bot.providers.codes import ErrorCode
 
@@ -68,7 +69,7 @@ async def stream_to_file(
     declared = response.content_length
     if declared is not None and declared > max_bytes:
         raise ResultTooLarge(
-            "The video is larger than this bot is allowed to download.",
+            words.TOO_LARGE,
             url=url,
             url_expires_at=url_expires_at,
             detail=f"{vendor}: Content-Length {declared} > cap {max_bytes}",
@@ -85,7 +86,7 @@ async def stream_to_file(
                         written += len(chunk)
                         if written > max_bytes:
                             raise ResultTooLarge(
-                                "The video is larger than this bot is allowed to download.",
+                                words.TOO_LARGE,
                                 url=url,
                                 url_expires_at=url_expires_at,
                                 detail=f"{vendor}: body passed cap {max_bytes}",

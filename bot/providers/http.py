@@ -22,8 +22,8 @@ from typing import Any, NoReturn
 import aiohttp
 import yarl
 
+import bot.providers.words as words
 from bot.netguard import UnsafeURL
-from bot.providers import words
 from bot.providers.base import (
     ProviderAuthError,
     ProviderError,

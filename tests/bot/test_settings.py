@@ -123,8 +123,8 @@ async def _check_4k_timing(db: object, tmp_path: Path, settings: Settings) -> No
     import aiohttp
 
     from bot.jobs.loop import JobManager
-    from bot.providers import ProviderRegistry
     from bot.providers.apiyi.adapter import ApiyiProvider
+    from bot.providers.registry import ProviderRegistry
     from storage import JobStore, NewJob
 
     async with aiohttp.ClientSession() as session:

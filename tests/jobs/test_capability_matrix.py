@@ -15,10 +15,10 @@ import aiohttp
 import pytest
 
 from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, validate
-from bot.providers import ProviderRegistry
 from bot.providers.apixo.adapter import ApixoProvider
 from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.base import InputImage, Mode, ModelSpec, Provider, ProviderUnavailable
+from bot.providers.registry import ProviderRegistry
 from bot.providers.veo3o1.adapter import Veo3o1Provider
 from bot.providers.yelinai.adapter import YelinaiProvider
 from tests.net import free_port

@@ -7,10 +7,10 @@ import pytest
 
 from bot.jobs.requests import Draft, RequestInvalid, check_image, clean_text, validate
 from bot.media.images import sniff_image
-from bot.providers import ProviderRegistry
 from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.base import Mode
 from bot.providers.demo import DemoProvider
+from bot.providers.registry import ProviderRegistry
 from tests.media.test_input_hardening import png
 
 FAST = "veo-3.1-fast-generate-preview"

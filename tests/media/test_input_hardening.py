@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from bot.jobs.requests import Draft, RequestInvalid, check_image, clean_text, resolve_mode, validate
 from bot.media.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, image_size, sniff_image
-from bot.providers import ProviderRegistry
 from bot.providers.apixo.adapter import ApixoProvider
 from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.base import Mode, ModelSpec, Provider, Timing
 from bot.providers.demo import DemoProvider
+from bot.providers.registry import ProviderRegistry
 from bot.providers.veo3o1.adapter import Veo3o1Provider
 from bot.providers.yelinai.adapter import YelinaiProvider
 

@@ -1,5 +1,1 @@
-"""apixo: the adapter, its wire models and its catalogue (models, capabilities, prices, schedules)."""
-
-from bot.providers.apixo.adapter import ApixoProvider
-
-__all__ = ["ApixoProvider"]
+"""apixo: the adapter (`adapter.py`), its wire models and its catalogue (models, capabilities, prices, schedules)."""

@@ -23,7 +23,7 @@ from typing import Literal, NoReturn, assert_never
 import aiohttp
 import yarl
 
-from bot.providers import words
+import bot.providers.words as words
 from bot.providers.apixo import catalog, wire
 from bot.providers.base import (
     FetchedVideo,

@@ -20,7 +20,8 @@ from typing import Literal
 
 import yarl
 
-from bot.providers import checks, words
+import bot.providers.checks as checks
+import bot.providers.words as words
 from bot.providers.apixo.wire import WEB, ApixoInput, GenerationType
 from bot.providers.base import (
     InputImage,

@@ -26,8 +26,8 @@ from urllib.parse import quote
 import aiohttp
 import yarl
 
-from bot.providers import words
-from bot.providers.apiyi import catalog
+import bot.providers.apiyi.catalog as catalog
+import bot.providers.words as words
 from bot.providers.apiyi.legacy import ApiyiLegacyChannel
 from bot.providers.apiyi.wire import (
     ApiyiError,

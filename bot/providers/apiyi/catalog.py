@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from bot.providers import words
+import bot.providers.words as words
 from bot.providers.base import Mode, ModelSpec, Timing
 
 DEFAULT_BASE_URL = "https://api.apiyi.com"

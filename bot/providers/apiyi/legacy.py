@@ -19,8 +19,8 @@ from typing import Any, Literal, NoReturn, assert_never
 import aiohttp
 import yarl
 
-from bot.providers import words
-from bot.providers.apiyi import legacy_catalog as catalog
+import bot.providers.apiyi.legacy_catalog as catalog
+import bot.providers.words as words
 from bot.providers.apiyi.legacy_wire import (
     LegacyError,
     LegacyStatus,

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import yarl
 
-from bot.providers import words
+import bot.providers.words as words
 from bot.providers.apiyi.legacy_wire import LegacySubmitBody
 from bot.providers.base import Mode, ModelSpec, ProviderRejected, SubmitRequest, Timing
 from bot.providers.checks import (

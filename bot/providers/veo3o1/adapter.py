@@ -22,7 +22,7 @@ from typing import Any, Literal, NoReturn, assert_never
 import aiohttp
 import yarl
 
-from bot.providers import words
+import bot.providers.words as words
 from bot.providers.base import (
     FetchedVideo,
     InputImage,

@@ -1,5 +1,1 @@
-"""yelinai: the adapter, its wire models and its catalogue (models, capabilities, prices, schedules)."""
-
-from bot.providers.yelinai.adapter import YelinaiProvider
-
-__all__ = ["YelinaiProvider"]
+"""yelinai: the adapter (`adapter.py`), its wire models and its catalogue (models, capabilities, prices, schedules)."""

@@ -27,7 +27,8 @@ from typing import Literal, NoReturn
 
 import aiohttp
 
-from bot.providers import words
+import bot.providers.words as words
+import bot.providers.yelinai.catalog as catalog
 from bot.providers.base import (
     FetchedVideo,
     ModelSpec,
@@ -45,7 +46,6 @@ from bot.providers.base import (
 )
 from bot.providers.codes import ErrorCode
 from bot.providers.http import Answer, VendorHTTP, plain_text, retry_after, usable_task_id
-from bot.providers.yelinai import catalog
 from bot.providers.yelinai.wire import (
     YelinaiError,
     YelinaiStatus,
