@@ -283,10 +283,11 @@ async def test_killed_after_failing_before_telling_the_member(
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
     assert await bot.store.usage(USER_ID, done.quota_day, GUILD_ID) == 0
     assert done.status_message_id is not None
-    # The restarted bot notices the end was never shown, and shows it (once).
+    # The restarted bot notices the end was never shown, and shows it (once). It claims
+    # the telling (told_at) before it edits and pings, so wait for the ping itself.
     for _ in range(200):
         told = await bot.store.get(job_id)
-        if told is not None and told.told_at is not None:
+        if told is not None and told.told_at is not None and failure_pings(discord_sim, job_id):
             break
         await asyncio.sleep(0.05)
     shown_state = str(discord_sim.message(done.status_message_id)["content"])
