@@ -16,76 +16,43 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, NoReturn, assert_never
+from typing import Literal, NoReturn, Unpack, assert_never
 
-import aiohttp
 import yarl
 
+import bot.providers.base as base
 import bot.providers.words as words
+from bot.providers.adapter import HTTPAdapter, HTTPOptions, no_task_id
 from bot.providers.apixo import catalog, wire
-from bot.providers.base import (
-    FetchedVideo,
-    ModelSpec,
-    ProviderAuthError,
-    ProviderError,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    SubmitRequest,
-    TaskNotFound,
-    TaskState,
-    TaskStatus,
-    Timing,
-)
 from bot.providers.codes import ErrorCode
-from bot.providers.http import Answer, VendorHTTP, plain_text, retry_after, usable_task_id
+from bot.providers.http import Answer, retry_after, usable_task_id
 
 log = logging.getLogger(__name__)
 
 _Call = Literal["submit", "status", "fetch"]
 
 
-class ApixoProvider:
+class ApixoProvider(HTTPAdapter):
     """The Provider for apixo's Veo 3.1. Its key lives in its VendorHTTP, which sends it to
     the API host only: result links are plain CDN links and are fetched without it."""
 
     name = "apixo"
     label = "APIXO"
+    default_base_url = catalog.DEFAULT_BASE_URL
+    base_suffixes = (catalog.API_SUFFIX,)
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str = catalog.DEFAULT_BASE_URL,
-        session: aiohttp.ClientSession,
-        request_timeout: float = 30.0,
-        timing_override: Timing | None = None,
-        routing: str = "auto",
-        download_read_timeout: float = 120.0,
-    ) -> None:
+    def __init__(self, *, routing: str = "auto", **options: Unpack[HTTPOptions]) -> None:
+        super().__init__(options)
         self._routing = catalog.routing(routing)
-        self._base = base_url.rstrip("/").removesuffix(catalog.API_SUFFIX)
-        self._http = VendorHTTP(
-            vendor=self.name,
-            label=self.label,
-            api_key=api_key,
-            session=session,
-            request_timeout=request_timeout,
-            download_read_timeout=download_read_timeout,
-        )
-        self.models: Mapping[str, ModelSpec] = catalog.models_with(timing_override)
+        self.models = catalog.models_with(self._timing_override)
 
     def __repr__(self) -> str:
         return f"ApixoProvider(base_url={self._base!r}, routing={self._routing!r})"
 
-    async def close(self) -> None:
-        """The session belongs to the caller; nothing of ours to release."""
-
     # -- submit ---------------------------------------------------------------------------
 
-    async def submit(self, request: SubmitRequest) -> str:
+    async def submit(self, request: base.SubmitRequest) -> str:
         body = self._body(request)
         url = f"{self._base}{catalog.SUBMIT_PATH}"
         raw = await self._http.call(
@@ -97,14 +64,10 @@ class ApixoProvider:
             log.info("apixo: submitted task %s (%s, %s)", task_id, request.model, body.request_type)
             return task_id
         self._raise_envelope("submit", raw)
-        # A 200 we cannot read may still have queued a (paid) task: that is "uncertain".
-        raise ProviderTimeout(
-            words.NO_TASK_ID,
-            code=ErrorCode.NO_TASK_ID,
-            detail=self._http.detail("submit", 200, *wire.parse_error(raw).log_parts()),
-        )
+        detail = self._http.detail("submit", 200, *wire.parse_error(raw).log_parts())
+        raise no_task_id(detail, refused=False)
 
-    def _body(self, request: SubmitRequest) -> wire.ApixoSubmitBody:
+    def _body(self, request: base.SubmitRequest) -> wire.ApixoSubmitBody:
         vendor_input = catalog.vendor_input(request, self.models)
         callback = request.callback_url
         if callback is not None and not callback.startswith(wire.WEB):
@@ -119,47 +82,44 @@ class ApixoProvider:
 
     # -- status ---------------------------------------------------------------------------
 
-    async def status(self, task_id: str, model: str) -> TaskStatus:
+    async def status(self, task_id: str, model: str) -> base.TaskStatus:
         url = yarl.URL(f"{self._base}{catalog.STATUS_PATH}").with_query(taskId=task_id)
         raw = await self._http.call("GET", url, functools.partial(self._raise, "status"))
         task = wire.parse_task(raw)
         if task is None or not task.state:
             self._raise_envelope("status", raw)
-            raise ProviderUnavailable(
+            raise base.ProviderUnavailable(
                 words.BAD_ANSWER,
                 code=ErrorCode.BAD_ANSWER,
                 detail=self._http.detail("status", 200, *wire.parse_error(raw).log_parts()),
             )
         return self._to_status(task, task_id)
 
-    def _to_status(self, task: wire.ApixoTask, task_id: str) -> TaskStatus:
+    def _to_status(self, task: wire.ApixoTask, task_id: str) -> base.TaskStatus:
         raw = task.state or ""
         try:
             state = wire.ApixoState(raw.strip().lower())
         except ValueError:
-            # An unknown word is most likely a new in-between stage: keep polling.
-            shown = self._http.scrub(raw)
-            log.warning("apixo: unknown task state %r for %s", shown, task_id)
-            return TaskStatus(TaskState.RUNNING, stage=plain_text(shown)[:40])
+            return self.still_running(raw, task_id)
         match state:
             case wire.ApixoState.PENDING:
-                return TaskStatus(TaskState.PENDING, stage="queued")
+                return base.TaskStatus(base.TaskState.PENDING, stage="queued")
             case wire.ApixoState.PROCESSING:
-                return TaskStatus(TaskState.RUNNING, stage="generating")
+                return base.TaskStatus(base.TaskState.RUNNING, stage="generating")
             case wire.ApixoState.SUCCESS:
                 # Our key scrubbed (a JSON escape hides it from the body's scrubbing): the
                 # link is stored, and may be posted for members to open.
                 urls = [self._http.scrub(u) for u in task.links()]
                 if not urls:
                     # Success without a link: nothing to fetch yet. Ask again shortly.
-                    raise ProviderUnavailable(
+                    raise base.ProviderUnavailable(
                         words.BAD_ANSWER,
                         code=ErrorCode.BAD_ANSWER,
                         detail=f"apixo status: success without resultUrls for {task_id}",
                     )
                 expires = catalog.expiry(task.complete_time)
-                return TaskStatus(
-                    TaskState.SUCCEEDED,
+                return base.TaskStatus(
+                    base.TaskState.SUCCEEDED,
                     stage="completed",
                     result_url=urls[0],
                     url_expires_at=expires,
@@ -169,7 +129,7 @@ class ApixoProvider:
             case _:
                 assert_never(state)
 
-    def _failed(self, task: wire.ApixoTask, task_id: str) -> TaskStatus:
+    def _failed(self, task: wire.ApixoTask, task_id: str) -> base.TaskStatus:
         """A failed task told by what its code means; the code itself is kept for the
         stats only when it is short, plain and free of our key."""
         scrub = self._http.scrub
@@ -185,8 +145,8 @@ class ApixoProvider:
             )
         else:
             log.info("apixo: task %s failed: code=%r msg=%r", task_id, scrub(code), reason)
-        return TaskStatus(
-            TaskState.FAILED,
+        return base.TaskStatus(
+            base.TaskState.FAILED,
             stage="failed",
             error_code=code if plain else ErrorCode.GENERATION_FAILED,
             error_message=catalog.failed_message(kind),
@@ -195,17 +155,17 @@ class ApixoProvider:
     # -- fetch ----------------------------------------------------------------------------
 
     async def fetch(
-        self, task_id: str, model: str, status: TaskStatus, dest: Path, max_bytes: int
-    ) -> FetchedVideo:
+        self, task_id: str, model: str, status: base.TaskStatus, dest: Path, max_bytes: int
+    ) -> base.FetchedVideo:
         url, expires = status.result_url, status.url_expires_at
         if not url:
             # Resumed without the stored link: ask the vendor for it again.
             fresh = await self.status(task_id, model)
-            if fresh.state is TaskState.FAILED:
-                raise ProviderRejected(
+            if fresh.state is base.TaskState.FAILED:
+                raise base.ProviderRejected(
                     fresh.error_message or catalog.FAILED, code=fresh.error_code or "failed"
                 )
-            if fresh.state is not TaskState.SUCCEEDED or not fresh.result_url:
+            if fresh.state is not base.TaskState.SUCCEEDED or not fresh.result_url:
                 raise catalog.not_ready()
             url, expires = fresh.result_url, fresh.url_expires_at
         if expires is None:
@@ -216,7 +176,7 @@ class ApixoProvider:
             url, dest, max_bytes, on_error=on_error, with_key=False, link=url
         )
         log.info("apixo: fetched task %s, %d bytes from %s", task_id, size, catalog.host(url))
-        return FetchedVideo(path=dest, size=size, url=url, url_expires_at=expires)
+        return base.FetchedVideo(path=dest, size=size, url=url, url_expires_at=expires)
 
     def _raise_file(self, url: str, answer: Answer) -> NoReturn:
         """The CDN's statuses: a 404 is lag right after success, a 403 or 410 a link past
@@ -229,9 +189,9 @@ class ApixoProvider:
         if status == 404:
             raise catalog.not_ready(detail)
         if status in (403, 410):
-            raise TaskNotFound(catalog.EXPIRED, code=ErrorCode.RESULT_EXPIRED, detail=detail)
+            raise base.TaskNotFound(catalog.EXPIRED, code=ErrorCode.RESULT_EXPIRED, detail=detail)
         wait = retry_after(answer.headers)
-        raise ProviderUnavailable(
+        raise base.ProviderUnavailable(
             words.DOWN, code=ErrorCode.UNEXPECTED_STATUS, detail=detail, retry_after=wait
         )
 
@@ -259,31 +219,33 @@ class ApixoProvider:
     @staticmethod
     def _own_meaning(
         call: _Call, answer: Answer, err: wire.ApixoError, detail: str
-    ) -> ProviderError | None:
+    ) -> base.ProviderError | None:
         status, kind = answer.status, catalog.fail_kind(err.fail_code)
         said = err.said()
         if kind == "credits" or any(w in said for w in catalog.CREDIT_WORDS):
             # The operator's credit, whatever the status: 402 is not the only one it comes with.
-            return ProviderAuthError(catalog.OUT_OF_CREDIT, code=ErrorCode.QUOTA, detail=detail)
+            return base.ProviderAuthError(
+                catalog.OUT_OF_CREDIT, code=ErrorCode.QUOTA, detail=detail
+            )
         if status == 403 and (
             kind in catalog.POLICY_KINDS or any(w in said for w in catalog.POLICY_WORDS)
         ):
             # One vendor page: "API key lacks permission"; another: "content violates policy".
             message = catalog.KIND_MESSAGE[kind or "policy"]
-            return ProviderRejected(message, code=ErrorCode.CONTENT_POLICY, detail=detail)
+            return base.ProviderRejected(message, code=ErrorCode.CONTENT_POLICY, detail=detail)
         if status >= 500 and kind == "unavailable":
             wait = retry_after(answer.headers)
-            return ProviderUnavailable(
+            return base.ProviderUnavailable(
                 catalog.UNAVAILABLE, code=ErrorCode.SERVER_ERROR, detail=detail, retry_after=wait
             )
         if status == 404 and call == "status":
-            return TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
+            return base.TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
         if status == 404:
             # "Task or model not found": on a submit, the model.
-            return ProviderRejected(catalog.NO_MODEL, code=ErrorCode.NOT_FOUND, detail=detail)
+            return base.ProviderRejected(catalog.NO_MODEL, code=ErrorCode.NOT_FOUND, detail=detail)
         if kind is not None and 400 <= status < 500 and status not in (401, 402, 403, 429):
             # A refusal the vendor named: its kind is the code, and says what to change.
-            return ProviderRejected(catalog.KIND_MESSAGE[kind], code=kind, detail=detail)
+            return base.ProviderRejected(catalog.KIND_MESSAGE[kind], code=kind, detail=detail)
         return None
 
     def _reject_message(self, err: wire.ApixoError) -> str:

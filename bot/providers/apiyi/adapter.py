@@ -20,101 +20,50 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, NoReturn, assert_never
+from typing import Literal, NoReturn, Unpack, assert_never
 from urllib.parse import quote
 
-import aiohttp
 import yarl
 
 import bot.providers.apiyi.catalog as catalog
+import bot.providers.apiyi.wire as wire
+import bot.providers.base as base
 import bot.providers.words as words
+from bot.providers.adapter import HTTPAdapter, HTTPOptions, no_task_id
 from bot.providers.apiyi.legacy import ApiyiLegacyChannel
-from bot.providers.apiyi.wire import (
-    ApiyiError,
-    ApiyiMetadata,
-    ApiyiStatus,
-    ApiyiSubmitBody,
-    ApiyiTask,
-    parse_error,
-    parse_task,
-)
-from bot.providers.base import (
-    FetchedVideo,
-    Mode,
-    ModelSpec,
-    ProviderAuthError,
-    ProviderError,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    ResultNotReady,
-    SubmitRequest,
-    TaskNotFound,
-    TaskState,
-    TaskStatus,
-    Timing,
-)
 from bot.providers.checks import check_text_or_start_image, find_spec
 from bot.providers.codes import ErrorCode
-from bot.providers.http import Answer, OnError, VendorHTTP, plain_text, usable_task_id
+from bot.providers.http import Answer, OnError, usable_task_id
 
 log = logging.getLogger(__name__)
 
 _Call = Literal["submit", "status", "fetch"]
 
 
-class ApiyiProvider:
+class ApiyiProvider(HTTPAdapter):
     """The Provider for apiyi's current channel, and the door to its earlier one: both
     share the host and the key, and a member picks between them by model name only."""
 
     name = "apiyi"
     label = "APIYI"
+    default_base_url = catalog.DEFAULT_BASE_URL
+    base_suffixes = (catalog.SDK_SUFFIX,)
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str = catalog.DEFAULT_BASE_URL,
-        session: aiohttp.ClientSession,
-        timing_override: Timing | None = None,
-        request_timeout: float = 30.0,
-        download_read_timeout: float = 120.0,
-    ) -> None:
-        self._base = base_url.rstrip("/").removesuffix(catalog.SDK_SUFFIX)
-        self._http = VendorHTTP(
-            vendor=self.name,
-            label=self.label,
-            api_key=api_key,
-            session=session,
-            request_timeout=request_timeout,
-            download_read_timeout=download_read_timeout,
-        )
-        self._own = catalog.models_with(timing_override)
-        self._legacy = ApiyiLegacyChannel(
-            api_key=api_key,
-            base_url=base_url,
-            session=session,
-            request_timeout=request_timeout,
-            timing_override=timing_override,
-            download_read_timeout=download_read_timeout,
-        )
-        self.models: Mapping[str, ModelSpec] = MappingProxyType(
+    def __init__(self, **options: Unpack[HTTPOptions]) -> None:
+        super().__init__(options)
+        self._own = catalog.models_with(self._timing_override)
+        self._legacy = ApiyiLegacyChannel(**options)
+        self.models: Mapping[str, base.ModelSpec] = MappingProxyType(
             {**self._own, **self._legacy.models}
         )
 
-    def __repr__(self) -> str:
-        return f"ApiyiProvider(base_url={self._base!r})"
-
-    async def close(self) -> None:
-        """The session belongs to the caller; nothing of ours to release."""
-
     # -- submit ---------------------------------------------------------------------------
 
-    async def submit(self, request: SubmitRequest) -> str:
+    async def submit(self, request: base.SubmitRequest) -> str:
         if request.model in self._legacy.models:
             return await self._legacy.submit(request)
         body = self._body(request)
-        image = request.images[0] if request.mode is Mode.FIRST_FRAME else None
+        image = request.images[0] if request.mode is base.Mode.FIRST_FRAME else None
         raw = await self._http.call(
             "POST",
             f"{self._base}{catalog.VIDEOS_PATH}",
@@ -122,21 +71,16 @@ class ApiyiProvider:
             json=body.json_body() if image is None else None,
             data=None if image is None else body.multipart(image),
         )
-        task = parse_task(raw)
+        task = wire.parse_task(raw)
         # A blank id, or one we could not store or poll with, is no task id.
         task_id = usable_task_id(task.ref) if task is not None else None
         if task_id is not None:
             log.info("apiyi: submitted task %s (%s)", task_id, request.model)
             return task_id
-        err = parse_error(raw)
-        detail = self._detail("submit", 200, err)
-        if err.message or err.code:
-            # A 2xx carrying an error envelope: the gateway refused before queueing.
-            raise ProviderUnavailable(words.DOWN, code=ErrorCode.ERROR_BODY, detail=detail)
-        # A 2xx we cannot read may still have queued a (paid) task: that is "uncertain".
-        raise ProviderTimeout(words.NO_TASK_ID, code=ErrorCode.NO_TASK_ID, detail=detail)
+        err = wire.parse_error(raw)
+        raise no_task_id(self._detail("submit", 200, err), refused=bool(err.message or err.code))
 
-    def _body(self, request: SubmitRequest) -> ApiyiSubmitBody:
+    def _body(self, request: base.SubmitRequest) -> wire.ApiyiSubmitBody:
         """Translate and re-check the request: a rejected submit costs a round trip, and a
         few rules (1080p/4k need 8 s, one image) are easy to get wrong upstream of us."""
         spec = find_spec(self._own, request, "apiyi")
@@ -145,25 +89,25 @@ class ApiyiProvider:
         aspect = request.aspect_ratio or "16:9"
         duration = request.duration if request.duration is not None else spec.default_duration
         if resolution not in spec.resolutions or aspect not in spec.aspect_ratios:
-            raise ProviderRejected(
+            raise base.ProviderRejected(
                 catalog.NO_SUCH_FORMAT,
                 code=ErrorCode.BAD_FORMAT,
                 detail=f"apiyi: {resolution} {aspect}",
             )
         if duration not in spec.durations_for(resolution):
-            raise ProviderRejected(
+            raise base.ProviderRejected(
                 catalog.only_durations(resolution, spec.durations_for(resolution)),
                 code=ErrorCode.BAD_DURATION,
                 detail=f"apiyi: {duration} s at {resolution}",
             )
         length = str(duration)
-        return ApiyiSubmitBody(
+        return wire.ApiyiSubmitBody(
             model=request.model,
             prompt=request.prompt,
             duration=length,
             seconds=length,
             size=catalog.SIZES[(resolution, aspect)],
-            metadata=ApiyiMetadata(
+            metadata=wire.ApiyiMetadata(
                 resolution=resolution,
                 aspect_ratio=aspect,
                 seed=request.seed,
@@ -173,41 +117,38 @@ class ApiyiProvider:
 
     # -- status ---------------------------------------------------------------------------
 
-    async def status(self, task_id: str, model: str) -> TaskStatus:
+    async def status(self, task_id: str, model: str) -> base.TaskStatus:
         if model in self._legacy.models:
             return await self._legacy.status(task_id, model)
         raw = await self._http.call("GET", self._task_url(task_id), self._on_error("status"))
-        task = parse_task(raw)
+        task = wire.parse_task(raw)
         if task is None or not task.status:
-            raise ProviderUnavailable(
+            raise base.ProviderUnavailable(
                 words.BAD_ANSWER,
                 code=ErrorCode.BAD_ANSWER,
-                detail=self._detail("status", 200, parse_error(raw)),
+                detail=self._detail("status", 200, wire.parse_error(raw)),
             )
         return self._to_status(task)
 
-    def _to_status(self, task: ApiyiTask) -> TaskStatus:
+    def _to_status(self, task: wire.ApiyiTask) -> base.TaskStatus:
         raw = task.status or ""
         try:
-            state = ApiyiStatus(raw.strip().lower())
+            state = wire.ApiyiStatus(raw.strip().lower())
         except ValueError:
-            # An unknown word is most likely a new in-between stage: keep polling.
-            shown = self._http.scrub(raw)
-            log.warning("apiyi: unknown task status %r for %s", shown, task.ref)
-            return TaskStatus(TaskState.RUNNING, stage=plain_text(shown)[:40])
+            return self.still_running(raw, task.ref)
         match state:
-            case ApiyiStatus.QUEUED:
-                return TaskStatus(TaskState.PENDING, stage="queued")
-            case ApiyiStatus.IN_PROGRESS | ApiyiStatus.PROCESSING:
-                return TaskStatus(TaskState.RUNNING, stage="generating")
-            case ApiyiStatus.COMPLETED:
-                return TaskStatus(TaskState.SUCCEEDED, stage="completed")
-            case ApiyiStatus.FAILED:
+            case wire.ApiyiStatus.QUEUED:
+                return base.TaskStatus(base.TaskState.PENDING, stage="queued")
+            case wire.ApiyiStatus.IN_PROGRESS | wire.ApiyiStatus.PROCESSING:
+                return base.TaskStatus(base.TaskState.RUNNING, stage="generating")
+            case wire.ApiyiStatus.COMPLETED:
+                return base.TaskStatus(base.TaskState.SUCCEEDED, stage="completed")
+            case wire.ApiyiStatus.FAILED:
                 return self._failed(task)
             case _:
                 assert_never(state)
 
-    def _failed(self, task: ApiyiTask) -> TaskStatus:
+    def _failed(self, task: wire.ApiyiTask) -> base.TaskStatus:
         """A failed task in the vendor's words where they are safe to show and store."""
         code, reason = task.failure_text()
         scrub = self._http.scrub
@@ -218,8 +159,8 @@ class ApiyiProvider:
             scrub(reason or ""),
         )
         shown = reason if reason and self._http.safe(reason) else None
-        return TaskStatus(
-            TaskState.FAILED,
+        return base.TaskStatus(
+            base.TaskState.FAILED,
             stage="failed",
             error_code=code if code and self._http.safe(code) else ErrorCode.GENERATION_FAILED,
             error_message=words.could_not_make(shown, default=catalog.FAILED),
@@ -228,14 +169,14 @@ class ApiyiProvider:
     # -- fetch ----------------------------------------------------------------------------
 
     async def fetch(
-        self, task_id: str, model: str, status: TaskStatus, dest: Path, max_bytes: int
-    ) -> FetchedVideo:
+        self, task_id: str, model: str, status: base.TaskStatus, dest: Path, max_bytes: int
+    ) -> base.FetchedVideo:
         if model in self._legacy.models:
             return await self._legacy.fetch(task_id, model, status, dest, max_bytes)
         url = self._task_url(task_id, "/content")
         size = await self._http.save(url, dest, max_bytes, on_error=self._on_error("fetch"))
         log.info("apiyi: fetched task %s, %d bytes", task_id, size)
-        return FetchedVideo(path=dest, size=size, url=None)
+        return base.FetchedVideo(path=dest, size=size, url=None)
 
     # -- the vendor's errors --------------------------------------------------------------
 
@@ -244,7 +185,7 @@ class ApiyiProvider:
         quoted = quote(task_id, safe="")
         return yarl.URL(f"{self._base}{catalog.VIDEOS_PATH}/{quoted}{suffix}", encoded=True)
 
-    def _detail(self, call: _Call, status: int, err: ApiyiError) -> str:
+    def _detail(self, call: _Call, status: int, err: wire.ApiyiError) -> str:
         return self._http.detail(call, status, *err.log_parts())
 
     def _on_error(self, call: _Call) -> OnError:
@@ -255,7 +196,7 @@ class ApiyiProvider:
 
     def _raise(self, call: _Call, answer: Answer) -> NoReturn:
         """The statuses and codes apiyi gives its own meaning first; the rest are everyone's."""
-        err = parse_error(answer.body)
+        err = wire.parse_error(answer.body)
         detail = self._detail(call, answer.status, err)
         own = self._own_meaning(call, answer.status, err, detail)
         if own is not None:
@@ -265,27 +206,27 @@ class ApiyiProvider:
 
     @staticmethod
     def _own_meaning(
-        call: _Call, status: int, err: ApiyiError, detail: str
-    ) -> ProviderError | None:
+        call: _Call, status: int, err: wire.ApiyiError, detail: str
+    ) -> base.ProviderError | None:
         code, kind = (err.code or "").lower(), (err.type or "").lower()
         if code in catalog.QUOTA_CODES or kind in catalog.QUOTA_CODES:
-            return ProviderAuthError(words.OUT_OF_CREDIT, code=ErrorCode.QUOTA, detail=detail)
+            return base.ProviderAuthError(words.OUT_OF_CREDIT, code=ErrorCode.QUOTA, detail=detail)
         if status == 402:
-            return ProviderAuthError(words.AUTH, code=ErrorCode.AUTH, detail=detail)
+            return base.ProviderAuthError(words.AUTH, code=ErrorCode.AUTH, detail=detail)
         if call == "fetch" and status in (400, 404):
             # The documented early 400 right after `completed`; a 404 there is the same
             # CDN lag seen from another angle. Either way: wait and try again.
-            return ResultNotReady(
+            return base.ResultNotReady(
                 words.NOT_READY,
                 code=ErrorCode.NOT_READY,
                 detail=detail,
                 retry_after=catalog.CONTENT_RETRY_AFTER,
             )
         if call == "status" and status == 404:
-            return TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
+            return base.TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
         return None
 
-    def _reject_message(self, err: ApiyiError) -> str:
+    def _reject_message(self, err: wire.ApiyiError) -> str:
         """The vendor's reason when a member can act on it; its parser's complaints about
         our JSON are our bug, not the member's, so those get the plain sentence."""
         message = (err.message or "").strip()

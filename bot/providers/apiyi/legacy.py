@@ -14,13 +14,14 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, NoReturn, assert_never
+from typing import Any, Literal, NoReturn, Unpack, assert_never
 
-import aiohttp
 import yarl
 
 import bot.providers.apiyi.legacy_catalog as catalog
+import bot.providers.base as base
 import bot.providers.words as words
+from bot.providers.adapter import HTTPAdapter, HTTPOptions, no_task_id
 from bot.providers.apiyi.legacy_wire import (
     LegacyError,
     LegacyStatus,
@@ -28,81 +29,46 @@ from bot.providers.apiyi.legacy_wire import (
     parse_error,
     parse_task,
 )
-from bot.providers.base import (
-    FetchedVideo,
-    Mode,
-    ProviderAuthError,
-    ProviderError,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    ResultNotReady,
-    SubmitRequest,
-    TaskNotFound,
-    TaskState,
-    TaskStatus,
-    Timing,
-)
 from bot.providers.checks import UNKNOWN_MODEL_MSG
 from bot.providers.codes import ErrorCode
-from bot.providers.http import Answer, OnError, VendorHTTP, plain_text, retry_after, usable_task_id
+from bot.providers.http import Answer, OnError, retry_after, usable_task_id
 
 log = logging.getLogger(__name__)
 
 _Call = Literal["submit", "status", "content"]
 
 
-def _not_ready(detail: str, wait: float | None = None) -> ResultNotReady:
+def _not_ready(detail: str, wait: float | None = None) -> base.ResultNotReady:
     """The video is finished but not published yet: worth asking again soon."""
     retry = catalog.NOT_READY_RETRY if wait is None else wait
-    return ResultNotReady(
+    return base.ResultNotReady(
         words.NOT_READY, code=ErrorCode.NOT_READY, detail=detail, retry_after=retry
     )
 
 
-class ApiyiLegacyChannel:
+class ApiyiLegacyChannel(HTTPAdapter):
     """A Provider on its own, so it can be tested alone; `ApiyiProvider` offers its models
     beside the current channel's. The key lives only in its VendorHTTP."""
 
     name = "apiyi"
     label = catalog.LABEL
+    default_base_url = "https://api.apiyi.com"
+    # The vendor's samples sometimes give ".../v1" as the base.
+    base_suffixes = ("/v1",)
 
     def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str = "https://api.apiyi.com",
-        session: aiohttp.ClientSession,
-        request_timeout: float = 30.0,
-        timing_override: Timing | None = None,
-        download_read_timeout: float = 120.0,
-        clock: Callable[[], float] = time.time,
+        self, *, clock: Callable[[], float] = time.time, **options: Unpack[HTTPOptions]
     ) -> None:
-        self._base = catalog.api_base(base_url)
+        super().__init__(options, vendor=catalog.VENDOR, auth=catalog.bare_key)
         self._clock = clock
-        self._http = VendorHTTP(
-            vendor=catalog.VENDOR,
-            label=catalog.LABEL,
-            api_key=api_key,
-            session=session,
-            request_timeout=request_timeout,
-            download_read_timeout=download_read_timeout,
-            auth=catalog.bare_key,
-        )
-        self.models = catalog.models_with(timing_override)
-
-    def __repr__(self) -> str:
-        return f"ApiyiLegacyChannel(base_url={self._base!r})"
-
-    async def close(self) -> None:
-        """The session belongs to the caller; nothing of ours to release."""
+        self.models = catalog.models_with(self._timing_override)
 
     # -- submit ---------------------------------------------------------------------------
 
-    async def submit(self, request: SubmitRequest) -> str:
+    async def submit(self, request: base.SubmitRequest) -> str:
         body = catalog.checked_body(self.models, request)
         url = catalog.videos_url(self._base)
-        if request.mode is Mode.TEXT:
+        if request.mode is base.Mode.TEXT:
             raw = await self._call("POST", url, "submit", json=body.json_body())
         else:
             raw = await self._call("POST", url, "submit", data=body.form(request.images))
@@ -113,41 +79,35 @@ class ApiyiLegacyChannel:
             log.info("apiyi (earlier channel): submitted task %s (%s)", task_id, request.model)
             return task_id
         err = parse_error(raw)
-        detail = self._detail("submit", 200, err)
-        if err.message or err.code:
-            # A 2xx carrying an error envelope: the gateway refused before queueing.
-            raise ProviderUnavailable(words.DOWN, code=ErrorCode.ERROR_BODY, detail=detail)
-        # A 2xx we cannot read may still have queued a (paid) task: that is "uncertain".
-        raise ProviderTimeout(words.NO_TASK_ID, code=ErrorCode.NO_TASK_ID, detail=detail)
+        raise no_task_id(self._detail("submit", 200, err), refused=bool(err.message or err.code))
 
     # -- status ---------------------------------------------------------------------------
 
-    async def status(self, task_id: str, model: str) -> TaskStatus:
+    async def status(self, task_id: str, model: str) -> base.TaskStatus:
         raw = await self._call("GET", catalog.task_url(self._base, task_id), "status")
         task = parse_task(raw)
         if task is None or not task.status:
             detail = self._detail("status", 200, parse_error(raw))
-            raise ProviderUnavailable(words.BAD_ANSWER, code=ErrorCode.BAD_ANSWER, detail=detail)
+            raise base.ProviderUnavailable(
+                words.BAD_ANSWER, code=ErrorCode.BAD_ANSWER, detail=detail
+            )
         return self._to_status(task)
 
-    def _to_status(self, task: LegacyTask) -> TaskStatus:
+    def _to_status(self, task: LegacyTask) -> base.TaskStatus:
         try:
             state = LegacyStatus(task.plain_status)
         except ValueError:
-            # An unknown word is most likely a new in-between stage: keep polling.
-            shown = self._http.scrub(task.status or "")
-            log.warning("apiyi (earlier channel): unknown status %r for %s", shown, task.ref)
-            return TaskStatus(TaskState.RUNNING, stage=plain_text(shown)[:40])
+            return self.still_running(task.status or "", task.ref)
         match state:
             case LegacyStatus.QUEUED:
-                return TaskStatus(TaskState.PENDING, stage="queued")
+                return base.TaskStatus(base.TaskState.PENDING, stage="queued")
             case LegacyStatus.PROCESSING:
-                return TaskStatus(TaskState.RUNNING, stage="generating")
+                return base.TaskStatus(base.TaskState.RUNNING, stage="generating")
             case LegacyStatus.COMPLETED:
                 # The URL normally comes from /content; keep one if the gateway sends it here.
                 url = self._link(task)
-                return TaskStatus(
-                    TaskState.SUCCEEDED,
+                return base.TaskStatus(
+                    base.TaskState.SUCCEEDED,
                     stage="completed",
                     result_url=None if url is None else str(url),
                     url_expires_at=None if url is None else self._clock() + catalog.URL_LIFETIME,
@@ -161,8 +121,8 @@ class ApiyiLegacyChannel:
                     self._http.scrub(reason or ""),
                 )
                 safe = self._http.safe
-                return TaskStatus(
-                    TaskState.FAILED,
+                return base.TaskStatus(
+                    base.TaskState.FAILED,
                     stage="failed",
                     error_code=code if code and safe(code) else ErrorCode.GENERATION_FAILED,
                     error_message=words.could_not_make(
@@ -175,8 +135,8 @@ class ApiyiLegacyChannel:
     # -- fetch ----------------------------------------------------------------------------
 
     async def fetch(
-        self, task_id: str, model: str, status: TaskStatus, dest: Path, max_bytes: int
-    ) -> FetchedVideo:
+        self, task_id: str, model: str, status: base.TaskStatus, dest: Path, max_bytes: int
+    ) -> base.FetchedVideo:
         """Ask /content for a fresh URL every time (a stored one may have expired), then
         stream the file from it."""
         raw = await self._call("GET", catalog.task_url(self._base, task_id, "/content"), "content")
@@ -190,7 +150,7 @@ class ApiyiLegacyChannel:
                 and task.plain_status in (LegacyStatus.QUEUED, LegacyStatus.PROCESSING)
             ):
                 raise _not_ready(detail + " (not ready)")
-            raise ProviderUnavailable(
+            raise base.ProviderUnavailable(
                 words.BAD_ANSWER, code=ErrorCode.BAD_ANSWER, detail=detail + " (no usable url)"
             )
         expires_at = self._clock() + catalog.URL_LIFETIME
@@ -206,17 +166,17 @@ class ApiyiLegacyChannel:
                 link=link,
                 link_expires_at=expires_at,
             )
-        except ProviderUnavailable as exc:
+        except base.ProviderUnavailable as exc:
             if exc.code != ErrorCode.BAD_ANSWER:
                 raise
             # An error page served as the video: the member hears that the link failed
             # (the next attempt asks /content for a fresh one), not that we misread it.
             detail = f"{exc.detail} (host {url.host})"
-            raise ProviderUnavailable(
+            raise base.ProviderUnavailable(
                 catalog.LINK_MSG, code=ErrorCode.BAD_ANSWER, detail=detail
             ) from None
         log.info("apiyi (earlier channel): fetched task %s, %d bytes", task_id, size)
-        return FetchedVideo(path=dest, size=size, url=link, url_expires_at=expires_at)
+        return base.FetchedVideo(path=dest, size=size, url=link, url_expires_at=expires_at)
 
     def _link(self, task: LegacyTask | None) -> yarl.URL | None:
         if task is None or not task.url:
@@ -233,10 +193,10 @@ class ApiyiLegacyChannel:
             log.warning("%s", detail)
             wait = retry_after(answer.headers)
             if answer.status == 429:
-                raise ProviderUnavailable(
+                raise base.ProviderUnavailable(
                     words.BUSY, code=ErrorCode.RATE_LIMITED, detail=detail, retry_after=wait
                 )
-            raise ProviderUnavailable(
+            raise base.ProviderUnavailable(
                 catalog.LINK_MSG, code=ErrorCode.DOWNLOAD_FAILED, detail=detail, retry_after=wait
             )
 
@@ -261,22 +221,22 @@ class ApiyiLegacyChannel:
 
     def _vendor_error(
         self, call: _Call, answer: Answer, err: LegacyError, detail: str
-    ) -> ProviderError | None:
+    ) -> base.ProviderError | None:
         """What this channel's error codes say where they say more than the status, in the
         order they win; None leaves the status to the shared mapping."""
         status, code = answer.status, err.plain_code
         if code in catalog.QUOTA_CODES or err.plain_type in catalog.QUOTA_CODES:
-            return ProviderAuthError(words.OUT_OF_CREDIT, code=ErrorCode.QUOTA, detail=detail)
+            return base.ProviderAuthError(words.OUT_OF_CREDIT, code=ErrorCode.QUOTA, detail=detail)
         if status in (401, 403):
             return None  # the key, whatever the body goes on to say
         if status == 402 or code == "invalid_api_key":
             # This channel's 402 is read as the key's refusal: its lack of credit comes as
             # one of the quota codes above.
-            return ProviderAuthError(words.AUTH, code=ErrorCode.AUTH, detail=detail)
+            return base.ProviderAuthError(words.AUTH, code=ErrorCode.AUTH, detail=detail)
         if code == "video_not_ready":
             return _not_ready(detail, retry_after(answer.headers))
         if code == "video_not_found" and call != "submit":
-            return TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
+            return base.TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
         if status == 429 or status >= 500:
             return None  # the vendor for now
         if call == "content" and status in (400, 404):
@@ -284,13 +244,15 @@ class ApiyiLegacyChannel:
             # published yet (the documented code is video_not_ready): wait and try again.
             return _not_ready(detail)
         if call == "status" and status == 404:
-            return TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
+            return base.TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
         if code == "invalid_prompt":
-            return ProviderRejected(
+            return base.ProviderRejected(
                 catalog.PROMPT_MSG, code=ErrorCode.INVALID_PROMPT, detail=detail
             )
         if code == "invalid_model":
-            return ProviderRejected(UNKNOWN_MODEL_MSG, code=ErrorCode.INVALID_MODEL, detail=detail)
+            return base.ProviderRejected(
+                UNKNOWN_MODEL_MSG, code=ErrorCode.INVALID_MODEL, detail=detail
+            )
         return None
 
     def _detail(self, call: str, status: int, err: LegacyError) -> str:

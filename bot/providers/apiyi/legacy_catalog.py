@@ -99,11 +99,6 @@ def bare_key(key: str) -> Mapping[str, str]:
     return {"Authorization": key}
 
 
-def api_base(base_url: str) -> str:
-    """The host's root: the vendor's samples sometimes give ".../v1" as the base."""
-    return base_url.rstrip("/").removesuffix("/v1")
-
-
 def videos_url(base: str) -> str:
     return f"{base}/v1/videos"
 

@@ -15,33 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, NoReturn, assert_never
+from typing import Any, Literal, NoReturn, Unpack, assert_never
 
-import aiohttp
 import yarl
 
+import bot.providers.base as base
 import bot.providers.words as words
-from bot.providers.base import (
-    FetchedVideo,
-    InputImage,
-    Mode,
-    ModelSpec,
-    ProviderAuthError,
-    ProviderError,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    ResultNotReady,
-    SubmitRequest,
-    TaskNotFound,
-    TaskState,
-    TaskStatus,
-    Timing,
-)
+from bot.providers.adapter import HTTPAdapter, HTTPOptions, no_task_id
 from bot.providers.codes import ErrorCode
-from bot.providers.http import Answer, VendorHTTP, excerpt, plain_text, usable_task_id
+from bot.providers.http import Answer, excerpt, usable_task_id
 from bot.providers.veo3o1 import catalog, wire
 
 log = logging.getLogger(__name__)
@@ -49,44 +32,25 @@ log = logging.getLogger(__name__)
 _Call = Literal["upload", "submit", "status"]
 
 
-def _not_ready(why: str) -> ResultNotReady:
-    return ResultNotReady(words.NOT_READY, code=ErrorCode.NOT_READY, detail=f"veo3o1 fetch: {why}")
+def _not_ready(why: str) -> base.ResultNotReady:
+    return base.ResultNotReady(
+        words.NOT_READY, code=ErrorCode.NOT_READY, detail=f"veo3o1 fetch: {why}"
+    )
 
 
-class Veo3o1Provider:
+class Veo3o1Provider(HTTPAdapter):
     """The Provider for veo3o1. Its key stays inside its VendorHTTP: sent only to the API's
     own host and scrubbed from everything we raise or log."""
 
     name = "veo3o1"
     label = "veo3o1"
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str = catalog.DEFAULT_BASE_URL,
-        session: aiohttp.ClientSession,
-        request_timeout: float = 30.0,
-        timing_override: Timing | None = None,
-        download_read_timeout: float = 120.0,
-    ) -> None:
-        self._base = base_url.rstrip("/")
-        self._http = VendorHTTP(
-            vendor=self.name,
-            label=self.label,
-            api_key=api_key,
-            session=session,
-            request_timeout=request_timeout,
-            download_read_timeout=download_read_timeout,
-        )
+    default_base_url = catalog.DEFAULT_BASE_URL
+
+    def __init__(self, **options: Unpack[HTTPOptions]) -> None:
+        super().__init__(options)
         self._eta = catalog.Estimates()
-        self.models: Mapping[str, ModelSpec] = catalog.models_with(timing_override)
-
-    def __repr__(self) -> str:
-        return f"Veo3o1Provider(base_url={self._base!r})"
-
-    async def close(self) -> None:
-        """The session belongs to the caller; nothing of ours to release."""
+        self.models = catalog.models_with(self._timing_override)
 
     def estimated_seconds_left(self, task_id: str) -> float | None:
         """The vendor's last `estimatedTime` for this task, from the last status() call:
@@ -95,9 +59,11 @@ class Veo3o1Provider:
 
     # -- submit ---------------------------------------------------------------------------
 
-    async def submit(self, request: SubmitRequest) -> str:
+    async def submit(self, request: base.SubmitRequest) -> str:
         catalog.check(self.models, request)
-        image = await self._upload(request.images[0]) if request.mode is Mode.FIRST_FRAME else None
+        image = (
+            await self._upload(request.images[0]) if request.mode is base.Mode.FIRST_FRAME else None
+        )
         body = wire.Veo3o1SubmitBody.for_video(request.prompt, request.aspect_ratio, image)
         url = f"{self._base}{catalog.GENERATE_PATH}"
         envelope, raw = await self._call("POST", url, "submit", json=body.json_body())
@@ -107,14 +73,9 @@ class Veo3o1Provider:
         if task_id is not None:
             log.info("veo3o1: submitted task %s (%s)", task_id, request.model)
             return task_id
-        # A 2xx we cannot read may still have queued a (paid) task: that is "uncertain".
-        raise ProviderTimeout(
-            words.NO_TASK_ID,
-            code=ErrorCode.NO_TASK_ID,
-            detail=self._detail("submit", 200, envelope, raw),
-        )
+        raise no_task_id(self._detail("submit", 200, envelope, raw), refused=False)
 
-    async def _upload(self, image: InputImage) -> wire.Veo3o1Upload:
+    async def _upload(self, image: base.InputImage) -> wire.Veo3o1Upload:
         """Send the start image; the generate body names it by the answer's link and key.
 
         Whatever goes wrong here, the generate call has not been made: nothing was started
@@ -124,13 +85,13 @@ class Veo3o1Provider:
         form, timeout = wire.upload_form(image), self._http.upload_timeout
         try:
             envelope, raw = await self._call("POST", url, "upload", data=form, timeout=timeout)
-        except ProviderTimeout as exc:
-            raise ProviderUnavailable(
+        except base.ProviderTimeout as exc:
+            raise base.ProviderUnavailable(
                 catalog.UPLOAD_FAILED, code=f"upload_{exc.code}", detail=exc.detail
             ) from exc
         upload = envelope.upload() if envelope is not None else None
         if upload is None or not wire.is_http_url(upload.image_url):
-            raise ProviderUnavailable(
+            raise base.ProviderUnavailable(
                 words.BAD_ANSWER,
                 code=ErrorCode.BAD_UPLOAD_ANSWER,
                 detail=self._detail("upload", 200, envelope, raw),
@@ -152,11 +113,11 @@ class Veo3o1Provider:
 
     # -- status ---------------------------------------------------------------------------
 
-    async def status(self, task_id: str, model: str) -> TaskStatus:
+    async def status(self, task_id: str, model: str) -> base.TaskStatus:
         envelope, raw = await self._call("GET", catalog.status_url(self._base, task_id), "status")
         task = envelope.video_status() if envelope is not None else None
         if task is None or not task.status:
-            raise ProviderUnavailable(
+            raise base.ProviderUnavailable(
                 words.BAD_ANSWER,
                 code=ErrorCode.BAD_ANSWER,
                 detail=self._detail("status", 200, envelope, raw),
@@ -164,16 +125,14 @@ class Veo3o1Provider:
         self._eta.note(task_id, task.eta_seconds())
         return self._to_status(task_id, task, envelope.msg if envelope is not None else None)
 
-    def _to_status(self, task_id: str, task: wire.Veo3o1VideoStatus, msg: str | None) -> TaskStatus:
+    def _to_status(
+        self, task_id: str, task: wire.Veo3o1VideoStatus, msg: str | None
+    ) -> base.TaskStatus:
         raw = task.status or ""
         try:
             state = wire.Veo3o1State(raw.strip().lower())
         except ValueError:
-            # An unknown word is most likely a new in-between stage: keep polling.
-            shown = self._http.scrub(raw)
-            log.warning("veo3o1: unknown task status %r for %s", shown, task_id)
-            stage = plain_text(shown)[:40]
-            return TaskStatus(TaskState.RUNNING, progress=task.percent(), stage=stage)
+            return self.still_running(raw, task_id, progress=task.percent())
         match state:
             case wire.Veo3o1State.PENDING | wire.Veo3o1State.PROCESSING:
                 running = state is wire.Veo3o1State.PROCESSING
@@ -184,7 +143,7 @@ class Veo3o1Provider:
                     # Completed without a usable link: poll again; it may be filled in late.
                     shown = f"{(task.video_url or '')[:100]!r}"
                     detail = f"veo3o1 status: task {task_id} completed without a videoUrl ({shown})"
-                    raise ProviderUnavailable(
+                    raise base.ProviderUnavailable(
                         words.BAD_ANSWER,
                         code=ErrorCode.NO_VIDEO_URL,
                         detail=self._http.scrub(detail),
@@ -197,7 +156,9 @@ class Veo3o1Provider:
             case _:
                 assert_never(state)
 
-    def _failed(self, task_id: str, task: wire.Veo3o1VideoStatus, msg: str | None) -> TaskStatus:
+    def _failed(
+        self, task_id: str, task: wire.Veo3o1VideoStatus, msg: str | None
+    ) -> base.TaskStatus:
         reason = catalog.failure_reason(task.failure_text(), msg)
         log.info("veo3o1: task %s failed: reason=%r", task_id, self._http.scrub(reason or ""))
         if catalog.is_policy(reason):
@@ -206,30 +167,32 @@ class Veo3o1Provider:
             shown = reason if reason and self._http.safe(reason) else None
             code = ErrorCode.GENERATION_FAILED
             message = words.could_not_make(shown, default=catalog.FAILED)
-        return TaskStatus(TaskState.FAILED, stage="failed", error_code=code, error_message=message)
+        return base.TaskStatus(
+            base.TaskState.FAILED, stage="failed", error_code=code, error_message=message
+        )
 
     # -- fetch ----------------------------------------------------------------------------
 
     async def fetch(
-        self, task_id: str, model: str, status: TaskStatus, dest: Path, max_bytes: int
-    ) -> FetchedVideo:
+        self, task_id: str, model: str, status: base.TaskStatus, dest: Path, max_bytes: int
+    ) -> base.FetchedVideo:
         """Download `videoUrl`. The URL's lifetime is undocumented: when the one we hold
         answers 4xx (expired, or not there yet), ask the status once for a fresh one."""
         held = status.result_url if wire.is_http_url(status.result_url) else None
         url = held or await self._fresh_url(task_id, model)
         try:
             size = await self._download(task_id, url, dest, max_bytes)
-        except ResultNotReady:
+        except base.ResultNotReady:
             if held is None:
                 raise  # the link was fresh already
             url = await self._fresh_url(task_id, model)
             size = await self._download(task_id, url, dest, max_bytes)
         log.info("veo3o1: fetched task %s, %d bytes", task_id, size)
-        return FetchedVideo(path=dest, size=size, url=url, url_expires_at=None)
+        return base.FetchedVideo(path=dest, size=size, url=url, url_expires_at=None)
 
     async def _fresh_url(self, task_id: str, model: str) -> str:
         current = await self.status(task_id, model)
-        if current.state is not TaskState.SUCCEEDED or current.result_url is None:
+        if current.state is not base.TaskState.SUCCEEDED or current.result_url is None:
             raise _not_ready(f"task {task_id} is {current.stage or current.state}")
         return current.result_url
 
@@ -265,22 +228,22 @@ class Veo3o1Provider:
         detail = self._detail(call, answer.status, envelope, answer.body)
         code = envelope.code if envelope is not None else None
         reject = self._reject_message(envelope)
-        own: ProviderError | None = None
+        own: base.ProviderError | None = None
         if code == wire.Veo3o1Code.INVALID_PARAMETERS and call == "status":
             # The only parameter of a status call is the task id.
-            own = TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
+            own = base.TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
         elif code == wire.Veo3o1Code.INVALID_PARAMETERS:
-            own = ProviderRejected(reject, code=ErrorCode.INVALID_PARAMETERS, detail=detail)
+            own = base.ProviderRejected(reject, code=ErrorCode.INVALID_PARAMETERS, detail=detail)
         elif code in catalog.STATUS_FOR_CODE:
             pass  # the status it stands for decides, not the status line
         elif code == wire.Veo3o1Code.INSUFFICIENT_CREDITS or answer.status == 402:
             credits = ErrorCode.INSUFFICIENT_CREDITS
-            own = ProviderAuthError(catalog.CREDITS, code=credits, detail=detail)
+            own = base.ProviderAuthError(catalog.CREDITS, code=credits, detail=detail)
         elif call == "status" and answer.status == 404:
-            own = TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
+            own = base.TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
         elif code is not None and answer.ok and code < wire.Veo3o1Code.SERVER_ERROR:
             # An undocumented request or account code with HTTP 200: keep the vendor's code.
-            own = ProviderRejected(reject, code=f"vendor_{code}", detail=detail)
+            own = base.ProviderRejected(reject, code=f"vendor_{code}", detail=detail)
         if own is not None:
             log.warning("%s", detail)
             raise own

@@ -20,32 +20,16 @@ Why this adapter looks the way it does (the vendor's quirks):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, Unpack
 
-import aiohttp
-
+import bot.providers.base as base
 import bot.providers.words as words
 import bot.providers.yelinai.catalog as catalog
-from bot.providers.base import (
-    FetchedVideo,
-    ModelSpec,
-    ProviderAuthError,
-    ProviderError,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    ResultNotReady,
-    SubmitRequest,
-    TaskNotFound,
-    TaskState,
-    TaskStatus,
-    Timing,
-)
+from bot.providers.adapter import HTTPAdapter, HTTPOptions, no_task_id
 from bot.providers.codes import ErrorCode
-from bot.providers.http import Answer, VendorHTTP, plain_text, retry_after, usable_task_id
+from bot.providers.http import Answer, plain_text, retry_after, usable_task_id
 from bot.providers.yelinai.wire import (
     YelinaiError,
     YelinaiStatus,
@@ -60,43 +44,23 @@ _Api = Literal["submit", "status"]
 _Call = Literal["submit", "status", "fetch"]
 
 
-class YelinaiProvider:
+class YelinaiProvider(HTTPAdapter):
     """The Provider for yelinai's legacy API. The key lives in its VendorHTTP and goes only
     to the API host: the CDN that serves the video never sees it."""
 
     name = "yelinai"
     label = "yelinai"
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str = catalog.DEFAULT_BASE_URL,
-        session: aiohttp.ClientSession,
-        request_timeout: float = 30.0,
-        timing_override: Timing | None = None,
-        download_read_timeout: float = 120.0,
-    ) -> None:
-        self._base = catalog.api_base(base_url)
-        self._http = VendorHTTP(
-            vendor=self.name,
-            label=self.label,
-            api_key=api_key,
-            session=session,
-            request_timeout=request_timeout,
-            download_read_timeout=download_read_timeout,
-        )
-        self.models: Mapping[str, ModelSpec] = catalog.models_with(timing_override)
+    default_base_url = catalog.DEFAULT_BASE_URL
+    base_suffixes = catalog.BASE_SUFFIXES
 
-    def __repr__(self) -> str:
-        return f"YelinaiProvider(base_url={self._base!r})"
-
-    async def close(self) -> None:
-        """The session belongs to the caller; nothing of ours to release."""
+    def __init__(self, **options: Unpack[HTTPOptions]) -> None:
+        super().__init__(options)
+        self.models = catalog.models_with(self._timing_override)
 
     # -- submit ---------------------------------------------------------------------------
 
-    async def submit(self, request: SubmitRequest) -> str:
+    async def submit(self, request: base.SubmitRequest) -> str:
         body = catalog.submit_body(request, self.models).json_body()
         url = f"{self._base}{catalog.API}/submit"
         raw = await self._http.call("POST", url, partial(self._raise, "submit"), json=body)
@@ -109,39 +73,30 @@ class YelinaiProvider:
         if task_id is not None:
             log.info("yelinai: submitted task %s (%s)", task_id, request.model)
             return task_id
-        # A 2xx we cannot read may still have queued a (paid) task: that is "uncertain".
-        raise ProviderTimeout(
-            words.NO_TASK_ID,
-            code=ErrorCode.NO_TASK_ID,
-            detail=self._detail("submit", 200, parse_error(raw)),
-        )
+        raise no_task_id(self._detail("submit", 200, parse_error(raw)), refused=False)
 
     # -- status ---------------------------------------------------------------------------
 
-    async def status(self, task_id: str, model: str) -> TaskStatus:
+    async def status(self, task_id: str, model: str) -> base.TaskStatus:
         url = catalog.status_url(self._base, task_id)
         raw = await self._http.call("GET", url, partial(self._raise, "status"))
         success, task = parse_task(raw)
         if success is False:
             self._raise("status", Answer(200, {}, raw))
         if task is None or not task.status or not task.status.strip():
-            raise ProviderUnavailable(
+            raise base.ProviderUnavailable(
                 words.BAD_ANSWER,
                 code=ErrorCode.BAD_ANSWER,
                 detail=self._detail("status", 200, parse_error(raw)),
             )
         return self._to_status(task)
 
-    def _to_status(self, task: YelinaiTask) -> TaskStatus:
+    def _to_status(self, task: YelinaiTask) -> base.TaskStatus:
         raw, scrub = task.status or "", self._http.scrub
         try:
             state = YelinaiStatus(raw.strip().lower())
         except ValueError:
-            # An unknown word is most likely a new in-between stage: keep polling.
-            log.warning(
-                "yelinai: unknown task status %r for %s", scrub(raw), scrub(task.task_id or "")
-            )
-            return TaskStatus(TaskState.RUNNING, stage=plain_text(scrub(raw.strip()))[:40])
+            return self.still_running(raw, task.task_id)
         if state is YelinaiStatus.PROCESSING:
             return self._processing(task)
         if state is YelinaiStatus.COMPLETED:
@@ -149,7 +104,7 @@ class YelinaiProvider:
             if not catalog.usable_link(url):
                 # Completed without a usable link: most likely a half-written record;
                 # asking again shortly is safe.
-                raise ProviderUnavailable(
+                raise base.ProviderUnavailable(
                     words.BAD_ANSWER,
                     code=ErrorCode.NO_VIDEO_URL,
                     detail=scrub(
@@ -159,18 +114,20 @@ class YelinaiProvider:
                 )
             # Our key scrubbed (a JSON escape hides it from the body's scrubbing): the link
             # is stored, and may be posted for members to open.
-            return TaskStatus(TaskState.SUCCEEDED, stage="completed", result_url=scrub(url))
+            return base.TaskStatus(
+                base.TaskState.SUCCEEDED, stage="completed", result_url=scrub(url)
+            )
         return self._failed(task)
 
-    def _processing(self, task: YelinaiTask) -> TaskStatus:
+    def _processing(self, task: YelinaiTask) -> base.TaskStatus:
         upstream = (task.upstream_status() or "").strip()
         if not upstream:
             # Just submitted: the "Task Submitted" answer has no upstream yet.
-            return TaskStatus(TaskState.PENDING, stage="queued")
+            return base.TaskStatus(base.TaskState.PENDING, stage="queued")
         stage = catalog.STAGES.get(upstream.lower()) or plain_text(self._http.scrub(upstream))[:40]
-        return TaskStatus(TaskState.RUNNING, stage=stage + catalog.retries(task.progress))
+        return base.TaskStatus(base.TaskState.RUNNING, stage=stage + catalog.retries(task.progress))
 
-    def _failed(self, task: YelinaiTask) -> TaskStatus:
+    def _failed(self, task: YelinaiTask) -> base.TaskStatus:
         """A failed task in the vendor's words where they are safe to show and store."""
         code, reason = task.failure_text()
         scrub, safe = self._http.scrub, self._http.safe
@@ -181,8 +138,8 @@ class YelinaiProvider:
             scrub(reason or ""),
         )
         kind, lead = catalog.failure_kind(code, reason)
-        return TaskStatus(
-            TaskState.FAILED,
+        return base.TaskStatus(
+            base.TaskState.FAILED,
             stage="failed",
             error_code=code if code and " " not in code and safe(code) else kind,
             error_message=catalog.failed_because(lead, reason if reason and safe(reason) else None),
@@ -191,14 +148,14 @@ class YelinaiProvider:
     # -- fetch ----------------------------------------------------------------------------
 
     async def fetch(
-        self, task_id: str, model: str, status: TaskStatus, dest: Path, max_bytes: int
-    ) -> FetchedVideo:
+        self, task_id: str, model: str, status: base.TaskStatus, dest: Path, max_bytes: int
+    ) -> base.FetchedVideo:
         url = status.result_url
         if not url:
             # A caller that lost the link (older row): ask the vendor for it again.
             fresh = await self.status(task_id, model)
-            if fresh.state is not TaskState.SUCCEEDED or not fresh.result_url:
-                raise ResultNotReady(
+            if fresh.state is not base.TaskState.SUCCEEDED or not fresh.result_url:
+                raise base.ResultNotReady(
                     words.NOT_READY,
                     code=ErrorCode.NOT_READY,
                     detail=f"yelinai fetch: task {task_id} is {fresh.state}",
@@ -210,7 +167,7 @@ class YelinaiProvider:
             url, dest, max_bytes, on_error=self._cdn_error, with_key=False, link=url
         )
         log.info("yelinai: fetched task %s, %d bytes", task_id, size)
-        return FetchedVideo(path=dest, size=size, url=url, url_expires_at=None)
+        return base.FetchedVideo(path=dest, size=size, url=url, url_expires_at=None)
 
     def _cdn_error(self, answer: Answer) -> NoReturn:
         """The CDN's statuses mean other things than the API's: a 404 is a file not there
@@ -221,7 +178,7 @@ class YelinaiProvider:
             self._http.raise_for_status(answer, detail, rejected=words.REJECTED)
         log.warning("%s", detail)
         if status == 404:
-            raise ResultNotReady(
+            raise base.ResultNotReady(
                 words.NOT_READY,
                 code=ErrorCode.NOT_READY,
                 detail=detail,
@@ -229,9 +186,9 @@ class YelinaiProvider:
             )
         if status in (401, 403, 410):
             # A signed or expired link: asking again will not bring it back.
-            raise TaskNotFound(catalog.VIDEO_GONE, code=ErrorCode.VIDEO_GONE, detail=detail)
+            raise base.TaskNotFound(catalog.VIDEO_GONE, code=ErrorCode.VIDEO_GONE, detail=detail)
         wait = retry_after(answer.headers)
-        raise ProviderUnavailable(
+        raise base.ProviderUnavailable(
             words.DOWN, code=ErrorCode.CDN_ERROR, detail=detail, retry_after=wait
         )
 
@@ -255,31 +212,33 @@ class YelinaiProvider:
 
     def _own_meaning(
         self, call: _Api, answer: Answer, err: YelinaiError, detail: str
-    ) -> ProviderError | None:
+    ) -> base.ProviderError | None:
         """What yelinai's codes say, and the statuses it uses otherwise (None: the common
         reading holds). The order is the vendor's: the account and the rate limit first,
         then a lost task, then a failing server, then what the body says of the request."""
         status, code = answer.status, (err.code or "").strip().upper()
         if catalog.is_quota(code):
-            return ProviderAuthError(catalog.QUOTA, code=ErrorCode.QUOTA, detail=detail)
+            return base.ProviderAuthError(catalog.QUOTA, code=ErrorCode.QUOTA, detail=detail)
         if status == 402:
-            return ProviderAuthError(words.AUTH, code=ErrorCode.AUTH, detail=detail)
+            return base.ProviderAuthError(words.AUTH, code=ErrorCode.AUTH, detail=detail)
         if status in (401, 403, 429):
             return None  # the key and the rate limit come before what the body says
         if call == "status" and (code == catalog.TASK_NOT_FOUND or status == 404):
-            return TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
+            return base.TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
         if status >= 500:
             return None
         if code == catalog.INVALID_PROMPT:
             refused = catalog.prompt_refused(self._shown_reason(err))
-            return ProviderRejected(refused, code=ErrorCode.INVALID_PROMPT, detail=detail)
+            return base.ProviderRejected(refused, code=ErrorCode.INVALID_PROMPT, detail=detail)
         if code == catalog.INVALID_MODEL:
-            return ProviderRejected(catalog.NO_MODEL, code=ErrorCode.INVALID_MODEL, detail=detail)
+            return base.ProviderRejected(
+                catalog.NO_MODEL, code=ErrorCode.INVALID_MODEL, detail=detail
+            )
         if status < 400:
             # `success:false` on a 2xx with a code we do not know, or a 1xx/3xx: nothing
             # was done with the request as far as we can tell, so trying again is safe.
             wait = retry_after(answer.headers)
-            return ProviderUnavailable(
+            return base.ProviderUnavailable(
                 words.DOWN, code=ErrorCode.ERROR_BODY, detail=detail, retry_after=wait
             )
         return None

@@ -28,16 +28,7 @@ from bot.providers.yelinai.wire import YelinaiProgress, YelinaiSubmitBody, Yelin
 DEFAULT_BASE_URL = "https://api.yelinai.com"
 API = "/veo/v1/api/video"
 # Operators paste the documented path prefix into the base URL too: both forms are taken.
-_BASE_SUFFIXES = (API, "/veo/v1")
-
-
-def api_base(base_url: str) -> str:
-    """The host part of a configured base URL, whichever documented prefix it ends in."""
-    base = base_url.rstrip("/")
-    for suffix in _BASE_SUFFIXES:
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return base
+BASE_SUFFIXES = (API, "/veo/v1")
 
 
 def status_url(base: str, task_id: str) -> yarl.URL:
