@@ -17,11 +17,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.providers.codes import Param
 from bot.settings import Settings
 from storage import Database, Job
 
@@ -225,7 +226,9 @@ class StandInPublisher:
     async def job_updated(self, job: Job, *, position: int | None = None) -> None:
         return None
 
-    async def operator_alert(self, job: Job, text: str, *, kind: str = "account") -> bool:
+    async def operator_alert(
+        self, job: Job, params: Mapping[str, Param], *, kind: str = "account"
+    ) -> bool:
         return False
 
     async def deliver(self, job: Job, *, resumed: bool) -> int:

@@ -91,7 +91,9 @@ async def run_job(store: JobStore, manager: JobManager, prompt: str) -> int:
         assert current is not None
         if current.status in TERMINAL and job.id not in manager._in_hand:
             if current.status is not JobStatus.DELIVERED:
-                raise RuntimeError(f"job ended {current.status}: {current.error_message}")
+                raise RuntimeError(
+                    f"job ended {current.status}: {current.error_code} {current.error_params}"
+                )
             return job.id
         await asyncio.sleep(0.05)
 

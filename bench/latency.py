@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import math
 import tempfile
 import time
@@ -39,6 +38,7 @@ from bench.sims import (
     PerTaskClock,
 )
 from bot.client import VeoBot
+from bot.jobs.requests import stored_request
 from bot.providers.base import Timing
 from tests.sim.discord_payloads import slash_command
 
@@ -289,7 +289,7 @@ async def lag_phase(
     ref_apiyi, ref_apixo = refs[0], refs[1]
 
     rows = [
-        (j.id, j.provider, j.task_id, j.status.value, j.request_json)
+        (j.id, j.provider, j.task_id, j.status.value, stored_request(j).prompt)
         for j in await bot.store.every_job(user_id_from=70000)
     ]
     out: dict[str, Any] = {"groups": {}, "lag_phase_seconds": time.monotonic() - started}
@@ -307,8 +307,7 @@ async def lag_phase(
             "ideal": [],
             "failed": 0,
         }
-    for job_id, provider, task_id, status, request_json in rows:
-        prompt = json.loads(request_json)["prompt"]
+    for job_id, provider, task_id, status, prompt in rows:
         key = prompt.split()[1]
         group = by_key[key]
         entry = out["groups"][key]

@@ -45,7 +45,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.submission import role_ids_of, submit_draft
-from bot.jobs.requests import MODE_LABELS, Draft, RequestInvalid
+from bot.jobs.requests import MODE_LABELS, Draft, RequestInvalid, prompt_limit
 from bot.providers.base import Mode, ModelSpec
 
 if TYPE_CHECKING:
@@ -223,14 +223,14 @@ class AnimateModal(discord.ui.Modal):
         self.spec = spec
         self.images = images
         self.readings = image_readings(len(images), spec)
-        # Validation's limit (the bot's and the model's), within what Discord allows.
-        limit = min(bot.settings.max_prompt, spec.max_prompt or DISCORD_TEXT_INPUT_MAX)
+        # Validation's limit, within what Discord allows.
+        limit = min(prompt_limit(spec, bot.settings.max_prompt), DISCORD_TEXT_INPUT_MAX)
         self.prompt: discord.ui.TextInput[AnimateModal] = discord.ui.TextInput(
             style=discord.TextStyle.paragraph,
             placeholder="e.g. The camera slowly pushes in as the dog turns its head; warm evening light.",
             required=True,
             min_length=1,
-            max_length=min(limit, DISCORD_TEXT_INPUT_MAX),
+            max_length=limit,
         )
         self.add_item(
             discord.ui.Label(

@@ -23,6 +23,7 @@ from bot.jobs.requests import (
     Draft,
     RequestInvalid,
     choose_model,
+    stored_request,
 )
 from bot.jobs.service import VideoService
 from bot.providers.base import Mode, ModelSpec
@@ -329,7 +330,7 @@ class VeoCog(commands.Cog):
             for job in jobs
             if not typed
             or str(job.id).startswith(number)
-            or (not by_number_only and typed in str(job.request.get("prompt", "")).lower())
+            or (not by_number_only and typed in stored_request(job).prompt.lower())
         ]
 
     def _chosen_spec(self, interaction: discord.Interaction[VeoBot]) -> ModelSpec | None:

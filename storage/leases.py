@@ -45,7 +45,7 @@ SQL_REFUND = (
 _MUTABLE = frozenset(
     {
         "status", "task_id", "progress", "stage", "attempts", "next_poll_at", "deadline_at",
-        "error_code", "error_message", "result_path", "result_url", "result_url_expires_at",
+        "error_code", "error_params", "result_path", "result_url", "result_url_expires_at",
         "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
         "delivered_message_id", "submitted_at", "completed_at", "finished_at",
         "interaction_token", "interaction_expires_at", "cancel_requested_at", "callback_token",

@@ -161,4 +161,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_by_guild ON audit_log (guild_id, id);
     """,
+    # 6: a failure is kept as its code and the parameters its sentence quotes (JSON text,
+    # NULL for none); the sentence is made when it is shown. `error_message` is no longer
+    # written: rows that ended before this keep theirs, and it is shown as it is.
+    """
+    ALTER TABLE jobs ADD COLUMN error_params TEXT;
+    """,
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +67,7 @@ class Job:
     user_id: int
     guild_id: int | None
     channel_id: int
+    # The accepted request; read back typed by `bot.jobs.requests.stored_request`.
     request_json: str
     provider: str
     model: str
@@ -81,6 +81,7 @@ class Job:
     lease_owner: str | None
     lease_until: float | None
     error_code: str | None
+    # Written only before migration 6; such rows show it as their failure's sentence.
     error_message: str | None
     result_path: str | None
     result_url: str | None
@@ -110,6 +111,8 @@ class Job:
     sent_at: float | None = None
     billing: Billing = Billing.PENDING
     cancel_reason: CancelReason | None = None
+    # The failure's parameters as JSON text (bot.providers.codes.Failure), None for none.
+    error_params: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -120,11 +123,6 @@ class Job:
         if data.get("cancel_reason") is not None:
             data["cancel_reason"] = CancelReason(data["cancel_reason"])
         return cls(**data)
-
-    @property
-    def request(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.request_json)
-        return value
 
     @property
     def is_active(self) -> bool:

@@ -19,7 +19,7 @@ from bot.chat import messages
 from bot.chat.askers import asker_of
 from bot.chat.submission import submit_request
 from bot.jobs.access import Action
-from bot.jobs.requests import RequestInvalid
+from bot.jobs.requests import RequestInvalid, stored_request
 from storage import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
         self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
             label="New prompt (the other settings stay)",
             style=discord.TextStyle.paragraph,
-            default=str(job.request.get("prompt", ""))[:4000],
+            default=stored_request(job).prompt[:4000],
             max_length=4000,
         )
         self.add_item(self.prompt)

@@ -7,8 +7,9 @@ from typing import assert_never
 import discord
 from discord.utils import escape_markdown
 
+from bot.chat.failures import job_failure_text
 from bot.jobs.days import duration_text
-from bot.jobs.requests import MODE_LABELS
+from bot.jobs.requests import MODE_LABELS, stored_request
 from bot.providers.base import Mode, ModelSpec
 from bot.providers.codes import ErrorCode
 from bot.providers.registry import ProviderRegistry
@@ -23,7 +24,7 @@ def prompt_of(job: Job) -> str:
     an empty quote that looks like a bug)."""
     if job.purged_at is not None:
         return PROMPT_DELETED
-    return str(job.request.get("prompt", ""))
+    return stored_request(job).prompt
 
 
 def preview(prompt: str, limit: int = PROMPT_PREVIEW) -> str:
@@ -32,16 +33,16 @@ def preview(prompt: str, limit: int = PROMPT_PREVIEW) -> str:
 
 
 def describe_settings(job: Job, label: str) -> str:
-    req = job.request
+    req = stored_request(job)
     parts = [f"**{label}**", job.provider]
-    if req.get("duration"):
-        parts.append(f"{req['duration']} s")
-    if req.get("resolution"):
-        parts.append(str(req["resolution"]))
-    if req.get("aspect_ratio"):
-        parts.append(str(req["aspect_ratio"]))
-    if req.get("seed") is not None:
-        parts.append(f"seed {req['seed']}")
+    if req.duration:
+        parts.append(f"{req.duration} s")
+    if req.resolution:
+        parts.append(req.resolution)
+    if req.aspect_ratio:
+        parts.append(req.aspect_ratio)
+    if req.seed is not None:
+        parts.append(f"seed {req.seed}")
     return " · ".join(parts)
 
 
@@ -69,7 +70,7 @@ def status_line(job: Job, now: float, typical: float | None = None) -> str:
         took = duration_text((job.finished_at or now) - job.created_at)
         return f"✅ Delivered in {took}"
     if status is JobStatus.FAILED:
-        return f"❌ Failed: {job.error_message or 'unknown error'}"
+        return f"❌ Failed: {job_failure_text(job)}"
     if status is JobStatus.CANCELLED:
         return "🚫 Cancelled"
     assert_never(status)
@@ -117,10 +118,10 @@ def result_embed(
 ) -> discord.Embed:
     """The card under a finished video: what was asked, how, and what is left today.
     Options the member left empty show the model's defaults."""
-    req = job.request
-    duration = req.get("duration") or (spec.default_duration if spec else None)
-    resolution = req.get("resolution") or (spec.resolutions[0] if spec else None)
-    aspect = req.get("aspect_ratio") or (spec.aspect_ratios[0] if spec else None)
+    req = stored_request(job)
+    duration = req.duration or (spec.default_duration if spec else None)
+    resolution = req.resolution or (spec.resolutions[0] if spec else None)
+    aspect = req.aspect_ratio or (spec.aspect_ratios[0] if spec else None)
     embed = discord.Embed(
         title=f"Job #{job.id}",
         description=preview(prompt_of(job), 1000),
@@ -131,9 +132,7 @@ def result_embed(
     embed.add_field(name="Length", value=f"{duration} s" if duration else "—")
     embed.add_field(name="Resolution", value=str(resolution or "—"))
     embed.add_field(name="Aspect", value=str(aspect or "—"))
-    embed.add_field(
-        name="Seed", value=str(req["seed"]) if req.get("seed") is not None else "random"
-    )
+    embed.add_field(name="Seed", value=str(req.seed) if req.seed is not None else "random")
     embed.add_field(name="Took", value=duration_text(now - job.created_at))
     if quota is not None:
         remaining, limit = quota
@@ -236,14 +235,11 @@ def quota_job_line(job: Job, now: float, typical: float | None, position: int) -
 
 
 def _image_settings(job: Job) -> str | None:
-    req = job.request
-    count = int(req.get("image_count") or 0)
+    req = stored_request(job)
+    count = req.image_count
     if not count:
         return None
-    try:
-        mode = MODE_LABELS[Mode(str(req.get("mode")))]
-    except ValueError:
-        mode = str(req.get("mode"))
+    mode = MODE_LABELS[req.mode]
     return f"Images: {mode} ({count} image{'s' if count != 1 else ''})"
 
 
@@ -263,9 +259,9 @@ def job_details(
     images = _image_settings(job)
     if images:
         lines.append(images)
-    negative = job.request.get("negative_prompt")
+    negative = stored_request(job).negative_prompt
     if negative:
-        lines.append(f"Avoid: {_plain(one_line(str(negative), 200))}")
+        lines.append(f"Avoid: {_plain(one_line(negative, 200))}")
     status = status_line(job, now, typical)
     if job.status is JobStatus.QUEUED:
         note = queue_note(position, typical)
@@ -366,7 +362,7 @@ def typical_seconds(providers: ProviderRegistry, job: Job) -> float | None:
     spec = providers.model(job.provider, job.model)
     if spec is None:
         return None
-    return spec.timing_for(job.request.get("resolution")).initial_wait * 2
+    return spec.timing_for(stored_request(job).resolution).initial_wait * 2
 
 
 def image_mode_fields(providers: ProviderRegistry) -> list[tuple[str, str]]:

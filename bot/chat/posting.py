@@ -23,7 +23,7 @@ from bot.chat.components import result_custom_id, result_view
 from bot.jobs.publishing import DeliveryFailed
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, say
 from bot.providers.registry import ProviderRegistry
 from storage import Job
 
@@ -33,22 +33,10 @@ HISTORY_SCAN = 500  # messages read after a restart mid-delivery
 # Discord's default upload limit: what to aim for when it refused a file we thought fitted.
 DISCORD_DEFAULT_LIMIT = 10 * 1024 * 1024
 
-MSG_TOO_LARGE = (
-    "The video is larger than this channel's upload limit ({limit}), and the video service "
-    "gives no link to it. Your quota was refunded."
-)
 MSG_REENCODED = (
     "The original is larger than this channel's upload limit{limit}, so this is a smaller copy."
 )
 MSG_FULL_QUALITY = "Full quality{expiry}: <{link}>"
-MSG_NO_CHANNEL = (
-    "The channel of this job is gone, so the video could not be posted. Your quota was refunded."
-)
-MSG_FORBIDDEN = "I am not allowed to post in this channel (I need Send Messages and Attach Files). Your quota was refunded."
-MSG_TOKEN_EXPIRED = (
-    "I could not post in the channel, and the command's reply expired before the video was "
-    "ready. Your quota was refunded; ask an admin to let me post here."
-)
 
 
 def _mb(n: int) -> str:
@@ -166,7 +154,7 @@ class VideoPoster:
                 except discord.HTTPException as exc:
                     raise self._translate(exc) from exc
         raise DeliveryFailed(
-            MSG_TOO_LARGE.format(limit=_mb(job.filesize_limit)), code=ErrorCode.TOO_LARGE
+            say("channel_too_small", limit=_mb(job.filesize_limit)), code=ErrorCode.TOO_LARGE
         )
 
     async def _post_reencoded(self, job: Job, path: Path, limit: int) -> int | None:
@@ -218,7 +206,7 @@ class VideoPoster:
             if job.delivery_mode == "followup":
                 webhook = self.where.webhook(job)
                 if webhook is None:
-                    raise DeliveryFailed(MSG_TOKEN_EXPIRED, code=ErrorCode.TOKEN_EXPIRED)
+                    raise DeliveryFailed(say("token_expired"), code=ErrorCode.TOKEN_EXPIRED)
                 sent = await webhook.send(
                     content, wait=True, allowed_mentions=mentions, files=files, embed=embed
                 )
@@ -234,7 +222,7 @@ class VideoPoster:
             return message.id
         except aiohttp.ClientError as exc:
             raise DeliveryFailed(
-                "Discord could not be reached.", code=ErrorCode.NETWORK, retryable=True
+                say("discord_unreachable"), code=ErrorCode.NETWORK, retryable=True
             ) from exc
         finally:
             for f in files:
@@ -252,14 +240,12 @@ class VideoPoster:
 
     def _translate(self, exc: discord.HTTPException) -> DeliveryFailed:
         if isinstance(exc, discord.Forbidden):
-            return DeliveryFailed(MSG_FORBIDDEN, code=ErrorCode.MISSING_PERMISSIONS)
+            return DeliveryFailed(say("missing_permissions"), code=ErrorCode.MISSING_PERMISSIONS)
         if isinstance(exc, discord.NotFound):
-            return DeliveryFailed(MSG_NO_CHANNEL, code=ErrorCode.CHANNEL_GONE)
+            return DeliveryFailed(say("channel_gone"), code=ErrorCode.CHANNEL_GONE)
         if _too_large(exc):
-            return DeliveryFailed("too large", code=ErrorCode.TOO_LARGE)
-        return DeliveryFailed(
-            "Discord had a problem.", code=f"discord_{exc.status}", retryable=True
-        )
+            return DeliveryFailed(say("discord_too_large"), code=ErrorCode.TOO_LARGE)
+        return DeliveryFailed(say("discord_trouble"), code=f"discord_{exc.status}", retryable=True)
 
     async def _find_delivery(self, job: Job) -> int | None:
         """After a restart mid-delivery: did the post already happen?
@@ -285,7 +271,7 @@ class VideoPoster:
                 if (me is None or message.author.id == me) and _carries(message, mark):
                     return message.id
         except discord.NotFound as exc:
-            raise DeliveryFailed(MSG_NO_CHANNEL, code=ErrorCode.CHANNEL_GONE) from exc
+            raise DeliveryFailed(say("channel_gone"), code=ErrorCode.CHANNEL_GONE) from exc
         except discord.HTTPException as exc:
             log.info("job %d: could not read channel history (%s); posting", job.id, exc)
         return None

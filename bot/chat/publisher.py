@@ -11,16 +11,18 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 import discord
 
 from bot.chat import messages
 from bot.chat.components import job_view
+from bot.chat.failures import alert_text, job_failure_text
 from bot.chat.posting import VideoPoster, Where
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
+from bot.providers.codes import Param
 from bot.providers.registry import ProviderRegistry
 from storage import TERMINAL, Job, JobStatus
 
@@ -229,7 +231,7 @@ class DiscordPublisher:
 
     async def _tell_failure(self, job: Job) -> None:
         """A failure pings the member once, so they are not left waiting."""
-        text = f"<@{job.user_id}> job #{job.id} failed: {job.error_message}"
+        text = f"<@{job.user_id}> job #{job.id} failed: {job_failure_text(job)}"
         mentions = discord.AllowedMentions(
             users=[discord.Object(job.user_id)], everyone=False, roles=False
         )
@@ -255,11 +257,14 @@ class DiscordPublisher:
         except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.info("job %d: could not tell the member about the failure: %s", job.id, exc)
 
-    async def operator_alert(self, job: Job, text: str, *, kind: str = "account") -> bool:
+    async def operator_alert(
+        self, job: Job, params: Mapping[str, Param], *, kind: str = "account"
+    ) -> bool:
         """Post to the server's alert channel, at most once an hour per server, vendor and
         kind of trouble, so a dead key or a long outage does not flood it."""
         if job.guild_id is None or self.alert_channel is None:
             return False
+        text = alert_text(kind, params)
         key = (job.guild_id, job.provider, kind)
         now = self.clock()
         before = self._alerted.get(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot.jobs.crew import Crew
-from bot.jobs.endings import MSG_TOO_LARGE_NO_LINK, Endings
+from bot.jobs.endings import Endings, Step
 from bot.jobs.health import VendorAlerts
 from bot.jobs.publishing import DeliveryFailed
 from bot.jobs.retry import FETCH_RETRY_DELAY, MAX_DELIVERY_ATTEMPTS, MAX_FETCH_ATTEMPTS, backoff
@@ -23,7 +23,7 @@ from bot.providers.base import (
     TaskState,
     TaskStatus,
 )
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Failure
 from storage import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,11 @@ class Delivery:
                     exc.detail or exc.code,
                     job.provider,
                 )
-                message = (
-                    MSG_TOO_LARGE_NO_LINK
-                    if isinstance(exc, ResultTooLarge)
-                    else exc.member_message + " Your quota was refunded."
-                )
-                await self.endings.fail(job, exc.code, message)
+                if isinstance(exc, ResultTooLarge):
+                    failure = Failure(exc.code, {"step": Step.DOWNLOAD})
+                else:
+                    failure = exc.say.failure(exc.code, step=Step.DOWNLOAD)
+                await self.endings.fail(job, failure)
                 return
             job = await crew.store.update(
                 job,
@@ -84,9 +83,7 @@ class Delivery:
             attempts = job.attempts + 1
             if not exc.retryable or attempts >= MAX_FETCH_ATTEMPTS:
                 log.warning("job %d: download failed: %s", job.id, exc.detail or exc)
-                await self.endings.fail(
-                    job, exc.code, exc.member_message + " Your quota was refunded."
-                )
+                await self.endings.fail(job, exc.say.failure(exc.code, step=Step.DOWNLOAD))
                 return
             if isinstance(exc, ResultNotReady):
                 # A fixed short wait (apiyi: ~4 s), never longer than two poll intervals
@@ -145,6 +142,6 @@ class Delivery:
                     job.id,
                     job.provider,
                 )
-            await self.endings.fail(job, exc.code, exc.member_message)
+            await self.endings.fail(job, exc.say.failure(exc.code))
             return
         await self.endings.delivered(job, message_id)

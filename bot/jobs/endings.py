@@ -2,51 +2,33 @@
 settles the member's quota and records what the vendor probably billed; then the file is
 removed and the member shown the end.
 
-The sentences a member reads when a job fails for a reason of the core's own are here.
+A failure is kept as its code and parameters (`Failure`), never as a sentence: the chat
+side words it when it is shown (`bot.chat.failures`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import os
 
 from bot.jobs.crew import Crew
 from bot.jobs.positions import Progress
 from bot.logs import set_job_context
+from bot.providers.codes import Failure
 from storage import Billing, CancelReason, Job, JobStatus
 
 log = logging.getLogger(__name__)
 
-MSG_UNCERTAIN = (
-    "The video service did not confirm that it accepted the job, so I stopped it rather "
-    "than risk making (and charging) it twice. Your quota was refunded; please try again."
-)
-MSG_INTERRUPTED = (
-    "The bot restarted while sending this job, and cannot tell whether the video service "
-    "received it. It was stopped and your quota was refunded; please try again."
-)
-MSG_DEADLINE = (
-    "The video service did not finish in time, so I stopped waiting. "
-    "Your quota was refunded; please try again later."
-)
-MSG_INTERNAL = "Something went wrong inside the bot. Your quota was refunded; please try again."
-MSG_FAILED = "The video service could not make this video. Your quota was refunded."
-MSG_TASK_LOST = (
-    "The video service accepted this job, but the bot could not record it, so it cannot "
-    "follow it to the end. Your quota was refunded; please try again."
-)
-MSG_VENDOR_GONE = (
-    "The video service has not been answering for a while, so this job was stopped before "
-    "it was sent. Your quota was refunded; please try again later."
-)
-MSG_PROVIDER_DISABLED = (
-    "This job's video service is no longer enabled here. Your quota was refunded."
-)
-MSG_TOO_LARGE_NO_LINK = (
-    "The video is larger than this bot may download, and the video service gives no link "
-    "to it. Your quota was refunded."
-)
+
+class Step(enum.StrEnum):
+    """Where in the job a failure happened: a failure's `step` parameter, set only where
+    the same code is told differently there."""
+
+    STORE_TASK_ID = "store_task_id"  # the vendor took the job; storing its task id failed
+    POLL = "poll"  # following a task the vendor has
+    DOWNLOAD = "download"  # fetching the finished video
 
 
 class Endings:
@@ -54,9 +36,7 @@ class Endings:
         self.crew = crew
         self.progress = progress
 
-    async def fail(
-        self, job: Job, code: str, message: str, *, billing: Billing | None = None
-    ) -> None:
+    async def fail(self, job: Job, failure: Failure, *, billing: Billing | None = None) -> None:
         """End the job failed and refund the member; `billing` (default: what the job's
         record says) is what the operator's spend caps keep counting."""
         crew = self.crew
@@ -66,8 +46,8 @@ class Endings:
             JobStatus.FAILED,
             refund=True,
             billing=billing,
-            error_code=code,
-            error_message=message,
+            error_code=failure.code,
+            error_params=failure.params_json(),
         )
         set_job_context(job.id, job.provider, job.status.value)
         crew.metrics.jobs_finished.labels(job.provider, job.status.value).inc()

@@ -68,14 +68,6 @@ class VendorHealth:
         return max(0.0, state.last_failure_at + self.cooldown - self._clock())
 
 
-MSG_VENDOR_DOWN = (
-    "⚠️ **{provider}** seems to be down: {count} requests in a row failed (last: {last}). "
-    "Jobs are waiting and will continue when it recovers; nothing is charged for jobs that fail."
-)
-MSG_VENDOR_BACK = (
-    "✅ **{provider}** is back: a request succeeded after {count} failed in a row. "
-    "Waiting jobs continue."
-)
 # Retryable errors that neither count towards nor end an outage: a 429 means we asked too
 # often, and apiyi's early 400 on /content is its documented normal.
 NOT_AN_OUTAGE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.NOT_READY})
@@ -84,7 +76,8 @@ NOT_AN_OUTAGE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.NOT_READY})
 class VendorAlerts:
     """Every vendor call's outcome, counted into `VendorHealth`, and the admins told
     (through the publisher port, at most hourly per server) when a vendor seems down,
-    when it is back, and when it refuses the bot's account."""
+    when it is back, and when it refuses the bot's account: as a kind of trouble and its
+    figures, which the chat side words (`bot.chat.failures`)."""
 
     def __init__(
         self, health: VendorHealth, publisher: Publisher, metrics: Metrics, *, streak: int
@@ -117,11 +110,11 @@ class VendorAlerts:
                 count,
                 exc.detail or exc.code,
             )
-        # The member-safe sentence only: a detail may quote a URL or the vendor's body.
-        last = exc.member_message.strip().rstrip(".")[:300]
-        text = MSG_VENDOR_DOWN.format(provider=job.provider, count=count, last=last)
+        # The last failure as what the member was told, never its detail (a detail may
+        # quote a URL or the vendor's body).
+        params = {**exc.say.failure(exc.code).params, "provider": job.provider, "count": count}
         try:
-            posted = await self.publisher.operator_alert(job, text, kind="down")
+            posted = await self.publisher.operator_alert(job, params, kind="down")
         except Exception:
             log.exception("job %d: could not alert the admins", job.id)
             return
@@ -135,20 +128,17 @@ class VendorAlerts:
         if count >= self.streak:
             log.warning("%s is back after %d failed requests in a row", job.provider, count)
         for other in told.values():
-            text = MSG_VENDOR_BACK.format(provider=job.provider, count=count)
             try:
-                await self.publisher.operator_alert(other, text, kind="recovered")
+                await self.publisher.operator_alert(
+                    other, {"provider": job.provider, "count": count}, kind="recovered"
+                )
             except Exception:
                 log.exception("job %d: could not tell the admins %s is back", job.id, job.provider)
 
     async def account(self, job: Job, exc: ProviderAuthError) -> None:
         """The vendor refused the bot's key or account: only the operator can fix that."""
-        text = (
-            f"⚠️ **{job.provider}** refused this bot's account ({exc.code}): "
-            f"{exc.member_message} Job #{job.id} was refunded. The operator should check "
-            f"the {job.provider.upper()}_API_KEY and the account's credit."
-        )
+        params = {**exc.say.failure(exc.code).params, "provider": job.provider, "job": job.id}
         try:
-            await self.publisher.operator_alert(job, text)
+            await self.publisher.operator_alert(job, params | {"code": exc.code}, kind="account")
         except Exception:
             log.exception("job %d: could not alert the admins", job.id)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.jobs.crew import Crew, PublicAddress
 from bot.jobs.delivery import Delivery
-from bot.jobs.endings import MSG_INTERNAL, Endings
+from bot.jobs.endings import Endings
 from bot.jobs.health import VendorAlerts, VendorHealth
 from bot.jobs.pacing import Pacer
 from bot.jobs.positions import Progress
@@ -27,7 +27,7 @@ from bot.jobs.publishing import Publisher
 from bot.jobs.retry import MAX_UNEXPECTED_ERRORS, UNTOLD_GRACE, Schedules, backoff
 from bot.jobs.steps import Steps
 from bot.metrics import Metrics
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Failure
 from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus, JobStore
 from storage.jobs import LeaseLost
@@ -250,7 +250,7 @@ class JobManager:
                 return
             attempts = current.attempts + 1
             if attempts >= MAX_UNEXPECTED_ERRORS or current.status is JobStatus.SUBMITTING:
-                await self.endings.fail(current, ErrorCode.INTERNAL_ERROR, MSG_INTERNAL)
+                await self.endings.fail(current, Failure(ErrorCode.INTERNAL_ERROR))
             else:
                 await self.store.release(
                     current,

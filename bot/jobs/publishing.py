@@ -6,8 +6,10 @@ can stand in their own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
+from bot.providers.codes import Param, Say
 from storage import Job
 
 
@@ -15,12 +17,12 @@ class DeliveryFailed(Exception):
     """The video could not be posted.
 
     `retryable`: a later attempt may work (Discord 5xx, a network blip).
-    Otherwise the job fails with `member_message` and the member is refunded.
+    Otherwise the job fails with `code` and the member, refunded, is told `say`.
     """
 
-    def __init__(self, member_message: str, *, code: str, retryable: bool = False) -> None:
-        super().__init__(member_message)
-        self.member_message = member_message
+    def __init__(self, say: Say, *, code: str, retryable: bool = False) -> None:
+        super().__init__(code)
+        self.say = say
         self.code = code
         self.retryable = retryable
 
@@ -33,10 +35,13 @@ class Publisher(Protocol):
         """
         ...
 
-    async def operator_alert(self, job: Job, text: str, *, kind: str = "account") -> bool:
+    async def operator_alert(
+        self, job: Job, params: Mapping[str, Param], *, kind: str = "account"
+    ) -> bool:
         """Tell the server's admins about trouble members cannot fix (a refused key, no
-        credits, a vendor that is down); True if it was posted. `kind` names the trouble,
-        so each kind is rate-limited on its own. Best effort: must not raise."""
+        credits, a vendor that is down); True if it was posted. `kind` names the trouble
+        ("account", "down", "recovered"): the chat side words it from `params`, and each
+        kind is rate-limited on its own. Best effort: must not raise."""
         ...
 
     async def deliver(self, job: Job, *, resumed: bool) -> int:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from bot.media.images import (
     EXTENSION,
@@ -21,6 +22,9 @@ from bot.media.images import (
 )
 from bot.providers.base import InputImage, Mode, ModelSpec, SubmitRequest
 from bot.providers.registry import ProviderRegistry
+from storage import Job
+
+MAX_SEED = 2**32 - 1
 
 MODE_LABELS = {
     Mode.TEXT: "text only",
@@ -35,21 +39,47 @@ class RequestInvalid(Exception):
 
 
 class GenerationRequest(BaseModel):
-    """The validated request, as stored with the job (images are stored beside it)."""
+    """The validated request, as stored with the job (images are stored beside it) and
+    read back by `stored_request`. Its field names are the stored JSON's keys: renaming
+    one would leave the rows of existing databases unreadable."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     provider: str
     model: str
-    prompt: str = Field(min_length=1)
+    prompt: str
     mode: Mode = Mode.TEXT
     aspect_ratio: str | None = None
     duration: int | None = None
     resolution: str | None = None
     negative_prompt: str | None = None
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     enhance_prompt: bool | None = None
     image_count: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _row_columns(cls, data: Any, info: ValidationInfo) -> Any:
+        """Read back from a job row, the row's provider and model (and, once purged, no
+        words) stand in for keys its JSON lacks: the retention sweep keeps a request it
+        could not read as `{}`."""
+        row = info.context
+        if isinstance(row, Job) and isinstance(data, dict):
+            known: dict[str, Any] = {"provider": row.provider, "model": row.model}
+            if row.purged_at is not None:
+                known["prompt"] = ""
+            return {**known, **data}
+        return data
+
+    @field_validator("prompt")
+    @classmethod
+    def _has_words(cls, prompt: str, info: ValidationInfo) -> str:
+        """Never empty, but in a job the retention sweep purged: it deletes the words and
+        keeps the settings, which history and the status still show."""
+        row = info.context
+        if not prompt and not (isinstance(row, Job) and row.purged_at is not None):
+            raise ValueError("a request needs a prompt")
+        return prompt
 
     def to_submit(self, images: list[InputImage]) -> SubmitRequest:
         return SubmitRequest(
@@ -64,6 +94,12 @@ class GenerationRequest(BaseModel):
             seed=self.seed,
             enhance_prompt=self.enhance_prompt,
         )
+
+
+def stored_request(job: Job) -> GenerationRequest:
+    """The request a job was accepted with, read from its row: the one way anything
+    past `accept` reads it (the steps, the words members see, Retry and Remix)."""
+    return GenerationRequest.model_validate_json(job.request_json, context=job)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +173,7 @@ def resolve_mode(draft: Draft, spec: ModelSpec) -> Mode:
         mode = Mode.REFERENCE
     else:
         mode = Mode.FIRST_FRAME
-    if mode not in spec.modes:
-        can = _listing([MODE_LABELS[m] for m in Mode if m in spec.modes])
-        raise RequestInvalid(f"**{spec.label}** cannot use {MODE_LABELS[mode]}; it can do: {can}.")
+    _offers(spec, mode)
     if mode is Mode.TEXT and slots:
         raise RequestInvalid("You chose text only but attached images: remove them or pick a mode.")
     if mode is Mode.FIRST_FRAME and (draft.has_last_frame or draft.extra_images or not slots):
@@ -155,11 +189,21 @@ def resolve_mode(draft: Draft, spec: ModelSpec) -> Mode:
             )
         if slots == 0:
             raise RequestInvalid("Reference mode needs at least one image.")
-        if slots > spec.max_reference_images:
-            raise RequestInvalid(
-                f"**{spec.label}** takes at most {spec.max_reference_images} reference image(s)."
-            )
+        _takes_references(spec, slots)
     return mode
+
+
+def _offers(spec: ModelSpec, mode: Mode) -> None:
+    if mode not in spec.modes:
+        can = _listing([MODE_LABELS[m] for m in Mode if m in spec.modes])
+        raise RequestInvalid(f"**{spec.label}** cannot use {MODE_LABELS[mode]}; it can do: {can}.")
+
+
+def _takes_references(spec: ModelSpec, count: int) -> None:
+    if count > spec.max_reference_images:
+        raise RequestInvalid(
+            f"**{spec.label}** takes at most {spec.max_reference_images} reference image(s)."
+        )
 
 
 def _provider_of(model: str | None, registry: ProviderRegistry) -> str | None:
@@ -191,66 +235,45 @@ def choose_model(
     return provider, model or registry.default_model(provider)
 
 
-def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> GenerationRequest:
-    """Check a draft against the chosen model's capabilities."""
-    provider, model = choose_model(draft.provider, draft.model, registry)
+def prompt_limit(spec: ModelSpec, max_prompt: int) -> int:
+    """How long a prompt (or negative prompt) may be for `spec`: the operator's
+    VEO_MAX_PROMPT, or the model's own limit where that is lower. Every limit a member
+    meets (validation, the Animate form) comes from here."""
+    return min(max_prompt, spec.max_prompt or max_prompt)
+
+
+def model_spec(registry: ProviderRegistry, provider: str, model: str) -> ModelSpec:
     spec = registry.model(provider, model)
     if spec is None:
         names = _listing(list(registry.get(provider).models))
         raise RequestInvalid(f"`{model}` is not a model of {provider}. Pick one of: {names}.")
+    return spec
 
-    prompt = clean_text(draft.prompt)
+
+def prompt_words(text: str) -> str:
+    """The prompt as the vendor will get it, refused when nothing visible is left."""
+    prompt = clean_text(text)
     if is_blank(prompt):
         raise RequestInvalid("The prompt is empty: describe the video you want.")
-    limit = min(max_prompt, spec.max_prompt or max_prompt)
-    if len(prompt) > limit:
-        raise RequestInvalid(
-            f"The prompt is {len(prompt):,} characters long; the limit is {limit:,}. Please shorten it."
-        )
+    return prompt
+
+
+def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> GenerationRequest:
+    """Check a draft against the chosen model's capabilities: each check runs here once,
+    in the order a member meets the refusals; what depends on the model is shared with
+    `fit`, which is all a request moved to another model needs."""
+    provider, model = choose_model(draft.provider, draft.model, registry)
+    spec = model_spec(registry, provider, model)
+    prompt = prompt_words(draft.prompt)
     negative = clean_text(draft.negative_prompt) if draft.negative_prompt else None
     if negative is not None and is_blank(negative):
         negative = None  # optional, so nothing visible simply means none
-    if negative and not spec.negative_prompt:
-        raise RequestInvalid(f"**{spec.label}** does not take a negative prompt.")
-    if negative and len(negative) > limit:
-        raise RequestInvalid(f"The negative prompt is over {limit:,} characters.")
-    if draft.seed is not None and not spec.seed:
-        raise RequestInvalid(f"**{spec.label}** does not take a seed.")
-    if draft.seed is not None and not 0 <= draft.seed <= 2**32 - 1:
-        raise RequestInvalid("The seed must be a whole number from 0 to 4294967295.")
-
-    if draft.aspect_ratio is not None and draft.aspect_ratio not in spec.aspect_ratios:
-        raise RequestInvalid(
-            f"**{spec.label}** makes {_listing(spec.aspect_ratios)} videos, not {draft.aspect_ratio}."
-        )
-    if draft.resolution is not None and draft.resolution not in spec.resolutions:
-        raise RequestInvalid(
-            f"**{spec.label}** renders at {_listing(spec.resolutions)}, not {draft.resolution}."
-        )
-    allowed = spec.durations_for(draft.resolution)
-    if draft.duration is not None and draft.duration not in allowed:
-        seconds = _listing([f"{d} s" for d in allowed])
-        where = (
-            f" at {draft.resolution}" if draft.resolution in spec.durations_by_resolution else ""
-        )
-        raise RequestInvalid(
-            f"**{spec.label}** makes {seconds} videos{where}, not {draft.duration} s."
-        )
-    if (
-        draft.duration is None
-        and draft.resolution is not None
-        and spec.default_duration not in allowed
-    ):
-        raise RequestInvalid(f"At {draft.resolution}, choose a length of {allowed[0]} s.")
-
-    if draft.enhance_prompt and not spec.enhance_prompt:
-        raise RequestInvalid(f"**{spec.label}** cannot enhance prompts.")
+    _fits_words(spec, prompt_limit(spec, max_prompt), prompt, negative, draft.seed)
+    if draft.seed is not None and not 0 <= draft.seed <= MAX_SEED:
+        raise RequestInvalid(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+    _fits_shape(spec, draft.aspect_ratio, draft.resolution, draft.duration, draft.enhance_prompt)
     mode = resolve_mode(draft, spec)
-    mode_ratios = spec.aspect_ratios_by_mode.get(mode)
-    if mode_ratios and draft.aspect_ratio is not None and draft.aspect_ratio not in mode_ratios:
-        raise RequestInvalid(
-            f"With {MODE_LABELS[mode]}, **{spec.label}** makes only {_listing(mode_ratios)} videos."
-        )
+    _fits_mode_ratio(spec, mode, draft.aspect_ratio)
     return GenerationRequest(
         provider=provider,
         model=model,
@@ -264,6 +287,71 @@ def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> Ge
         enhance_prompt=draft.enhance_prompt,
         image_count=int(draft.has_image) + int(draft.has_last_frame) + draft.extra_images,
     )
+
+
+def fit(request: GenerationRequest, spec: ModelSpec, *, max_prompt: int) -> None:
+    """The checks that depend on the model alone (prompt limit, options, modes), for a
+    validated request put on another model (`request.model_copy`, when its vendor is
+    down) or asked again on a model that may have changed since (Retry, Remix). What
+    does not depend on the model (a blank prompt, the slots of the images) held already."""
+    limit = prompt_limit(spec, max_prompt)
+    _fits_words(spec, limit, request.prompt, request.negative_prompt, request.seed)
+    _fits_shape(
+        spec, request.aspect_ratio, request.resolution, request.duration, request.enhance_prompt
+    )
+    _offers(spec, request.mode)
+    if request.mode is Mode.REFERENCE:
+        _takes_references(spec, request.image_count)
+    _fits_mode_ratio(spec, request.mode, request.aspect_ratio)
+
+
+def _fits_words(
+    spec: ModelSpec, limit: int, prompt: str, negative: str | None, seed: int | None
+) -> None:
+    if len(prompt) > limit:
+        raise RequestInvalid(
+            f"The prompt is {len(prompt):,} characters long; the limit is {limit:,}. Please shorten it."
+        )
+    if negative and not spec.negative_prompt:
+        raise RequestInvalid(f"**{spec.label}** does not take a negative prompt.")
+    if negative and len(negative) > limit:
+        raise RequestInvalid(f"The negative prompt is over {limit:,} characters.")
+    if seed is not None and not spec.seed:
+        raise RequestInvalid(f"**{spec.label}** does not take a seed.")
+
+
+def _fits_shape(
+    spec: ModelSpec,
+    aspect_ratio: str | None,
+    resolution: str | None,
+    duration: int | None,
+    enhance_prompt: bool | None,
+) -> None:
+    if aspect_ratio is not None and aspect_ratio not in spec.aspect_ratios:
+        raise RequestInvalid(
+            f"**{spec.label}** makes {_listing(spec.aspect_ratios)} videos, not {aspect_ratio}."
+        )
+    if resolution is not None and resolution not in spec.resolutions:
+        raise RequestInvalid(
+            f"**{spec.label}** renders at {_listing(spec.resolutions)}, not {resolution}."
+        )
+    allowed = spec.durations_for(resolution)
+    if duration is not None and duration not in allowed:
+        seconds = _listing([f"{d} s" for d in allowed])
+        where = f" at {resolution}" if resolution in spec.durations_by_resolution else ""
+        raise RequestInvalid(f"**{spec.label}** makes {seconds} videos{where}, not {duration} s.")
+    if duration is None and resolution is not None and spec.default_duration not in allowed:
+        raise RequestInvalid(f"At {resolution}, choose a length of {allowed[0]} s.")
+    if enhance_prompt and not spec.enhance_prompt:
+        raise RequestInvalid(f"**{spec.label}** cannot enhance prompts.")
+
+
+def _fits_mode_ratio(spec: ModelSpec, mode: Mode, aspect_ratio: str | None) -> None:
+    mode_ratios = spec.aspect_ratios_by_mode.get(mode)
+    if mode_ratios and aspect_ratio is not None and aspect_ratio not in mode_ratios:
+        raise RequestInvalid(
+            f"With {MODE_LABELS[mode]}, **{spec.label}** makes only {_listing(mode_ratios)} videos."
+        )
 
 
 def _shown(filename: str) -> str:

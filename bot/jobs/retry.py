@@ -9,6 +9,7 @@ import dataclasses
 import random
 from collections.abc import Mapping
 
+from bot.jobs.requests import stored_request
 from bot.providers.base import Timing
 from bot.providers.registry import ProviderRegistry
 from storage import Job
@@ -60,6 +61,8 @@ class Schedules:
 
     def timing(self, job: Job) -> Timing:
         spec = self.providers.model(job.provider, job.model)
-        timing = FALLBACK_TIMING if spec is None else spec.timing_for(job.request.get("resolution"))
+        timing = (
+            FALLBACK_TIMING if spec is None else spec.timing_for(stored_request(job).resolution)
+        )
         override = self.overrides.get(job.provider)
         return dataclasses.replace(timing, **override) if override else timing

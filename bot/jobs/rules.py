@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 
 from bot.jobs.days import duration_text
 from bot.jobs.health import VendorHealth
-from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, check_image, validate
-from bot.providers.base import InputImage, Mode
+from bot.jobs.requests import GenerationRequest, RequestInvalid, check_image, fit
+from bot.providers.base import InputImage
 from bot.providers.registry import ProviderRegistry
 from storage import GuildSettings
 
@@ -39,31 +39,6 @@ def has_banned_word(words: Iterable[str], *texts: str | None) -> bool:
     return pattern is not None and any(t and pattern.search(t) for t in texts)
 
 
-def draft_of(
-    request: GenerationRequest,
-    *,
-    prompt: str | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-) -> Draft:
-    """A validated request back as a draft (for Retry, Remix and fallback routing)."""
-    return Draft(
-        prompt=request.prompt if prompt is None else prompt,
-        provider=provider or request.provider,
-        model=model or request.model,
-        mode=request.mode.value if request.image_count else None,
-        aspect_ratio=request.aspect_ratio,
-        duration=request.duration,
-        resolution=request.resolution,
-        negative_prompt=request.negative_prompt,
-        seed=request.seed,
-        enhance_prompt=request.enhance_prompt,
-        has_image=request.image_count >= 1,
-        has_last_frame=request.mode is Mode.FIRST_LAST,
-        extra_images=request.image_count - 1 if request.mode is Mode.REFERENCE else 0,
-    )
-
-
 def channel_list(ids: Iterable[int]) -> str:
     return ", ".join(f"<#{i}>" for i in ids)
 
@@ -84,6 +59,8 @@ def default_for(providers: ProviderRegistry, rules: GuildSettings) -> tuple[str,
 
 
 def check_content(rules: GuildSettings, request: GenerationRequest) -> None:
+    """The server's models and words, checked once, when the request is validated (a
+    routed request only goes where `rules.allows`)."""
     if not rules.allows(request.provider, request.model):
         choices = ", ".join(f"`{m}`" for m in rules.allowed_models)
         raise RequestInvalid(
@@ -94,12 +71,7 @@ def check_content(rules: GuildSettings, request: GenerationRequest) -> None:
         raise RequestInvalid(BANNED_WORD_REFUSAL)
 
 
-def check_rules(
-    rules: GuildSettings,
-    request: GenerationRequest,
-    channel_id: int,
-    parent_channel_id: int | None = None,
-) -> None:
+def check_channel(rules: GuildSettings, channel_id: int, parent_channel_id: int | None) -> None:
     allowed = rules.allowed_channels
     here = {channel_id, parent_channel_id}
     if allowed and not here & set(allowed):
@@ -107,7 +79,6 @@ def check_rules(
             "Videos can't be made in this channel on this server. "
             f"Please use {channel_list(allowed)}. Nothing was charged."
         )
-    check_content(rules, request)
 
 
 def is_exempt(rules: GuildSettings | None, role_ids: Iterable[int]) -> bool:
@@ -126,7 +97,8 @@ def route(
 ) -> GenerationRequest:
     """A request for a vendor that seems down goes to the first healthy vendor of
     VEO_PROVIDER_FALLBACK that can do it (and the server allows); else it is refused
-    before anything is charged."""
+    before anything is charged. The request keeps everything but its vendor and model,
+    so only what depends on the model is checked again (`fit`, and the images)."""
     if health is None or health.is_healthy(request.provider):
         return request
     for name in fallback:
@@ -137,9 +109,9 @@ def route(
         for spec in providers.get(name).models.values():
             if rules is not None and not rules.allows(name, spec.name):
                 continue
+            routed = request.model_copy(update={"provider": name, "model": spec.name})
             try:
-                draft = draft_of(request, provider=name, model=spec.name)
-                routed = validate(draft, providers, max_prompt=max_prompt)
+                fit(routed, spec, max_prompt=max_prompt)
                 for i, image in enumerate(images, start=1):
                     check_image(image.data, slot=f"image {i}", spec=spec, filename=image.filename)
             except RequestInvalid:

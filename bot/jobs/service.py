@@ -18,16 +18,18 @@ from bot.jobs.days import day_key, next_reset
 from bot.jobs.health import VendorHealth
 from bot.jobs.loop import JobManager
 from bot.jobs.quota import QuotaView, quota_refusal
-from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, validate
-from bot.jobs.rules import (
-    DMS_OFF,
-    check_content,
-    check_rules,
-    default_for,
-    draft_of,
-    is_exempt,
-    route,
+from bot.jobs.requests import (
+    Draft,
+    GenerationRequest,
+    RequestInvalid,
+    choose_model,
+    fit,
+    model_spec,
+    prompt_words,
+    stored_request,
+    validate,
 )
+from bot.jobs.rules import DMS_OFF, check_channel, check_content, default_for, is_exempt, route
 from bot.metrics import Metrics
 from bot.providers.base import InputImage, ModelSpec
 from bot.providers.registry import ProviderRegistry
@@ -93,12 +95,10 @@ class VideoService:
         self.audit = stores.audit
 
     async def validate(self, draft: Draft, guild_id: int | None = None) -> GenerationRequest:
-        """Check a draft; in a server, apply its default provider/model (when the member
-        named neither), and refuse banned words and models it does not allow early
-        (accept checks them again)."""
-        if guild_id is None and not self.settings.allow_dms:
-            raise RequestInvalid(DMS_OFF)
-        rules = await self.guilds.get(guild_id) if guild_id is not None else None
+        """Check a draft, once; in a server, apply its default provider/model (when the
+        member named neither) and refuse banned words and models it does not allow, before
+        any image is downloaded. `accept` takes what this (or `again`) returned as it is."""
+        rules = await self._rules(guild_id)
         if rules is not None and draft.provider is None and draft.model is None:
             provider, model = default_for(self.providers, rules)
             draft = dataclasses.replace(draft, provider=provider, model=model)
@@ -106,6 +106,14 @@ class VideoService:
         if rules is not None:
             check_content(rules, request)
         return request
+
+    async def _rules(self, guild_id: int | None) -> GuildSettings | None:
+        """The server's rules for a new request (None in DMs, refused unless allowed)."""
+        if guild_id is None:
+            if not self.settings.allow_dms:
+                raise RequestInvalid(DMS_OFF)
+            return None
+        return await self.guilds.get(guild_id)
 
     async def default_model(self, guild_id: int | None) -> tuple[str, str]:
         """The (provider, model) a member gets here when they name neither."""
@@ -125,16 +133,17 @@ class VideoService:
     async def accept(
         self, request: GenerationRequest, images: Sequence[InputImage], origin: Origin
     ) -> Job:
-        """Reserve quota and write the job; raises QuotaRefused with the member's words."""
+        """Reserve quota and write the job; raises QuotaRefused with the member's words.
+        `request` is one `validate` or `again` returned: its words, options and the
+        server's models are not checked again; the channel rule and the vendor's health
+        are checked here, as they depend on where and when it is sent."""
         if len(images) != request.image_count:
             raise RequestInvalid("Some of your images could not be read; please attach them again.")
-        if origin.guild_id is None and not self.settings.allow_dms:
-            raise RequestInvalid(DMS_OFF)
         limit = self.settings.daily_quota
         rules: GuildSettings | None = None
         if origin.guild_id is not None:
             rules = await self.guilds.get(origin.guild_id)
-            check_rules(rules, request, origin.channel_id, origin.parent_channel_id)
+            check_channel(rules, origin.channel_id, origin.parent_channel_id)
             limit = await self.daily_limit(origin.user_id, origin.guild_id)
         request = route(
             request,
@@ -235,8 +244,9 @@ class VideoService:
         self, job_id: int, asker: Asker, *, prompt: str | None = None
     ) -> tuple[GenerationRequest, list[InputImage]]:
         """The request and images of an earlier job, for Retry (same settings) and Remix
-        (a new prompt: the Remix action, so a Remix can never pass as a Retry). It is
-        validated again, as a new command would be."""
+        (a new prompt: the Remix action, so a Remix can never pass as a Retry). What may
+        have changed since is checked as a new command would check it: the server's rules,
+        the vendor and model still offered and what it takes, and a Remix's new words."""
         action = Action.RETRY if prompt is None else Action.REMIX
         job = await self.job_for(job_id, asker, action)
         if job.purged_at is not None:
@@ -244,12 +254,19 @@ class VideoService:
                 f"Job #{job_id} is too old: its prompt and images were deleted after "
                 f"{self.settings.retention_days:g} days."
             )
-        old = GenerationRequest.model_validate_json(job.request_json)
+        request = stored_request(job)
         stored = await self.store.images(job.id)
-        if len(stored) != old.image_count:
+        if len(stored) != request.image_count:
             raise RequestInvalid(f"The images of job #{job_id} are no longer kept.")
-        draft = draft_of(old, prompt=old.prompt if prompt is None else prompt)
-        request = await self.validate(draft, job.guild_id)
+        rules = await self._rules(job.guild_id)
+        spec = model_spec(
+            self.providers, *choose_model(request.provider, request.model, self.providers)
+        )
+        if prompt is not None:
+            request = request.model_copy(update={"prompt": prompt_words(prompt)})
+        fit(request, spec, max_prompt=self.settings.max_prompt)
+        if rules is not None:
+            check_content(rules, request)
         images = [InputImage(i.data, i.mime, i.filename, i.source_url) for i in stored]
         return request, images
 

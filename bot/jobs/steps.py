@@ -19,20 +19,10 @@ from typing import assert_never
 
 from bot.jobs.crew import Crew
 from bot.jobs.delivery import Delivery
-from bot.jobs.endings import (
-    MSG_DEADLINE,
-    MSG_FAILED,
-    MSG_INTERNAL,
-    MSG_INTERRUPTED,
-    MSG_PROVIDER_DISABLED,
-    MSG_TASK_LOST,
-    MSG_UNCERTAIN,
-    MSG_VENDOR_GONE,
-    Endings,
-)
+from bot.jobs.endings import Endings, Step
 from bot.jobs.health import VendorAlerts, VendorHealth
 from bot.jobs.positions import Progress
-from bot.jobs.requests import GenerationRequest
+from bot.jobs.requests import stored_request
 from bot.jobs.retry import (
     FULL_VENDOR_RECHECK,
     MAX_SUBMIT_ATTEMPTS,
@@ -49,7 +39,7 @@ from bot.providers.base import (
     ProviderTimeout,
     TaskState,
 )
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Failure
 from storage import Billing, Job, JobStatus
 from storage.jobs import LeaseLost
 
@@ -102,12 +92,12 @@ class Steps:
     async def submit(self, job: Job) -> None:
         crew = self.crew
         if job.provider not in crew.providers:
-            await self.endings.fail(job, ErrorCode.PROVIDER_DISABLED, MSG_PROVIDER_DISABLED)
+            await self.endings.fail(job, Failure(ErrorCode.PROVIDER_DISABLED))
             return
         provider = crew.providers.get(job.provider)
         if await self._hold_back(job):
             return
-        request = GenerationRequest.model_validate_json(job.request_json)
+        request = stored_request(job)
         images = await self._images_for(job, provider)
         submit = request.to_submit(images)
         spec = provider.models.get(job.model)
@@ -142,7 +132,7 @@ class Steps:
                 job.provider,
                 exc.detail or exc,
             )
-            await self.endings.fail(job, ErrorCode.UNCERTAIN, MSG_UNCERTAIN)
+            await self.endings.fail(job, Failure(ErrorCode.UNCERTAIN))
             return
         except ProviderError as exc:
             await self.alerts.failed(job, exc)
@@ -150,7 +140,7 @@ class Steps:
             return
         except Exception:
             log.exception("job %d: submit raised unexpectedly; treating as uncertain", job.id)
-            await self.endings.fail(job, ErrorCode.UNCERTAIN, MSG_UNCERTAIN)
+            await self.endings.fail(job, Failure(ErrorCode.UNCERTAIN))
             return
         # The task id is stored before anything slow (an alert, an edit) may run: the
         # vendor bills the task whatever happens to this process next.
@@ -207,7 +197,7 @@ class Steps:
                     delays[attempt],
                 )
                 await asyncio.sleep(delays[attempt])
-        await self.endings.fail(job, ErrorCode.UNCERTAIN, MSG_TASK_LOST)
+        await self.endings.fail(job, Failure(ErrorCode.UNCERTAIN, {"step": Step.STORE_TASK_ID}))
         return None
 
     async def _hold_back(self, job: Job) -> bool:
@@ -218,7 +208,7 @@ class Steps:
         now = crew.clock()
         if not self.health.is_healthy(job.provider):
             if now - job.created_at > OUTAGE_QUEUE_LIMIT:
-                await self.endings.fail(job, ErrorCode.VENDOR_DOWN, MSG_VENDOR_GONE)
+                await self.endings.fail(job, Failure(ErrorCode.VENDOR_DOWN))
                 return True
             delay = max(1.0, self.health.retry_in(job.provider))
             stage = "waiting for the video service to recover"
@@ -276,7 +266,7 @@ class Steps:
             )
             return
         log.info("job %d: submit rejected: %s (%s)", job.id, exc.code, exc.detail or exc)
-        await self.endings.fail(job, exc.code, exc.member_message, billing=Billing.NOT_BILLED)
+        await self.endings.fail(job, exc.say.failure(exc.code), billing=Billing.NOT_BILLED)
 
     async def resume_submitting(self, job: Job) -> None:
         crew = self.crew
@@ -300,7 +290,7 @@ class Steps:
             "Failing and refunding rather than submitting twice.",
             job.id,
         )
-        await self.endings.fail(job, ErrorCode.INTERRUPTED, MSG_INTERRUPTED)
+        await self.endings.fail(job, Failure(ErrorCode.INTERRUPTED))
 
     async def poll(self, job: Job) -> None:
         crew = self.crew
@@ -308,7 +298,7 @@ class Steps:
         provider = crew.providers.get(job.provider) if job.provider in crew.providers else None
         now = crew.clock()
         if provider is None or job.task_id is None:
-            await self.endings.fail(job, ErrorCode.PROVIDER_DISABLED, MSG_INTERNAL)
+            await self.endings.fail(job, Failure(ErrorCode.PROVIDER_DISABLED, {"step": Step.POLL}))
             return
         cancelled = job.cancel_requested_at is not None
         if job.deadline_at is not None and now > job.deadline_at:
@@ -316,7 +306,7 @@ class Steps:
             if cancelled:
                 await self.endings.settle_cancel(job)  # sent, never finished: possibly billed
             else:
-                await self.endings.fail(job, ErrorCode.DEADLINE, MSG_DEADLINE)
+                await self.endings.fail(job, Failure(ErrorCode.DEADLINE))
             return
         timing = crew.schedules.timing(job)
         try:
@@ -329,7 +319,7 @@ class Steps:
                 log.warning("job %d: status check failed for good: %s", job.id, exc.detail or exc)
                 if isinstance(exc, ProviderAuthError):
                     await self.alerts.account(job, exc)
-                await self.endings.fail(job, exc.code, exc.member_message)
+                await self.endings.fail(job, exc.say.failure(exc.code))
                 return
             attempts = job.attempts + 1
             delay = backoff(attempts, timing.poll_interval, retry_after=exc.retry_after)
@@ -360,14 +350,12 @@ class Steps:
                 "job %d: vendor reports failure %s: %s",
                 job.id,
                 status.error_code,
-                status.error_message,
+                status.error_say,
             )
-            await self.endings.fail(
-                job,
-                status.error_code or ErrorCode.VENDOR_FAILED,
-                status.error_message or MSG_FAILED,
-                billing=Billing.NOT_BILLED,  # the vendors bill finished renders only
-            )
+            code = status.error_code or ErrorCode.VENDOR_FAILED
+            failure = status.error_say.failure(code) if status.error_say else Failure(code)
+            # The vendors bill finished renders only.
+            await self.endings.fail(job, failure, billing=Billing.NOT_BILLED)
         elif status.state is TaskState.SUCCEEDED:
             job = await crew.store.update(
                 job,

@@ -29,6 +29,11 @@ from bot.providers.http import VendorHTTP, bearer, plain_text
 
 log = logging.getLogger(__name__)
 
+# A submit or a status is a small exchange: it ends within this, or is a timeout.
+REQUEST_TIMEOUT = 30.0
+# A video streams for minutes: only this long a silence between two reads ends it.
+DOWNLOAD_READ_TIMEOUT = 120.0
+
 
 class HTTPOptions(TypedDict, total=False):
     """The options every vendor takes (besides its own base URL)."""
@@ -66,8 +71,8 @@ class HTTPAdapter:
             label=self.label,
             api_key=options["api_key"],
             session=options["session"],
-            request_timeout=options.get("request_timeout", 30.0),
-            download_read_timeout=options.get("download_read_timeout", 120.0),
+            request_timeout=options.get("request_timeout", REQUEST_TIMEOUT),
+            download_read_timeout=options.get("download_read_timeout", DOWNLOAD_READ_TIMEOUT),
             auth=auth,
         )
         self._timing_override = options.get("timing_override")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Say
 
 
 class Mode(enum.StrEnum):
@@ -125,7 +125,7 @@ class TaskStatus:
     progress: int | None = None
     stage: str | None = None
     error_code: str | None = None
-    error_message: str | None = None  # already in words a member understands
+    error_say: Say | None = None  # what the member is told about a failed task
     result_url: str | None = None
     url_expires_at: float | None = None  # unix seconds, when documented
     eta_seconds: float | None = None  # the vendor's own estimate of the time left
@@ -144,9 +144,10 @@ class FetchedVideo:
 class ProviderError(Exception):
     """Base of every error an adapter raises.
 
-    `retryable`: the same call may succeed later. `member_message`: a sentence for
-    the member (never a key, a URL with a token, or a raw vendor body).
-    `retry_after`: seconds the vendor asked us to wait, when it said so.
+    `retryable`: the same call may succeed later. `say`: what the member is told (a
+    sentence key and what it quotes, never a key, a URL with a token or a raw vendor body;
+    the chat side words it). `detail`: the operator's line. `retry_after`: seconds the
+    vendor asked us to wait, when it said so.
     """
 
     retryable = False
@@ -154,14 +155,14 @@ class ProviderError(Exception):
 
     def __init__(
         self,
-        member_message: str,
+        say: Say,
         *,
         code: str | None = None,
         detail: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(detail or member_message)
-        self.member_message = member_message
+        super().__init__(detail or say.key)
+        self.say = say
         if code is not None:
             self.code = code
         self.detail = detail
@@ -214,13 +215,13 @@ class ResultNotDownloaded(ProviderError):
 
     def __init__(
         self,
-        member_message: str,
+        say: Say,
         *,
         url: str | None = None,
         url_expires_at: float | None = None,
         detail: str | None = None,
     ) -> None:
-        super().__init__(member_message, detail=detail)
+        super().__init__(say, detail=detail)
         self.url = url
         self.url_expires_at = url_expires_at
 
@@ -240,14 +241,14 @@ class DownloadTooSlow(ResultNotDownloaded):
 
     def __init__(
         self,
-        member_message: str,
+        say: Say,
         *,
         budget: float,
         url: str | None = None,
         url_expires_at: float | None = None,
         detail: str | None = None,
     ) -> None:
-        super().__init__(member_message, url=url, url_expires_at=url_expires_at, detail=detail)
+        super().__init__(say, url=url, url_expires_at=url_expires_at, detail=detail)
         self.budget = budget
 
 

@@ -3,8 +3,8 @@
 Each adapter re-checks a SubmitRequest against its ModelSpec before it pays for a round
 trip. The spec-driven parts (unknown model, mode, image count, image type and size, empty
 prompt, options the model has no field for) are the same everywhere and live here; the
-member sentences that differ between vendors come in as parameters, and the truly
-vendor-specific rules stay in the adapters.
+member sentences that differ between vendors come in as parameters (`Say`: the words
+are in `bot.chat.sentences`), and the truly vendor-specific rules stay in the adapters.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from collections.abc import Callable, Mapping
 from typing import assert_never
 
 from .base import InputImage, Mode, ModelSpec, ProviderRejected, SubmitRequest
+from .codes import ErrorCode, Say, say
 
 IMAGE_MIMES: Mapping[str, str] = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
-UNKNOWN_MODEL_MSG = "This model is not offered by the video service."
-IMAGE_FORMAT_MSG = "The image must be a JPEG, PNG or WebP picture."
-EMPTY_PROMPT_MSG = "The prompt is empty: describe the video you want."
-NO_IMAGES_MSG = "Images are not used for a text-only video."
+UNKNOWN_MODEL_MSG = say("unknown_model")
+IMAGE_FORMAT_MSG = say("image_format")
+EMPTY_PROMPT_MSG = say("empty_prompt")
+NO_IMAGES_MSG = say("no_images")
 
 
 def find_spec(
@@ -26,7 +27,7 @@ def find_spec(
     request: SubmitRequest,
     vendor: str,
     *,
-    message: str = UNKNOWN_MODEL_MSG,
+    message: Say = UNKNOWN_MODEL_MSG,
 ) -> ModelSpec:
     """The request's model, or ProviderRejected(unknown_model)."""
     spec = models.get(request.model)
@@ -39,7 +40,7 @@ def find_spec(
     return spec
 
 
-def check_mode(request: SubmitRequest, spec: ModelSpec, vendor: str, *, message: str) -> None:
+def check_mode(request: SubmitRequest, spec: ModelSpec, vendor: str, *, message: Say) -> None:
     if request.mode not in spec.modes:
         raise ProviderRejected(
             message,
@@ -63,10 +64,10 @@ def check_request(
     spec: ModelSpec,
     vendor: str,
     *,
-    mode_message: str | None,
+    mode_message: Say | None,
     count: tuple[int, int],
-    count_message: str,
-    too_large_message: str | None = None,
+    count_message: Say,
+    too_large_message: Say | None = None,
     each: Callable[[InputImage], None] | None = None,
 ) -> None:
     """The generic spec-driven checks, in order: the mode (skipped when `mode_message` is
@@ -84,10 +85,7 @@ def check_request(
             f"on {request.model}",
         )
     if too_large_message is None:
-        too_large_message = (
-            "The image is too large for the video service "
-            f"({spec.max_image_bytes // (1024 * 1024)} MB at most)."
-        )
+        too_large_message = say("image_too_large", mb=spec.max_image_bytes // (1024 * 1024))
     for image in request.images:
         fmt = IMAGE_MIMES.get(image.mime)
         if fmt is None or fmt not in spec.image_formats:
@@ -113,37 +111,73 @@ def check_text_or_start_image(request: SubmitRequest, spec: ModelSpec, vendor: s
         request,
         spec,
         vendor,
-        mode_message="This video service only makes videos from text or from one start image.",
+        mode_message=say("text_or_start_image"),
         count=(wanted, wanted),
-        count_message="This video service takes exactly one start image."
-        if wanted
-        else NO_IMAGES_MSG,
+        count_message=say("one_start_image") if wanted else NO_IMAGES_MSG,
     )
 
 
-def image_count_message(mode: Mode) -> str:
+def image_count_message(mode: Mode) -> Say:
     """The sentence for a wrong number of images, for the vendors that word it by mode."""
     match mode:
         case Mode.TEXT:
             return NO_IMAGES_MSG
         case Mode.FIRST_FRAME:
-            return "First-frame mode takes exactly one image."
+            return say("count.first_frame")
         case Mode.FIRST_LAST:
-            return "First + last frame mode takes exactly two images."
+            return say("count.first_last")
         case Mode.REFERENCE:
-            return "Reference mode takes one to three images."
+            return say("count.reference")
         case _:
             assert_never(mode)
 
 
+def check_options(
+    request: SubmitRequest,
+    spec: ModelSpec,
+    vendor: str,
+    *,
+    shape: Say,
+    resolution: Say,
+    length: Say,
+    options: Callable[[list[str]], Say],
+) -> None:
+    """Refuse what the model cannot honour, in this order: a shape, resolution or length
+    it does not list, then options it has no field for (`options` words the refusal from
+    their keys, `option.<key>` in the catalogue). The vendor would ignore them silently, and the member pay for a video
+    other than the one asked for. The sentences differ between vendors; the checks do not."""
+    aspect, size, seconds = request.aspect_ratio, request.resolution, request.duration
+    where = f"for {request.model}"
+    if aspect is not None and aspect not in spec.aspect_ratios:
+        raise ProviderRejected(
+            shape, code=ErrorCode.BAD_FORMAT, detail=f"{vendor}: aspect ratio {aspect!r} {where}"
+        )
+    if size is not None and size not in spec.resolutions:
+        raise ProviderRejected(
+            resolution, code=ErrorCode.BAD_FORMAT, detail=f"{vendor}: resolution {size!r} {where}"
+        )
+    if seconds is not None and seconds not in spec.durations:
+        raise ProviderRejected(
+            length, code=ErrorCode.BAD_DURATION, detail=f"{vendor}: duration {seconds} {where}"
+        )
+    unsupported = unsupported_options(request, spec)
+    if unsupported:
+        raise ProviderRejected(
+            options(unsupported),
+            code=ErrorCode.UNSUPPORTED_OPTION,
+            detail=f"{vendor}: unsupported {', '.join(unsupported)} {where}",
+        )
+
+
 def unsupported_options(request: SubmitRequest, spec: ModelSpec) -> list[str]:
-    """The options the member gave that the model has no field for, in a fixed order."""
+    """The options the member gave that the model has no field for, in a fixed order, by
+    key: a sentence names them with `{options:options}` (see `bot.chat.sentences`)."""
     return [
         what
         for what, given, offered in (
-            ("a negative prompt", request.negative_prompt, spec.negative_prompt),
-            ("a seed", request.seed is not None, spec.seed),
-            ("prompt enhancement", request.enhance_prompt, spec.enhance_prompt),
+            ("negative_prompt", request.negative_prompt, spec.negative_prompt),
+            ("seed", request.seed is not None, spec.seed),
+            ("enhance_prompt", request.enhance_prompt, spec.enhance_prompt),
         )
         if given and not offered
     ]

@@ -5,11 +5,21 @@ A `StrEnum`, so a code is still the plain string stored in `jobs.error_code`, co
 the metrics and shown in `/veo-admin stats`; the enum only makes sure the spelling the job
 core branches on (`too_large`, `rate_limited`, ...) is the spelling the adapters raise. A
 vendor's own failure code (a finished task's reason) may still travel as a plain string.
+
+`Failure` is a code with its parameters: what a failed job keeps instead of a sentence. The
+words are made by the chat side when the failure is shown (`bot.chat.failures`), so the
+job core and the store hold no English and a catalogue can word every code in one place.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# A failure's parameter: plain data a sentence may quote (a count, a limit, a name).
+Param = str | int | float
 
 
 class ErrorCode(enum.StrEnum):
@@ -77,3 +87,61 @@ class ErrorCode(enum.StrEnum):
     NETWORK = "network"
     # -- the base classes' defaults
     PROVIDER_ERROR = "provider_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Which sentence a member reads, and what it quotes: a key of the chat side's
+    catalogue (`bot.chat.failures.SENTENCES`) and its parameters. An adapter says what
+    happened with one; only the chat side turns it into words, when it is shown.
+
+    A `then` parameter names a second sentence read after the first (a shared "try a
+    different prompt", "you were not charged"); `reason` is, by convention, the vendor's
+    own words, passed only when they are safe for a member to read."""
+
+    key: str
+    params: Mapping[str, Param] = field(default_factory=dict, hash=False)
+
+    def then(self, key: str) -> Say:
+        return Say(self.key, {**self.params, "then": key})
+
+    def failure(self, code: str, **extra: Param) -> Failure:
+        """This sentence as a job's failure under `code` (plus where it happened)."""
+        return Failure(code, {"say": self.key, **self.params, **extra})
+
+
+def say(key: str, /, **params: Param) -> Say:
+    return Say(key, params)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a job failed, as data: its code (an `ErrorCode`, or a vendor's own) and the
+    parameters its sentence quotes. Stored as `jobs.error_code` and `jobs.error_params`."""
+
+    code: str
+    params: Mapping[str, Param] = field(default_factory=dict, hash=False)
+
+    def params_json(self) -> str | None:
+        """The parameters as the store keeps them: JSON text, None when there are none."""
+        if not self.params:
+            return None
+        return json.dumps(dict(self.params), ensure_ascii=False, sort_keys=True)
+
+    @staticmethod
+    def load_params(text: str | None) -> dict[str, Param]:
+        """Parameters read back from the store; anything unreadable counts as none, so a
+        damaged row still shows its code's sentence."""
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {
+            str(k): v
+            for k, v in value.items()
+            if isinstance(v, str | int | float) and not isinstance(v, bool)
+        }

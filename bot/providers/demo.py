@@ -15,6 +15,8 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from bot.providers.codes import say
+
 from .base import (
     FetchedVideo,
     Mode,
@@ -72,7 +74,7 @@ class DemoProvider:
 
     async def submit(self, request: SubmitRequest) -> str:
         if request.model not in self.models:
-            raise ProviderRejected(f"The demo provider has no model called {request.model}.")
+            raise ProviderRejected(say("demo.no_model", model=request.model))
         outcome = "f" if FAIL_WORD in request.prompt.lower() else "s"
         return f"demo-{outcome}-{int(self._clock() * 1000)}-{uuid.uuid4().hex[:8]}"
 
@@ -81,7 +83,7 @@ class DemoProvider:
             _, outcome, millis, _ = task_id.split("-", 3)
             return outcome == "s", int(millis) / 1000
         except ValueError:
-            raise TaskNotFound("The demo task was not found.", detail=task_id) from None
+            raise TaskNotFound(say("demo.no_task"), detail=task_id) from None
 
     async def status(self, task_id: str, model: str) -> TaskStatus:
         succeeds, submitted_at = self._parse(task_id)
@@ -96,9 +98,7 @@ class DemoProvider:
             return TaskStatus(
                 TaskState.FAILED,
                 error_code="demo_failure",
-                error_message=(
-                    f"The demo provider failed on purpose (the prompt contains {FAIL_WORD})."
-                ),
+                error_say=say("demo.failed", word=FAIL_WORD),
             )
         return TaskStatus(TaskState.SUCCEEDED, progress=100)
 
@@ -108,7 +108,7 @@ class DemoProvider:
         source = demo_video_path()
         size = source.stat().st_size
         if size > max_bytes:
-            raise ResultTooLarge("The demo video is larger than the download cap.")
+            raise ResultTooLarge(say("demo.too_large"))
         dest.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(shutil.copyfile, source, dest)
         return FetchedVideo(path=dest, size=size)

@@ -10,7 +10,7 @@ import aiohttp
 
 import bot.providers.words as words
 from bot.providers.base import DownloadTooSlow, ProviderUnavailable, ResultTooLarge
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, say
 
 CHUNK = 64 * 1024
 # A download's total time budget: this fixed part, plus the size cap at the slowest rate
@@ -96,8 +96,7 @@ async def stream_to_file(
                 if not window.expired():
                     raise  # the read timeout (silence), handled by the adapter
                 raise DownloadTooSlow(
-                    "The video service sent the video too slowly, so the bot stopped "
-                    f"downloading it after {spoken_duration(limit)}.",
+                    say("too_slow", seconds=limit),
                     budget=limit,
                     url=url,
                     url_expires_at=url_expires_at,
@@ -107,7 +106,7 @@ async def stream_to_file(
         if written == 0:
             # A 200 with nothing in it is no video: never post (and charge) an empty file.
             raise ProviderUnavailable(
-                f"{vendor} sent an empty video file.",
+                say("empty_video", vendor=vendor),
                 code=ErrorCode.EMPTY_VIDEO,
                 detail=f"{vendor}: the video body was empty",
             )

@@ -31,7 +31,7 @@ from bot.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Say, say
 from bot.providers.download import stream_to_file
 
 # The longest wait a vendor's Retry-After may impose on one call: past it, the vendor's
@@ -62,26 +62,26 @@ def transport_error(exc: BaseException, vendor: str, *, secret: str | None = Non
         detail = detail.replace(secret, "***")
     if isinstance(exc, UnsafeURL):
         return ProviderRejected(
-            f"{vendor} returned a link this bot is not allowed to open.",
+            say("unsafe_link", vendor=vendor),
             code=ErrorCode.UNSAFE_URL,
             detail=detail,
         )
     if isinstance(exc, aiohttp.InvalidURL):
         return ProviderUnavailable(
-            f"{vendor} could not be reached right now.", code=ErrorCode.BAD_URL, detail=detail
+            say("unreachable", vendor=vendor), code=ErrorCode.BAD_URL, detail=detail
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ProviderUnavailable(
-            f"{vendor} could not be reached right now.",
+            say("unreachable", vendor=vendor),
             code=ErrorCode.CONNECT_FAILED,
             detail=detail,
         )
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return ProviderTimeout(
-            f"{vendor} did not answer in time.", code=ErrorCode.TIMEOUT, detail=detail
+            say("no_answer_in_time", vendor=vendor), code=ErrorCode.TIMEOUT, detail=detail
         )
     return ProviderTimeout(
-        f"The connection to {vendor} broke off.", code=ErrorCode.CONNECTION_LOST, detail=detail
+        say("connection_broke", vendor=vendor), code=ErrorCode.CONNECTION_LOST, detail=detail
     )
 
 
@@ -318,8 +318,8 @@ class VendorHTTP:
         answer: Answer,
         detail: str,
         *,
-        rejected: str,
-        quota: str = words.OUT_OF_CREDIT,
+        rejected: Say,
+        quota: Say = words.OUT_OF_CREDIT,
     ) -> NoReturn:
         """What an HTTP status says when the vendor's body said nothing more precise: the
         account (401/403 the key, 402 the credit), the vendor for now (429, 5xx, with its

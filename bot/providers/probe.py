@@ -127,12 +127,12 @@ async def probe_vendor(provider: Provider, model: str, *, base_url: str, timeout
             return done(NOT_READY, f"unreachable: {name.upper()}_BASE_URL is not valid", exc.detail)
         if exc.code == ErrorCode.CONNECT_FAILED:
             return done(NOT_READY, f"unreachable: cannot connect to {where}", exc.detail)
-        return done(NOT_READY, f"unreachable: {exc.member_message}", exc.detail)
+        return done(NOT_READY, f"unreachable ({exc.code})", exc.detail)
     except ProviderRejected as exc:
         return done(
             WARN,
             "refused the made-up task id; the key was probably accepted, but this is unclear",
-            exc.detail or exc.member_message,
+            exc.detail or exc.code,
         )
     except ProviderError as exc:
         return done(WARN, f"unexpected answer: {type(exc).__name__}", exc.detail)

@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.chat.failures import error_text
 from bot.netguard import UnsafeURL, guarded_session, is_public, origins
 from bot.providers.base import ProviderRejected
 from bot.providers.http import transport_error
@@ -102,4 +103,4 @@ async def test_only_https_is_fetched_from_untrusted_origins() -> None:
 def test_a_refused_link_is_a_final_vendor_error_without_retries() -> None:
     error = transport_error(UnsafeURL("refusing the private address 10.0.0.1"), "apixo")
     assert isinstance(error, ProviderRejected) and not error.retryable
-    assert error.member_message == "apixo returned a link this bot is not allowed to open."
+    assert error_text(error) == "apixo returned a link this bot is not allowed to open."

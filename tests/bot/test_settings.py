@@ -140,8 +140,9 @@ async def _check_4k_timing(db: object, tmp_path: Path, settings: Settings) -> No
             max_download_bytes=1,
             timing_overrides=settings.schedule_overrides(),
         )
+        request = '{"prompt": "a fox", "resolution": "4k"}'
         job = await store.create(
-            NewJob(1, 2, 3, '{"resolution": "4k"}', "apiyi", "veo-3.1-generate-preview", 10, "d"),
+            NewJob(1, 2, 3, request, "apiyi", "veo-3.1-generate-preview", 10, "d"),
             daily_limit=5,
             max_active=5,
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.chat import messages
+from bot.jobs.requests import stored_request
 from storage import Database, Job, JobStatus, JobStore, NewJob
 
 NOTE = "(prompt deleted after the retention period)"
@@ -69,7 +70,7 @@ def every_prompt_view(job: Job) -> dict[str, str]:
 
 async def test_a_purged_prompt_is_named_not_left_blank(store: JobStore) -> None:
     job = await finished_job(store, purge=True)
-    assert job.purged_at is not None and job.request["prompt"] == ""
+    assert job.purged_at is not None and stored_request(job).prompt == ""
     for where, text in every_prompt_view(job).items():
         assert NOTE in text, where
         assert PROMPT not in text, where

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
-from bot.jobs.requests import Draft, RequestInvalid, resolve_mode
+from bot.jobs.requests import Draft, RequestInvalid, resolve_mode, stored_request
 from bot.providers.apixo import catalog as apixo
 from bot.providers.apiyi import catalog as apiyi
 from bot.providers.base import Mode
@@ -27,6 +27,7 @@ from cogs.animate import MENU_NAME, NO_IMAGES, image_readings, is_image, map_ima
 from storage import JobStatus
 from tests.conftest import BotFactory, wait_for_job
 from tests.media.test_input_hardening import jpeg, png, webp_lossy
+from tests.providers.harness import running, vendor_env
 from tests.sim.apixo_sim import ApixoSimulator
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import (
@@ -54,47 +55,22 @@ YELINAI_VEO3 = yelinai.MODELS["veo3"]
 # -- vendor simulators not in conftest ----------------------------------------------------
 
 
-@pytest.fixture
-async def apixo_sim() -> AsyncIterator[ApixoSimulator]:
-    sim = ApixoSimulator(queued_for=0.05, running_for=0.05)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.close()
+apixo_sim = running(ApixoSimulator)
 
 
 @pytest.fixture
 def apixo_settings(make_settings: Callable[..., Settings], apixo_sim: ApixoSimulator) -> Settings:
-    return make_settings(
-        APIXO_API_KEY=apixo_sim.api_key,
-        APIXO_BASE_URL=apixo_sim.base_url,
-        VEO_APIXO_INITIAL_WAIT=0.05,
-        VEO_APIXO_POLL_INTERVAL=0.05,
-    )
+    return make_settings(**vendor_env("APIXO", apixo_sim))
 
 
-@pytest.fixture
-async def yelinai_sim() -> AsyncIterator[YelinaiSimulator]:
-    sim = YelinaiSimulator(api_key="yl-bot-test-key", queued_for=0.05, running_for=0.05)
-    sim.video_bytes = VIDEO
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.close()
+yelinai_sim = running(YelinaiSimulator, api_key="yl-bot-test-key", video_bytes=VIDEO)
 
 
 @pytest.fixture
 def yelinai_settings(
     make_settings: Callable[..., Settings], yelinai_sim: YelinaiSimulator
 ) -> Settings:
-    return make_settings(
-        YELINAI_API_KEY=yelinai_sim.api_key,
-        YELINAI_BASE_URL=yelinai_sim.base_url,
-        VEO_YELINAI_INITIAL_WAIT=0.05,
-        VEO_YELINAI_POLL_INTERVAL=0.05,
-    )
+    return make_settings(**vendor_env("YELINAI", yelinai_sim))
 
 
 # -- payloads and dispatch ----------------------------------------------------------------
@@ -215,9 +191,10 @@ async def test_one_image_becomes_the_first_frame_and_is_delivered(
     text = await submit(bot, discord_sim, modal, "the cat yawns")
     assert "Queued as **job #1**" in text and "/channels/" in text
     done = await wait_for_job(bot, 1)
-    assert done.status is JobStatus.DELIVERED, done.error_message
-    assert done.request["mode"] == "first_frame" and done.request["image_count"] == 1
-    assert done.request["prompt"] == "the cat yawns"
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
+    request = stored_request(done)
+    assert (request.mode, request.image_count) == (Mode.FIRST_FRAME, 1)
+    assert request.prompt == "the cat yawns"
     [video] = [m for m in discord_sim.messages(CHANNEL_ID) if ready_marker(1) in str(m["content"])]
     assert video["attachments"] and await used(bot) == 1
 
@@ -280,13 +257,13 @@ async def test_two_images_on_apixo_ask_how_and_default_to_first_and_last(
 
     assert "job #1" in await submit(bot, discord_sim, modal, "a door opens", "")
     first = await wait_for_job(bot, 1)
-    assert first.status is JobStatus.DELIVERED, first.error_message
-    assert (first.request["mode"], first.request["image_count"]) == ("first_last", 2)
+    assert first.status is JobStatus.DELIVERED, (first.error_code, first.error_params)
+    assert (stored_request(first).mode, stored_request(first).image_count) == (Mode.FIRST_LAST, 2)
 
     assert "job #2" in await animate(" References ")
     second = await wait_for_job(bot, 2)
-    assert second.status is JobStatus.DELIVERED, second.error_message
-    assert second.request["mode"] == "reference"
+    assert second.status is JobStatus.DELIVERED, (second.error_code, second.error_params)
+    assert stored_request(second).mode is Mode.REFERENCE
     bodies = [r.json["input"] for r in apixo_sim.submits()]
     assert [b["generationType"] for b in bodies] == [
         "FIRST_AND_LAST_FRAMES_2_VIDEO",
@@ -317,8 +294,8 @@ async def test_five_images_on_yelinai_are_five_references(
     assert len(modal_inputs(modal)) == 1  # only one reading of 5 images: nothing to ask
     assert "job #1" in await submit(bot, discord_sim, modal, "a collage comes alive")
     done = await wait_for_job(bot, 1)
-    assert done.status is JobStatus.DELIVERED, done.error_message
-    assert (done.request["mode"], done.request["image_count"]) == ("reference", 5)
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
+    assert (stored_request(done).mode, stored_request(done).image_count) == (Mode.REFERENCE, 5)
     [sent] = yelinai_sim.submits()
     assert len(sent.json["images"]) == 5
 

@@ -9,6 +9,7 @@ from typing import Any
 from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
+from bot.jobs.requests import stored_request
 from storage import JobStatus, QuotaState
 from tests.cogs.test_generate import generate
 from tests.conftest import BotFactory, wait_for_job
@@ -125,7 +126,8 @@ async def test_retry_and_delete_work_after_a_restart(
     assert record.callbacks[0]["type"] == 5  # deferred, then the usual "Queued as job #2"
     retried = await wait_for_job(second, 2)
     assert retried.status is JobStatus.DELIVERED
-    assert retried.request["prompt"] == "a paper boat" and retried.request["seed"] == 7
+    request = stored_request(retried)
+    assert (request.prompt, request.seed) == ("a paper boat", 7)
     assert await second.store.usage(USER_ID, day_key(second.service.clock()), GUILD_ID) == 2
 
     await click(second, discord_sim, "veo:delete:1", post)
@@ -162,4 +164,5 @@ async def test_remix_opens_a_modal_and_queues_the_new_prompt(
     await dispatch(bot, discord_sim, submit)
     remixed = await wait_for_job(bot, 2)
     assert remixed.status is JobStatus.DELIVERED
-    assert (remixed.request["prompt"], remixed.request["aspect_ratio"]) == ("a paper plane", "9:16")
+    request = stored_request(remixed)
+    assert (request.prompt, request.aspect_ratio) == ("a paper plane", "9:16")

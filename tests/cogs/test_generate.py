@@ -151,7 +151,7 @@ async def test_an_image_becomes_the_first_frame_sent_as_multipart(
     cat = discord_sim.add_attachment("cat.jpg", PNG, "image/jpeg")  # the bytes say PNG
     await generate(bot, discord_sim, prompt="the cat jumps", image=cat, aspect_ratio="9:16")
     done = await wait_for_job(bot, 1)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [sent] = apiyi_sim.submits()
     [ref] = sent.files["input_reference"]
     assert (ref.data, ref.content_type) == (PNG, "image/png")
@@ -191,7 +191,7 @@ async def test_without_permission_to_post_it_uses_followups(
     )
     assert discord_sim.find_requests("POST", f"^/channels/{CHANNEL_ID}/messages$") == []
     done = await wait_for_job(bot, 1)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     record = discord_sim.interaction(iid)
     texts = [str(discord_sim.message(i)["content"]) for i in record.followup_ids]
     assert any("Job #1" in t for t in texts)

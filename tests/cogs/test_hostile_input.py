@@ -73,7 +73,7 @@ async def test_a_real_image_of_a_sensible_size_still_goes_through(
     attachment = discord_sim.add_attachment("photo.png", photo, "image/png")
     await generate(bot, discord_sim, prompt="the sea moves", image=attachment)
     done = await wait_for_job(bot, 1)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [sent] = apiyi_sim.submits()
     assert [f.data for f in sent.files["input_reference"]] == [photo]
 
@@ -104,7 +104,7 @@ async def test_control_characters_are_not_sent_or_echoed(
     bot = await start_bot(apiyi_settings)
     await generate(bot, discord_sim, prompt="a \u202egreen\u202c fox\x00\r\nin the\u200b snow")
     done = await wait_for_job(bot, 1)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [sent] = apiyi_sim.submits()
     prompt = sent.json["prompt"] if sent.json is not None else sent.form["prompt"][0]
     assert prompt == "a green fox\nin the snow"
@@ -153,7 +153,7 @@ async def test_everyone_in_the_prompt_pings_nobody_but_the_member_until_the_vide
     extra = {"app_permissions": PERMS_NO_SEND} if followups else {}
     await generate(bot, discord_sim, prompt=prompt, **extra)
     done = await wait_for_job(bot, 1)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
 
     sent = [
         r

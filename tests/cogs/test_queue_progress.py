@@ -69,7 +69,7 @@ async def test_a_waiting_job_shows_its_place_until_it_starts(
 
     for job_id in (1, 2, 3):
         done = await wait_for_job(bot, job_id, timeout=30)
-        assert done.status is JobStatus.DELIVERED, done.error_message
+        assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     # Three submits in a row through one slot: the queue was real.
     assert time.monotonic() - started >= 3 * SLOW_SUBMIT
 

@@ -18,6 +18,7 @@ import pytest
 
 from bot.chat.messages import ready_marker
 from bot.client import VeoBot
+from bot.jobs.requests import stored_request
 from storage import JobStatus
 from tests.cogs.test_buttons import dispatch
 from tests.cogs.test_generate import run
@@ -284,7 +285,7 @@ async def test_result_buttons(bot: VeoBot, discord_sim: DiscordSim, button: str,
             GUILD_A,
             JobStatus.DELIVERED,
         )
-        assert retried.request["prompt"] == PROMPT
+        assert stored_request(retried).prompt == PROMPT
     elif button == "remix":
         assert answer["type"] == 9
         assert PROMPT in json.dumps(answer["data"]["components"])
@@ -343,7 +344,7 @@ async def test_the_remix_form_asks_the_rule_again_when_sent(
     text = await settled_reply(discord_sim, int(payload["id"]))
     if allowed:
         remixed = await wait_for_job(bot, 2)
-        assert (remixed.user_id, remixed.request["prompt"]) == (
+        assert (remixed.user_id, stored_request(remixed).prompt) == (
             sender.user_id,
             "a plain lighthouse",
         )

@@ -194,7 +194,7 @@ async def test_animate_in_one_server_ignores_the_others_settings(
     text, _ = await animate(bot, discord_sim, owner_there)  # the other server: its defaults
     assert f"Queued as **job #{first}**" in text
     job = await wait_for_job(bot, first)
-    assert job.status is JobStatus.DELIVERED, job.error_message
+    assert job.status is JobStatus.DELIVERED, (job.error_code, job.error_params)
     assert (job.user_id, job.guild_id, job.channel_id) == (
         USER_ID,
         owner_there.guild_id,

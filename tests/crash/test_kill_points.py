@@ -20,6 +20,7 @@ import asyncio
 import signal
 from pathlib import Path
 
+from bot.chat.failures import job_failure_text
 from bot.client import VeoBot
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
@@ -78,7 +79,7 @@ async def check(
     assert len(submits_for(apiyi_sim, PROMPT)) == submits <= 1
     usage = await bot.store.usage(USER_ID, done.quota_day, GUILD_ID)
     if error_code is None:
-        assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_message)
+        assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
         assert done.quota_state is QuotaState.COMMITTED and usage == 1
         assert len(video_posts(discord_sim, done.id)) == 1
         [shown] = deliveries(discord_sim, done.id)
@@ -91,7 +92,7 @@ async def check(
         assert done.quota_state is QuotaState.REFUNDED and usage == 0
         assert video_posts(discord_sim, done.id) == []
         [ping] = failure_pings(discord_sim, done.id)  # the member is told, once
-        assert str(done.error_message) in str(ping["content"])
+        assert job_failure_text(done) in str(ping["content"])
     assert not list(bot.manager.work_dir.glob("*.mp4"))  # no download left behind
     if done.status_message_id is not None:  # the job message shows how it ended
         shown_state = str(discord_sim.message(done.status_message_id)["content"])
@@ -171,7 +172,7 @@ async def test_killed_after_the_vendor_answered_before_storing_the_task_id(
     assert len(apiyi_sim.tasks) == 1
     bot, done = await restart(start_bot, apiyi_settings, job_id)
     await check(bot, done, apiyi_sim, discord_sim, submits=1, error_code="interrupted")
-    assert done.task_id is None and "cannot tell whether" in str(done.error_message)
+    assert done.task_id is None and "cannot tell whether" in job_failure_text(done)
 
 
 # -- (4) while polling: a status request is in flight ---------------------------------

@@ -83,7 +83,7 @@ async def test_a_job_held_by_a_killed_process_is_taken_over_after_its_lease(
         apiyi_sim.release_video.set()
 
         [done] = await wait_terminal(store, [job_id])
-        assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_message)
+        assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
         assert done.finished_at is not None and done.finished_at >= killed.lease_until
         assert done.quota_state is QuotaState.COMMITTED
         assert await store.usage(USER_ID, done.quota_day, GUILD_ID) == 1

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.chat.posting import MSG_FORBIDDEN
+from bot.chat.failures import job_failure_text
+from bot.chat.sentences import SENTENCES
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.cogs.test_generate import generate
@@ -56,7 +57,7 @@ async def test_missing_permissions_at_delivery_fails_refunds_and_names_the_permi
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "missing_permissions")
     assert done.quota_state is QuotaState.REFUNDED and await usage(bot) == 0
-    assert "Send Messages and Attach Files" in (done.error_message or "")
+    assert "Send Messages and Attach Files" in job_failure_text(done)
     assert statuses(delivery_posts(discord_sim)) == [403]  # never retried
     assert deliveries(discord_sim, job.id) == []
 
@@ -78,7 +79,7 @@ async def test_missing_permissions_at_delivery_is_explained_to_the_member(
     interaction = discord_sim.interaction(iid)
     ids = [interaction.original_message_id, *interaction.followup_ids]
     seen = [str(discord_sim.message(i)["content"]) for i in ids if i is not None]
-    assert any(MSG_FORBIDDEN in text for text in seen), seen
+    assert any(SENTENCES["missing_permissions"] in text for text in seen), seen
 
 
 async def test_rate_limits_on_the_post_and_the_edits_are_left_to_discord_py(
@@ -111,7 +112,7 @@ async def test_a_discord_500_is_retried_inside_discord_py_and_posted_once(
     discord_sim.fail_next("POST", POST, 500, times=1)
     apiyi_sim.set_task_status(task_id, "completed")
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.attempts == 0
     assert statuses(delivery_posts(discord_sim)) == [500, 200]
     assert len(deliveries(discord_sim, job.id)) == 1

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat.failures import job_failure_text
 from bot.providers.download import download_budget
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
@@ -69,7 +70,7 @@ async def test_a_trickle_without_a_link_fails_the_job_says_why_and_refunds(
     done = await wait_for_job(bot, job.id, timeout=GUARD)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
     assert done.error_code == "download_too_slow"
-    assert done.error_message == (
+    assert job_failure_text(done) == (
         "The video service sent the video too slowly, so the bot stopped downloading it "
         "after 1 second. Your quota was refunded."
     )

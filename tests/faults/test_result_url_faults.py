@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.apixo.adapter import ApixoProvider
+import bot.providers.adapter as adapter
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
@@ -110,7 +110,7 @@ async def test_a_slow_trickle_within_the_read_timeout_is_delivered(
     job = await submit(bot)
     started = time.monotonic()
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.attempts == 0 and len(sim.file_gets()) == 1  # one download, never retried
     assert time.monotonic() - started > 0.3  # it did trickle past the request timeout
     assert posted_video(discord_sim, job.id) == sim.video_bytes
@@ -125,7 +125,7 @@ async def test_a_link_that_stalls_past_the_read_timeout_is_dropped_and_fetched_a
     tmp_path: Path,
 ) -> None:
     # The read timeout has no setting (the adapter's default is 120 s): shorten it here.
-    monkeypatch.setitem(ApixoProvider.__init__.__kwdefaults__, "download_read_timeout", 0.3)
+    monkeypatch.setattr(adapter, "DOWNLOAD_READ_TIMEOUT", 0.3)
     sim.video_bytes = default_video(20 * 1024)
     sim.chunk_delay = 5.0  # one piece, then silence
     bot = await start_bot(make())
@@ -188,7 +188,7 @@ async def test_an_error_page_behind_the_link_is_never_posted_as_the_video(
         assert low - SLACK <= delay <= high + 0.05, (attempt, delay)
         await fast_forward(bot, job.id)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert posted_video(discord_sim, job.id) == sim.video_bytes
 
 

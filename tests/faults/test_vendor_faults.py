@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.apiyi.adapter import ApiyiProvider
+import bot.providers.adapter as adapter
+from bot.chat.failures import job_failure_text
 from bot.providers.base import Timing
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
@@ -103,7 +104,7 @@ async def test_submit_429_without_retry_after_backs_off_exponentially_with_jitte
         await fast_forward(bot, job.id)
     assert delays[0] < delays[2]  # it grows
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(sim.submits()) == 4 and len(sim.tasks) == 1
 
 
@@ -180,7 +181,7 @@ async def test_submit_connection_cut_after_sending_is_uncertain_and_never_resent
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "uncertain")
     assert done.quota_state is QuotaState.REFUNDED
-    assert "refunded" in (done.error_message or "")
+    assert "refunded" in job_failure_text(done)
     await asyncio.sleep(0.3)
     assert len(sim.submits()) == 1
     assert len(failure_notes(discord_sim, job.id)) == 1
@@ -225,7 +226,7 @@ async def test_status_429_burst_waits_out_each_retry_after(
         assert bot.health.failures("apiyi") == 0
         await fast_forward(bot, job.id)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(sim.submits()) == 1
     assert len(deliveries(discord_sim, job.id)) == 1
 
@@ -248,7 +249,7 @@ async def test_status_429_without_retry_after_backs_off_up_to_the_cap(
             assert delay <= 60.0 + 0.05  # capped at 60 s, jitter included
         await fast_forward(bot, job.id)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
 
 
 async def test_status_5xx_that_never_ends_stops_at_the_deadline_without_a_tight_loop(
@@ -279,7 +280,7 @@ async def test_status_timeout_is_retried(
     await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}), until=lambda j: j.attempts >= 1)
     sim.delay_status = 0.0
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(sim.submits()) == 1
 
 
@@ -290,7 +291,7 @@ async def test_status_connection_cut_is_retried(
     sim.drop_statuses = 3  # aiohttp may retry a GET on a fresh connection once itself
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert sim.drop_statuses == 0 and len(sim.submits()) == 1
 
 
@@ -353,7 +354,7 @@ async def test_download_429_waits_out_retry_after(
         )
         await fast_forward(bot, job.id)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(sim.gets("/content")) == 3
     assert posted_bytes(discord_sim, job.id) == sim.video_bytes
 
@@ -410,7 +411,7 @@ async def test_download_with_no_answer_past_the_read_timeout_is_retried(
 ) -> None:
     # VEO_REQUEST_TIMEOUT does not bound downloads (their read timeout is the adapter's
     # 120-s default, with no setting): shorten that default for this test.
-    monkeypatch.setitem(ApiyiProvider.__init__.__kwdefaults__, "download_read_timeout", 0.3)
+    monkeypatch.setattr(adapter, "DOWNLOAD_READ_TIMEOUT", 0.3)
     bot = await start_bot(settings)
     sim.delay_files = 5.0
     job = await submit(bot)
@@ -420,7 +421,7 @@ async def test_download_with_no_answer_past_the_read_timeout_is_retried(
     sim.delay_files = 0.0
     await fast_forward(bot, job.id)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert posted_bytes(discord_sim, job.id) == sim.video_bytes
 
 
@@ -440,7 +441,7 @@ async def test_download_cut_mid_body_is_retried_and_the_posted_video_is_whole(
     sim.break_content_after = None
     await fast_forward(bot, job.id)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert posted_bytes(discord_sim, job.id) == sim.video_bytes
 
 
@@ -468,7 +469,7 @@ async def test_download_answered_with_a_page_is_never_posted_as_the_video(
     assert low - SLACK <= delay <= high + 0.05
     await fast_forward(bot, job.id)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert posted_bytes(discord_sim, job.id) == sim.video_bytes
 
 

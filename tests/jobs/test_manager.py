@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.chat.components import result_custom_id
+from bot.chat.failures import job_failure_text
 from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.access import Asker
@@ -16,8 +17,10 @@ from bot.jobs.days import day_key
 from bot.jobs.requests import GenerationRequest
 from bot.jobs.service import Origin
 from bot.providers.base import InputImage, Mode
+from bot.providers.codes import Failure
 from bot.providers.demo import demo_video_path
 from storage import Billing, Job, JobStatus, QuotaState
+from tests.chat.test_failures import BEFORE
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
@@ -95,7 +98,7 @@ async def test_demo_job_is_delivered_once_with_the_shipped_mp4(
     assert bot.providers.names() == ["demo"]
     job = await submit(bot, provider="demo", model="demo-veo")
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.quota_state is QuotaState.COMMITTED
     [post] = deliveries(discord_sim, job.id)
     assert post["id"] == str(done.delivered_message_id)
@@ -118,7 +121,7 @@ async def test_apiyi_first_frame_job_through_the_early_400(
     image = InputImage(PNG, "image/png", "first.png")
     job = await submit(bot, images=[image])
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [sent] = apiyi_sim.submits()
     assert list(sent.files) == ["input_reference"]
     assert sent.files["input_reference"][0].data == PNG
@@ -176,7 +179,7 @@ async def test_429_on_submit_is_retried_after_retry_after(
     )
     assert waiting.next_poll_at - waiting.updated_at >= 0.3  # Retry-After honoured
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(apiyi_sim.submits()) == 2
     assert done.attempts == 0
 
@@ -192,6 +195,8 @@ async def test_submit_timeout_is_uncertain_never_resubmitted(
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "uncertain")
+    assert (done.error_params, done.error_message) == (None, None)  # the code says it all
+    assert job_failure_text(done) == BEFORE["uncertain"]
     assert done.quota_state is QuotaState.REFUNDED
     await asyncio.sleep(0.3)
     assert len(apiyi_sim.submits()) == 1
@@ -206,7 +211,7 @@ async def test_too_large_for_discord_without_a_link_fails_and_refunds(
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "too_large")
     assert done.quota_state is QuotaState.REFUNDED
-    assert "upload limit" in (done.error_message or "")
+    assert "upload limit" in job_failure_text(done)
     assert deliveries(discord_sim, job.id) == []
 
 
@@ -234,6 +239,9 @@ async def test_over_the_download_cap_fails_and_leaves_no_file(
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "too_large")
+    assert done.error_message is None
+    assert Failure.load_params(done.error_params) == {"step": "download"}
+    assert job_failure_text(done) == BEFORE["too_large_no_link"]
     assert not list((tmp_path / "data" / "downloads").glob("*"))
 
 
@@ -304,7 +312,7 @@ async def test_restart_mid_poll_resumes_and_delivers_once(
 
     second = await start_bot(apiyi_settings)
     done = await wait_for_job(second, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(apiyi_sim.submits()) == 1
     assert len(deliveries(discord_sim, job.id)) == 1
     assert done.quota_state is QuotaState.COMMITTED
@@ -356,7 +364,7 @@ async def test_restart_in_submitting_before_sending_sends_it_once(
     )
     second = await start_bot(apiyi_settings)
     done = await wait_for_job(second, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert (done.quota_state, done.billing) == (QuotaState.COMMITTED, Billing.BILLED)
     assert len(apiyi_sim.submits()) == 1
     assert len(deliveries(discord_sim, job.id)) == 1
@@ -422,7 +430,7 @@ async def test_two_managers_on_one_file_never_work_the_same_job(
     second.manager.wake()
     for job in jobs:
         done = await wait_for_job(first, job.id)
-        assert done.status is JobStatus.DELIVERED, done.error_message
+        assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(apiyi_sim.submits()) == 6
     for job in jobs:
         assert len(deliveries(discord_sim, job.id)) == 1
@@ -482,7 +490,7 @@ async def test_malformed_status_bodies_are_waited_out(
     bot = await start_bot(apiyi_settings)
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(deliveries(discord_sim, job.id)) == 1
 
 
@@ -494,8 +502,17 @@ async def test_a_policy_reason_reaches_the_member_in_their_words(
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
-    assert "safety review" in (done.error_message or "")
-    assert "{" not in (done.error_message or "")  # never raw JSON
+    # Kept as the vendor's code, the sentence's key and the vendor's words; told when shown.
+    params = Failure.load_params(done.error_params)
+    assert params == {"say": "could_not_make", "reason": "Content blocked by safety review"}
+    assert done.error_message is None and done.error_code
+    said = job_failure_text(done)
+    assert said == (
+        "The video service could not make this video: Content blocked by safety review. "
+        "You were not charged."
+    )
+    shown = str(discord_sim.message(done.status_message_id or 0)["content"])
+    assert shown.splitlines()[-1] == f"❌ Failed: {said}"
 
 
 async def test_a_refused_key_is_told_to_the_servers_alert_channel_once(

@@ -20,14 +20,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat.failures import job_failure_text
 from bot.chat.stats_view import stats_embed
 from bot.client import VeoBot
 from bot.jobs.access import Asker
 from bot.jobs.quota import QuotaRefused
 from bot.jobs.requests import GenerationRequest
 from bot.providers.base import Timing
+from bot.providers.codes import Failure
 from bot.settings import Settings
 from storage import Billing, JobStatus, QuotaState
+from tests.chat.test_failures import BEFORE
 from tests.conftest import BotFactory, wait_for_job
 from tests.crash.conftest import until
 from tests.jobs.test_manager import FAST, origin, submit
@@ -119,7 +122,7 @@ async def test_a_task_id_write_refused_for_a_while_is_tried_again(
         await until(lambda: "could not store task id" in caplog.text, "a refused write")
     allow_task_ids(settings.db_path)
     done = await wait_for_job(bot, job.id, timeout=20)
-    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_message)
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(apiyi_sim.submits()) == 1
     assert (done.quota_state, done.billing) == (QuotaState.COMMITTED, Billing.BILLED)
 
@@ -138,7 +141,8 @@ async def test_a_task_id_that_can_never_be_stored_ends_uncertain_and_counts(
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "uncertain")
-    assert "accepted this job, but the bot could not record it" in (done.error_message or "")
+    assert job_failure_text(done) == BEFORE["task_lost"]
+    assert Failure.load_params(done.error_params) == {"step": "store_task_id"}
     # The member got nothing: refunded. The vendor renders and bills anyway: counted.
     assert (done.quota_state, done.billing) == (QuotaState.REFUNDED, Billing.POSSIBLY_BILLED)
     assert await bot.service.spent_today(GUILD_ID) == pytest.approx(price(bot))

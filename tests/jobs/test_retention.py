@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.jobs.requests import stored_request
 from bot.jobs.retention import RetentionSweeper
 from storage import Database, JobStore
 from storage.retention import RetentionStore
@@ -61,7 +62,7 @@ async def test_sweep_once_purges_and_deletes_the_file(
     assert await purged_at(db, old.id) == clock.now
     assert await purged_at(db, recent.id) is None
     gone = await store.get(old.id)
-    assert gone is not None and gone.request["prompt"] == "" and gone.result_path is None
+    assert gone is not None and stored_request(gone).prompt == "" and gone.result_path is None
     assert await store.images(old.id) == []
     assert len(await store.images(recent.id)) == 1
     infos = [r for r in caplog.records if r.name == "bot.jobs.retention" and r.levelname == "INFO"]

@@ -38,7 +38,7 @@ async def failed_untold_job(bot: VeoBot) -> int:
     [claimed] = await bot.store.claim_due("dead", lease_seconds=60, limit=1)
     earlier = JobStore(bot.db, clock=lambda: time.time() - 60)
     await earlier.finish(
-        claimed, "dead", JobStatus.FAILED, refund=True, error_code="x", error_message="It broke."
+        claimed, "dead", JobStatus.FAILED, refund=True, error_code="internal_error"
     )
     return job.id
 

@@ -177,7 +177,7 @@ async def test_over_the_limit_is_posted_reencoded(
     assert bot.publisher.reencoder is not None
     job = await submit(bot, where=origin(filesize_limit=LIMIT))
     done = await wait_for_job(bot, job.id, timeout=30)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.quota_state is QuotaState.COMMITTED
     assert await usage(bot) == 1
     [post] = deliveries(discord_sim, job.id)
@@ -203,7 +203,7 @@ async def test_discord_413_is_answered_with_a_smaller_copy(
     bot = await start_bot(apiyi_settings)
     job = await submit(bot)
     done = await wait_for_job(bot, job.id, timeout=30)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [post] = deliveries(discord_sim, job.id)
     [attachment] = post["attachments"]
     assert len(discord_sim.attachment_bytes(attachment["id"])) < discord_sim.upload_limit

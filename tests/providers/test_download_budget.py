@@ -22,31 +22,25 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.chat.failures import error_text
 from bot.providers import download as http
 from bot.providers.apixo.adapter import ApixoProvider
 from bot.providers.apixo.catalog import FAST as APIXO_FAST
 from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.apiyi.legacy import ApiyiLegacyChannel
-from bot.providers.base import (
-    DownloadTooSlow,
-    Provider,
-    SubmitRequest,
-    TaskState,
-    TaskStatus,
-    Timing,
-)
+from bot.providers.base import DownloadTooSlow, Provider, SubmitRequest, TaskState, TaskStatus
 from bot.providers.download import download_budget, spoken_duration
 from bot.providers.veo3o1.adapter import Veo3o1Provider
 from bot.providers.veo3o1.catalog import MODEL as VEO3O1_MODEL
 from bot.providers.yelinai.adapter import YelinaiProvider
 from tests.faults import FaultyApixo, FaultyApiyi, FaultyVendor
+from tests.providers.kit import TINY
 from tests.sim.apiyi_legacy_sim import ApiyiLegacySimulator
 from tests.sim.vendor_base import VendorSimulator, default_video
 from tests.sim.veo3o1_sim import Veo3o1Simulator
 from tests.sim.yelinai_sim import YelinaiSimulator
 
 KEY = "sk-budget-0123456789abcdefSECRET"
-TINY = Timing(initial_wait=0.01, poll_interval=0.01, deadline=5)
 CAP = 1_000_000
 BASE = 0.3  # seconds: the injected fixed part of the budget...
 RATE = 10_000_000  # ...and the slowest rate, in bytes a second: 0.3 + 0.1 = 0.4 s in all
@@ -69,59 +63,25 @@ class FaultyYelinai(FaultyVendor, YelinaiSimulator):
 
 @dataclass(frozen=True)
 class Vendor:
-    sim: Callable[[], Any]
-    provider: Callable[[Any, aiohttp.ClientSession], Provider]
+    simulator: Callable[..., Any]
+    provider: Callable[..., Provider]
     model: str
     done: str  # the simulator's status that means "finished"
-    link: Callable[[Any, str], str | None]  # the link the error must carry (None: no link)
+    gives: str | None  # the simulator's method naming the link the error must carry, if any
+
+    def link(self, sim: Any, task_id: str) -> str | None:
+        return None if self.gives is None else str(getattr(sim, self.gives)(task_id))
 
 
 VENDORS = {
-    "apiyi": Vendor(
-        lambda: FaultyApiyi(api_key=KEY, queued_for=None, running_for=None),
-        lambda sim, s: ApiyiProvider(
-            api_key=KEY, base_url=sim.base_url, session=s, timing_override=TINY
-        ),
-        "veo-3.1-fast-generate-preview",
-        "completed",
-        lambda sim, task_id: None,  # the current channel streams bytes and gives no link
-    ),
+    # The current apiyi channel streams the bytes and gives no link.
+    "apiyi": Vendor(FaultyApiyi, ApiyiProvider, "veo-3.1-fast-generate-preview", "completed", None),
     "apiyi_legacy": Vendor(
-        lambda: FaultyLegacy(api_key=KEY, queued_for=None, running_for=None),
-        lambda sim, s: ApiyiLegacyChannel(
-            api_key=KEY, base_url=sim.base_url, session=s, timing_override=TINY
-        ),
-        "veo-3.1-fast",
-        "completed",
-        lambda sim, task_id: sim.file_url(task_id),
+        FaultyLegacy, ApiyiLegacyChannel, "veo-3.1-fast", "completed", "file_url"
     ),
-    "apixo": Vendor(
-        lambda: FaultyApixo(api_key=KEY, queued_for=None, running_for=None),
-        lambda sim, s: ApixoProvider(
-            api_key=KEY, base_url=sim.base_url, session=s, timing_override=TINY
-        ),
-        APIXO_FAST,
-        "success",
-        lambda sim, task_id: sim.file_url(task_id),
-    ),
-    "veo3o1": Vendor(
-        lambda: FaultyVeo3o1(api_key=KEY, queued_for=None, running_for=None),
-        lambda sim, s: Veo3o1Provider(
-            api_key=KEY, base_url=sim.base_url, session=s, timing_override=TINY
-        ),
-        VEO3O1_MODEL,
-        "completed",
-        lambda sim, task_id: sim.video_url(task_id),
-    ),
-    "yelinai": Vendor(
-        lambda: FaultyYelinai(api_key=KEY, queued_for=None, running_for=None),
-        lambda sim, s: YelinaiProvider(
-            api_key=KEY, base_url=sim.base_url, session=s, timing_override=TINY
-        ),
-        "veo3",
-        "completed",
-        lambda sim, task_id: sim.video_url(task_id),
-    ),
+    "apixo": Vendor(FaultyApixo, ApixoProvider, APIXO_FAST, "success", "file_url"),
+    "veo3o1": Vendor(FaultyVeo3o1, Veo3o1Provider, VEO3O1_MODEL, "completed", "video_url"),
+    "yelinai": Vendor(FaultyYelinai, YelinaiProvider, "veo3", "completed", "video_url"),
 }
 
 Started = Callable[[str], Awaitable[tuple[Any, Provider, str, TaskStatus]]]
@@ -140,10 +100,12 @@ async def finished(session: aiohttp.ClientSession) -> AsyncIterator[Started]:
 
     async def start(name: str) -> tuple[Any, Provider, str, TaskStatus]:
         vendor = VENDORS[name]
-        sim = vendor.sim()
+        sim = vendor.simulator(api_key=KEY, queued_for=None, running_for=None)
         await sim.start()
         sims.append(sim)
-        provider = vendor.provider(sim, session)
+        provider = vendor.provider(
+            api_key=KEY, base_url=sim.base_url, session=session, timing_override=TINY
+        )
         task_id = await provider.submit(SubmitRequest(model=vendor.model, prompt="a lighthouse"))
         sim.set_task_status(task_id, vendor.done)
         status = await provider.status(task_id, vendor.model)
@@ -171,7 +133,7 @@ async def test_a_download_that_trickles_past_its_budget_is_stopped(
     assert error.code == "download_too_slow" and not error.retryable
     assert error.budget == pytest.approx(BASE + CAP / RATE)  # from the cap it was given
     assert error.url == VENDORS[name].link(sim, task_id)
-    assert "too slowly" in error.member_message
+    assert "too slowly" in error_text(error)
     assert KEY not in str(error) and KEY not in (error.detail or "")
     assert not dest.exists() and list((tmp_path / "downloads").iterdir()) == []
 

@@ -45,6 +45,8 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.strategies import SearchStrategy
 
+from bot.chat.failures import error_text, failure_text
+from bot.chat.sentences import SENTENCES
 from bot.providers.apixo import wire as apixo_wire
 from bot.providers.apixo.adapter import ApixoProvider
 from bot.providers.apixo.catalog import FAST, fail_kind
@@ -698,13 +700,14 @@ def kw(h: Harness) -> dict[str, Any]:
 
 
 def check_error(exc: ProviderError) -> None:
-    assert isinstance(exc.member_message, str) and exc.member_message.strip(), exc
-    for text in (str(exc), exc.member_message, exc.detail or ""):
+    # The member's sentence is one of ours (a known key), quoting at most a vendor's words
+    # that passed member_safe: no link, no markup, no raw JSON.
+    assert exc.say.key in SENTENCES, exc.say
+    told = error_text(exc)
+    assert told.strip(), exc
+    for text in (str(exc), told, exc.detail or ""):
         assert SENTINEL not in text, f"the API key leaked: {text!r}"
-    lowered = exc.member_message.lower()
-    # Member sentences are ours or a vendor's words that passed member_safe: no link, no
-    # markup, no raw JSON.
-    assert not any(mark in lowered for mark in ("http", "<", "{", "sk-")), exc.member_message
+    assert not any(mark in told.lower() for mark in ("http", "<", "{", "sk-")), told
     assert isinstance(exc.code, str) and exc.code
     assert isinstance(exc.retryable, bool)
     if exc.retry_after is not None:
@@ -716,7 +719,9 @@ def check_status(status: TaskStatus, *, gives_url: bool) -> None:
     assert isinstance(status.state, TaskState)
     if status.progress is not None:
         assert isinstance(status.progress, int) and 0 <= status.progress <= 100
-    for text in (status.stage, status.error_code, status.error_message, status.result_url):
+    code = status.error_code or ""
+    told = failure_text(code, status.error_say.failure(code).params) if status.error_say else None
+    for text in (status.stage, status.error_code, told, status.result_url):
         assert text is None or isinstance(text, str)
         assert SENTINEL not in (text or ""), f"the API key leaked: {text!r}"
     for number in (status.url_expires_at, status.eta_seconds):
@@ -724,9 +729,10 @@ def check_status(status: TaskStatus, *, gives_url: bool) -> None:
     if status.eta_seconds is not None:
         assert status.eta_seconds >= 0
     if status.state is TaskState.FAILED:
-        assert status.error_message and status.error_message.strip()
+        assert status.error_say is not None and status.error_say.key in SENTENCES
+        assert told and told.strip()
         assert status.error_code and status.error_code.strip()
-        assert "http" not in status.error_message.lower()
+        assert "http" not in told.lower()
     if status.result_url is not None:
         assert status.result_url.startswith(("http://", "https://")), status.result_url
     if status.state is TaskState.SUCCEEDED and gives_url:

@@ -409,7 +409,11 @@ async def test_no_secret_reaches_logs_discord_or_the_database(
                 )
             )
         for job in await settle(bot, ids):
-            assert job.status is JobStatus.DELIVERED, (job.provider, job.error_message)
+            assert job.status is JobStatus.DELIVERED, (
+                job.provider,
+                job.error_code,
+                job.error_params,
+            )
         assert not any(v.sim.status_errors for v in every)  # every 502 was met
 
         # 2. Failed renders whose reasons quote the key.
@@ -511,7 +515,7 @@ async def test_no_secret_leaks_through_apiyis_earlier_channel(
             await queue(bot, discord_sim, prompt="alive", model="veo-3.1-fast-fl", image=image),
         ]
         for job in await settle(bot, ids):
-            assert job.status is JobStatus.DELIVERED, job.error_message
+            assert job.status is JobStatus.DELIVERED, (job.error_code, job.error_params)
 
         sim.make_task_fail(f"Generation failed for key {legacy.secret.value}")
         [failed] = await settle(

@@ -1,6 +1,6 @@
-"""A real HTTP simulator of apixo's Veo 3.1 API (seed 002).
+"""A real HTTP simulator of apixo's Veo 3.1 API, as the vendor documents it.
 
-It enforces the seed's rules (Bearer key, `mode`, `generationType`, image counts per
+It enforces the documented rules (Bearer key, `mode`, `generationType`, image counts per
 generation type, reference = fast + 16:9 only, aspect ratios, callback fields...) so an
 adapter that breaks them fails its tests; it DOWNLOADS the image URLs it is given (as the
 vendor does) and records their bytes per task; it serves finished videos as plain links on
@@ -93,7 +93,7 @@ class SimTask:
 
 
 def _error(status: int, error: str, message: str | None = None) -> web.Response:
-    """The seed's error envelope: `{code, message, data: {error}}`."""
+    """The documented error envelope: `{code, message, data: {error}}`."""
     return web.json_response(
         {
             "code": status,
@@ -120,7 +120,7 @@ class ApixoSimulator(vb.VendorSimulator):
     - `video_bytes`, `send_content_length` (False: chunked), `break_content_after` (bytes sent
       before the connection is cut).
     - `delay_submit` / `delay_status`: seconds to sleep before answering.
-    - `max_concurrent`: unfinished tasks allowed before submit answers 429 (seed: 1000).
+    - `max_concurrent`: unfinished tasks allowed before submit answers 429 (documented: 1000).
     - `omit_task_id`: answer submit with `code: 200` but no `taskId`.
     - `next_task_ids`: ids to hand out next.
     - callbacks: `callbacks_enabled` (False: never POST), `callback_delay` (seconds after the
@@ -130,16 +130,11 @@ class ApixoSimulator(vb.VendorSimulator):
       bytes the simulator downloaded from the URLs it was given.
     """
 
+    default_api_key = "apixo-sim-key"
     parse_multipart = False  # JSON only: a multipart body is kept raw, as sent
 
-    def __init__(
-        self,
-        *,
-        api_key: str = "apixo-sim-key",
-        queued_for: float | None = 0.05,
-        running_for: float | None = 0.05,
-    ) -> None:
-        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.tasks: dict[str, SimTask] = {}
         self.file_errors: deque[vb.ScriptedResponse] = deque()
         self.break_content_after: int | None = None
@@ -224,7 +219,7 @@ class ApixoSimulator(vb.VendorSimulator):
         return await self._create(problem, rec)
 
     def _check(self, body: Any) -> web.Response | dict[str, Any]:
-        """The seed's rules; the normalised request when they hold."""
+        """The documented rules; the normalised request when they hold."""
         if not isinstance(body, dict):
             return _error(400, "Invalid JSON body")
         request_type = body.get("request_type", "async")
@@ -347,16 +342,11 @@ class ApixoSimulator(vb.VendorSimulator):
         return None
 
     def _state(self, task: SimTask) -> str:
-        if task.status is not None:
-            return task.status
-        if self.queued_for is None or self.running_for is None:
-            return "pending"
-        elapsed = time.monotonic() - task.started
-        if elapsed < self.queued_for:
-            return "pending"
-        if elapsed < self.queued_for + self.running_for:
-            return "processing"
+        unfinished = self._unfinished(task, "pending", "processing")
+        if unfinished is not None:
+            return unfinished
         if task.completed_ms is None:
+            elapsed = time.monotonic() - task.started
             task.completed_ms = task.created_ms + max(1, int(elapsed * 1000))
         return "failed" if task.fail_code else "success"
 
@@ -373,7 +363,7 @@ class ApixoSimulator(vb.VendorSimulator):
             code = task.fail_code or "GENERATION_FAILED"
             data["failCode"] = code
             data["failMsg"] = task.fail_msg or FAIL_MESSAGES.get(code, "Generation failed")
-        # A failed task is still HTTP 200 with code 200 (the seed).
+        # A failed task is still HTTP 200 with code 200 (as documented).
         return {"code": 200, "message": "success", "data": data}
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
@@ -392,14 +382,12 @@ class ApixoSimulator(vb.VendorSimulator):
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         """The CDN: no key needed (and none should be sent)."""
-        _, early = await self._gate(request, self.file_errors, auth=False)
-        if early is not None:
-            return early
-        name = request.match_info["name"]
-        task = self.tasks.get(name.removesuffix(".mp4"))
-        if not name.endswith(".mp4") or task is None or self._state(task) != "success":
-            return web.Response(status=404, text="Not Found")
-        return await self._send_video(request, self.break_content_after)
+        return await self._serve_file(
+            request,
+            self.file_errors,
+            lambda name: self._mp4_of(name, "success"),
+            self.break_content_after,
+        )
 
     # -- callbacks ------------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
-"""A real HTTP simulator of apiyi's earlier "reverse" `/v1/videos` channel (seed 003).
+"""A real HTTP simulator of apiyi's earlier "reverse" `/v1/videos` channel, as the vendor
+documents it.
 
-It enforces the seed's rules (the bare-key Authorization header, the eight model names,
-JSON `{prompt, model}` for plain models, multipart with one or two `input_reference` files
-for `-fl` models, the documented error envelope and codes) so an adapter that breaks them
-fails its tests. It records every request, keeps the frames each task received, answers
-`/content` with JSON holding a URL on itself (`/files/<id>.mp4`, served like a CDN: no
-auth), and has knobs for the failures the real vendor produces. Only aiohttp, the stdlib
-and `vendor_base` (shared by the simulators): it must not share code with the adapter it
-tests.
+It enforces the documented rules (the bare-key Authorization header, the eight model
+names, JSON `{prompt, model}` for plain models, multipart with one or two
+`input_reference` files for `-fl` models, the error envelope and codes) so an adapter that
+breaks them fails its tests. It records every request, keeps the frames each task
+received, answers `/content` with JSON holding a URL on itself (`/files/<id>.mp4`, served
+like a CDN: no auth), and has knobs for the failures the real vendor produces. Only
+aiohttp, the stdlib, `vendor_base` and `apiyi_channel` (shared by the simulators): it must
+not share code with the adapter it tests.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from tests.sim import vendor_base as vb
+from tests.sim.apiyi_channel import ApiyiChannelSimulator
 from tests.sim.vendor_base import RecordedRequest
 from tests.sim.vendor_base import default_video as default_video  # the tests import it here
 
@@ -54,13 +56,13 @@ class SimTask:
 def _error(
     status: int, code: str, message: str, type_: str = "invalid_request_error"
 ) -> web.Response:
-    """The seed's error envelope: `{"error": {code, message, type}}`."""
+    """The documented error envelope: `{"error": {code, message, type}}`."""
     return web.json_response(
         {"error": {"code": code, "message": message, "type": type_}}, status=status
     )
 
 
-class ApiyiLegacySimulator(vb.VendorSimulator):
+class ApiyiLegacySimulator(ApiyiChannelSimulator):
     """apiyi's earlier channel on 127.0.0.1. Knobs (plain attributes or methods, any time):
 
     - `queued_for` / `running_for`: seconds a task stays `queued`, then `processing`;
@@ -83,43 +85,25 @@ class ApiyiLegacySimulator(vb.VendorSimulator):
       frames each task received, in order.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str = "sk-sim-legacy-key",
-        queued_for: float | None = 0.05,
-        running_for: float | None = 0.05,
-    ) -> None:
-        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
+    default_api_key = "sk-sim-legacy-key"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.tasks: dict[str, SimTask] = {}
-        self.content_errors: deque[vb.ScriptedResponse] = deque()
         self.file_errors: deque[vb.ScriptedResponse] = deque()
         self.content_not_ready_times = 0
         self.content_url: str | None = None
         self.break_file_after: int | None = None
         self.file_content_type = "video/mp4"
-        self._fail_next: dict[str, Any] | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    async def start(self) -> str:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
-        app.router.add_post("/v1/videos", self._submit)
-        app.router.add_get("/v1/videos/{task_id}", self._status)
-        app.router.add_get("/v1/videos/{task_id}/content", self._content)
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/files/{name}", self._file)
-        (self.base_url,) = await self._serve(app)
-        return self.base_url
 
     # -- knobs ----------------------------------------------------------------------------
 
     def _scripted_error_body(self, status: int) -> dict[str, Any]:
         return {"error": {"code": "upstream_error", "message": f"scripted {status}", "type": "x"}}
 
-    script_next_submit = vb.VendorSimulator.fail_next_submit_with
-    queue_content_error = vb.script_knob(
-        "content_errors", "Served before normal `/content` answers."
-    )
     queue_file_error = vb.script_knob("file_errors", "Served before normal `/files/` answers.")
 
     def make_task_fail(
@@ -129,22 +113,15 @@ class ApiyiLegacySimulator(vb.VendorSimulator):
         code: str = "generation_failed",
         task_id: str | None = None,
     ) -> None:
-        """No reason: a bare `failed` (the seed documents no failure fields)."""
+        """No reason: a bare `failed` (the vendor documents no failure fields)."""
         body: dict[str, Any] = {}
         if reason is not None:
             body["error"] = {"code": code, "message": reason, "type": "upstream_error"}
-        if task_id is None:
-            self._fail_next = body
-        else:
-            task = self.tasks[task_id]
-            task.fail, task.fail_body = True, body
+        self._fail_with(body, task_id)
 
     def set_task_status(self, task_id: str, status: str) -> None:
         """Force any status string, known or not."""
         self.tasks[task_id].status = status
-
-    def gets(self, suffix: str = "") -> list[RecordedRequest]:
-        return self._requests_where("GET", suffix=suffix)
 
     def file_gets(self) -> list[RecordedRequest]:
         return self._requests_where("GET", prefix="/files/")
@@ -175,7 +152,7 @@ class ApiyiLegacySimulator(vb.VendorSimulator):
                 rec.form.setdefault(name, []).append(bytes(data).decode("utf-8", "replace"))
 
     def _authorized(self, request: web.Request) -> web.Response | None:
-        """Seed 003: `Authorization: sk-...`, the bare key. `Bearer <key>` is refused."""
+        """As documented: `Authorization: sk-...`, the bare key. `Bearer <key>` is refused."""
         given = request.headers.get("Authorization", "")
         if given == self.api_key:
             return None
@@ -282,25 +259,18 @@ class ApiyiLegacySimulator(vb.VendorSimulator):
             images=images,
             request=rec,
         )
-        if self._fail_next is not None:
-            task.fail, task.fail_body, self._fail_next = True, self._fail_next, None
-        self.tasks[task_id] = task
+        self._register(task)
         return web.json_response(self._task_body(task, "queued"))
 
     def _state(self, task: SimTask) -> str:
-        if task.status is not None:
-            return task.status
-        if self.queued_for is None or self.running_for is None:
-            return "queued"
-        elapsed = time.monotonic() - task.started
-        if elapsed < self.queued_for:
-            return "queued"
-        if elapsed < self.queued_for + self.running_for:
-            return "processing"
+        unfinished = self._unfinished(task, "queued", "processing")
+        if unfinished is not None:
+            return unfinished
         return "failed" if task.fail else "completed"
 
     def _task_body(self, task: SimTask, state: str | None = None) -> dict[str, Any]:
-        """The seed's video object: `id` only (no `task_id`), `created`, `status`, `model`."""
+        """The documented video object: `id` only (no `task_id`), `created`, `status`,
+        `model`."""
         state = state or self._state(task)
         body: dict[str, Any] = {
             "id": task.id,
@@ -313,22 +283,10 @@ class ApiyiLegacySimulator(vb.VendorSimulator):
             body.update(task.fail_body)
         return body
 
-    async def _status(self, request: web.Request) -> web.StreamResponse:
-        _, early = await self._gate(request, self.status_errors, self.delay_status)
-        if early is not None:
-            return early
-        task = self.tasks.get(request.match_info["task_id"])
-        if task is None:
-            return _error(404, "video_not_found", "Video task not found")
-        return web.json_response(self._task_body(task))
+    def _not_found(self) -> web.Response:
+        return _error(404, "video_not_found", "Video task not found")
 
-    async def _content(self, request: web.Request) -> web.StreamResponse:
-        _, early = await self._gate(request, self.content_errors)
-        if early is not None:
-            return early
-        task = self.tasks.get(request.match_info["task_id"])
-        if task is None:
-            return _error(404, "video_not_found", "Video task not found")
+    async def _serve_content(self, request: web.Request, task: SimTask) -> web.StreamResponse:
         if self._state(task) != "completed":
             return _error(400, "video_not_ready", "Video not yet generated")
         if self.content_not_ready_times > 0:
@@ -346,12 +304,11 @@ class ApiyiLegacySimulator(vb.VendorSimulator):
         )
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
-        """The CDN: no auth (the seed downloads the URL as is)."""
-        _, early = await self._gate(request, self.file_errors, auth=False)
-        if early is not None:
-            return early
-        name = request.match_info["name"]
-        task = self.tasks.get(name.removesuffix(".mp4"))
-        if task is None or not name.endswith(".mp4") or self._state(task) != "completed":
-            return web.Response(status=404, text="Not Found")
-        return await self._send_video(request, self.break_file_after, self.file_content_type)
+        """The CDN: no auth (as documented, the URL is downloaded as is)."""
+        return await self._serve_file(
+            request,
+            self.file_errors,
+            lambda name: self._mp4_of(name, "completed"),
+            self.break_file_after,
+            self.file_content_type,
+        )

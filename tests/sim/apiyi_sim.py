@@ -1,23 +1,24 @@
-"""A real HTTP simulator of apiyi's current `/v1/videos` channel (seed 001).
+"""A real HTTP simulator of apiyi's current `/v1/videos` channel, as the vendor documents it.
 
-It enforces the seed's rules (string `duration`, no `generateAudio`, 8 s at 1080p/4k,
-one `input_reference` *file* in multipart...) so an adapter that breaks them fails its
-tests, records every request for assertions on what went over the wire, and has knobs
-for the failures the real vendor produces. Only aiohttp, the stdlib and `vendor_base`
-(shared by the simulators): it must not share code with the adapter it tests.
+It enforces the documented rules (string `duration`, no `generateAudio`, 8 s at
+1080p/4k, one `input_reference` *file* in multipart...) so an adapter that breaks them
+fails its tests, records every request for assertions on what went over the wire, and has
+knobs for the failures the real vendor produces. Only aiohttp, the stdlib, `vendor_base`
+and `apiyi_channel` (shared by the simulators): it must not share code with the adapter
+it tests.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from tests.sim import vendor_base as vb
+from tests.sim.apiyi_channel import ApiyiChannelSimulator
 from tests.sim.vendor_base import RecordedRequest
 from tests.sim.vendor_base import default_video as default_video  # the tests import it here
 
@@ -56,7 +57,7 @@ def _error(
     )
 
 
-class ApiyiSimulator(vb.VendorSimulator):
+class ApiyiSimulator(ApiyiChannelSimulator):
     """apiyi on 127.0.0.1. Knobs (all plain attributes or methods, set them any time):
 
     - `queued_for` / `running_for`: seconds a task stays `queued`, then `in_progress`;
@@ -77,45 +78,25 @@ class ApiyiSimulator(vb.VendorSimulator):
     - `requests`: every request received, as `RecordedRequest`.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str = "sk-sim-key",
-        queued_for: float | None = 0.05,
-        running_for: float | None = 0.05,
-    ) -> None:
-        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
+    default_api_key = "sk-sim-key"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.tasks: dict[str, SimTask] = {}
-        self.content_errors: deque[vb.ScriptedResponse] = deque()
         self.content_400_times = 0
         self.break_content_after: int | None = None
         self.omit_task_id = False
-        self._fail_next: dict[str, Any] | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    async def start(self) -> str:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
-        app.router.add_post("/v1/videos", self._submit)
-        app.router.add_get("/v1/videos/{task_id}", self._status)
-        app.router.add_get("/v1/videos/{task_id}/content", self._content)
-        (self.base_url,) = await self._serve(app)
-        return self.base_url
 
     # -- knobs ----------------------------------------------------------------------------
 
     def _scripted_error_body(self, status: int) -> dict[str, Any]:
         return {"error": {"message": f"scripted {status}", "type": "upstream_error", "code": None}}
 
-    script_next_submit = vb.VendorSimulator.fail_next_submit_with
-    queue_content_error = vb.script_knob(
-        "content_errors", "Served before normal `/content` answers."
-    )
-
     def make_task_fail(
         self, reason: str | None = None, *, task_id: str | None = None, field: str = "error"
     ) -> None:
-        """No reason: a bare `failed` (the seed: "may not include a detailed error field")."""
+        """No reason: a bare `failed` (the vendor's documentation: "may not include a
+        detailed error field")."""
         body: dict[str, Any] = {}
         if reason is not None:
             body[field] = (
@@ -123,11 +104,7 @@ class ApiyiSimulator(vb.VendorSimulator):
                 if field == "error"
                 else reason
             )
-        if task_id is None:
-            self._fail_next = body
-        else:
-            task = self.tasks[task_id]
-            task.fail, task.fail_body = True, body
+        self._fail_with(body, task_id)
 
     def set_task_status(self, task_id: str, status: str) -> None:
         """Force any status string, known or not."""
@@ -135,9 +112,6 @@ class ApiyiSimulator(vb.VendorSimulator):
         task.status = status
         if status == "completed" and task.completed_at is None:
             task.completed_at = int(time.time())
-
-    def gets(self, suffix: str = "") -> list[RecordedRequest]:
-        return self._requests_where("GET", suffix=suffix)
 
     # -- handlers -------------------------------------------------------------------------
 
@@ -312,27 +286,20 @@ class ApiyiSimulator(vb.VendorSimulator):
             started=time.monotonic(),
             request=rec,
         )
-        if self._fail_next is not None:
-            task.fail, task.fail_body, self._fail_next = True, self._fail_next, None
-        self.tasks[task_id] = task
-        body = self._task_body(task, "queued")  # the seed: submit always answers queued
+        self._register(task)
+        body = self._task_body(task, "queued")  # as documented: submit always answers queued
         if self.omit_task_id:
             body.pop("task_id")
         return web.json_response(body)
 
     def _state(self, task: SimTask) -> str:
-        if task.status is not None:
-            return task.status
-        if self.queued_for is None or self.running_for is None:
-            return "queued"
-        elapsed = time.monotonic() - task.started
-        if elapsed < self.queued_for:
-            return "queued"
-        if elapsed < self.queued_for + self.running_for:
-            return "in_progress"
+        unfinished = self._unfinished(task, "queued", "in_progress")
+        if unfinished is not None:
+            return unfinished
         if task.fail:
             return "failed"
         if task.completed_at is None:
+            elapsed = time.monotonic() - task.started
             task.completed_at = task.created_at + max(1, int(elapsed))
         return "completed"
 
@@ -353,22 +320,10 @@ class ApiyiSimulator(vb.VendorSimulator):
             body.update(task.fail_body)
         return body
 
-    async def _status(self, request: web.Request) -> web.StreamResponse:
-        _, early = await self._gate(request, self.status_errors, self.delay_status)
-        if early is not None:
-            return early
-        task = self.tasks.get(request.match_info["task_id"])
-        if task is None:
-            return _error(404, "task not found", code="task_not_found")
-        return web.json_response(self._task_body(task))
+    def _not_found(self) -> web.Response:
+        return _error(404, "task not found", code="task_not_found")
 
-    async def _content(self, request: web.Request) -> web.StreamResponse:
-        _, early = await self._gate(request, self.content_errors)
-        if early is not None:
-            return early
-        task = self.tasks.get(request.match_info["task_id"])
-        if task is None:
-            return _error(404, "task not found", code="task_not_found")
+    async def _serve_content(self, request: web.Request, task: SimTask) -> web.StreamResponse:
         if self._state(task) != "completed":
             return _error(400, "video is not ready", code="video_not_ready")
         if self.content_400_times > 0:

@@ -1,8 +1,10 @@
-"""What the vendor simulators share: the server's lifecycle, request recording, scripted
-answers, the gate every API handler passes, and serving a video file.
+"""What the vendor simulators share: the server's lifecycle (`async with Sim(...) as sim`
+starts one and closes it), the defaults of the clock, request recording, scripted
+answers, the gate every API handler passes, the queued-running-finished clock, and
+serving a video file.
 
 Everything vendor-specific (routes, rules, error envelopes, task states and bodies) stays
-in each `*_sim.py`. Only aiohttp and the stdlib: it must not share code with the adapters
+in each `*_sim.py` (what apiyi's two channels share, in `apiyi_channel.py`). Only aiohttp and the stdlib: it must not share code with the adapters
 the simulators test.
 """
 
@@ -11,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import aiohttp
 from aiohttp import web
@@ -140,15 +143,21 @@ class VendorSimulator:
     `delay_status`, `next_task_ids`; shared records: `requests`, `tasks`.
     """
 
+    # The key the simulator expects unless given one.
+    default_api_key: ClassVar[str] = "sim-key"
     # The request path as recorded keeps its query string.
     record_query_in_path: ClassVar[bool] = True
     # Multipart bodies are parsed into `form` / `files` (else kept raw in `body`).
     parse_multipart: ClassVar[bool] = True
 
     def __init__(
-        self, *, api_key: str, queued_for: float | None, running_for: float | None
+        self,
+        *,
+        api_key: str | None = None,
+        queued_for: float | None = 0.05,
+        running_for: float | None = 0.05,
     ) -> None:
-        self.api_key = api_key
+        self.api_key = self.default_api_key if api_key is None else api_key
         self.queued_for = queued_for
         self.running_for = running_for
         self.requests: list[Any] = []
@@ -172,6 +181,17 @@ class VendorSimulator:
         self.base_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Listen on 127.0.0.1; the base URL the adapter is given."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def _serve(self, app: web.Application, sites: int = 1) -> list[str]:
         """Run `app` on `sites` fresh ports of 127.0.0.1; their origins, in order."""
@@ -233,6 +253,22 @@ class VendorSimulator:
 
     def submits(self) -> list[Any]:
         return self._requests_where("POST")
+
+    def _unfinished(self, task: Any, queued: str, running: str) -> str | None:
+        """A task's state until it finishes: the one a test forced on it (`task.status`),
+        else the clock's from when it began (`task.started`, monotonic): `queued` for
+        `queued_for` seconds, then `running` for `running_for`, then None (finished; the
+        vendor's own rules say how). While either is None the clock stands at `queued`."""
+        if task.status is not None:
+            return str(task.status)
+        if self.queued_for is None or self.running_for is None:
+            return queued
+        elapsed = time.monotonic() - task.started
+        if elapsed < self.queued_for:
+            return queued
+        if elapsed < self.queued_for + self.running_for:
+            return running
+        return None
 
     def _take_id(self, make: Callable[[int], str]) -> str:
         """The next id: from `next_task_ids`, else `make(counter)`."""
@@ -311,6 +347,33 @@ class VendorSimulator:
         if script:
             return rec, script.popleft().build()
         return rec, None
+
+    async def _serve_file(
+        self,
+        request: web.Request,
+        script: deque[ScriptedResponse],
+        ready: Callable[[str], bool],
+        cut: int | None,
+        content_type: str = "video/mp4",
+    ) -> web.StreamResponse:
+        """A video file as a CDN serves it: no key asked for, the scripted answers first, then
+        the video (see `_send_video`) if `ready(name)` says the file is a finished task's,
+        else 404."""
+        _, early = await self._gate(request, script, auth=False)
+        if early is not None:
+            return early
+        if not ready(request.match_info["name"]):
+            return web.Response(status=404, text="Not Found")
+        return await self._send_video(request, cut, content_type)
+
+    def _mp4_of(self, name: str, finished: str) -> bool:
+        """`name` is `<task id>.mp4` of a task whose `_state` is `finished`."""
+        task = self.tasks.get(name.removesuffix(".mp4"))
+        return name.endswith(".mp4") and task is not None and self._state(task) == finished
+
+    def _state(self, task: Any) -> Any:
+        """The task's state now, in the vendor's words (each simulator has its own)."""
+        raise NotImplementedError
 
     async def _send_video(
         self, request: web.Request, cut: int | None, content_type: str = "video/mp4"

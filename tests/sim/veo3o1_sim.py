@@ -1,6 +1,6 @@
-"""A real HTTP simulator of veo3o1 (seed 004).
+"""A real HTTP simulator of veo3o1, as the vendor documents it.
 
-It enforces what the seed states (Bearer auth, the `code`/`msg`/`data` envelope, the
+It enforces what the documentation states (Bearer auth, the `code`/`msg`/`data` envelope, the
 generate fields and their values, `imageUrl` required for image_to_video, multipart
 `file` uploads of JPEG/PNG/WebP up to 50 MB, pending → processing → completed/failed),
 records every request for assertions on what went over the wire, and has knobs for the
@@ -86,7 +86,7 @@ class Veo3o1Simulator(vb.VendorSimulator):
       generate / upload call. A dict body is sent as JSON; None gives an envelope whose
       code matches the status.
     - `make_task_fail(task_id=None, **fields)`: the task (without id: the next one
-      submitted) ends `failed`; `fields` are added to its `data` (the seed documents none).
+      submitted) ends `failed`; `fields` are added to its `data` (the vendor documents none).
     - `queue_status_error(status, body=None, ...)`: canned answers served before normal
       status answers (a malformed 200 body too). `queue_video_error(...)` likewise for
       the video download.
@@ -100,14 +100,10 @@ class Veo3o1Simulator(vb.VendorSimulator):
     - Records: `requests`, `tasks` (each with the downloaded `images`), `uploads`.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str = "veo3o1-sim-key",
-        queued_for: float | None = 0.05,
-        running_for: float | None = 0.05,
-    ) -> None:
-        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
+    default_api_key = "veo3o1-sim-key"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.errors_with_http_200 = False
         self.tasks: dict[str, SimTask] = {}
         self.uploads: dict[str, UploadedImage] = {}

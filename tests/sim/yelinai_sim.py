@@ -1,12 +1,13 @@
-"""A real HTTP simulator of yelinai's legacy `/veo/v1/api/video/*` API (seed 000).
+"""A real HTTP simulator of yelinai's legacy `/veo/v1/api/video/*` API, as the vendor
+documents it.
 
-It enforces what the seed states (Bearer auth, the four model names, `images` as at most
-5 URL strings, `enhance_prompt` as a boolean, the `{success, data}` envelope and the
-`{success:false, message, error_code, details}` errors), answers status in the seed's
-shapes (`processing` with `upstreamData.status` `image_downloading` → `video_generating`,
-then `completed` with `result.video_url`), really DOWNLOADS every image URL it is given
-(a URL that does not download fails the task, as a vendor that fetches images would), and
-serves the finished video on itself. Task ids contain a colon, like the vendor's: the
+It enforces what the documentation states (Bearer auth, the four model names, `images` as
+at most 5 URL strings, `enhance_prompt` as a boolean, the `{success, data}` envelope and
+the `{success:false, message, error_code, details}` errors), answers status in the
+documented shapes (`processing` with `upstreamData.status` `image_downloading` →
+`video_generating`, then `completed` with `result.video_url`), really DOWNLOADS every
+image URL it is given (a URL that does not download fails the task, as a vendor that
+fetches images would), and serves the finished video on itself. Task ids contain a colon, like the vendor's: the
 status path is decoded exactly once, as a real server does, so an id sent unquoted (with
 reserved characters) or quoted twice is not found. Only aiohttp, the stdlib and
 `vendor_base` (shared by the simulators): it must not share code with the adapter it tests.
@@ -106,24 +107,19 @@ class YelinaiSimulator(vb.VendorSimulator):
     - `status_errors` / `queue_status_error(...)`: canned answers served before normal status
       answers (500s, 429s, a malformed 200...). `file_errors` / `queue_file_error(...)`
       likewise for the video file.
-    - `not_found_status`: the HTTP status of TASK_NOT_FOUND (404; the seed lists 400 too).
+    - `not_found_status`: the HTTP status of TASK_NOT_FOUND (404; the documentation lists 400 too).
     - `video_bytes`, `send_content_length`, `break_content_after`, `omit_video_url`.
     - `delay_submit` / `delay_status` / `delay_image_download`: seconds before answering.
     - `next_task_ids`: ids to hand out next (quoting tests).
     - `requests`: every request received; `tasks[id].images`: the image bytes downloaded.
     """
 
+    default_api_key = "yl-sim-key"
     record_query_in_path = False  # `requests[i].path` is without the query
     parse_multipart = False  # JSON only: any other body is kept raw
 
-    def __init__(
-        self,
-        *,
-        api_key: str = "yl-sim-key",
-        queued_for: float | None = 0.05,
-        running_for: float | None = 0.05,
-    ) -> None:
-        super().__init__(api_key=api_key, queued_for=queued_for, running_for=running_for)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.tasks: dict[str, SimTask] = {}
         self.file_errors: deque[vb.ScriptedResponse] = deque()
         self.not_found_status = 404
@@ -164,7 +160,7 @@ class YelinaiSimulator(vb.VendorSimulator):
         task_id: str | None = None,
         field: str = "error",
     ) -> None:
-        """No reason: a bare `failed` (the seed documents no failure body)."""
+        """No reason: a bare `failed` (the vendor documents no failure body)."""
         if task_id is None:
             self._fail_next = (reason, code, field)
         else:
@@ -461,11 +457,10 @@ class YelinaiSimulator(vb.VendorSimulator):
         return web.json_response(self._task_body(task))
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
-        _, early = await self._gate(request, self.file_errors, auth=False)
-        if early is not None:
-            return early
-        name = request.match_info["name"]
+        return await self._serve_file(
+            request, self.file_errors, self._video_ready, self.break_content_after
+        )
+
+    def _video_ready(self, name: str) -> bool:
         task = next((t for t in self.tasks.values() if t.file_name == name), None)
-        if task is None or self._phase(task)[0] != "completed":
-            return web.Response(status=404, text="Not Found")
-        return await self._send_video(request, self.break_content_after)
+        return task is not None and self._phase(task)[0] == "completed"

@@ -34,10 +34,10 @@ async def test_a_schema_1_database_is_migrated_to_the_latest_with_its_jobs_intac
     db = await Database.open(path)
     try:
         row = await db.fetchone("PRAGMA user_version")
-        assert row is not None and row[0] == len(MIGRATIONS) == 5
+        assert row is not None and row[0] == len(MIGRATIONS) == 6
         store = JobStore(db)
         job = await store.get(1)
-        assert job is not None and job.user_id == 7 and job.request["prompt"] == "old"
+        assert job is not None and job.user_id == 7 and job.request_json == '{"prompt": "old"}'
         assert job.billing is Billing.BILLED  # a delivered job was rendered, so billed
         assert await store.usage(7, DAY, 10) == 1
         guilds = GuildStore(db)

@@ -57,7 +57,7 @@ async def make(
             job, None, status, refund=False, delivered_message_id=1, completed_at=1.0
         )
     fields = {"error_code": error_code} if error_code is not None else {}
-    return await store.finish(job, None, status, refund=True, error_message="x", **fields)
+    return await store.finish(job, None, status, refund=True, **fields)
 
 
 @pytest.fixture

@@ -214,3 +214,23 @@ async def test_a_cancelled_writer_leaves_no_transaction_open(db: Database) -> No
     assert job.id >= 1
     row = await db.fetchone("SELECT COUNT(*) FROM jobs")
     assert row is not None and await store.usage(1, DAY, 10) == row[0]
+
+
+async def test_a_failure_is_stored_as_its_code_and_params_and_no_sentence(db: Database) -> None:
+    """Migration 6: `error_params` beside `error_code`; `error_message` is no longer
+    written (rows from before keep theirs)."""
+    store = JobStore(db)
+    await store.create(new_job(), daily_limit=3, max_active=3)
+    [claimed] = await store.claim_due("w1", lease_seconds=60, limit=1)
+    with pytest.raises(ValueError, match="error_message"):
+        await store.update(claimed, "w1", error_message="It broke.")
+    failed = await store.finish(
+        claimed,
+        "w1",
+        JobStatus.FAILED,
+        refund=True,
+        error_code="too_large",
+        error_params='{"step": "download"}',
+    )
+    assert (failed.error_code, failed.error_params) == ("too_large", '{"step": "download"}')
+    assert failed.error_message is None

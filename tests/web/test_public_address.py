@@ -54,7 +54,7 @@ async def test_callback_and_own_image_urls(
     started = time.monotonic()
     job = await submit(bot, model=FAST, mode=Mode.FIRST_FRAME, images=[image])
     done = await wait_for_job(bot, job.id, timeout=20)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert time.monotonic() - started < 10  # the callback, not the 60-s poll, finished it
     [sent] = apixo_sim.submits()
     body = sent.json

@@ -25,7 +25,7 @@ import bot.providers.base as base
 import bot.providers.words as words
 from bot.providers.adapter import HTTPAdapter, HTTPOptions, no_task_id
 from bot.providers.apixo import catalog, wire
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Say
 from bot.providers.http import Answer, retry_after, usable_task_id
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class ApixoProvider(HTTPAdapter):
             base.TaskState.FAILED,
             stage="failed",
             error_code=code if plain else ErrorCode.GENERATION_FAILED,
-            error_message=catalog.failed_message(kind),
+            error_say=catalog.failed_message(kind),
         )
 
     # -- fetch ----------------------------------------------------------------------------
@@ -163,7 +163,7 @@ class ApixoProvider(HTTPAdapter):
             fresh = await self.status(task_id, model)
             if fresh.state is base.TaskState.FAILED:
                 raise base.ProviderRejected(
-                    fresh.error_message or catalog.FAILED, code=fresh.error_code or "failed"
+                    fresh.error_say or catalog.FAILED, code=fresh.error_code or "failed"
                 )
             if fresh.state is not base.TaskState.SUCCEEDED or not fresh.result_url:
                 raise catalog.not_ready()
@@ -221,14 +221,14 @@ class ApixoProvider(HTTPAdapter):
         call: _Call, answer: Answer, err: wire.ApixoError, detail: str
     ) -> base.ProviderError | None:
         status, kind = answer.status, catalog.fail_kind(err.fail_code)
-        said = err.said()
-        if kind == "credits" or any(w in said for w in catalog.CREDIT_WORDS):
+        wording = err.wording()
+        if kind == "credits" or any(w in wording for w in catalog.CREDIT_WORDS):
             # The operator's credit, whatever the status: 402 is not the only one it comes with.
             return base.ProviderAuthError(
                 catalog.OUT_OF_CREDIT, code=ErrorCode.QUOTA, detail=detail
             )
         if status == 403 and (
-            kind in catalog.POLICY_KINDS or any(w in said for w in catalog.POLICY_WORDS)
+            kind in catalog.POLICY_KINDS or any(w in wording for w in catalog.POLICY_WORDS)
         ):
             # One vendor page: "API key lacks permission"; another: "content violates policy".
             message = catalog.KIND_MESSAGE[kind or "policy"]
@@ -248,7 +248,7 @@ class ApixoProvider(HTTPAdapter):
             return base.ProviderRejected(catalog.KIND_MESSAGE[kind], code=kind, detail=detail)
         return None
 
-    def _reject_message(self, err: wire.ApixoError) -> str:
+    def _reject_message(self, err: wire.ApixoError) -> Say:
         """The vendor's reason when a member can act on it; its parser's complaints about
         our JSON are our bug, not the member's, so those get the plain sentence."""
         reason = (err.error or "").strip()

@@ -11,7 +11,6 @@ output is Veo 3.1's fixed 8 s.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Mapping
@@ -32,7 +31,8 @@ from bot.providers.base import (
     SubmitRequest,
     Timing,
 )
-from bot.providers.codes import ErrorCode
+from bot.providers.catalog import on_schedule, table
+from bot.providers.codes import ErrorCode, Say, say
 
 DEFAULT_BASE_URL = "https://api.apixo.ai"
 # The vendor's newer pages give ".../api/v1" as the base URL, so a base URL may end in it.
@@ -106,39 +106,28 @@ def _spec(name: str, label: str, modes: frozenset[Mode], refs: int, price: float
     )
 
 
-MODELS: Mapping[str, ModelSpec] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (
-            # Fast first: the cheaper one, and the only one with every mode, is the default.
-            _spec(
-                FAST,
-                "Veo 3.1 Fast (apixo)",
-                frozenset({Mode.TEXT, Mode.FIRST_FRAME, Mode.FIRST_LAST, Mode.REFERENCE}),
-                3,
-                0.20,
-            ),
-            _spec(
-                QUALITY,
-                "Veo 3.1 Quality (apixo)",
-                frozenset({Mode.TEXT, Mode.FIRST_FRAME, Mode.FIRST_LAST}),
-                0,
-                1.50,
-            ),
-        )
-    }
+MODELS = table(
+    # Fast first: the cheaper one, and the only one with every mode, is the default.
+    _spec(
+        FAST,
+        "Veo 3.1 Fast (apixo)",
+        frozenset({Mode.TEXT, Mode.FIRST_FRAME, Mode.FIRST_LAST, Mode.REFERENCE}),
+        3,
+        0.20,
+    ),
+    _spec(
+        QUALITY,
+        "Veo 3.1 Quality (apixo)",
+        frozenset({Mode.TEXT, Mode.FIRST_FRAME, Mode.FIRST_LAST}),
+        0,
+        1.50,
+    ),
 )
 
 
 def models_with(timing_override: Timing | None) -> Mapping[str, ModelSpec]:
     """The models as offered, or all on one forced schedule (tests, an operator's setting)."""
-    if timing_override is None:
-        return MODELS
-    forced = {
-        name: dataclasses.replace(spec, timing=timing_override, timing_by_resolution={})
-        for name, spec in MODELS.items()
-    }
-    return MappingProxyType(forced)
+    return on_schedule(MODELS, timing_override)
 
 
 # Mode → (generation type, fewest images, most images).
@@ -161,9 +150,9 @@ def vendor_input(request: SubmitRequest, models: Mapping[str, ModelSpec]) -> Api
         request,
         spec,
         "apixo",
-        message=f"{spec.label} cannot use reference images; pick {MODELS[FAST].label}."
+        message=say("apixo.no_references", model=spec.label, instead=MODELS[FAST].label)
         if request.mode is Mode.REFERENCE
-        else f"{spec.label} does not offer this mode.",
+        else say("apixo.no_mode", model=spec.label),
     )
     checks.check_prompt(request, "apixo", code=ErrorCode.BAD_PROMPT, detail=False)
     if len(request.prompt) > MAX_PROMPT:
@@ -212,13 +201,13 @@ def _check_shape(request: SubmitRequest, spec: ModelSpec, aspect: str) -> None:
     """The frame, resolution and length the model makes: the vendor has no option for the
     last two, and would make its fixed output whatever was asked."""
 
-    def refuse(message: str, code: ErrorCode, why: str) -> ProviderRejected:
+    def refuse(message: Say, code: ErrorCode, why: str) -> ProviderRejected:
         return ProviderRejected(message, code=code, detail=f"apixo: {why}")
 
     if aspect not in spec.aspect_ratios:
         shapes = ", ".join(spec.aspect_ratios)
         raise refuse(
-            f"{spec.label} makes {shapes} videos, not {aspect}.",
+            say("apixo.bad_aspect", model=spec.label, shapes=shapes, aspect=aspect),
             ErrorCode.BAD_FORMAT,
             f"aspect {aspect}",
         )
@@ -227,13 +216,13 @@ def _check_shape(request: SubmitRequest, spec: ModelSpec, aspect: str) -> None:
     if request.resolution is not None and request.resolution not in spec.resolutions:
         sizes = ", ".join(spec.resolutions)
         raise refuse(
-            f"{spec.label} renders at {sizes} only.",
+            say("apixo.bad_resolution", model=spec.label, sizes=sizes),
             ErrorCode.BAD_FORMAT,
             f"resolution {request.resolution}",
         )
     if request.duration is not None and request.duration not in spec.durations:
         raise refuse(
-            f"{spec.label} only makes videos of {spec.default_duration} s.",
+            say("apixo.bad_duration", model=spec.label, seconds=spec.default_duration),
             ErrorCode.BAD_DURATION,
             f"duration {request.duration}",
         )
@@ -259,28 +248,20 @@ def host(url: str) -> str:
         return "?"
 
 
-# -- what a member reads (only this vendor says it) -----------------------------------------
+# -- what a member reads (only this vendor says it; the words are in bot.chat.sentences) --
 
-OUT_OF_CREDIT = (
-    "The video service account of this server's operator is out of credit; "
-    "the operator has been told."
-)
-NO_MODEL = (
-    "The video service does not offer this model right now; the server operator has been told."
-)
-EXPIRED = "The video service no longer has this video (its download link expired)."
-NO_IMAGE_URL = "The bot could not give your image to the video service. Please try again."
-REFERENCE_LANDSCAPE = (
-    "Reference images only work for 16:9 (landscape) videos at this video service."
-)
-TRY_OTHER = "Try a different prompt or settings."
+OUT_OF_CREDIT = say("apixo.out_of_credit")
+NO_MODEL = say("apixo.no_model")
+EXPIRED = say("apixo.expired")
+NO_IMAGE_URL = say("apixo.no_image_url")
+REFERENCE_LANDSCAPE = say("apixo.reference_landscape")
+# Said after "did not accept this request" when the vendor's reason is not shown.
+TRY_OTHER = say("apixo.try_other")
 
-PROMPT_LONG = (
-    "The prompt is too long for the video service (10,000 characters at most). Please shorten it."
-)
-IMAGE_LARGE = "Your image is too large for the video service (10 MB at most)."
-UNAVAILABLE = "This model is temporarily unavailable at the video service. Please try again later."
-FAILED = "The video service could not make this video. Try again, perhaps with a different prompt."
+PROMPT_LONG = say("apixo.prompt_long")
+IMAGE_LARGE = say("apixo.image_large")
+UNAVAILABLE = say("apixo.unavailable")
+FAILED = say("apixo.failed")
 
 # -- reading failures -----------------------------------------------------------------------
 
@@ -303,18 +284,18 @@ Kind = Literal[
 # The kinds that are a content review's refusal.
 POLICY_KINDS: frozenset[Kind | None] = frozenset({"policy", "nsfw", "image_policy"})
 
-KIND_MESSAGE: Mapping[Kind, str] = MappingProxyType(
+KIND_MESSAGE: Mapping[Kind, Say] = MappingProxyType(
     {
-        "policy": "The video service's content review refused this request. Please change the prompt and try again.",
-        "nsfw": "The video service flagged this request as adult or unsafe content, so it was not made.",
-        "image_policy": "The video service's content review refused your image. Please use a different image.",
+        "policy": say("apixo.policy"),
+        "nsfw": say("apixo.nsfw"),
+        "image_policy": say("apixo.image_policy"),
         "prompt_long": PROMPT_LONG,
-        "bad_prompt": "The video service could not read this prompt. Please rephrase it.",
-        "image_url": "The video service could not open your image. Please attach it again.",
+        "bad_prompt": say("apixo.bad_prompt"),
+        "image_url": say("apixo.image_url"),
         "image_large": IMAGE_LARGE,
-        "image_format": "The video service cannot use your image: please use a JPEG, PNG or WebP picture.",
-        "image_download": "The video service could not download your image. Please try again.",
-        "timeout": "The video service took too long to make this video and gave up. Please try again.",
+        "image_format": say("apixo.image_format"),
+        "image_download": say("apixo.image_download"),
+        "timeout": say("apixo.timeout"),
         "unavailable": UNAVAILABLE,
         "credits": OUT_OF_CREDIT,
         "failed": FAILED,
@@ -322,9 +303,9 @@ KIND_MESSAGE: Mapping[Kind, str] = MappingProxyType(
 )
 
 
-def failed_message(kind: Kind | None) -> str:
+def failed_message(kind: Kind | None) -> Say:
     """What a member reads about a task that ended in failure (never charged for)."""
-    return f"{KIND_MESSAGE[kind or 'failed']} {words.NOT_CHARGED}"
+    return KIND_MESSAGE[kind or "failed"].then(words.NOT_CHARGED)
 
 
 # The vendor documents its failure codes twice, once in upper snake case and once in

@@ -12,28 +12,15 @@ status, and `data.resultJson` is a JSON *string* that has to be parsed a second 
 from __future__ import annotations
 
 import enum
-import json
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    field_validator,
-)
+from pydantic import Field
 
-from bot.providers.http import is_plain_text
-from bot.providers.wire import or_none as _or_none
+from bot.providers.http import excerpt, is_plain_text
+from bot.providers.wire import ErrorAnswer, OrNone, WireModel, json_or_none, lenient_json_or_none
 
 # The links the vendor fetches from us, and the ones it gives back: only these schemes.
 WEB = ("https://", "http://")
-
-
-class _Wire(BaseModel):
-    # Ids and codes sometimes come as numbers from gateways; we only ever want text.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 class ApixoState(enum.StrEnum):
@@ -49,7 +36,7 @@ class GenerationType(enum.StrEnum):
     REFERENCE_2_VIDEO = "REFERENCE_2_VIDEO"
 
 
-class ApixoInput(_Wire):
+class ApixoInput(WireModel):
     """`input`. The vendor's prose says "generation type"; every example spells it
     `generationType`, which is what we send."""
 
@@ -61,7 +48,7 @@ class ApixoInput(_Wire):
     seed: int | None = None
 
 
-class ApixoSubmitBody(_Wire):
+class ApixoSubmitBody(WireModel):
     """POST /api/v1/generateTask/veo-3-1."""
 
     request_type: Literal["async", "callback"] = "async"
@@ -74,45 +61,31 @@ class ApixoSubmitBody(_Wire):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-class ApixoTask(_Wire):
-    """`data` of a status answer (and of a callback, which carries the same body)."""
+class ApixoTask(WireModel):
+    """`data` of a status answer (and of a callback, which carries the same body).
 
-    task_id: str | None = Field(default=None, alias="taskId")
+    An unreadable `OrNone` field is the same as a missing one (a `failCode` then makes the
+    generic failure, a `completeTime` the conservative expiry): none of them may make the
+    rest of the answer unreadable. `state` stays strict: an answer whose state does not
+    read is not a task.
+    """
+
+    task_id: OrNone[str] = Field(default=None, alias="taskId")
     state: str | None = None
     # Documented as a JSON string; kept loose so an already-decoded object is read too.
     result_json: Any = Field(default=None, alias="resultJson")
-    fail_code: str | None = Field(default=None, alias="failCode")
-    fail_msg: str | None = Field(default=None, alias="failMsg")
-    create_time: int | None = Field(default=None, alias="createTime")
-    complete_time: int | None = Field(default=None, alias="completeTime")
-    cost_time: int | None = Field(default=None, alias="costTime")
-
-    # An unreadable one of these is the same as a missing one (a `failCode` then makes the
-    # generic failure, a `completeTime` the conservative expiry): none of them may make the
-    # rest of the answer unreadable. `state` stays strict: an answer whose state does not
-    # read is not a task.
-    @field_validator(
-        "task_id",
-        "fail_code",
-        "fail_msg",
-        "create_time",
-        "complete_time",
-        "cost_time",
-        mode="wrap",
-    )
-    @classmethod
-    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        return _or_none(value, handler)
+    fail_code: OrNone[str] = Field(default=None, alias="failCode")
+    fail_msg: OrNone[str] = Field(default=None, alias="failMsg")
+    create_time: OrNone[int] = Field(default=None, alias="createTime")
+    complete_time: OrNone[int] = Field(default=None, alias="completeTime")
+    cost_time: OrNone[int] = Field(default=None, alias="costTime")
 
     def result_urls(self) -> list[str]:
         """`resultJson.resultUrls`, parsing the JSON string a second time; [] when absent
         or unreadable."""
         value: object = self.result_json
         if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
-                return []
+            value = json_or_none(value)
         if not isinstance(value, dict):
             return []
         urls = value.get("resultUrls")
@@ -132,19 +105,15 @@ class ApixoTask(_Wire):
 _EXCERPT = 300
 
 
-class ApixoError(BaseModel):
-    """What we could make of an error answer `{code, message, data: {error}}`.
-
-    `fail_code` is set when the body carries a vendor failure identifier (the vendor's
-    error page says some immediate errors come with one). `text` is a short excerpt of an
-    unreadable body (HTML page, plain text), for the operator's log only.
+class ApixoError(ErrorAnswer):
+    """An error answer `{code, message, data: {error}}`: its code and error besides its
+    message or unreadable text. `fail_code` is set when the body carries a vendor failure
+    identifier (the vendor's error page says some immediate errors come with one).
     """
 
     code: int | None = None
-    message: str | None = None
     error: str | None = None
     fail_code: str | None = None
-    text: str | None = None
 
     def log_parts(self) -> tuple[str | None, ...]:
         """What the operator's line shows of it: the codes, the message and the error (or,
@@ -152,24 +121,17 @@ class ApixoError(BaseModel):
         codes = None
         if self.code is not None or self.fail_code:
             codes = f"code={'' if self.code is None else self.code} {self.fail_code or ''}"
-        said = self.message or self.error
+        told = self.message or self.error
         return (
             codes,
             self.message[:200] if self.message else None,
             self.error[:_EXCERPT] if self.error else None,
-            None if said or not self.text else f"body: {self.text}",
+            None if told or not self.text else f"body: {self.text}",
         )
 
-    def said(self) -> str:
+    def wording(self) -> str:
         """The message and the error as one text, lower case, for reading words in."""
         return " ".join(filter(None, (self.message, self.error))).lower()
-
-
-def _load(raw: bytes) -> object:
-    try:
-        return json.loads(raw.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
-        return None
 
 
 def _int_or_none(value: object) -> int | None:
@@ -190,14 +152,13 @@ def _text(value: object) -> str | None:
 
 def envelope_code(raw: bytes) -> int | None:
     """The body's own `code` (it repeats the HTTP status), when there is one."""
-    data = _load(raw)
+    data = lenient_json_or_none(raw)
     return _int_or_none(data.get("code")) if isinstance(data, dict) else None
 
 
 def parse_error(raw: bytes) -> ApixoError:
     """Read an error body of any shape; never raises."""
-    text = raw.decode("utf-8", errors="replace").strip()
-    data = _load(raw)
+    data = lenient_json_or_none(raw)
     if isinstance(data, dict):
         inner = data.get("data")
         error: str | None = None
@@ -220,12 +181,12 @@ def parse_error(raw: bytes) -> ApixoError:
             return ApixoError(code=code, message=message, error=error, fail_code=fail_code)
     if isinstance(data, str) and data.strip():
         return ApixoError(message=data.strip())
-    return ApixoError(text=text[:_EXCERPT] or None)
+    return ApixoError(text=excerpt(raw, _EXCERPT))
 
 
 def parse_task_id(raw: bytes) -> str | None:
     """`data.taskId` of a submit answer (also tolerates `task_id` and a top-level id)."""
-    data = _load(raw)
+    data = lenient_json_or_none(raw)
     if not isinstance(data, dict):
         return None
     inner = data.get("data")
@@ -242,13 +203,8 @@ def parse_task_id(raw: bytes) -> str | None:
 
 def parse_task(raw: bytes) -> ApixoTask | None:
     """`data` of a status answer, or None when the body is not one."""
-    data = _load(raw)
-    if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
-        return None
-    try:
-        return ApixoTask.model_validate(data["data"])
-    except ValidationError:
-        return None
+    data = lenient_json_or_none(raw)
+    return ApixoTask.parse_or_none(data.get("data")) if isinstance(data, dict) else None
 
 
 def parse_callback_task_id(raw: bytes) -> str | None:

@@ -32,7 +32,7 @@ import bot.providers.words as words
 from bot.providers.adapter import HTTPAdapter, HTTPOptions, no_task_id
 from bot.providers.apiyi.legacy import ApiyiLegacyChannel
 from bot.providers.checks import check_text_or_start_image, find_spec
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Say
 from bot.providers.http import Answer, OnError, usable_task_id
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class ApiyiProvider(HTTPAdapter):
             base.TaskState.FAILED,
             stage="failed",
             error_code=code if code and self._http.safe(code) else ErrorCode.GENERATION_FAILED,
-            error_message=words.could_not_make(shown, default=catalog.FAILED),
+            error_say=words.could_not_make(shown, default=catalog.FAILED),
         )
 
     # -- fetch ----------------------------------------------------------------------------
@@ -226,7 +226,7 @@ class ApiyiProvider(HTTPAdapter):
             return base.TaskNotFound(words.GONE, code=ErrorCode.NOT_FOUND, detail=detail)
         return None
 
-    def _reject_message(self, err: wire.ApiyiError) -> str:
+    def _reject_message(self, err: wire.ApiyiError) -> Say:
         """The vendor's reason when a member can act on it; its parser's complaints about
         our JSON are our bug, not the member's, so those get the plain sentence."""
         message = (err.message or "").strip()

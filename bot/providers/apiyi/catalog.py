@@ -8,12 +8,13 @@ here and nothing else.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 
 import bot.providers.words as words
 from bot.providers.base import Mode, ModelSpec, Timing
+from bot.providers.catalog import on_schedule, table
+from bot.providers.codes import Say, say
 
 DEFAULT_BASE_URL = "https://api.apiyi.com"
 VIDEOS_PATH = "/v1/videos"
@@ -54,36 +55,23 @@ def _spec(name: str, label: str, price: float) -> ModelSpec:
         timing_by_resolution={"4k": TIMING_4K},
         negative_prompt=True,
         seed=True,
-        image_formats=frozenset({"jpeg", "png", "webp"}),
-        # Not documented by apiyi; 10 MiB is the common cap of the other Veo gateways.
-        max_image_bytes=10 * 1024 * 1024,
+        # Image formats and size are not documented by apiyi: ModelSpec's defaults, what
+        # every Veo gateway takes, apply.
         price_usd=price,
         gives_url=False,
     )
 
 
-MODELS: Mapping[str, ModelSpec] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (
-            _spec("veo-3.1-fast-generate-preview", "Veo 3.1 Fast", 0.30),
-            _spec("veo-3.1-generate-preview", "Veo 3.1", 1.20),
-        )
-    }
+MODELS = table(
+    _spec("veo-3.1-fast-generate-preview", "Veo 3.1 Fast", 0.30),
+    _spec("veo-3.1-generate-preview", "Veo 3.1", 1.20),
 )
 
 
 def models_with(timing_override: Timing | None) -> Mapping[str, ModelSpec]:
     """The models, or (tests, a forced schedule) the models all polled on one schedule,
     whatever the resolution."""
-    if timing_override is None:
-        return MODELS
-    return MappingProxyType(
-        {
-            name: dataclasses.replace(spec, timing=timing_override, timing_by_resolution={})
-            for name, spec in MODELS.items()
-        }
-    )
+    return on_schedule(MODELS, timing_override)
 
 
 # The vendor asks for ~4 s between attempts at `/content` after its early 400.
@@ -114,15 +102,19 @@ def technical(code: str | None, message: str) -> bool:
 
 # -- what a member reads (only this vendor says it) -----------------------------------------
 
-FAILED = (
-    "The video service could not make this video (often a content review or an unsupported "
-    f"request). {words.NOT_CHARGED}"
-)
-TRY_OTHER = "Try a different prompt or settings."
-NO_SUCH_FORMAT = "The video service does not offer this resolution or shape."
+# The words are in `bot.chat.sentences`, under these keys.
+
+# A failed task, when the vendor gives no reason a member may read: these are the usual ones.
+FAILED = say("apiyi.failed").then(words.NOT_CHARGED)
+# Said after "did not accept this request" when the vendor's reason is not worth showing.
+TRY_OTHER = say("apiyi.try_other")
+NO_SUCH_FORMAT = say("apiyi.no_such_format")
 
 
-def only_durations(resolution: str, allowed: tuple[int, ...]) -> str:
+def only_durations(resolution: str, allowed: tuple[int, ...]) -> Say:
     """Why a length was refused: some resolutions render fewer lengths than others."""
-    seconds = ", ".join(f"{d} s" for d in allowed)
-    return f"At {resolution} the video service only makes videos of {seconds}."
+    return say(
+        "apiyi.only_durations",
+        resolution=resolution,
+        lengths=", ".join(f"{d} s" for d in allowed),
+    )

@@ -125,7 +125,7 @@ class ApiyiLegacyChannel(HTTPAdapter):
                     base.TaskState.FAILED,
                     stage="failed",
                     error_code=code if code and safe(code) else ErrorCode.GENERATION_FAILED,
-                    error_message=words.could_not_make(
+                    error_say=words.could_not_make(
                         reason if reason and safe(reason) else None, default=catalog.FAILED_MSG
                     ),
                 )
@@ -212,8 +212,8 @@ class ApiyiLegacyChannel(HTTPAdapter):
             if own is not None:
                 log.warning("%s", detail)
                 raise own
-            said = (err.message or "").strip()
-            reason = said if self._http.safe(said) else None
+            message = (err.message or "").strip()
+            reason = message if self._http.safe(message) else None
             rejected = words.rejected_because(reason, fallback=catalog.REJECT_FALLBACK)
             self._http.raise_for_status(answer, detail, rejected=rejected)
 

@@ -9,24 +9,23 @@ by the vendor, and the member would pay for a video that is not the one asked fo
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from urllib.parse import quote
 
 import yarl
 
 import bot.providers.words as words
 from bot.providers.apiyi.legacy_wire import LegacySubmitBody
-from bot.providers.base import Mode, ModelSpec, ProviderRejected, SubmitRequest, Timing
+from bot.providers.base import Mode, ModelSpec, SubmitRequest, Timing
+from bot.providers.catalog import on_schedule, table
 from bot.providers.checks import (
+    check_options,
     check_prompt,
     check_request,
     find_spec,
     image_count_message,
-    unsupported_options,
 )
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, say
 
 VENDOR = "apiyi legacy"  # how the log and each error's detail name this channel
 LABEL = "APIYI"  # how a member's sentence names it
@@ -59,9 +58,8 @@ def _spec(name: str) -> ModelSpec:
         negative_prompt=False,
         seed=False,
         enhance_prompt=False,
-        image_formats=frozenset({"jpeg", "png", "webp"}),
-        # Not documented for this channel; 10 MiB is the common cap of the Veo gateways.
-        max_image_bytes=10 * 1024 * 1024,
+        # Image formats and size are not documented for this channel: ModelSpec's defaults,
+        # what every Veo gateway takes, apply.
         price_usd=0.15 if fast else 0.25,
         gives_url=True,
         image_transport="bytes",
@@ -80,14 +78,12 @@ MODEL_NAMES: tuple[str, ...] = (
     "veo-3.1-landscape-fast",
     "veo-3.1-landscape-fast-fl",
 )
-MODELS: Mapping[str, ModelSpec] = MappingProxyType({n: _spec(n) for n in MODEL_NAMES})
+MODELS = table(*(_spec(n) for n in MODEL_NAMES))
 
 
 def models_with(timing: Timing | None) -> Mapping[str, ModelSpec]:
     """The table, every model on `timing` when the operator set one (tests, a slow vendor)."""
-    if timing is None:
-        return MODELS
-    return MappingProxyType({k: dataclasses.replace(v, timing=timing) for k, v in MODELS.items()})
+    return on_schedule(MODELS, timing)
 
 
 # -- the way there ----------------------------------------------------------------------------
@@ -127,15 +123,15 @@ def video_url(text: str, base: str, scrub: Callable[[str], str]) -> yarl.URL | N
 
 # -- words only this channel's members read ---------------------------------------------------
 
-PROMPT_MSG = "The video service did not accept this prompt (too long, or against its content rules). Please change it."
+# The words are in `bot.chat.sentences`, under these keys.
+
+PROMPT_MSG = say("apiyi_legacy.prompt_refused")
 # When the vendor gives no reason a member may read: these are the usual ones.
-FAILED_MSG = (
-    "The video service could not make this video (often a content review or an unsupported "
-    f"image). {words.NOT_CHARGED}"
-)
+FAILED_MSG = say("apiyi_legacy.failed").then(words.NOT_CHARGED)
 # A link that fails is worth another try: the next attempt asks for a fresh one.
-LINK_MSG = "The finished video could not be downloaded from the video service yet."
-REJECT_FALLBACK = "Try a different prompt or settings."
+LINK_MSG = say("apiyi_legacy.link_failed")
+# The same advice as the current channel's, after "did not accept this request".
+REJECT_FALLBACK = say("apiyi.try_other")
 
 # The error codes (or types) that mean the account is out of credit, whatever the status.
 QUOTA_CODES = frozenset(
@@ -155,43 +151,32 @@ def checked_body(models: Mapping[str, ModelSpec], request: SubmitRequest) -> Leg
         request,
         spec,
         VENDOR,
-        mode_message=(
-            f"{request.model} makes videos from a first frame (and optionally a last frame)."
+        mode_message=say(
+            "apiyi_legacy.frames_only"
             if Mode.FIRST_FRAME in spec.modes
-            else f"{request.model} makes videos from text only; use a -fl model for images."
+            else "apiyi_legacy.text_only",
+            model=request.model,
         ),
         count=(wanted, wanted),
         count_message=image_count_message(request.mode),
     )
-    if request.aspect_ratio is not None and request.aspect_ratio not in spec.aspect_ratios:
-        raise ProviderRejected(
-            f"{request.model} only makes {spec.aspect_ratios[0]} videos; "
-            + (
-                "drop -landscape from the model name for 9:16."
-                if "-landscape" in request.model
-                else "use its -landscape variant for 16:9."
-            ),
-            code=ErrorCode.BAD_FORMAT,
-            detail=f"{VENDOR}: aspect {request.aspect_ratio} for {request.model}",
-        )
-    if request.resolution is not None and request.resolution not in spec.resolutions:
-        raise ProviderRejected(
-            f"{request.model} only renders at {RESOLUTION}.",
-            code=ErrorCode.BAD_FORMAT,
-            detail=f"{VENDOR}: resolution {request.resolution}",
-        )
-    if request.duration is not None and request.duration not in spec.durations:
-        raise ProviderRejected(
-            f"{request.model} only makes {LENGTH}-second videos.",
-            code=ErrorCode.BAD_DURATION,
-            detail=f"{VENDOR}: {request.duration} s",
-        )
-    unsupported = unsupported_options(request, spec)
-    if unsupported:
-        raise ProviderRejected(
-            f"{request.model} does not take {' or '.join(unsupported)}.",
-            code=ErrorCode.UNSUPPORTED_OPTION,
-            detail=f"{VENDOR}: unsupported {unsupported}",
-        )
+    check_options(
+        request,
+        spec,
+        VENDOR,
+        # The name says the shape: the way to the other one is another name.
+        shape=say(
+            "apiyi_legacy.only_landscape"
+            if "-landscape" in request.model
+            else "apiyi_legacy.only_portrait",
+            model=request.model,
+            aspect=spec.aspect_ratios[0],
+        ),
+        resolution=say("apiyi_legacy.only_resolution", model=request.model, resolution=RESOLUTION),
+        length=say("apiyi_legacy.only_length", model=request.model, length=LENGTH),
+        options=lambda keys: say(
+            "apiyi_legacy.no_options", model=request.model, options=",".join(keys)
+        ),
+    )
     check_prompt(request, VENDOR, code=ErrorCode.INVALID_PROMPT)
     return LegacySubmitBody(prompt=request.prompt, model=request.model)

@@ -23,7 +23,7 @@ import yarl
 import bot.providers.base as base
 import bot.providers.words as words
 from bot.providers.adapter import HTTPAdapter, HTTPOptions, no_task_id
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Say
 from bot.providers.http import Answer, excerpt, usable_task_id
 from bot.providers.veo3o1 import catalog, wire
 
@@ -162,13 +162,13 @@ class Veo3o1Provider(HTTPAdapter):
         reason = catalog.failure_reason(task.failure_text(), msg)
         log.info("veo3o1: task %s failed: reason=%r", task_id, self._http.scrub(reason or ""))
         if catalog.is_policy(reason):
-            code, message = ErrorCode.CONTENT_POLICY, catalog.POLICY
+            code, told = ErrorCode.CONTENT_POLICY, catalog.POLICY
         else:
             shown = reason if reason and self._http.safe(reason) else None
             code = ErrorCode.GENERATION_FAILED
-            message = words.could_not_make(shown, default=catalog.FAILED)
+            told = words.could_not_make(shown, default=catalog.FAILED)
         return base.TaskStatus(
-            base.TaskState.FAILED, stage="failed", error_code=code, error_message=message
+            base.TaskState.FAILED, stage="failed", error_code=code, error_say=told
         )
 
     # -- fetch ----------------------------------------------------------------------------
@@ -252,7 +252,7 @@ class Veo3o1Provider(HTTPAdapter):
             answer = dataclasses.replace(answer, status=as_status)
         self._http.raise_for_status(answer, detail, rejected=reject)
 
-    def _reject_message(self, envelope: wire.Veo3o1Envelope | None) -> str:
+    def _reject_message(self, envelope: wire.Veo3o1Envelope | None) -> Say:
         """The vendor's reason when a member can act on it, else the plain sentence."""
         message = ((envelope.msg if envelope is not None else None) or "").strip()
         readable = not catalog.is_generic(message) and self._http.safe(message)

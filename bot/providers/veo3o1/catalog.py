@@ -7,7 +7,6 @@ new model, option or schedule is an edit here and nothing else.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -26,13 +25,14 @@ from bot.providers.base import (
     TaskStatus,
     Timing,
 )
+from bot.providers.catalog import on_schedule, table
 from bot.providers.checks import (
+    check_options,
     check_prompt,
     check_text_or_start_image,
     find_spec,
-    unsupported_options,
 )
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, say
 from bot.providers.veo3o1.wire import Veo3o1Code
 
 DEFAULT_BASE_URL = "https://veo3o1.com/api"
@@ -62,41 +62,32 @@ def same_origin(url: str, base: str) -> bool:
 # is still rendered and billed.
 TIMING = Timing(initial_wait=30, poll_interval=5, deadline=1200)
 
-MODELS: Mapping[str, ModelSpec] = MappingProxyType(
-    {
-        MODEL: ModelSpec(
-            name=MODEL,
-            label="Veo 3.1 (veo3o1)",
-            modes=frozenset({Mode.TEXT, Mode.FIRST_FRAME}),
-            # The documented values; `auto` is also what the vendor does when none is sent.
-            aspect_ratios=("auto", "16:9", "9:16"),
-            # There is no length or resolution option: Veo 3.1's fixed 8 s at its default
-            # 720p is all this API can be asked for.
-            durations=(8,),
-            default_duration=8,
-            resolutions=("720p",),
-            timing=TIMING,
-            max_reference_images=0,
-            image_formats=frozenset({"jpeg", "png", "webp"}),
-            max_image_bytes=50 * 1024 * 1024,
-            gives_url=True,
-            image_transport="upload",
-            callbacks=False,
-        )
-    }
+MODELS = table(
+    ModelSpec(
+        name=MODEL,
+        label="Veo 3.1 (veo3o1)",
+        modes=frozenset({Mode.TEXT, Mode.FIRST_FRAME}),
+        # The documented values; `auto` is also what the vendor does when none is sent.
+        aspect_ratios=("auto", "16:9", "9:16"),
+        # There is no length or resolution option: Veo 3.1's fixed 8 s at its default
+        # 720p is all this API can be asked for.
+        durations=(8,),
+        default_duration=8,
+        resolutions=("720p",),
+        timing=TIMING,
+        max_reference_images=0,
+        image_formats=frozenset({"jpeg", "png", "webp"}),
+        max_image_bytes=50 * 1024 * 1024,
+        gives_url=True,
+        image_transport="upload",
+        callbacks=False,
+    )
 )
 
 
 def models_with(timing_override: Timing | None) -> Mapping[str, ModelSpec]:
     """The models, or (tests, a forced schedule) the models polled on one given schedule."""
-    if timing_override is None:
-        return MODELS
-    return MappingProxyType(
-        {
-            name: dataclasses.replace(spec, timing=timing_override, timing_by_resolution={})
-            for name, spec in MODELS.items()
-        }
-    )
+    return on_schedule(MODELS, timing_override)
 
 
 def check(models: Mapping[str, ModelSpec], request: SubmitRequest) -> ModelSpec:
@@ -107,35 +98,20 @@ def check(models: Mapping[str, ModelSpec], request: SubmitRequest) -> ModelSpec:
     check_prompt(request, "veo3o1", code=ErrorCode.EMPTY_PROMPT)
     if spec.max_prompt is not None and len(request.prompt) > spec.max_prompt:
         raise ProviderRejected(
-            f"The prompt is longer than the video service allows ({spec.max_prompt:,}).",
+            say("veo3o1.prompt_too_long", limit=spec.max_prompt),
             code=ErrorCode.PROMPT_TOO_LONG,
             detail=f"veo3o1: prompt of {len(request.prompt)} characters",
         )
-    if request.aspect_ratio is not None and request.aspect_ratio not in spec.aspect_ratios:
-        raise ProviderRejected(
-            "The video service makes 16:9 or 9:16 videos (or picks the shape itself).",
-            code=ErrorCode.BAD_FORMAT,
-            detail=f"veo3o1: aspect ratio {request.aspect_ratio!r}",
-        )
-    if request.resolution is not None and request.resolution not in spec.resolutions:
-        raise ProviderRejected(
-            "The video service has no resolution option.",
-            code=ErrorCode.BAD_FORMAT,
-            detail=f"veo3o1: resolution {request.resolution!r}",
-        )
-    if request.duration is not None and request.duration not in spec.durations:
-        raise ProviderRejected(
-            f"The video service only makes {spec.default_duration}-second videos.",
-            code=ErrorCode.BAD_DURATION,
-            detail=f"veo3o1: duration {request.duration}",
-        )
-    unsupported = unsupported_options(request, spec)
-    if unsupported:
-        raise ProviderRejected(
-            f"The video service does not take {unsupported[0]}.",
-            code=ErrorCode.UNSUPPORTED_OPTION,
-            detail=f"veo3o1: unsupported {', '.join(unsupported)}",
-        )
+    check_options(
+        request,
+        spec,
+        "veo3o1",
+        shape=say("veo3o1.shape"),
+        resolution=say("veo3o1.no_resolution"),
+        length=say("veo3o1.only_length", seconds=spec.default_duration),
+        # Names the first option only, as it always has.
+        options=lambda keys: say("veo3o1.no_option", options=keys[0]),
+    )
     return spec
 
 
@@ -209,22 +185,15 @@ def is_generic(message: str) -> bool:
     return message.strip().lower() in GENERIC_MSGS
 
 
-# -- what a member reads (only this vendor says it) -----------------------------------------
+# -- what a member is told (only this vendor says it; the words are in bot.chat.sentences) --
 
 # The vendor names the credits, and its 1001 answer says how many the task needed.
-CREDITS = (
-    "The server operator's account with the video service is out of credits; "
-    "the operator has been told."
-)
-TRY_OTHER = "Try a different prompt or image."
-FAILED = (
-    "The video service could not make this video (it gives no reason; often a content "
-    f"review of the prompt or image). {words.NOT_CHARGED}"
-)
-POLICY = (
-    f"The video service refused this video under its content rules. {TRY_OTHER} {words.NOT_CHARGED}"
-)
-UPLOAD_FAILED = "Sending your image to the video service failed. Please try again in a moment."
+CREDITS = say("veo3o1.credits")
+# Said after "did not accept this request" when the vendor gave no reason worth showing.
+TRY_OTHER = say("veo3o1.try_other")
+FAILED = say("veo3o1.failed").then(words.NOT_CHARGED)
+POLICY = say("veo3o1.policy").then(words.NOT_CHARGED)
+UPLOAD_FAILED = say("veo3o1.upload_failed")
 
 
 def with_eta(stage: str, eta: float | None) -> str:

@@ -10,43 +10,20 @@ small ways.
 from __future__ import annotations
 
 import enum
-import json
 import math
 from typing import Any
 
 import aiohttp
 import yarl
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    field_validator,
-)
+from pydantic import Field, field_validator
 
 from bot.providers.base import InputImage
 from bot.providers.http import excerpt as excerpt  # the property tests read it from here
 from bot.providers.http import is_plain_text
-from bot.providers.wire import or_none as _or_none
+from bot.providers.wire import OrNone, WireModel, json_or_none
 
 # The most of the vendor's own words an operator's log line keeps.
 _EXCERPT = 300
-
-
-class _Wire(BaseModel):
-    # Ids sometimes come as numbers from gateways; we only ever want text.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
-
-    @classmethod
-    def parse_or_none(cls, value: object) -> Any:
-        """The model, or None when `value` is not an object of this shape."""
-        if not isinstance(value, dict):
-            return None
-        try:
-            return cls.model_validate(value)
-        except ValidationError:
-            return None
 
 
 class Veo3o1Code(enum.IntEnum):
@@ -97,7 +74,7 @@ def _text(value: object) -> str | None:
     return None
 
 
-class Veo3o1SubmitBody(_Wire):
+class Veo3o1SubmitBody(WireModel):
     """POST /generate-video. `aspectRatio` is left out when the member chose none (the
     vendor's default is `auto`); `imageUrl`/`imageKey` only for image_to_video."""
 
@@ -137,24 +114,18 @@ def upload_form(image: InputImage) -> aiohttp.FormData:
     return form
 
 
-class Veo3o1Video(_Wire):
-    """`data` of the generate answer."""
+class Veo3o1Video(WireModel):
+    """`data` of the generate answer. An unreadable field is a missing one (a `uuid` then
+    makes "no task id"): none may make the rest of the answer unreadable."""
 
-    uuid: str | None = None
-    status: str | None = None
-    generation_type: str | None = Field(default=None, alias="generationType")
-    aspect_ratio: str | None = Field(default=None, alias="aspectRatio")
-    created_at: str | None = Field(default=None, alias="createdAt")
-
-    # An unreadable one of these is a missing one (a `uuid` then makes "no task id"): none
-    # may make the rest of the answer unreadable.
-    @field_validator("uuid", "status", "generation_type", "aspect_ratio", "created_at", mode="wrap")
-    @classmethod
-    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        return _or_none(value, handler)
+    uuid: OrNone[str] = None
+    status: OrNone[str] = None
+    generation_type: OrNone[str] = Field(default=None, alias="generationType")
+    aspect_ratio: OrNone[str] = Field(default=None, alias="aspectRatio")
+    created_at: OrNone[str] = Field(default=None, alias="createdAt")
 
 
-class Veo3o1VideoStatus(_Wire):
+class Veo3o1VideoStatus(WireModel):
     """`data` of GET /video-status/{uuid}.
 
     The vendor documents no failure reason ("check error message", but no field for it),
@@ -162,7 +133,8 @@ class Veo3o1VideoStatus(_Wire):
     for the member.
     """
 
-    uuid: str | None = None
+    # The status call does not use `uuid` (we know the task we asked about).
+    uuid: OrNone[str] = None
     status: str | None = None
     video_url: str | None = Field(default=None, alias="videoUrl")
     progress: float | None = None
@@ -181,12 +153,6 @@ class Veo3o1VideoStatus(_Wire):
     @classmethod
     def _loose_text(cls, value: object) -> str | None:
         return _text(value)
-
-    # The status call does not use `uuid` (we know the task we asked about).
-    @field_validator("uuid", mode="wrap")
-    @classmethod
-    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        return _or_none(value, handler)
 
     def percent(self) -> int | None:
         """`progress` as a whole percentage, clamped to 0..100."""
@@ -215,14 +181,14 @@ class Veo3o1VideoStatus(_Wire):
         return None
 
 
-class Veo3o1Upload(_Wire):
+class Veo3o1Upload(WireModel):
     """`data` of POST /upload-video-image."""
 
     image_url: str | None = Field(default=None, alias="imageUrl")
     image_key: str | None = Field(default=None, alias="imageKey")
 
 
-class Veo3o1Credits(_Wire):
+class Veo3o1Credits(WireModel):
     """`data` of error 1001: what the task needs and what the account has."""
 
     required: float | None = None
@@ -243,10 +209,8 @@ def _figure(value: float | None) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
-class Veo3o1Envelope(BaseModel):
+class Veo3o1Envelope(WireModel):
     """`{code, msg, data}`. `code` None: the body had no readable code."""
-
-    model_config = ConfigDict(extra="ignore")
 
     code: int | None = None
     msg: str | None = None
@@ -269,35 +233,25 @@ class Veo3o1Envelope(BaseModel):
         return self.code is None or self.code == Veo3o1Code.SUCCESS
 
     def video(self) -> Veo3o1Video | None:
-        result: Veo3o1Video | None = Veo3o1Video.parse_or_none(self.data)
-        return result
+        return Veo3o1Video.parse_or_none(self.data)
 
     def video_status(self) -> Veo3o1VideoStatus | None:
-        result: Veo3o1VideoStatus | None = Veo3o1VideoStatus.parse_or_none(self.data)
-        return result
+        return Veo3o1VideoStatus.parse_or_none(self.data)
 
     def upload(self) -> Veo3o1Upload | None:
-        result: Veo3o1Upload | None = Veo3o1Upload.parse_or_none(self.data)
-        return result
+        return Veo3o1Upload.parse_or_none(self.data)
 
     def credits(self) -> Veo3o1Credits | None:
-        result: Veo3o1Credits | None = Veo3o1Credits.parse_or_none(self.data)
-        return result
+        return Veo3o1Credits.parse_or_none(self.data)
 
 
 def parse_envelope(raw: bytes) -> Veo3o1Envelope | None:
     """The envelope, or None when the body is not one (garbage, HTML, a bare list, an
     object with none of `code`, `msg`, `data`)."""
-    try:
-        data: object = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
-        return None
+    data = json_or_none(raw)
     if not isinstance(data, dict) or not ({"code", "msg", "data"} & data.keys()):
         return None
-    try:
-        return Veo3o1Envelope.model_validate(data)
-    except ValidationError:
-        return None
+    return Veo3o1Envelope.parse_or_none(data)
 
 
 def log_parts(envelope: Veo3o1Envelope | None, raw: bytes) -> tuple[str | None, ...]:

@@ -142,7 +142,7 @@ class YelinaiProvider(HTTPAdapter):
             base.TaskState.FAILED,
             stage="failed",
             error_code=code if code and " " not in code and safe(code) else kind,
-            error_message=catalog.failed_because(lead, reason if reason and safe(reason) else None),
+            error_say=catalog.failed_because(lead, reason if reason and safe(reason) else None),
         )
 
     # -- fetch ----------------------------------------------------------------------------

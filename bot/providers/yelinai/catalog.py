@@ -1,8 +1,8 @@
 """yelinai: what it offers and what its answers mean.
 
 The models and what each can do, the checks a request passes before it costs a round
-trip, their poll schedules, the API's paths, and the sentences and word lists only this
-vendor needs to read its answers. Kept apart from the adapter so a new model or a changed
+trip, their poll schedules, the API's paths, and the sentences (by key: the words are in
+`bot.chat.sentences`) and word lists only this vendor needs to read its answers. Kept apart from the adapter so a new model or a changed
 schedule is an edit here and nothing else.
 
 There are no aspect ratio, length or resolution options. Veo 3 renders 8 s, 16:9, 720p
@@ -12,7 +12,6 @@ could not pass on instead of silently dropping them.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 from urllib.parse import quote, urlsplit
@@ -20,8 +19,9 @@ from urllib.parse import quote, urlsplit
 import yarl
 
 from bot.providers.base import InputImage, Mode, ModelSpec, ProviderRejected, SubmitRequest, Timing
+from bot.providers.catalog import on_schedule, table
 from bot.providers.checks import NO_IMAGES_MSG, check_prompt, check_request, find_spec
-from bot.providers.codes import ErrorCode
+from bot.providers.codes import ErrorCode, Say, say
 from bot.providers.http import is_plain_text
 from bot.providers.yelinai.wire import YelinaiProgress, YelinaiSubmitBody, YelinaiUpstream
 
@@ -75,10 +75,8 @@ def _spec(name: str, label: str, modes: frozenset[Mode], timing: Timing) -> Mode
         negative_prompt=False,
         seed=False,
         enhance_prompt=True,
-        # Formats and size are not documented; the vendor fetches the URL itself. These
-        # are the formats every Veo gateway takes and their common 10 MiB cap.
-        image_formats=frozenset({"jpeg", "png", "webp"}),
-        max_image_bytes=10 * 1024 * 1024,
+        # Image formats and size are not documented (the vendor fetches the URL itself):
+        # ModelSpec's defaults, what every Veo gateway takes, apply.
         max_prompt=None,
         price_usd=None,
         gives_url=True,
@@ -87,25 +85,17 @@ def _spec(name: str, label: str, modes: frozenset[Mode], timing: Timing) -> Mode
     )
 
 
-MODELS: Mapping[str, ModelSpec] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (
-            _spec("veo3", "Veo 3 (yelinai)", _TEXT_AND_REFERENCE, _TIMING),
-            _spec("veo3-fast", "Veo 3 Fast (yelinai)", _TEXT_AND_REFERENCE, _TIMING_FAST),
-            _spec("veo3-pro", "Veo 3 Pro (yelinai)", _TEXT_AND_REFERENCE, _TIMING_PRO),
-            _spec("veo3-pro-frames", "Veo 3 Pro, start frame (yelinai)", _FRAMES, _TIMING_PRO),
-        )
-    }
+MODELS = table(
+    _spec("veo3", "Veo 3 (yelinai)", _TEXT_AND_REFERENCE, _TIMING),
+    _spec("veo3-fast", "Veo 3 Fast (yelinai)", _TEXT_AND_REFERENCE, _TIMING_FAST),
+    _spec("veo3-pro", "Veo 3 Pro (yelinai)", _TEXT_AND_REFERENCE, _TIMING_PRO),
+    _spec("veo3-pro-frames", "Veo 3 Pro, start frame (yelinai)", _FRAMES, _TIMING_PRO),
 )
 
 
 def models_with(timing: Timing | None) -> Mapping[str, ModelSpec]:
-    """The models, or (tests, a forced schedule) every one of them on `timing`; none has a
-    schedule of its own per resolution to override."""
-    if timing is None:
-        return MODELS
-    return MappingProxyType({n: dataclasses.replace(s, timing=timing) for n, s in MODELS.items()})
+    """The models, or (tests, a forced schedule) every one of them on `timing`."""
+    return on_schedule(MODELS, timing)
 
 
 # -- checking a request before it costs a round trip ----------------------------------------
@@ -118,16 +108,12 @@ def submit_body(request: SubmitRequest, models: Mapping[str, ModelSpec]) -> Yeli
     spec = find_spec(models, request, "yelinai")
     check_prompt(request, "yelinai", code=ErrorCode.EMPTY_PROMPT)
     count, count_message = _image_count(spec, request.mode)
-    can = (
-        "from one start image"
-        if spec.modes == _FRAMES
-        else "from text, or from text and reference images"
-    )
+    can = "yelinai.start_image_only" if spec.modes == _FRAMES else "yelinai.text_or_references"
     check_request(
         request,
         spec,
         "yelinai",
-        mode_message=f"{spec.label} only makes videos {can}.",
+        mode_message=say(can, label=spec.label),
         count=count,
         count_message=count_message,
         each=_check_url,
@@ -135,8 +121,7 @@ def submit_body(request: SubmitRequest, models: Mapping[str, ModelSpec]) -> Yeli
     missing = _unsupported(request, spec)
     if missing:
         raise ProviderRejected(
-            f"{spec.label} makes 8-second 16:9 videos at 720p and has no options for "
-            f"{', '.join(missing)}.",
+            say("yelinai.no_options", label=spec.label, options=", ".join(missing)),
             code=ErrorCode.UNSUPPORTED_OPTION,
             detail=f"yelinai: unsupported {missing} for {spec.name}",
         )
@@ -149,20 +134,21 @@ def submit_body(request: SubmitRequest, models: Mapping[str, ModelSpec]) -> Yeli
     )
 
 
-def _image_count(spec: ModelSpec, mode: Mode) -> tuple[tuple[int, int], str]:
+def _image_count(spec: ModelSpec, mode: Mode) -> tuple[tuple[int, int], Say]:
     """How many images `mode` takes on this model (low, high), and the sentence if not."""
     if mode is Mode.TEXT:
         return (0, 0), NO_IMAGES_MSG
     if mode is Mode.FIRST_FRAME:
-        return (1, 1), f"{spec.label} takes exactly one start image."
+        return (1, 1), say("yelinai.one_start_image", label=spec.label)
     if mode is Mode.REFERENCE:
         top = spec.max_reference_images
-        return (1, top), f"{spec.label} takes 1 to {top} reference images."
-    return (1, 0), f"{spec.label} cannot use this mode."
+        return (1, top), say("yelinai.reference_images", label=spec.label, most=top)
+    return (1, 0), say("yelinai.no_such_mode", label=spec.label)
 
 
 def _unsupported(request: SubmitRequest, spec: ModelSpec) -> list[str]:
-    """The options asked for that the vendor has no field for."""
+    """The options asked for that the vendor has no field for, by the names a member
+    reads (`yelinai.no_options` quotes them)."""
     missing = [
         what
         for what, given, allowed in (
@@ -186,7 +172,7 @@ def _check_url(image: InputImage) -> None:
         # The vendor can only download a public http(s) URL; without one the image
         # would never reach it.
         raise ProviderRejected(
-            "Your image could not be handed to the video service; please attach it again.",
+            say("yelinai.no_image_url"),
             code=ErrorCode.NO_IMAGE_URL,
             detail=f"yelinai: image without a usable public URL (scheme {scheme or 'none'!r})",
         )
@@ -259,29 +245,31 @@ _POLICY_WORDS = (
 )
 _IMAGE_WORDS = ("image", "download", "picture", "photo")
 
-# -- what a member reads (only this vendor says it) -----------------------------------------
+# -- what a member reads (only this vendor says it; the words are in bot.chat.sentences) --
 
 # The vendor counts the account in quota (`QUOTA_EXCEEDED`), not in credit.
-QUOTA = "The video service account is out of quota; the server operator has been told."
-NO_MODEL = "The video service does not offer this model right now. Please pick another one."
-VIDEO_GONE = "The finished video is no longer available from the video service."
-TRY_OTHER = "Try a different prompt or settings."
-_PROMPT_REFUSED = "The video service refused the prompt."
-# Members of this bot spend quota, so a failed task tells them it came back.
-_REFUNDED = "Your quota was refunded."
-_FAILED = "The video service could not make this video"
-_POLICY = "The video service refused to make this video under its content rules"
-_IMAGE_FAILED = "The video service could not download or use your image"
+QUOTA = say("yelinai.quota")
+NO_MODEL = say("yelinai.no_model")
+VIDEO_GONE = say("yelinai.video_gone")
+TRY_OTHER = say("yelinai.try_other")
+# Members of this bot spend quota, so a failed task tells them it came back (a `then`).
+_REFUNDED = "yelinai.refunded"
+# What kind of failure a task's end was: its sentence without a reason, and the one
+# quoting the vendor's reason.
+Lead = tuple[str, str]
+_FAILED: Lead = ("yelinai.failed", "yelinai.failed_because")
+_POLICY: Lead = ("yelinai.policy", "yelinai.policy_because")
+_IMAGE_FAILED: Lead = ("yelinai.image_failed", "yelinai.image_failed_because")
 
 
-def prompt_refused(reason: str | None) -> str:
+def prompt_refused(reason: str | None) -> Say:
     """The refused prompt, with the vendor's reason when a member may read it."""
     if reason:
-        return f"{_PROMPT_REFUSED[:-1]}: {reason.rstrip('.')}."
-    return f"{_PROMPT_REFUSED} {TRY_OTHER}"
+        return say("yelinai.prompt_refused_because", reason=reason.rstrip("."))
+    return say("yelinai.prompt_refused").then(TRY_OTHER.key)
 
 
-def failure_kind(code: str | None, reason: str | None) -> tuple[str, str]:
+def failure_kind(code: str | None, reason: str | None) -> tuple[str, Lead]:
     """(our code, the sentence's lead) for a failed task: the vendor's words decide whether
     it was the content rules, the member's image, or the render itself."""
     text = f"{code or ''} {reason or ''}".lower()
@@ -292,8 +280,8 @@ def failure_kind(code: str | None, reason: str | None) -> tuple[str, str]:
     return ErrorCode.GENERATION_FAILED, _FAILED
 
 
-def failed_because(lead: str, reason: str | None) -> str:
+def failed_because(lead: Lead, reason: str | None) -> Say:
     """A failed task, in the vendor's own words when they may be shown."""
-    if reason:
-        return f"{lead}: {reason.rstrip('.')}. {_REFUNDED}"
-    return f"{lead}. {_REFUNDED}"
+    plain, because = lead
+    told = say(because, reason=reason.rstrip(".")) if reason else say(plain)
+    return told.then(_REFUNDED)

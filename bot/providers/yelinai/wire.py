@@ -9,24 +9,19 @@ cannot read becomes `None`, never an exception.
 from __future__ import annotations
 
 import enum
-import json
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    field_validator,
+from pydantic import Field, field_validator
+
+from bot.providers.http import excerpt
+from bot.providers.wire import (
+    ErrorAnswer,
+    OrNone,
+    Said,
+    WireModel,
+    first_reason,
+    lenient_json_or_none,
 )
-
-from bot.providers.wire import or_none as _or_none
-
-
-class _Wire(BaseModel):
-    # Ids and codes sometimes come as numbers from gateways; we only ever want text.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 def _object_or_none(value: object) -> object:
@@ -51,7 +46,7 @@ class YelinaiUpstream(enum.StrEnum):
     VIDEO_GENERATING = "video_generating"
 
 
-class YelinaiSubmitBody(_Wire):
+class YelinaiSubmitBody(WireModel):
     """POST /veo/v1/api/video/submit. `images` are public URLs the vendor downloads itself
     (at most 5); left out entirely for a text-only video, as is an unset `enhance_prompt`
     (the vendor's default is false)."""
@@ -65,58 +60,48 @@ class YelinaiSubmitBody(_Wire):
         return self.model_dump(exclude_none=True)
 
 
-class YelinaiErrorDetails(_Wire):
+class YelinaiErrorDetails(WireModel):
     field: str | None = None
     reason: str | None = None
 
 
-class YelinaiProgress(_Wire):
-    """`data.progress`: not a percentage, despite its name (the upstream's retry counter)."""
+class YelinaiProgress(WireModel):
+    """`data.progress`: not a percentage, despite its name (the upstream's retry counter).
+    Only for the stage text: an unreadable field is a missing one."""
 
-    upstream_status: str | None = Field(default=None, alias="upstreamStatus")
-    retry_count: int | None = Field(default=None, alias="retryCount")
-    max_retries: int | None = Field(default=None, alias="maxRetries")
-
-    # Only for the stage text: an unreadable one is a missing one.
-    @field_validator("upstream_status", "retry_count", "max_retries", mode="wrap")
-    @classmethod
-    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        return _or_none(value, handler)
+    upstream_status: OrNone[str] = Field(default=None, alias="upstreamStatus")
+    retry_count: OrNone[int] = Field(default=None, alias="retryCount")
+    max_retries: OrNone[int] = Field(default=None, alias="maxRetries")
 
 
-class YelinaiUpstreamData(_Wire):
+class YelinaiUpstreamData(WireModel):
     """`data.upstreamData`, passed through from the upstream. The failure fields are not
     documented; they are the places a reason is likely to be, all read loosely."""
 
-    status: str | None = None
-    video_generation_status: str | None = None
+    status: OrNone[str] = None
+    video_generation_status: OrNone[str] = None
     error: Any = None
     error_message: Any = None
     fail_reason: Any = None
     message: Any = None
 
-    @field_validator("status", "video_generation_status", mode="wrap")
-    @classmethod
-    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        return _or_none(value, handler)
 
-
-class YelinaiResult(_Wire):
-    video_url: str | None = None
-    video_media_id: str | None = None
-
+class YelinaiResult(WireModel):
     # An unreadable `video_url` is a missing one: the adapter then asks again.
-    @field_validator("video_url", "video_media_id", mode="wrap")
-    @classmethod
-    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        return _or_none(value, handler)
+    video_url: OrNone[str] = None
+    video_media_id: OrNone[str] = None
 
 
-class YelinaiTask(_Wire):
-    """`data` of a submit or status answer."""
+class YelinaiTask(WireModel):
+    """`data` of a submit or status answer.
 
-    task_id: str | None = Field(default=None, alias="taskId")
-    polling_url: str | None = Field(default=None, alias="pollingUrl")
+    An unreadable `OrNone` field is the same as a missing one (a task id then makes "no
+    task id"): none may make the rest of the answer unreadable. `status` stays strict: an
+    answer whose state does not read is not a task.
+    """
+
+    task_id: OrNone[str] = Field(default=None, alias="taskId")
+    polling_url: OrNone[str] = Field(default=None, alias="pollingUrl")
     status: str | None = None
     message: Any = None
     upstream: YelinaiUpstreamData | None = Field(default=None, alias="upstreamData")
@@ -124,7 +109,7 @@ class YelinaiTask(_Wire):
     result: YelinaiResult | None = None
     # Undocumented for a failed task ("check error message"): read every likely place.
     error: Any = None
-    error_code: str | None = None
+    error_code: OrNone[str] = None
     error_message: Any = None
     fail_reason: Any = None
 
@@ -133,14 +118,6 @@ class YelinaiTask(_Wire):
     def _objects(cls, value: object) -> object:
         return _object_or_none(value)
 
-    # An unreadable one of these is the same as a missing one (a task id then makes "no
-    # task id"): none may make the rest of the answer unreadable. `status` stays strict:
-    # an answer whose state does not read is not a task.
-    @field_validator("task_id", "polling_url", "error_code", mode="wrap")
-    @classmethod
-    def _optional(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        return _or_none(value, handler)
-
     def upstream_status(self) -> str | None:
         """The upstream's stage word. Answers carry it in `upstreamData`, and some only in
         `progress`: either is worth a stage text while the member waits."""
@@ -148,30 +125,18 @@ class YelinaiTask(_Wire):
             return self.upstream.status
         return self.progress.upstream_status if self.progress is not None else None
 
-    def failure_text(self) -> tuple[str | None, str | None]:
+    def failure_text(self) -> Said:
         """(vendor code, vendor reason) from whichever field the vendor filled, if any."""
-        code = self.error_code
         places: list[Any] = [self.error, self.error_message, self.fail_reason]
         if self.upstream is not None:
             up = self.upstream
             places += [up.error, up.error_message, up.fail_reason, up.message]
         # `data.message` last: on a processing task it is "Task submitted successfully".
         places.append(self.message)
-        for value in places:
-            if isinstance(value, dict):
-                err = YelinaiErrorBody.validate_or_none(value)
-                if err is None:
-                    continue
-                code = code or err.error_code or err.code
-                text = err.message or (err.details.reason if err.details else None)
-                if text and text.strip():
-                    return code, text.strip()
-            elif isinstance(value, str) and value.strip():
-                return code, value.strip()
-        return code, None
+        return first_reason(places, _code_and_reason, self.error_code)
 
 
-class YelinaiErrorBody(_Wire):
+class YelinaiErrorBody(WireModel):
     """`{success:false, message, error_code, details:{field, reason}}` (and `code`, which
     some gateways use instead of `error_code`)."""
 
@@ -186,19 +151,19 @@ class YelinaiErrorBody(_Wire):
     def _details(cls, value: object) -> object:
         return _object_or_none(value)
 
-    @classmethod
-    def validate_or_none(cls, value: object) -> YelinaiErrorBody | None:
-        try:
-            return cls.model_validate(value)
-        except ValidationError:
-            return None
+
+def _code_and_reason(value: dict[Any, Any]) -> Said | None:
+    err = YelinaiErrorBody.parse_or_none(value)
+    if err is None:
+        return None
+    text = err.message or (err.details.reason if err.details else None)
+    return err.error_code or err.code, text.strip() if text and text.strip() else None
 
 
-class YelinaiError(BaseModel):
-    """What we could make of an error answer. `text` is a short excerpt of an unreadable
-    body (HTML page, plain text), for the operator's log only."""
+class YelinaiError(ErrorAnswer):
+    """An error answer's code and the field at fault, besides its message or unreadable
+    text."""
 
-    message: str | None = None
     code: str | None = None
     field: str | None = None
     reason: str | None = None
@@ -226,29 +191,19 @@ class YelinaiError(BaseModel):
         return parts
 
 
-_EXCERPT = 300
-
-
-def _json(raw: bytes) -> object:
-    try:
-        return json.loads(raw.decode("utf-8", errors="replace")) if raw.strip() else None
-    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
-        return None
-
-
 def parse_error(raw: bytes) -> YelinaiError:
     """Read an error body of any shape: the documented envelope, `{"error": "..."}`,
     plain text, HTML, or nothing. Never raises."""
-    data = _json(raw)
+    data = lenient_json_or_none(raw)
     if isinstance(data, dict):
-        body = YelinaiErrorBody.validate_or_none(data) or YelinaiErrorBody()
+        body = YelinaiErrorBody.parse_or_none(data) or YelinaiErrorBody()
         nested = data.get("error")
         message = body.message
         code = body.error_code or body.code
         if isinstance(nested, str) and nested.strip():
             message = message or nested.strip()
         elif isinstance(nested, dict):
-            inner = YelinaiErrorBody.validate_or_none(nested)
+            inner = YelinaiErrorBody.parse_or_none(nested)
             if inner is not None:
                 message = message or inner.message
                 code = code or inner.error_code or inner.code
@@ -259,22 +214,17 @@ def parse_error(raw: bytes) -> YelinaiError:
             )
     if isinstance(data, str) and data.strip():
         return YelinaiError(message=data.strip())
-    text = raw.decode("utf-8", errors="replace").strip()
-    return YelinaiError(text=text[:_EXCERPT] or None)
+    return YelinaiError(text=excerpt(raw))
 
 
 def parse_task(raw: bytes) -> tuple[bool | None, YelinaiTask | None]:
     """(`success`, `data` as a task) of a 2xx answer; `(None, None)` for garbage, and a
     `None` task when `data` is missing or not a task object."""
-    data = _json(raw)
+    data = lenient_json_or_none(raw)
     if not isinstance(data, dict):
         return None, None
     success = data.get("success")
-    flag = success if isinstance(success, bool) else None
-    inner = data.get("data")
-    if not isinstance(inner, dict):
-        return flag, None
-    try:
-        return flag, YelinaiTask.model_validate(inner)
-    except ValidationError:
-        return flag, None
+    return (
+        success if isinstance(success, bool) else None,
+        YelinaiTask.parse_or_none(data.get("data")),
+    )

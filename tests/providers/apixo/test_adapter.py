@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.chat.failures import error_text, failure_text
 from bot.providers.apixo.adapter import ApixoProvider
 from bot.providers.apixo.catalog import FAST, QUALITY, URL_LIFETIME, fail_kind
 from bot.providers.apixo.wire import (
@@ -37,77 +38,38 @@ from bot.providers.base import (
     TaskNotFound,
     TaskState,
     TaskStatus,
-    Timing,
 )
 from tests.net import free_port
+from tests.providers.kit import (
+    JPEG,
+    PNG,
+    TINY,
+    UNREADABLE_ERRORS,
+    UNREADABLE_STATUS,
+    WEBP,
+    ImageHost,
+    Vendor,
+    assert_no_key,
+    serve,
+    text_requests,
+)
 from tests.sim.apixo_sim import SUBMIT_PATH, ApixoSimulator, default_video
 
 KEY = "apixo-test-0123456789abcdefSECRET"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x02" * 40
-TINY = Timing(initial_wait=0.01, poll_interval=0.01, deadline=5)
+VENDOR = Vendor(ApixoSimulator, ApixoProvider, KEY)
+MakeProvider = Callable[..., ApixoProvider]
 
 
-class ImageHost:
-    """A stand-in for the bot's (or Discord's) image URLs: serves bytes by name."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/img/{name}", self._get)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def put(self, name: str, data: bytes) -> str:
-        self.files[name] = data
-        return f"{self.base_url}/img/{name}"
-
-    def missing(self, name: str) -> str:
-        return f"{self.base_url}/img/{name}"
-
-    async def _get(self, request: web.Request) -> web.Response:
-        data = self.files.get(request.match_info["name"])
-        if data is None:
-            return web.Response(status=404, text="gone")
-        return web.Response(body=data, content_type="application/octet-stream")
+def told(status: TaskStatus) -> str:
+    """What a member reads of a failed task, as the chat side words it."""
+    if status.error_say is None:
+        return ""
+    return failure_text(
+        status.error_code, status.error_say.failure(status.error_code or "x").params
+    )
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[ApixoSimulator]:
-    s = ApixoSimulator(api_key=KEY, queued_for=None, running_for=None)
-    await s.start()
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-async def host() -> AsyncIterator[ImageHost]:
-    h = ImageHost()
-    await h.start()
-    yield h
-    await h.close()
-
-
-@pytest.fixture
-def provider(sim: ApixoSimulator, session: aiohttp.ClientSession) -> ApixoProvider:
-    return ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session, timing_override=TINY)
-
-
-def text(**kw: object) -> SubmitRequest:
-    return SubmitRequest(model=kw.pop("model", FAST), prompt="a lighthouse at dusk", **kw)  # type: ignore[arg-type]
+text = text_requests(FAST)
 
 
 def img(
@@ -124,12 +86,6 @@ def with_images(mode: Mode, images: list[InputImage], **kw: object) -> SubmitReq
         images=tuple(images),
         **kw,  # type: ignore[arg-type]
     )
-
-
-def assert_no_key(exc: ProviderError, key: str = KEY) -> None:
-    for text_ in (str(exc), repr(exc), exc.member_message, exc.detail or "", repr(exc.args)):
-        assert key not in text_
-        assert "SECRET" not in text_
 
 
 async def complete(sim: ApixoSimulator, provider: ApixoProvider) -> tuple[str, TaskStatus]:
@@ -204,9 +160,9 @@ async def test_text_submit_wire(sim: ApixoSimulator, provider: ApixoProvider) ->
 
 
 async def test_quality_portrait_seed_and_routing(
-    sim: ApixoSimulator, session: aiohttp.ClientSession
+    sim: ApixoSimulator, make_provider: MakeProvider
 ) -> None:
-    p = ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session, routing="official")
+    p = make_provider(routing="official")
     task_id = await p.submit(text(model=QUALITY, aspect_ratio="9:16", seed=4_000_000_000))
     body = sim.submits()[0].json
     assert body["provider"] == "official"
@@ -217,9 +173,9 @@ async def test_quality_portrait_seed_and_routing(
 
 
 async def test_base_url_with_api_v1_suffix(
-    sim: ApixoSimulator, session: aiohttp.ClientSession
+    sim: ApixoSimulator, make_provider: MakeProvider
 ) -> None:
-    p = ApixoProvider(api_key=KEY, base_url=sim.base_url + "/api/v1/", session=session)
+    p = make_provider(base_url=sim.base_url + "/api/v1/")
     await p.submit(text())
     assert sim.submits()[0].path == SUBMIT_PATH
 
@@ -313,13 +269,14 @@ async def test_refused_before_sending(
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(request_)
     assert sim.submits() == []
-    assert info.value.member_message and "{" not in info.value.member_message
+    message = error_text(info.value)
+    assert message and "{" not in message
 
 
 async def test_a_reference_request_in_portrait_says_why(provider: ApixoProvider) -> None:
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(with_images(Mode.REFERENCE, [img()], aspect_ratio="9:16"))
-    assert "16:9" in info.value.member_message
+    assert "16:9" in error_text(info.value)
 
 
 async def test_prompt_of_exactly_10000_chars_is_sent(
@@ -371,8 +328,7 @@ async def test_400_shows_a_plain_reason(sim: ApixoSimulator, provider: ApixoProv
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
     assert (
-        info.value.member_message
-        == "The video service did not accept this request: Prompt is empty."
+        error_text(info.value) == "The video service did not accept this request: Prompt is empty."
     )
     assert "HTTP 400" in (info.value.detail or "")
 
@@ -385,14 +341,12 @@ async def test_400_with_a_technical_reason_stays_generic(
     )
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert "unmarshal" not in info.value.member_message
+    assert "unmarshal" not in error_text(info.value)
 
 
-async def test_404_on_submit_is_not_found(
-    sim: ApixoSimulator, session: aiohttp.ClientSession
-) -> None:
+async def test_404_on_submit_is_not_found(sim: ApixoSimulator, make_provider: MakeProvider) -> None:
     """The vendor documents 404 as "Task or model not found"; on submit, nothing to retry."""
-    p = ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session)
+    p = make_provider()
     sim.fail_next_submit_with(
         404, {"code": 404, "message": "Not Found", "data": {"error": "model"}}
     )
@@ -402,10 +356,10 @@ async def test_404_on_submit_is_not_found(
 
 
 async def test_wrong_key_is_auth_and_never_leaked(
-    sim: ApixoSimulator, session: aiohttp.ClientSession
+    sim: ApixoSimulator, make_provider: MakeProvider
 ) -> None:
     wrong = "apixo-WRONG-key-SECRET"
-    p = ApixoProvider(api_key=wrong, base_url=sim.base_url, session=session)
+    p = make_provider(api_key=wrong)
     with pytest.raises(ProviderAuthError) as info:
         await p.submit(text())
     assert info.value.code == "auth" and not info.value.retryable
@@ -459,7 +413,7 @@ async def test_account_and_policy_answers(
         await provider.submit(text())
     assert info.value.code == code
     if code == "quota":
-        assert "operator" in info.value.member_message
+        assert "operator" in error_text(info.value)
 
 
 async def test_error_envelope_inside_a_200(sim: ApixoSimulator, provider: ApixoProvider) -> None:
@@ -501,26 +455,24 @@ async def test_connection_refused_is_unavailable(session: aiohttp.ClientSession)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())
     assert info.value.code == "connect_failed"
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
 
 
 async def test_submit_timeout_is_uncertain(
-    sim: ApixoSimulator, session: aiohttp.ClientSession
+    sim: ApixoSimulator, make_provider: MakeProvider
 ) -> None:
     sim.delay_submit = 2.0
-    p = ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+    p = make_provider(request_timeout=0.2)
     with pytest.raises(ProviderTimeout) as info:
         await p.submit(text())
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
 
 
 # -- status ---------------------------------------------------------------------------------
 
 
 async def test_status_progression_with_the_clock(session: aiohttp.ClientSession) -> None:
-    sim = ApixoSimulator(api_key=KEY, queued_for=0.05, running_for=0.05)
-    await sim.start()
-    try:
+    async with ApixoSimulator(api_key=KEY, queued_for=0.05, running_for=0.05) as sim:
         p = ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session)
         task_id = await p.submit(text())
         seen: list[TaskState] = []
@@ -534,8 +486,6 @@ async def test_status_progression_with_the_clock(session: aiohttp.ClientSession)
             await asyncio.sleep(0.01)
         assert seen == [TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED]
         assert final is not None and final.progress is None
-    finally:
-        await sim.close()
 
 
 async def test_status_query_and_success(sim: ApixoSimulator, provider: ApixoProvider) -> None:
@@ -594,7 +544,7 @@ async def test_each_fail_code_gets_a_member_sentence(
     st = await provider.status(task_id, FAST)
     assert st.state is TaskState.FAILED
     assert st.error_code == code
-    message = st.error_message or ""
+    message = told(st)
     assert words in message and "not charged" in message
     assert "http" not in message and KEY not in message and "{" not in message
 
@@ -605,15 +555,15 @@ async def test_unknown_fail_code_is_generic(sim: ApixoSimulator, provider: Apixo
     st = await provider.status(task_id, FAST)
     assert st.state is TaskState.FAILED
     assert st.error_code == "generation_failed"
-    assert "could not make this video" in (st.error_message or "")
+    assert "could not make this video" in told(st)
 
 
 async def test_failed_is_http_200_code_200(
-    sim: ApixoSimulator, session: aiohttp.ClientSession
+    sim: ApixoSimulator, session: aiohttp.ClientSession, make_provider: MakeProvider
 ) -> None:
     """The documented shape, checked on the simulator so the adapter tests mean something."""
     sim.make_task_fail("CONTENT_VIOLATION")
-    p = ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session)
+    p = make_provider()
     task_id = await p.submit(text())
     sim.set_task_status(task_id, "failed")
     async with session.get(
@@ -631,14 +581,12 @@ async def test_failed_is_http_200_code_200(
 async def test_an_image_url_that_does_not_download_fails_the_task(
     sim: ApixoSimulator, provider: ApixoProvider, host: ImageHost
 ) -> None:
-    task_id = await provider.submit(
-        with_images(Mode.FIRST_FRAME, [img(PNG, host.missing("x.png"))])
-    )
+    task_id = await provider.submit(with_images(Mode.FIRST_FRAME, [img(PNG, host.url("x.png"))]))
     assert sim.tasks[task_id].images == []
     sim.set_task_status(task_id, "failed")
     st = await provider.status(task_id, FAST)
     assert (st.state, st.error_code) == (TaskState.FAILED, "INVALID_IMAGE_URL")
-    assert "image" in (st.error_message or "")
+    assert "image" in told(st)
 
 
 async def test_unknown_state_is_running(sim: ApixoSimulator, provider: ApixoProvider) -> None:
@@ -656,11 +604,7 @@ async def test_status_404_is_task_not_found(provider: ApixoProvider) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        "<html><body>502 Bad Gateway</body></html>",
-        "not json at all",
-        b"\xff\xfe\x00garbage",
-        "",
-        "[1, 2, 3]",
+        *UNREADABLE_STATUS,
         {"code": 200, "message": "success"},
         {"code": 200, "message": "success", "data": {"taskId": "x"}},
         {"code": 200, "message": "success", "data": {"state": {"nested": True}}},
@@ -718,8 +662,8 @@ async def test_status_errors_then_recovery(sim: ApixoSimulator, provider: ApixoP
     assert (await provider.status(task_id, FAST)).state is TaskState.PENDING
 
 
-async def test_status_timeout(sim: ApixoSimulator, session: aiohttp.ClientSession) -> None:
-    p = ApixoProvider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+async def test_status_timeout(sim: ApixoSimulator, make_provider: MakeProvider) -> None:
+    p = make_provider(request_timeout=0.2)
     task_id = await p.submit(text())
     sim.delay_status = 2.0
     with pytest.raises(ProviderTimeout):
@@ -831,12 +775,8 @@ class Receiver:
     async def __aenter__(self) -> Receiver:
         app = web.Application()
         app.router.add_post("/callbacks/apixo/{token}", self._post)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/callbacks/apixo/tok123"
+        self._runner, origin = await serve(app)
+        self.url = f"{origin}/callbacks/apixo/tok123"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -1033,10 +973,7 @@ async def test_simulator_requires_bearer(
         (b'{"code": "TASKID_ERROR", "msg": "bad id"}', None, "bad id", None, "TASKID_ERROR"),
         (b'{"error": "plain"}', None, None, "plain", None),
         (b'"just a string"', None, "just a string", None, None),
-        (b"<html>oops</html>", None, None, None, None),
-        (b"", None, None, None, None),
-        (b"\xff\xfe", None, None, None, None),
-        (b"[1]", None, None, None, None),
+        *[(raw, None, None, None, None) for raw in UNREADABLE_ERRORS],
         (b'{"data": {"error": {"deep": 1}}}', None, None, None, None),
     ],
 )

@@ -4,45 +4,38 @@ the real composition root, the schedule set through the real settings path."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from bot.chat.failures import job_failure_text
 from bot.client import VeoBot
-from bot.jobs.requests import GenerationRequest
 from bot.providers.apixo.catalog import FAST, QUALITY, URL_LIFETIME
 from bot.providers.base import InputImage, Mode
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_manager import deliveries, origin, usage
+from tests.providers.harness import (
+    attached,
+    failure_posts,
+    posted_video,
+    running,
+    start_job,
+    vendor_env,
+)
+from tests.providers.kit import JPEG, PNG
 from tests.sim.apixo_sim import ApixoSimulator
-from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
+from tests.sim.discord_payloads import USER_ID
 from tests.sim.discord_sim import DiscordSim
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
-
-
-@pytest.fixture
-async def apixo_sim() -> AsyncIterator[ApixoSimulator]:
-    sim = ApixoSimulator(queued_for=0.05, running_for=0.05)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.close()
+apixo_sim = running(ApixoSimulator)
 
 
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], apixo_sim: ApixoSimulator) -> Settings:
-    return make_settings(
-        APIXO_API_KEY=apixo_sim.api_key,
-        APIXO_BASE_URL=apixo_sim.base_url,
-        VEO_APIXO_INITIAL_WAIT=0.05,
-        VEO_APIXO_POLL_INTERVAL=0.05,
-    )
+    return make_settings(**vendor_env("APIXO", apixo_sim))
 
 
 async def submit(
@@ -54,35 +47,16 @@ async def submit(
     aspect_ratio: str | None = None,
     filesize_limit: int = 10 * 1024 * 1024,
 ) -> Job:
-    """What the cog does after validation: accept, post the job message, release."""
-    images = images or []
-    request = GenerationRequest(
+    """An apixo job, started as the cog starts one."""
+    return await start_job(
+        bot,
         provider="apixo",
         model=model,
-        prompt="a lighthouse at dusk",
         mode=mode,
+        images=images or [],
         aspect_ratio=aspect_ratio,
-        image_count=len(images),
+        where=origin(filesize_limit=filesize_limit),
     )
-    job = await bot.service.accept(request, images, origin(filesize_limit=filesize_limit))
-    channel = bot.get_partial_messageable(CHANNEL_ID, guild_id=GUILD_ID)
-    message = await channel.send(bot.publisher.render(job))
-    await bot.service.started(job, message.id)
-    return job
-
-
-def attached(discord_sim: DiscordSim, name: str, data: bytes) -> InputImage:
-    """A member's upload: the bytes the bot read, and the signed CDN URL it came from."""
-    mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-    attachment = discord_sim.add_attachment(name, data, mime)
-    return InputImage(data, mime, name, url=attachment["url"])
-
-
-def posted_video(discord_sim: DiscordSim, job_id: int) -> bytes:
-    [post] = deliveries(discord_sim, job_id)
-    attachments = post["attachments"]
-    assert isinstance(attachments, list) and len(attachments) == 1
-    return discord_sim.attachment_bytes(attachments[0]["id"])
 
 
 async def test_text_job_is_delivered_with_the_vendor_bytes(
@@ -93,7 +67,7 @@ async def test_text_job_is_delivered_with_the_vendor_bytes(
     assert bot.providers.names() == ["apixo"]
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.quota_state is QuotaState.COMMITTED
     assert posted_video(discord_sim, job.id) == apixo_sim.video_bytes
     [sent] = apixo_sim.submits()
@@ -129,13 +103,7 @@ async def test_over_the_download_cap_is_posted_as_the_link(
 ) -> None:
     """ResultTooLarge carries the vendor's link, so the member still gets the video."""
     apixo_sim.video_bytes = b"\0\0\0\x20ftypisom" + b"v" * (1024 * 1024 + 10)
-    settings = make_settings(
-        APIXO_API_KEY=apixo_sim.api_key,
-        APIXO_BASE_URL=apixo_sim.base_url,
-        VEO_APIXO_INITIAL_WAIT=0.05,
-        VEO_APIXO_POLL_INTERVAL=0.05,
-        VEO_MAX_DOWNLOAD_MB=1,
-    )
+    settings = make_settings(**vendor_env("APIXO", apixo_sim), VEO_MAX_DOWNLOAD_MB=1)
     bot = await start_bot(settings)
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
@@ -169,7 +137,7 @@ async def test_image_jobs_reach_the_vendor_as_urls(
     bot = await start_bot(settings)
     job = await submit(bot, model=model, mode=mode, images=images)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [sent] = apixo_sim.submits()
     assert sent.json["input"]["generationType"] == kind
     assert sent.json["input"]["mode"] == ("quality" if model == QUALITY else "fast")
@@ -187,7 +155,7 @@ async def test_reference_in_portrait_is_refused_before_sending(
     job = await submit(bot, mode=Mode.REFERENCE, images=[image], aspect_ratio="9:16")
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
-    assert "16:9" in (done.error_message or "")
+    assert "16:9" in job_failure_text(done)
     assert apixo_sim.submits() == []
 
 
@@ -202,12 +170,10 @@ async def test_policy_failure_refunds_and_tells_the_member(
     assert done.error_code == "CONTENT_VIOLATION"
     assert await usage(bot) == 0
     assert deliveries(discord_sim, job.id) == []
-    told = [
-        m for m in discord_sim.messages(CHANNEL_ID) if f"job #{job.id} failed" in str(m["content"])
-    ]
+    told = failure_posts(discord_sim, job.id)
     assert len(told) == 1
-    assert f"<@{USER_ID}>" in str(told[0]["content"])
-    assert "content review" in str(told[0]["content"])
+    assert f"<@{USER_ID}>" in told[0]
+    assert "content review" in told[0]
 
 
 async def test_out_of_credit_blames_the_operator_account(
@@ -218,7 +184,7 @@ async def test_out_of_credit_blames_the_operator_account(
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
-    assert "operator" in (done.error_message or "")
+    assert "operator" in job_failure_text(done)
 
 
 async def test_429_on_submit_then_success(
@@ -232,7 +198,7 @@ async def test_429_on_submit_then_success(
     )
     assert waiting.next_poll_at - waiting.updated_at >= 0.3  # Retry-After honoured
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(apixo_sim.submits()) == 2
 
 
@@ -244,7 +210,7 @@ async def test_malformed_status_body_then_success(
     bot = await start_bot(settings)
     job = await submit(bot)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(apixo_sim.status_polls()) >= 3
     assert len(apixo_sim.submits()) == 1
 
@@ -261,7 +227,7 @@ async def test_restart_while_polling_delivers_once(
     apixo_sim.set_task_status(running.task_id, "success")
     second = await start_bot(settings)
     done = await wait_for_job(second, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(deliveries(discord_sim, job.id)) == 1
     assert posted_video(discord_sim, job.id) == apixo_sim.video_bytes
     assert len(apixo_sim.submits()) == 1

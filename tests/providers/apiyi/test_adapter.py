@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bot.chat.failures import error_text, failure_text
 from bot.providers.apiyi.adapter import ApiyiProvider
 from bot.providers.apiyi.legacy import ApiyiLegacyChannel
 from bot.providers.apiyi.wire import ApiyiTask, parse_error, parse_task
@@ -29,35 +30,28 @@ from bot.providers.base import (
     TaskNotFound,
     TaskState,
     TaskStatus,
-    Timing,
 )
 from tests.net import free_port
+from tests.providers.kit import (
+    DONE,
+    ERROR_READINGS,
+    JPEG,
+    PNG,
+    TINY,
+    UNREADABLE_STATUS,
+    Vendor,
+    assert_no_key,
+    text_requests,
+)
 from tests.sim.apiyi_sim import ApiyiSimulator, default_video
 
 KEY = "sk-test-0123456789abcdefSECRET"
 FAST = "veo-3.1-fast-generate-preview"
 STD = "veo-3.1-generate-preview"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
-TINY = Timing(initial_wait=0.01, poll_interval=0.01, deadline=5)
-DONE = TaskStatus(TaskState.SUCCEEDED)
+VENDOR = Vendor(ApiyiSimulator, ApiyiProvider, KEY)
+MakeProvider = Callable[..., ApiyiProvider]
 
-
-@pytest.fixture
-async def sim() -> AsyncIterator[ApiyiSimulator]:
-    s = ApiyiSimulator(api_key=KEY, queued_for=None, running_for=None)
-    await s.start()
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-def provider(sim: ApiyiSimulator, session: aiohttp.ClientSession) -> ApiyiProvider:
-    return ApiyiProvider(api_key=KEY, base_url=sim.base_url, session=session, timing_override=TINY)
-
-
-def text(**kw: object) -> SubmitRequest:
-    return SubmitRequest(model=kw.pop("model", FAST), prompt="a lighthouse at dusk", **kw)  # type: ignore[arg-type]
+text = text_requests(FAST)
 
 
 def image_request(**kw: object) -> SubmitRequest:
@@ -71,10 +65,12 @@ def image_request(**kw: object) -> SubmitRequest:
     )
 
 
-def assert_no_key(exc: ProviderError) -> None:
-    for text_ in (str(exc), repr(exc), exc.member_message, exc.detail or "", repr(exc.args)):
-        assert KEY not in text_
-        assert "SECRET" not in text_
+def told(status: TaskStatus) -> str:
+    """What a member reads of a failed task."""
+    assert status.error_say is not None
+    return failure_text(
+        status.error_code, status.error_say.failure(status.error_code or "x").params
+    )
 
 
 async def complete(sim: ApiyiSimulator, provider: ApiyiProvider) -> str:
@@ -210,8 +206,29 @@ async def test_invalid_requests_rejected_before_the_wire(
 ) -> None:
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(request_)
-    assert info.value.member_message
+    assert error_text(info.value)
     assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "words"),
+    [
+        (
+            text(resolution="1080p", duration=4),
+            "At 1080p the video service only makes videos of 8 s.",
+        ),
+        (
+            text(aspect_ratio="1:1"),
+            "The video service does not offer this resolution or shape.",
+        ),
+    ],
+)
+async def test_refusals_read_as_they_always_did(
+    provider: ApiyiProvider, request_: SubmitRequest, words: str
+) -> None:
+    with pytest.raises(ProviderRejected) as info:
+        await provider.submit(request_)
+    assert error_text(info.value) == words
 
 
 # -- submit: image --------------------------------------------------------------------------
@@ -285,20 +302,20 @@ async def test_error_envelope_with_200_is_unavailable(
 
 
 async def test_wrong_key_is_auth_error_without_key(
-    sim: ApiyiSimulator, session: aiohttp.ClientSession
+    sim: ApiyiSimulator, make_provider: MakeProvider
 ) -> None:
     sim.api_key = "sk-the-right-one"
-    p = ApiyiProvider(api_key=KEY, base_url=sim.base_url, session=session)
+    p = make_provider()
     with pytest.raises(ProviderAuthError) as info:
         await p.submit(text())
-    assert "API key" in info.value.member_message
-    assert_no_key(info.value)
+    assert "API key" in error_text(info.value)
+    assert_no_key(info.value, KEY)
     with pytest.raises(ProviderAuthError) as info2:
         await p.status("task_x", FAST)
-    assert_no_key(info2.value)
+    assert_no_key(info2.value, KEY)
     with pytest.raises(ProviderAuthError) as info3:
         await p.fetch("task_x", FAST, DONE, Path("/nonexistent/x.mp4"), 10)
-    assert_no_key(info3.value)
+    assert_no_key(info3.value, KEY)
     # The simulator really did echo the key: the adapter scrubbed it.
     assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in sim.requests)
 
@@ -328,8 +345,11 @@ async def test_parse_request_failed_is_rejected_in_plain_words(
     )
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    msg = info.value.member_message
+    msg = error_text(info.value)
     assert "not accept" in msg and "Go struct" not in msg and "unmarshal" not in msg
+    assert (
+        msg == "The video service did not accept this request. Try a different prompt or settings."
+    )
     assert "parse_request_failed" in (info.value.detail or "")
 
 
@@ -339,7 +359,7 @@ async def test_invalid_argument_is_rejected(sim: ApiyiSimulator, provider: Apiyi
     )
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert "INVALID_ARGUMENT" not in info.value.member_message
+    assert "INVALID_ARGUMENT" not in error_text(info.value)
 
 
 async def test_short_vendor_reason_reaches_the_member(
@@ -348,7 +368,7 @@ async def test_short_vendor_reason_reaches_the_member(
     sim.fail_next_submit_with(422, {"message": "Prompt violates the content policy"})
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert "content policy" in info.value.member_message
+    assert "content policy" in error_text(info.value)
     assert not info.value.retryable
 
 
@@ -358,7 +378,7 @@ async def test_html_400_is_rejected_without_markup(
     sim.fail_next_submit_with(400, "<html><body><h1>400 Bad Request</h1></body></html>")
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert "<" not in info.value.member_message
+    assert "<" not in error_text(info.value)
 
 
 async def test_429_with_retry_after(sim: ApiyiSimulator, provider: ApiyiProvider) -> None:
@@ -386,19 +406,19 @@ async def test_connection_refused_is_unavailable(session: aiohttp.ClientSession)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())
     assert info.value.code == "connect_failed"
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
     with pytest.raises(ProviderUnavailable):
         await p.status("t", FAST)
 
 
 async def test_submit_timeout_is_uncertain(
-    sim: ApiyiSimulator, session: aiohttp.ClientSession
+    sim: ApiyiSimulator, make_provider: MakeProvider
 ) -> None:
     sim.delay_submit = 2.0
-    p = ApiyiProvider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+    p = make_provider(request_timeout=0.2)
     with pytest.raises(ProviderTimeout) as info:
         await p.submit(text())
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
     assert len(sim.submits()) == 1  # it did go out: the caller must treat it as uncertain
 
 
@@ -408,8 +428,8 @@ async def test_bad_base_url_is_unavailable(session: aiohttp.ClientSession) -> No
         await p.submit(text())
 
 
-async def test_base_url_with_v1_suffix(sim: ApiyiSimulator, session: aiohttp.ClientSession) -> None:
-    p = ApiyiProvider(api_key=KEY, base_url=sim.base_url + "/v1/", session=session)
+async def test_base_url_with_v1_suffix(sim: ApiyiSimulator, make_provider: MakeProvider) -> None:
+    p = make_provider(base_url=sim.base_url + "/v1/")
     await p.submit(text())
     assert sim.submits()[0].path == "/v1/videos"
 
@@ -435,9 +455,7 @@ async def test_status_lifecycle(sim: ApiyiSimulator, provider: ApiyiProvider) ->
 
 
 async def test_status_follows_the_clock(session: aiohttp.ClientSession) -> None:
-    sim = ApiyiSimulator(api_key=KEY, queued_for=0.15, running_for=0.15)
-    await sim.start()
-    try:
+    async with ApiyiSimulator(api_key=KEY, queued_for=0.15, running_for=0.15) as sim:
         p = ApiyiProvider(api_key=KEY, base_url=sim.base_url, session=session, timing_override=TINY)
         task_id = await p.submit(text())
         seen: list[TaskState] = []
@@ -449,8 +467,6 @@ async def test_status_follows_the_clock(session: aiohttp.ClientSession) -> None:
                 break
             await asyncio.sleep(0.01)
         assert seen == [TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED]
-    finally:
-        await sim.close()
 
 
 async def test_failed_without_reason(sim: ApiyiSimulator, provider: ApiyiProvider) -> None:
@@ -459,7 +475,10 @@ async def test_failed_without_reason(sim: ApiyiSimulator, provider: ApiyiProvide
     sim.queued_for = sim.running_for = 0.0
     st = await provider.status(task_id, FAST)
     assert st.state is TaskState.FAILED
-    assert st.error_message is not None and "not charged" in st.error_message
+    assert told(st) == (
+        "The video service could not make this video (often a content review or an "
+        "unsupported request). You were not charged."
+    )
     assert st.error_code == "generation_failed"
 
 
@@ -469,9 +488,8 @@ async def test_failed_with_reason(sim: ApiyiSimulator, provider: ApiyiProvider) 
     sim.queued_for = sim.running_for = 0.0
     st = await provider.status(task_id, FAST)
     assert st.state is TaskState.FAILED
-    assert st.error_message is not None
-    assert "content review rejected the prompt" in st.error_message
-    assert "not charged" in st.error_message
+    assert "content review rejected the prompt" in told(st)
+    assert "not charged" in told(st)
 
 
 async def test_failed_with_fail_reason_string(sim: ApiyiSimulator, provider: ApiyiProvider) -> None:
@@ -479,7 +497,7 @@ async def test_failed_with_fail_reason_string(sim: ApiyiSimulator, provider: Api
     task_id = await provider.submit(text())
     sim.queued_for = sim.running_for = 0.0
     st = await provider.status(task_id, FAST)
-    assert st.state is TaskState.FAILED and "safety filter" in (st.error_message or "")
+    assert st.state is TaskState.FAILED and "safety filter" in told(st)
 
 
 async def test_unknown_status_is_running(sim: ApiyiSimulator, provider: ApiyiProvider) -> None:
@@ -497,11 +515,7 @@ async def test_status_404_is_task_not_found(provider: ApiyiProvider) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        "<html><body>502 Bad Gateway</body></html>",
-        "not json at all",
-        b"\xff\xfe\x00garbage",
-        "",
-        "[1, 2, 3]",
+        *UNREADABLE_STATUS,
         '{"id": "task_1"}',
         '{"status": {"nested": true}}',
     ],
@@ -530,8 +544,8 @@ async def test_status_errors_then_recovery(sim: ApiyiSimulator, provider: ApiyiP
     assert (await provider.status(task_id, FAST)).state is TaskState.PENDING
 
 
-async def test_status_timeout(sim: ApiyiSimulator, session: aiohttp.ClientSession) -> None:
-    p = ApiyiProvider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+async def test_status_timeout(sim: ApiyiSimulator, make_provider: MakeProvider) -> None:
+    p = make_provider(request_timeout=0.2)
     task_id = await p.submit(text())
     sim.delay_status = 2.0
     with pytest.raises(ProviderTimeout):
@@ -772,7 +786,7 @@ async def test_simulator_requires_bearer(
         assert (await resp.json())["error"]["code"] == "invalid_api_key"
 
 
-async def test_simulator_answers_like_the_seed(
+async def test_simulator_answers_like_the_vendor_documents(
     sim: ApiyiSimulator, session: aiohttp.ClientSession
 ) -> None:
     sim.queued_for, sim.running_for = 0.0, 0.0
@@ -800,15 +814,7 @@ async def test_simulator_answers_like_the_seed(
     ("raw", "message", "code"),
     [
         (b'{"error": {"message": "bad", "type": "t", "code": "c"}}', "bad", "c"),
-        (b'{"error": {"message": "bad", "code": 429}}', "bad", "429"),
-        (b'{"error": "plain"}', "plain", None),
-        (b'{"message": "top", "code": "x"}', "top", "x"),
-        (b'"just a string"', "just a string", None),
-        (b"<html>oops</html>", None, None),
-        (b"", None, None),
-        (b"\xff\xfe", None, None),
-        (b"[1]", None, None),
-        (b'{"error": {"message": {"deep": 1}}}', None, None),
+        *ERROR_READINGS,
     ],
 )
 def test_parse_error_is_total(raw: bytes, message: str | None, code: str | None) -> None:

@@ -4,12 +4,13 @@ channel: assertions are on the wire."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bot.chat.failures import error_text, failure_text
 from bot.providers.apiyi.legacy import ApiyiLegacyChannel
 from bot.providers.apiyi.legacy_catalog import MODELS, URL_LIFETIME
 from bot.providers.apiyi.legacy_wire import LegacyTask, parse_error, parse_task
@@ -28,53 +29,39 @@ from bot.providers.base import (
     TaskNotFound,
     TaskState,
     TaskStatus,
-    Timing,
 )
 from tests.net import free_port
+from tests.providers.kit import (
+    DONE,
+    ERROR_READINGS,
+    JPEG,
+    PNG,
+    TINY,
+    UNREADABLE_STATUS,
+    WEBP,
+    Vendor,
+    assert_no_key,
+    text_requests,
+)
+from tests.sim.apiyi_legacy_sim import MODELS as NAMES  # the eight the vendor documents
 from tests.sim.apiyi_legacy_sim import ApiyiLegacySimulator, default_video
 
 KEY = "sk-legacy-0123456789abcdefSECRET"
-NAMES = {
-    "veo-3.1",
-    "veo-3.1-fl",
-    "veo-3.1-fast",
-    "veo-3.1-fast-fl",
-    "veo-3.1-landscape",
-    "veo-3.1-landscape-fl",
-    "veo-3.1-landscape-fast",
-    "veo-3.1-landscape-fast-fl",
-}
 TEXT_MODELS = sorted(n for n in NAMES if not n.endswith("-fl"))
 FRAME_MODELS = sorted(n for n in NAMES if n.endswith("-fl"))
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
-WEBP = b"RIFF\x20\x00\x00\x00WEBPVP8 " + b"\x02" * 32
-TINY = Timing(initial_wait=0.01, poll_interval=0.01, deadline=5)
-DONE = TaskStatus(TaskState.SUCCEEDED)
 NOW = 1_800_000_000.0
+VENDOR = Vendor(ApiyiLegacySimulator, ApiyiLegacyChannel, KEY, {"clock": lambda: NOW})
+MakeChannel = Callable[..., ApiyiLegacyChannel]
+
+text = text_requests("veo-3.1-fast")
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[ApiyiLegacySimulator]:
-    s = ApiyiLegacySimulator(api_key=KEY, queued_for=None, running_for=None)
-    await s.start()
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-def provider(sim: ApiyiLegacySimulator, session: aiohttp.ClientSession) -> ApiyiLegacyChannel:
-    return ApiyiLegacyChannel(
-        api_key=KEY,
-        base_url=sim.base_url,
-        session=session,
-        timing_override=TINY,
-        clock=lambda: NOW,
+def told(status: TaskStatus) -> str:
+    """What a member reads of a failed task."""
+    assert status.error_say is not None
+    return failure_text(
+        status.error_code, status.error_say.failure(status.error_code or "x").params
     )
-
-
-def text(model: str = "veo-3.1-fast", **kw: object) -> SubmitRequest:
-    return SubmitRequest(model=model, prompt="a lighthouse at dusk", **kw)  # type: ignore[arg-type]
 
 
 def frames(model: str = "veo-3.1-fl", *images: InputImage, **kw: object) -> SubmitRequest:
@@ -87,12 +74,6 @@ def frames(model: str = "veo-3.1-fl", *images: InputImage, **kw: object) -> Subm
         images=images,
         **kw,  # type: ignore[arg-type]
     )
-
-
-def assert_no_key(exc: ProviderError) -> None:
-    for text_ in (str(exc), repr(exc), exc.member_message, exc.detail or "", repr(exc.args)):
-        assert KEY not in text_
-        assert "SECRET" not in text_
 
 
 async def complete(sim: ApiyiLegacySimulator, provider: ApiyiLegacyChannel) -> str:
@@ -218,8 +199,41 @@ async def test_invalid_requests_rejected_before_the_wire(
 ) -> None:
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(request_)
-    assert info.value.member_message and not info.value.retryable
+    assert error_text(info.value) and not info.value.retryable
     assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "words"),
+    [
+        (
+            text("veo-3.1-fl"),
+            "veo-3.1-fl makes videos from a first frame (and optionally a last frame).",
+        ),
+        (frames("veo-3.1"), "veo-3.1 makes videos from text only; use a -fl model for images."),
+        (
+            text("veo-3.1", aspect_ratio="16:9"),
+            "veo-3.1 only makes 9:16 videos; use its -landscape variant for 16:9.",
+        ),
+        (
+            text("veo-3.1-landscape", aspect_ratio="9:16"),
+            "veo-3.1-landscape only makes 16:9 videos; drop -landscape from the model name for 9:16.",
+        ),
+        (text("veo-3.1", resolution="1080p"), "veo-3.1 only renders at 720p."),
+        (text("veo-3.1", duration=4), "veo-3.1 only makes 8-second videos."),
+        (
+            text("veo-3.1", negative_prompt="blurry", seed=7),
+            "veo-3.1 does not take a negative prompt or a seed.",
+        ),
+        (text("veo-3.1", enhance_prompt=True), "veo-3.1 does not take prompt enhancement."),
+    ],
+)
+async def test_refusals_read_as_they_always_did(
+    provider: ApiyiLegacyChannel, request_: SubmitRequest, words: str
+) -> None:
+    with pytest.raises(ProviderRejected) as info:
+        await provider.submit(request_)
+    assert error_text(info.value) == words
 
 
 # -- submit: frames -------------------------------------------------------------------------
@@ -302,20 +316,20 @@ async def test_error_envelope_with_200_is_unavailable(
 
 
 async def test_wrong_key_is_auth_error_without_key(
-    sim: ApiyiLegacySimulator, session: aiohttp.ClientSession, tmp_path: Path
+    sim: ApiyiLegacySimulator, make_provider: MakeChannel, tmp_path: Path
 ) -> None:
     sim.api_key = "sk-the-right-one"
-    p = ApiyiLegacyChannel(api_key=KEY, base_url=sim.base_url, session=session)
+    p = make_provider()
     with pytest.raises(ProviderAuthError) as info:
         await p.submit(text())
-    assert info.value.code == "auth" and "API key" in info.value.member_message
-    assert_no_key(info.value)
+    assert info.value.code == "auth" and "API key" in error_text(info.value)
+    assert_no_key(info.value, KEY)
     with pytest.raises(ProviderAuthError) as info2:
         await p.status("video_x", "veo-3.1")
-    assert_no_key(info2.value)
+    assert_no_key(info2.value, KEY)
     with pytest.raises(ProviderAuthError) as info3:
         await p.fetch("video_x", "veo-3.1", DONE, tmp_path / "v.mp4", 10)
-    assert_no_key(info3.value)
+    assert_no_key(info3.value, KEY)
     # The simulator really did echo the key: the adapter scrubbed it.
     assert all(r.headers["Authorization"] == KEY for r in sim.requests)
 
@@ -330,7 +344,7 @@ async def test_quota_exceeded_is_the_operators_problem(
     )
     with pytest.raises(ProviderAuthError) as info:
         await provider.submit(text())
-    assert info.value.code == "quota" and "operator" in info.value.member_message
+    assert info.value.code == "quota" and "operator" in error_text(info.value)
     assert "quota_exceeded" in (info.value.detail or "")
 
 
@@ -349,8 +363,12 @@ async def test_invalid_prompt_is_rejected_in_plain_words(
     )
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert info.value.code == "invalid_prompt" and "prompt" in info.value.member_message
-    assert "{" not in info.value.member_message
+    assert info.value.code == "invalid_prompt" and "prompt" in error_text(info.value)
+    assert error_text(info.value) == (
+        "The video service did not accept this prompt (too long, or against its content "
+        "rules). Please change it."
+    )
+    assert "{" not in error_text(info.value)
 
 
 async def test_invalid_model_from_the_vendor_is_rejected(
@@ -370,7 +388,7 @@ async def test_short_vendor_reason_reaches_the_member(
     sim.fail_next_submit_with(422, {"error": {"message": "The image is too dark", "code": "x"}})
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert "too dark" in info.value.member_message
+    assert "too dark" in error_text(info.value)
 
 
 async def test_html_400_is_rejected_without_markup(
@@ -379,7 +397,9 @@ async def test_html_400_is_rejected_without_markup(
     sim.fail_next_submit_with(400, "<html><body><h1>400 Bad Request</h1></body></html>")
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert "<" not in info.value.member_message
+    assert error_text(info.value) == (
+        "The video service did not accept this request. Try a different prompt or settings."
+    )
 
 
 async def test_429_with_retry_after(
@@ -411,7 +431,7 @@ async def test_connection_refused_is_unavailable(
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())
     assert info.value.code == "connect_failed"
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
     with pytest.raises(ProviderUnavailable):
         await p.status("t", "veo-3.1")
     with pytest.raises(ProviderUnavailable):
@@ -419,21 +439,21 @@ async def test_connection_refused_is_unavailable(
 
 
 async def test_submit_timeout_is_uncertain(
-    sim: ApiyiLegacySimulator, session: aiohttp.ClientSession
+    sim: ApiyiLegacySimulator, make_provider: MakeChannel
 ) -> None:
     sim.delay_submit = 2.0
-    p = ApiyiLegacyChannel(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+    p = make_provider(request_timeout=0.2)
     with pytest.raises(ProviderTimeout) as info:
         await p.submit(text())
     assert info.value.code == "timeout"
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
     assert len(sim.submits()) == 1  # it did reach the vendor
 
 
 async def test_base_url_with_v1_suffix(
-    sim: ApiyiLegacySimulator, session: aiohttp.ClientSession
+    sim: ApiyiLegacySimulator, make_provider: MakeChannel
 ) -> None:
-    p = ApiyiLegacyChannel(api_key=KEY, base_url=sim.base_url + "/v1/", session=session)
+    p = make_provider(base_url=sim.base_url + "/v1/")
     assert await p.submit(text()) in sim.tasks
     assert sim.submits()[0].path == "/v1/videos"
 
@@ -442,9 +462,7 @@ async def test_base_url_with_v1_suffix(
 
 
 async def test_status_progression(session: aiohttp.ClientSession) -> None:
-    sim = ApiyiLegacySimulator(api_key=KEY, queued_for=0.15, running_for=0.15)
-    await sim.start()
-    try:
+    async with ApiyiLegacySimulator(api_key=KEY, queued_for=0.15, running_for=0.15) as sim:
         p = ApiyiLegacyChannel(api_key=KEY, base_url=sim.base_url, session=session)
         task_id = await p.submit(text())
         seen: list[tuple[TaskState, str | None]] = []
@@ -463,8 +481,6 @@ async def test_status_progression(session: aiohttp.ClientSession) -> None:
         ]
         gets = sim.gets(task_id)
         assert gets and all(r.headers["Authorization"] == KEY for r in gets)
-    finally:
-        await sim.close()
 
 
 async def test_failed_without_reason(
@@ -476,7 +492,10 @@ async def test_failed_without_reason(
     st = await provider.status(task_id, "veo-3.1-fast")
     assert st.state is TaskState.FAILED
     assert st.error_code == "generation_failed"
-    assert st.error_message is not None and "not charged" in st.error_message
+    assert told(st) == (
+        "The video service could not make this video (often a content review or an "
+        "unsupported image). You were not charged."
+    )
 
 
 async def test_failed_with_reason(sim: ApiyiLegacySimulator, provider: ApiyiLegacyChannel) -> None:
@@ -485,8 +504,7 @@ async def test_failed_with_reason(sim: ApiyiLegacySimulator, provider: ApiyiLega
     sim.queued_for = sim.running_for = 0.0
     st = await provider.status(task_id, "veo-3.1-fast")
     assert st.state is TaskState.FAILED and st.error_code == "content_policy"
-    assert st.error_message is not None
-    assert "flagged by content review" in st.error_message and "not charged" in st.error_message
+    assert "flagged by content review" in told(st) and "not charged" in told(st)
 
 
 @pytest.mark.parametrize(
@@ -506,9 +524,9 @@ async def test_failure_reason_unfit_for_members_is_replaced(
     sim.queued_for = sim.running_for = 0.0
     st = await provider.status(task_id, "veo-3.1-fast")
     assert st.state is TaskState.FAILED
-    assert st.error_message is not None
-    assert "http" not in st.error_message and KEY not in st.error_message
-    assert "{" not in st.error_message and len(st.error_message) < 300
+    shown = told(st)
+    assert "http" not in shown and KEY not in shown
+    assert "{" not in shown and len(shown) < 300
 
 
 async def test_unknown_status_is_running(
@@ -529,11 +547,7 @@ async def test_status_video_not_found(provider: ApiyiLegacyChannel) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        "<html><body>502 Bad Gateway</body></html>",
-        "not json at all",
-        b"\xff\xfe\x00garbage",
-        "",
-        "[1, 2, 3]",
+        *UNREADABLE_STATUS,
         '{"id": "video_1"}',
         '{"status": {"nested": true}}',
     ],
@@ -564,8 +578,8 @@ async def test_status_errors_then_recovery(
     assert (await provider.status(task_id, "veo-3.1-fast")).state is TaskState.PENDING
 
 
-async def test_status_timeout(sim: ApiyiLegacySimulator, session: aiohttp.ClientSession) -> None:
-    p = ApiyiLegacyChannel(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+async def test_status_timeout(sim: ApiyiLegacySimulator, make_provider: MakeChannel) -> None:
+    p = make_provider(request_timeout=0.2)
     task_id = await p.submit(text())
     sim.delay_status = 2.0
     with pytest.raises(ProviderTimeout):
@@ -729,8 +743,13 @@ async def test_cdn_errors_are_retryable(
     with pytest.raises(ProviderUnavailable) as info:
         await provider.fetch(task_id, "veo-3.1-fast", DONE, dest, 10**6)
     assert info.value.code == code and info.value.retry_after == 2.0
+    if code == "download_failed":
+        assert (
+            error_text(info.value)
+            == "The finished video could not be downloaded from the video service yet."
+        )
     assert not dest.exists()
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
     got = await provider.fetch(task_id, "veo-3.1-fast", DONE, dest, 10**6)
     assert got.size == len(sim.video_bytes)
 
@@ -743,6 +762,10 @@ async def test_cdn_html_with_200_is_not_saved(
     with pytest.raises(ProviderUnavailable) as info:
         await provider.fetch(task_id, "veo-3.1-fast", DONE, tmp_path / "v.mp4", 10**6)
     assert info.value.code == "bad_answer"
+    assert (
+        error_text(info.value)
+        == "The finished video could not be downloaded from the video service yet."
+    )
     assert not (tmp_path / "v.mp4").exists()
 
 
@@ -909,7 +932,7 @@ async def test_simulator_multipart_rules(
         assert resp.status == status, await resp.text()
 
 
-async def test_simulator_answers_like_the_seed(
+async def test_simulator_answers_like_the_vendor_documents(
     sim: ApiyiLegacySimulator, session: aiohttp.ClientSession
 ) -> None:
     sim.queued_for, sim.running_for = 0.0, 0.0
@@ -944,15 +967,7 @@ async def test_simulator_answers_like_the_seed(
             "bad",
             "invalid_prompt",
         ),
-        (b'{"error": {"message": "bad", "code": 429}}', "bad", "429"),
-        (b'{"error": "plain"}', "plain", None),
-        (b'{"message": "top", "code": "x"}', "top", "x"),
-        (b'"just a string"', "just a string", None),
-        (b"<html>oops</html>", None, None),
-        (b"", None, None),
-        (b"\xff\xfe", None, None),
-        (b"[1]", None, None),
-        (b'{"error": {"message": {"deep": 1}}}', None, None),
+        *ERROR_READINGS,
     ],
 )
 def test_parse_error_is_total(raw: bytes, message: str | None, code: str | None) -> None:

@@ -7,53 +7,40 @@ These jobs reach `ApiyiLegacyChannel` through `ApiyiProvider`, which offers the 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
+from bot.chat.failures import job_failure_text
 from bot.client import VeoBot
-from bot.jobs.requests import GenerationRequest
-from bot.providers.base import InputImage, Mode
+from bot.providers.base import Mode
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_manager import deliveries, origin, submit, usage
-from tests.sim.apiyi_legacy_sim import ApiyiLegacySimulator
-from tests.sim.discord_payloads import CHANNEL_ID, USER_ID
+from tests.providers.harness import (
+    attached,
+    failure_posts,
+    posted_video,
+    running,
+    start_job,
+    vendor_env,
+)
+from tests.providers.kit import JPEG, PNG
+from tests.sim.apiyi_legacy_sim import MODELS, ApiyiLegacySimulator
+from tests.sim.discord_payloads import USER_ID
 from tests.sim.discord_sim import DiscordSim
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
-LEGACY_MODELS = (
-    "veo-3.1",
-    "veo-3.1-fl",
-    "veo-3.1-fast",
-    "veo-3.1-fast-fl",
-    "veo-3.1-landscape",
-    "veo-3.1-landscape-fl",
-    "veo-3.1-landscape-fast",
-    "veo-3.1-landscape-fast-fl",
-)
+LEGACY_MODELS = sorted(MODELS)  # the eight names the vendor documents for this channel
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[ApiyiLegacySimulator]:
-    s = ApiyiLegacySimulator(queued_for=0.05, running_for=0.05)
-    await s.start()
-    try:
-        yield s
-    finally:
-        await s.close()
+# The earlier channel on a running clock (not the adapter tests' stopped one).
+sim = running(ApiyiLegacySimulator)
 
 
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], sim: ApiyiLegacySimulator) -> Settings:
-    return make_settings(
-        APIYI_API_KEY=sim.api_key,
-        APIYI_BASE_URL=sim.base_url,
-        VEO_APIYI_INITIAL_WAIT=0.05,
-        VEO_APIYI_POLL_INTERVAL=0.05,
-    )
+    return make_settings(**vendor_env("APIYI", sim))
 
 
 async def start(start_bot: BotFactory, settings: Settings) -> VeoBot:
@@ -64,34 +51,18 @@ async def start(start_bot: BotFactory, settings: Settings) -> VeoBot:
 async def frames_job(
     bot: VeoBot, discord_sim: DiscordSim, model: str, images: list[tuple[str, bytes, str]]
 ) -> Job:
-    """What the cog does for attached frames: the bytes, plus the attachment's signed URL."""
-    given = []
-    for filename, data, mime in images:
-        attachment = discord_sim.add_attachment(filename, data, mime)
-        given.append(InputImage(data, mime, filename, url=str(attachment["url"])))
-    request = GenerationRequest(
+    """What the cog does for attached frames: the bytes, plus the attachment's signed URL
+    (no job message is posted first)."""
+    given = [attached(discord_sim, filename, data, mime) for filename, data, mime in images]
+    return await start_job(
+        bot,
         provider="apiyi",
         model=model,
         prompt="camera slowly zooms in",
         mode=Mode.FIRST_LAST if len(given) == 2 else Mode.FIRST_FRAME,
-        image_count=len(given),
+        images=given,
+        announce=False,
     )
-    job = await bot.service.accept(request, given, origin())
-    await bot.service.started(job, None)
-    return job
-
-
-def posted_bytes(discord_sim: DiscordSim, post: dict[str, object]) -> bytes:
-    """The bytes of the one video attached to a delivery post."""
-    attachments = post["attachments"]
-    assert isinstance(attachments, list) and len(attachments) == 1
-    return discord_sim.attachment_bytes(attachments[0]["id"])
-
-
-def failure_posts(discord_sim: DiscordSim, job_id: int) -> list[dict[str, object]]:
-    return [
-        m for m in discord_sim.messages(CHANNEL_ID) if f"job #{job_id} failed" in str(m["content"])
-    ]
 
 
 async def test_the_eight_models_are_offered_under_apiyi(
@@ -112,13 +83,12 @@ async def test_text_job_is_delivered_with_the_vendors_bytes(
     before = time.time()
     job = await submit(bot, model="veo-3.1-fast", prompt="a kitten in a sunny garden")
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.quota_state is QuotaState.COMMITTED
     [sent] = sim.submits()
     assert sent.headers["Authorization"] == sim.api_key  # bare key, no "Bearer"
     assert sent.json == {"prompt": "a kitten in a sunny garden", "model": "veo-3.1-fast"}
-    [post] = deliveries(discord_sim, job.id)
-    assert posted_bytes(discord_sim, post) == sim.video_bytes
+    assert posted_video(discord_sim, job.id) == sim.video_bytes
     assert done.task_id is not None
     assert done.result_url == sim.file_url(done.task_id)
     assert done.result_url_expires_at is not None
@@ -151,15 +121,14 @@ async def test_first_frame_job_sends_the_members_image(
     bot = await start(start_bot, settings)
     job = await frames_job(bot, discord_sim, "veo-3.1-fl", [("first.png", PNG, "image/png")])
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [sent] = sim.submits()
     assert sent.content_type == "multipart/form-data"
     assert sent.form == {"prompt": ["camera slowly zooms in"], "model": ["veo-3.1-fl"]}
     assert done.task_id is not None
     assert [i.data for i in sim.tasks[done.task_id].images] == [PNG]
     assert [i.content_type for i in sim.tasks[done.task_id].images] == ["image/png"]
-    [post] = deliveries(discord_sim, job.id)
-    assert posted_bytes(discord_sim, post) == sim.video_bytes
+    assert posted_video(discord_sim, job.id) == sim.video_bytes
 
 
 async def test_first_and_last_frame_job_sends_both_images_in_order(
@@ -173,7 +142,7 @@ async def test_first_and_last_frame_job_sends_both_images_in_order(
         [("day.jpg", JPEG, "image/jpeg"), ("night.png", PNG, "image/png")],
     )
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.task_id is not None
     task = sim.tasks[done.task_id]
     assert task.model == "veo-3.1-landscape-fast-fl"
@@ -190,11 +159,11 @@ async def test_vendor_failure_refunds_and_tells_the_member(
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
     assert done.error_code == "content_policy"
-    assert "flagged by content review" in (done.error_message or "")
+    assert "flagged by content review" in job_failure_text(done)
     assert await usage(bot) == 0
     assert deliveries(discord_sim, job.id) == []
     [told] = failure_posts(discord_sim, job.id)
-    assert f"<@{USER_ID}>" in str(told["content"])
+    assert f"<@{USER_ID}>" in told
     assert sim.gets("/content") == []
 
 
@@ -208,7 +177,7 @@ async def test_quota_exceeded_fails_without_retry_and_refunds(
     job = await submit(bot, model="veo-3.1")
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
-    assert done.error_code == "quota" and "operator" in (done.error_message or "")
+    assert done.error_code == "quota" and "operator" in job_failure_text(done)
     assert len(sim.submits()) == 1
 
 
@@ -227,7 +196,7 @@ async def test_429_on_submit_is_retried_then_delivered(
     )
     assert waiting.next_poll_at - waiting.updated_at >= 0.3  # Retry-After honoured
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(sim.submits()) == 2 and len(sim.tasks) == 1
     assert len(deliveries(discord_sim, job.id)) == 1
 
@@ -240,7 +209,7 @@ async def test_malformed_status_body_then_success(
     bot = await start(start_bot, settings)
     job = await submit(bot, model="veo-3.1-fast")
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert not sim.status_errors  # both malformed answers were served
     assert done.task_id is not None
     assert len(sim.gets(done.task_id)) >= 3
@@ -254,7 +223,7 @@ async def test_video_not_ready_on_content_is_waited_out(
     bot = await start(start_bot, settings)
     job = await submit(bot, model="veo-3.1-fast")
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(sim.gets("/content")) == 3 and len(sim.file_gets()) == 1
     assert len(deliveries(discord_sim, job.id)) == 1
 
@@ -272,7 +241,7 @@ async def test_restart_while_polling_delivers_exactly_once(
 
     second = await start(start_bot, settings)
     done = await wait_for_job(second, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.quota_state is QuotaState.COMMITTED
     assert len(sim.submits()) == 1
     assert len(deliveries(discord_sim, job.id)) == 1

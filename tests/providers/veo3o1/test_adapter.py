@@ -4,13 +4,15 @@ are on the wire."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from bot.chat.failures import error_text, failure_text
 from bot.providers.base import (
     InputImage,
     Mode,
@@ -26,37 +28,39 @@ from bot.providers.base import (
     TaskNotFound,
     TaskState,
     TaskStatus,
-    Timing,
 )
+from bot.providers.veo3o1 import catalog
 from bot.providers.veo3o1.adapter import Veo3o1Provider
 from bot.providers.veo3o1.catalog import MODEL
 from bot.providers.veo3o1.wire import Veo3o1Envelope, parse_envelope
 from tests.net import free_port
+from tests.providers.kit import (
+    DONE,
+    JPEG,
+    PNG,
+    TINY,
+    UNREADABLE_STATUS,
+    WEBP,
+    Vendor,
+    assert_no_key,
+    text_requests,
+)
 from tests.sim.veo3o1_sim import Veo3o1Simulator, default_video
 
 KEY = "veo3o1-test-0123456789abcdefSECRET"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x02" * 64
-TINY = Timing(initial_wait=0.01, poll_interval=0.01, deadline=5)
-DONE = TaskStatus(TaskState.SUCCEEDED)
+VENDOR = Vendor(Veo3o1Simulator, Veo3o1Provider, KEY)
+MakeProvider = Callable[..., Veo3o1Provider]
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Veo3o1Simulator]:
-    s = Veo3o1Simulator(api_key=KEY, queued_for=None, running_for=None)
-    await s.start()
-    yield s
-    await s.close()
+text = text_requests(MODEL)
 
 
-@pytest.fixture
-def provider(sim: Veo3o1Simulator, session: aiohttp.ClientSession) -> Veo3o1Provider:
-    return Veo3o1Provider(api_key=KEY, base_url=sim.base_url, session=session, timing_override=TINY)
-
-
-def text(**kw: Any) -> SubmitRequest:
-    return SubmitRequest(model=kw.pop("model", MODEL), prompt="a lighthouse at dusk", **kw)
+def told(status: TaskStatus) -> str:
+    """What a member reads of a failed task."""
+    assert status.error_say is not None
+    return failure_text(
+        status.error_code, status.error_say.failure(status.error_code or "x").params
+    )
 
 
 def image_request(data: bytes = PNG, mime: str = "image/png", **kw: Any) -> SubmitRequest:
@@ -64,12 +68,6 @@ def image_request(data: bytes = PNG, mime: str = "image/png", **kw: Any) -> Subm
     return SubmitRequest(
         model=MODEL, prompt="the lighthouse comes alive", mode=Mode.FIRST_FRAME, images=(img,), **kw
     )
-
-
-def assert_no_key(exc: ProviderError) -> None:
-    for text_ in (str(exc), repr(exc), exc.member_message, exc.detail or "", repr(exc.args)):
-        assert KEY not in text_
-        assert "SECRET" not in text_
 
 
 def bearer(sim: Veo3o1Simulator) -> dict[str, str]:
@@ -181,8 +179,42 @@ async def test_invalid_requests_rejected_before_the_wire(
 ) -> None:
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(request_)
-    assert info.value.member_message and not info.value.retryable
+    assert error_text(info.value) and not info.value.retryable
     assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "said"),
+    [
+        (
+            text(aspect_ratio="1:1"),
+            "The video service makes 16:9 or 9:16 videos (or picks the shape itself).",
+        ),
+        (text(resolution="1080p"), "The video service has no resolution option."),
+        (text(duration=4), "The video service only makes 8-second videos."),
+        (text(seed=7), "The video service does not take a seed."),
+        # Only the first option the model lacks is named.
+        (
+            text(negative_prompt="blurry", seed=7),
+            "The video service does not take a negative prompt.",
+        ),
+        (text(enhance_prompt=True), "The video service does not take prompt enhancement."),
+    ],
+)
+async def test_refusals_read_as_they_always_have(
+    sim: Veo3o1Simulator, provider: Veo3o1Provider, request_: SubmitRequest, said: str
+) -> None:
+    with pytest.raises(ProviderRejected) as info:
+        await provider.submit(request_)
+    assert error_text(info.value) == said
+
+
+def test_too_long_prompt_reads_as_it_always_has() -> None:
+    models = {MODEL: dataclasses.replace(catalog.MODELS[MODEL], max_prompt=1000)}
+    with pytest.raises(ProviderRejected) as info:
+        catalog.check(models, SubmitRequest(model=MODEL, prompt="x" * 1001))
+    assert info.value.code == "prompt_too_long"
+    assert error_text(info.value) == "The prompt is longer than the video service allows (1,000)."
 
 
 # -- submit: image (upload first) -----------------------------------------------------------
@@ -267,17 +299,20 @@ async def test_upload_failure_never_reaches_generate(
     if status == 429:
         assert info.value.retry_after == 3.0
     assert sim.submits() == [] and sim.tasks == {}
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
 
 
 async def test_upload_timeout_is_retryable_not_uncertain(
-    sim: Veo3o1Simulator, session: aiohttp.ClientSession
+    sim: Veo3o1Simulator, make_provider: MakeProvider
 ) -> None:
     sim.delay_upload = 2.0
-    p = Veo3o1Provider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+    p = make_provider(request_timeout=0.2)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(image_request())
     assert info.value.retryable and info.value.code.startswith("upload_")
+    assert error_text(info.value) == (
+        "Sending your image to the video service failed. Please try again in a moment."
+    )
     assert sim.submits() == []
 
 
@@ -285,7 +320,7 @@ async def test_upload_connection_refused(session: aiohttp.ClientSession) -> None
     p = Veo3o1Provider(api_key=KEY, base_url=f"http://127.0.0.1:{free_port()}/api", session=session)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(image_request())
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
 
 
 # -- submit: answers ------------------------------------------------------------------------
@@ -358,19 +393,23 @@ async def test_insufficient_credits_tells_member_and_operator(
     )
     with pytest.raises(ProviderAuthError) as info:
         await provider.submit(text())
-    msg = info.value.member_message
+    msg = error_text(info.value)
     assert "operator" in msg and "out of credits" in msg
     assert "required=2 current=0" in (info.value.detail or "")
     assert "required" not in msg
+    assert msg == (
+        "The server operator's account with the video service is out of credits; "
+        "the operator has been told."
+    )
 
 
 @pytest.mark.parametrize("http_200", [True, False])
 async def test_wrong_key_is_auth_error_without_key(
-    sim: Veo3o1Simulator, session: aiohttp.ClientSession, tmp_path: Path, http_200: bool
+    sim: Veo3o1Simulator, make_provider: MakeProvider, tmp_path: Path, http_200: bool
 ) -> None:
     sim.errors_with_http_200 = http_200
     sim.api_key = "the-right-one"
-    p = Veo3o1Provider(api_key=KEY, base_url=sim.base_url, session=session)
+    p = make_provider()
     for call in (
         p.submit(text()),
         p.submit(image_request()),
@@ -379,8 +418,8 @@ async def test_wrong_key_is_auth_error_without_key(
     ):
         with pytest.raises(ProviderAuthError) as info:
             await call
-        assert info.value.code == "auth" and "API key" in info.value.member_message
-        assert_no_key(info.value)
+        assert info.value.code == "auth" and "API key" in error_text(info.value)
+        assert_no_key(info.value, KEY)
     # The simulator really did echo the key: the adapter scrubbed it.
     assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in sim.requests)
     assert sim.tasks == {} and sim.uploads == {}
@@ -402,10 +441,15 @@ async def test_invalid_parameters_message(
     sim.fail_next_submit_with(400, {"code": 1000, "msg": msg, "data": None})
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    member = info.value.member_message
+    member = error_text(info.value)
     assert member.startswith("The video service did not accept this request")
     assert (msg is not None and msg in member) is shown
     assert "http" not in member and "{" not in member
+    if msg is None:
+        assert (
+            member
+            == "The video service did not accept this request. Try a different prompt or image."
+        )
 
 
 async def test_html_400_is_rejected_without_markup(
@@ -414,7 +458,7 @@ async def test_html_400_is_rejected_without_markup(
     sim.fail_next_submit_with(400, "<html><body><h1>400 Bad Request</h1></body></html>")
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert "<" not in info.value.member_message
+    assert "<" not in error_text(info.value)
     assert "400 Bad Request" in (info.value.detail or "")
 
 
@@ -468,37 +512,35 @@ async def test_connection_refused_is_unavailable(session: aiohttp.ClientSession)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())
     assert info.value.code == "connect_failed"
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
     with pytest.raises(ProviderUnavailable):
         await p.status("t", MODEL)
 
 
 async def test_submit_timeout_is_uncertain(
-    sim: Veo3o1Simulator, session: aiohttp.ClientSession
+    sim: Veo3o1Simulator, make_provider: MakeProvider
 ) -> None:
     sim.delay_submit = 2.0
-    p = Veo3o1Provider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+    p = make_provider(request_timeout=0.2)
     with pytest.raises(ProviderTimeout) as info:
         await p.submit(text())
     assert info.value.code == "timeout"
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
 
 
 async def test_image_submit_timeout_after_upload_is_uncertain(
-    sim: Veo3o1Simulator, session: aiohttp.ClientSession
+    sim: Veo3o1Simulator, make_provider: MakeProvider
 ) -> None:
     """The upload went through; it is the generate call that hangs: that one is uncertain."""
     sim.delay_submit = 2.0
-    p = Veo3o1Provider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+    p = make_provider(request_timeout=0.2)
     with pytest.raises(ProviderTimeout):
         await p.submit(image_request())
     assert len(sim.uploads) == 1
 
 
-async def test_trailing_slash_base_url(
-    sim: Veo3o1Simulator, session: aiohttp.ClientSession
-) -> None:
-    p = Veo3o1Provider(api_key=KEY, base_url=sim.base_url + "/", session=session)
+async def test_trailing_slash_base_url(sim: Veo3o1Simulator, make_provider: MakeProvider) -> None:
+    p = make_provider(base_url=sim.base_url + "/")
     assert await p.submit(text()) in sim.tasks
     assert sim.submits()[0].path == "/api/generate-video"
 
@@ -509,9 +551,7 @@ async def test_trailing_slash_base_url(
 async def test_status_follows_the_clock_with_real_progress(
     session: aiohttp.ClientSession,
 ) -> None:
-    sim = Veo3o1Simulator(api_key=KEY, queued_for=0.15, running_for=0.4)
-    await sim.start()
-    try:
+    async with Veo3o1Simulator(api_key=KEY, queued_for=0.15, running_for=0.4) as sim:
         p = Veo3o1Provider(api_key=KEY, base_url=sim.base_url, session=session)
         task_id = await p.submit(text())
         seen: list[TaskStatus] = []
@@ -532,8 +572,6 @@ async def test_status_follows_the_clock_with_real_progress(
         assert seen[-1].result_url == sim.video_url(task_id)
         assert [r.path for r in sim.status_requests()][0] == f"/api/video-status/{task_id}"
         assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in sim.status_requests())
-    finally:
-        await sim.close()
 
 
 @pytest.mark.parametrize(
@@ -609,7 +647,11 @@ async def test_failed_without_reason(sim: Veo3o1Simulator, provider: Veo3o1Provi
     sim.set_task_status(task_id, "failed")
     st = await provider.status(task_id, MODEL)
     assert st.state is TaskState.FAILED and st.error_code == "generation_failed"
-    assert st.error_message is not None and "not charged" in st.error_message
+    assert "not charged" in told(st)
+    assert told(st) == (
+        "The video service could not make this video (it gives no reason; often a content "
+        "review of the prompt or image). You were not charged."
+    )
     assert st.result_url is None
 
 
@@ -640,8 +682,8 @@ async def test_failed_with_a_reason(
     task_id = await provider.submit(text())
     st = await provider.status(task_id, MODEL)
     assert st.state is TaskState.FAILED and st.error_code == code
-    assert st.error_message is not None and needle in st.error_message
-    assert "http" not in st.error_message
+    assert needle in told(st)
+    assert "http" not in told(st)
 
 
 async def test_failed_reason_in_envelope_msg(
@@ -653,6 +695,10 @@ async def test_failed_reason_in_envelope_msg(
     )
     st = await provider.status(task_id, MODEL)
     assert (st.state, st.error_code) == (TaskState.FAILED, "content_policy")
+    assert told(st) == (
+        "The video service refused this video under its content rules. "
+        "Try a different prompt or image. You were not charged."
+    )
 
 
 async def test_unknown_status_is_running(sim: Veo3o1Simulator, provider: Veo3o1Provider) -> None:
@@ -674,11 +720,7 @@ async def test_unknown_task_is_not_found(
 @pytest.mark.parametrize(
     "body",
     [
-        "<html><body>502 Bad Gateway</body></html>",
-        "not json at all",
-        b"\xff\xfe\x00garbage",
-        "",
-        "[1, 2, 3]",
+        *UNREADABLE_STATUS,
         '{"uuid": "x", "status": "pending"}',
         '{"code": 0, "msg": "Success", "data": null}',
         '{"code": 0, "msg": "Success", "data": {"status": {"nested": true}}}',
@@ -713,8 +755,8 @@ async def test_status_errors_then_recovery(sim: Veo3o1Simulator, provider: Veo3o
     assert (await provider.status(task_id, MODEL)).state is TaskState.PENDING
 
 
-async def test_status_timeout(sim: Veo3o1Simulator, session: aiohttp.ClientSession) -> None:
-    p = Veo3o1Provider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+async def test_status_timeout(sim: Veo3o1Simulator, make_provider: MakeProvider) -> None:
+    p = make_provider(request_timeout=0.2)
     task_id = await p.submit(text())
     sim.delay_status = 2.0
     with pytest.raises(ProviderTimeout):
@@ -1000,7 +1042,7 @@ async def test_simulator_requires_bearer(
     assert sim.tasks == {}
 
 
-async def test_simulator_answers_like_the_seed(
+async def test_simulator_answers_like_the_vendor_documents(
     sim: Veo3o1Simulator, session: aiohttp.ClientSession
 ) -> None:
     body = {"generationType": "text_to_video", "prompt": "p", "aspectRatio": "16:9"}

@@ -4,53 +4,37 @@ Assertions are on what the member sees, what reached the vendor, and what was bi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from bot.chat.failures import job_failure_text
 from bot.providers.base import InputImage
 from bot.providers.veo3o1.catalog import MODEL
 from bot.settings import Settings
 from storage import JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_manager import deliveries, origin, submit, usage
-from tests.sim.discord_payloads import CHANNEL_ID, USER_ID
+from tests.providers.harness import attached, failure_posts, posted_video, running, vendor_env
+from tests.providers.kit import PNG
+from tests.sim.discord_payloads import USER_ID
 from tests.sim.discord_sim import DiscordSim
 from tests.sim.veo3o1_sim import Veo3o1Simulator
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 VIDEO = b"\0\0\0\x20ftypisom" + b"v" * 50_000
 
 
-@pytest.fixture
-async def veo_sim() -> AsyncIterator[Veo3o1Simulator]:
-    sim = Veo3o1Simulator(queued_for=0.05, running_for=0.05)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.close()
+veo_sim = running(Veo3o1Simulator)
 
 
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], veo_sim: Veo3o1Simulator) -> Settings:
-    return make_settings(
-        VEO3O1_API_KEY=veo_sim.api_key,
-        VEO3O1_BASE_URL=veo_sim.base_url,
-        VEO_VEO3O1_INITIAL_WAIT=0.05,
-        VEO_VEO3O1_POLL_INTERVAL=0.05,
-    )
+    return make_settings(**vendor_env("VEO3O1", veo_sim))
 
 
 async def run(bot: Any, **kw: Any) -> Any:
     return await submit(bot, provider="veo3o1", model=MODEL, **kw)
-
-
-def failure_posts(discord_sim: DiscordSim, job_id: int) -> list[dict[str, Any]]:
-    return [
-        m for m in discord_sim.messages(CHANNEL_ID) if f"job #{job_id} failed" in str(m["content"])
-    ]
 
 
 async def test_text_job_is_delivered_with_the_vendors_bytes(
@@ -61,15 +45,12 @@ async def test_text_job_is_delivered_with_the_vendors_bytes(
     assert bot.providers.names() == ["veo3o1"]
     job = await run(bot)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.quota_state is QuotaState.COMMITTED
     [sent] = veo_sim.submits()
     assert sent.json == {"generationType": "text_to_video", "prompt": "a lighthouse at dusk"}
     assert veo_sim.upload_requests() == []
-    [post] = deliveries(discord_sim, job.id)
-    attachments: list[dict[str, Any]] = post["attachments"]  # type: ignore[assignment]
-    [attachment] = attachments
-    assert discord_sim.attachment_bytes(attachment["id"]) == VIDEO
+    assert posted_video(discord_sim, job.id) == VIDEO
     assert done.task_id is not None and done.result_url == veo_sim.video_url(done.task_id)
     assert await usage(bot) == 1
 
@@ -91,12 +72,11 @@ async def test_too_large_for_the_channel_is_posted_as_the_vendors_link(
 async def test_first_frame_job_uploads_the_members_image(
     start_bot: BotFactory, settings: Settings, veo_sim: Veo3o1Simulator, discord_sim: DiscordSim
 ) -> None:
-    attachment = discord_sim.add_attachment("first.png", PNG, "image/png")
-    image = InputImage(PNG, "image/png", "first.png", url=attachment["url"])
+    image = attached(discord_sim, "first.png", PNG)
     bot = await start_bot(settings)
     job = await run(bot, images=[image])
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [upload] = veo_sim.upload_requests()
     assert [f.data for f in upload.files["file"]] == [PNG]
     [stored] = veo_sim.uploads.values()
@@ -104,7 +84,7 @@ async def test_first_frame_job_uploads_the_members_image(
     assert sent.json["generationType"] == "image_to_video"
     assert (sent.json["imageUrl"], sent.json["imageKey"]) == (stored.url, stored.key)
     # The Discord URL never went to the vendor: its bytes went up, and came back intact.
-    assert attachment["url"] not in str(sent.json)
+    assert image.url not in str(sent.json)
     assert done.task_id is not None and veo_sim.tasks[done.task_id].images == [PNG]
     assert len(deliveries(discord_sim, job.id)) == 1
 
@@ -118,11 +98,11 @@ async def test_policy_failure_refunds_and_tells_the_member(
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
     assert done.error_code == "content_policy"
-    assert "content rules" in (done.error_message or "")
+    assert "content rules" in job_failure_text(done)
     assert await usage(bot) == 0
     assert deliveries(discord_sim, job.id) == []
     [told] = failure_posts(discord_sim, job.id)
-    assert f"<@{USER_ID}>" in str(told["content"])
+    assert f"<@{USER_ID}>" in told
     assert veo_sim.downloads() == []
 
 
@@ -143,7 +123,7 @@ async def test_rate_limit_on_submit_then_success(
     )
     assert waiting.next_poll_at - waiting.updated_at >= 0.3  # Retry-After honoured
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(veo_sim.submits()) == 2 and len(veo_sim.tasks) == 1
     assert len(deliveries(discord_sim, job.id)) == 1
 
@@ -155,7 +135,7 @@ async def test_upload_failure_is_retried_not_uncertain(
     bot = await start_bot(settings)
     job = await run(bot, images=[InputImage(PNG, "image/png", "first.png")])
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(veo_sim.upload_requests()) == 2 and len(veo_sim.submits()) == 1
     assert len(deliveries(discord_sim, job.id)) == 1
 
@@ -171,7 +151,7 @@ async def test_out_of_credits_fails_refunds_and_blames_the_operator(
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
     assert done.error_code == "insufficient_credits"
-    assert "operator" in (done.error_message or "") and "credits" in (done.error_message or "")
+    assert "operator" in job_failure_text(done) and "credits" in job_failure_text(done)
     assert len(veo_sim.submits()) == 1
     assert len(failure_posts(discord_sim, job.id)) == 1
 
@@ -184,7 +164,7 @@ async def test_malformed_status_body_then_success(
     bot = await start_bot(settings)
     job = await run(bot)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(veo_sim.status_requests()) >= 3
     assert len(deliveries(discord_sim, job.id)) == 1
 
@@ -211,7 +191,7 @@ async def test_real_progress_and_time_left_reach_the_job(
     assert "generating, about 2 min left" in bot.publisher.render(seen)
     veo_sim.set_task_status(running.task_id, "completed")
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
 
 
 async def test_restart_while_polling_delivers_once(
@@ -228,7 +208,7 @@ async def test_restart_while_polling_delivers_once(
 
     second = await start_bot(settings)
     done = await wait_for_job(second, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(veo_sim.submits()) == 1
     assert len(veo_sim.status_requests()) > polled
     assert len(deliveries(discord_sim, job.id)) == 1

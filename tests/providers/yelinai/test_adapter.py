@@ -4,15 +4,15 @@ wire."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
 import pytest
 import yarl
-from aiohttp import web
 
+from bot.chat.failures import error_text, failure_text
 from bot.providers.base import (
     InputImage,
     Mode,
@@ -28,90 +28,37 @@ from bot.providers.base import (
     TaskNotFound,
     TaskState,
     TaskStatus,
-    Timing,
 )
 from bot.providers.yelinai.adapter import YelinaiProvider
 from bot.providers.yelinai.wire import YelinaiTask, parse_error, parse_task
 from tests.net import free_port
+from tests.providers.kit import (
+    JPEG,
+    PNG,
+    TINY,
+    UNREADABLE_ERRORS,
+    UNREADABLE_STATUS,
+    WEBP,
+    ImageHost,
+    Vendor,
+    assert_no_key,
+    text_requests,
+)
 from tests.sim.yelinai_sim import STATUS_PREFIX, SUBMIT_PATH, YelinaiSimulator, default_video
 
 KEY = "yl-test-0123456789abcdefSECRET"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
-WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x02" * 32
-TINY = Timing(initial_wait=0.01, poll_interval=0.01, deadline=5)
 PLAIN = ("veo3", "veo3-fast", "veo3-pro")
 FRAMES = "veo3-pro-frames"
+VENDOR = Vendor(YelinaiSimulator, YelinaiProvider, KEY)
+MakeProvider = Callable[..., YelinaiProvider]
+
+text = text_requests("veo3", prompt="a cat in the rain")
 
 
-class ImageHost:
-    """Public image URLs for the simulator to download (what Discord's CDN is in prod)."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, tuple[bytes, str]] = {}
-        self.hits: list[str] = []
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/img/{name}", self._serve)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def add(self, name: str, data: bytes, mime: str = "image/png") -> InputImage:
-        self.files[name] = (data, mime)
-        url = f"{self.base_url}/img/{name}?ex=1&hm=sig"
-        return InputImage(data=data, mime=mime, filename=name, url=url)
-
-    async def _serve(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        self.hits.append(name)
-        if name not in self.files:
-            return web.Response(status=404, text="This content is no longer available.")
-        data, mime = self.files[name]
-        return web.Response(body=data, content_type=mime)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[YelinaiSimulator]:
-    s = YelinaiSimulator(api_key=KEY, queued_for=None, running_for=None)
-    await s.start()
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-async def host() -> AsyncIterator[ImageHost]:
-    h = ImageHost()
-    await h.start()
-    yield h
-    await h.close()
-
-
-@pytest.fixture
-def provider(sim: YelinaiSimulator, session: aiohttp.ClientSession) -> YelinaiProvider:
-    return YelinaiProvider(
-        api_key=KEY, base_url=sim.base_url, session=session, timing_override=TINY
-    )
-
-
-def text(**kw: object) -> SubmitRequest:
-    return SubmitRequest(model=kw.pop("model", "veo3"), prompt="a cat in the rain", **kw)  # type: ignore[arg-type]
-
-
-def assert_no_key(exc: ProviderError) -> None:
-    for text_ in (str(exc), repr(exc), exc.member_message, exc.detail or "", repr(exc.args)):
-        assert KEY not in text_
-        assert "SECRET" not in text_
+def told(st: TaskStatus) -> str:
+    """What the member reads of a failed task."""
+    assert st.error_say is not None
+    return failure_text(st.error_code, st.error_say.failure(st.error_code or "x").params)
 
 
 async def completed(sim: YelinaiSimulator, provider: YelinaiProvider) -> tuple[str, TaskStatus]:
@@ -158,9 +105,9 @@ def test_key_not_in_repr(provider: YelinaiProvider) -> None:
 
 @pytest.mark.parametrize("suffix", ["", "/", "/veo/v1/api/video", "/veo/v1/api/video/", "/veo/v1"])
 async def test_base_url_forms(
-    sim: YelinaiSimulator, session: aiohttp.ClientSession, suffix: str
+    sim: YelinaiSimulator, make_provider: MakeProvider, suffix: str
 ) -> None:
-    p = YelinaiProvider(api_key=KEY, base_url=sim.base_url + suffix, session=session)
+    p = make_provider(base_url=sim.base_url + suffix)
     await p.submit(text())
     assert sim.submits()[0].path == SUBMIT_PATH
 
@@ -275,8 +222,52 @@ async def test_invalid_requests_rejected_before_the_wire(
 ) -> None:
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(request_)
-    assert info.value.member_message and not info.value.retryable
+    assert error_text(info.value) and not info.value.retryable
+    assert info.value.say.key != "said"  # a named sentence, not one given whole
     assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "words"),
+    [
+        (
+            text(seed=7),
+            "Veo 3 (yelinai) makes 8-second 16:9 videos at 720p and has no options for seed.",
+        ),
+        (
+            text(aspect_ratio="9:16", duration=4, negative_prompt="x"),
+            "Veo 3 (yelinai) makes 8-second 16:9 videos at 720p and has no options for "
+            "shape, length, negative prompt.",
+        ),
+        (
+            text(mode=Mode.FIRST_FRAME, images=(_img(),)),
+            "Veo 3 (yelinai) only makes videos from text, or from text and reference images.",
+        ),
+        (
+            text(model=FRAMES),
+            "Veo 3 Pro, start frame (yelinai) only makes videos from one start image.",
+        ),
+        (
+            text(model=FRAMES, mode=Mode.FIRST_FRAME, images=(_img(), _img())),
+            "Veo 3 Pro, start frame (yelinai) takes exactly one start image.",
+        ),
+        (
+            text(mode=Mode.REFERENCE, images=(_img(),) * 6),
+            "Veo 3 (yelinai) takes 1 to 5 reference images.",
+        ),
+        (text(images=(_img(),)), "Images are not used for a text-only video."),
+        (
+            text(mode=Mode.REFERENCE, images=(_img(url=None),)),
+            "Your image could not be handed to the video service; please attach it again.",
+        ),
+    ],
+)
+async def test_refusals_read_as_before(
+    provider: YelinaiProvider, request_: SubmitRequest, words: str
+) -> None:
+    with pytest.raises(ProviderRejected) as info:
+        await provider.submit(request_)
+    assert error_text(info.value) == words
 
 
 async def test_answer_without_task_id_is_uncertain(
@@ -311,7 +302,7 @@ async def test_error_envelope_on_200(sim: YelinaiSimulator, provider: YelinaiPro
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
     assert info.value.code == "invalid_prompt"
-    assert "Prompt contains blocked words" in info.value.member_message
+    assert "Prompt contains blocked words" in error_text(info.value)
     sim.script_next_submit(
         200, {"success": False, "message": "busy", "error_code": "UPSTREAM_BUSY"}
     )
@@ -324,18 +315,18 @@ async def test_error_envelope_on_200(sim: YelinaiSimulator, provider: YelinaiPro
 
 
 async def test_wrong_key_is_auth_error_without_key(
-    sim: YelinaiSimulator, session: aiohttp.ClientSession
+    sim: YelinaiSimulator, make_provider: MakeProvider
 ) -> None:
     sim.api_key = "yl-the-right-one"
-    p = YelinaiProvider(api_key=KEY, base_url=sim.base_url, session=session)
+    p = make_provider()
     with pytest.raises(ProviderAuthError) as info:
         await p.submit(text())
-    assert info.value.code == "auth" and "API key" in info.value.member_message
-    assert_no_key(info.value)
+    assert info.value.code == "auth" and "API key" in error_text(info.value)
+    assert_no_key(info.value, KEY)
     assert "Invalid API key" in (info.value.detail or "")  # the vendor's words, scrubbed
     with pytest.raises(ProviderAuthError) as info2:
         await p.status("veo3:x", "veo3")
-    assert_no_key(info2.value)
+    assert_no_key(info2.value, KEY)
     assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in sim.requests)
 
 
@@ -355,7 +346,10 @@ async def test_quota_exceeded_is_the_operators_problem(
     with pytest.raises(ProviderAuthError) as info:
         await provider.submit(text())
     assert info.value.code == "quota" and not info.value.retryable
-    assert "operator" in info.value.member_message
+    assert "operator" in error_text(info.value)
+    assert error_text(info.value) == (
+        "The video service account is out of quota; the server operator has been told."
+    )
     assert "QUOTA_EXCEEDED" in (info.value.detail or "")
 
 
@@ -374,7 +368,7 @@ async def test_invalid_prompt_tells_the_member_why(
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
     assert info.value.code == "invalid_prompt"
-    assert "content policy" in info.value.member_message
+    assert "content policy" in error_text(info.value)
 
 
 async def test_invalid_model(sim: YelinaiSimulator, provider: YelinaiProvider) -> None:
@@ -384,6 +378,20 @@ async def test_invalid_model(sim: YelinaiSimulator, provider: YelinaiProvider) -
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
     assert info.value.code == "invalid_model"
+    assert error_text(info.value) == (
+        "The video service does not offer this model right now. Please pick another one."
+    )
+
+
+async def test_invalid_prompt_without_a_shown_reason(
+    sim: YelinaiSimulator, provider: YelinaiProvider
+) -> None:
+    sim.fail_next_submit_with(400, {"success": False, "error_code": "INVALID_PROMPT"})
+    with pytest.raises(ProviderRejected) as info:
+        await provider.submit(text())
+    assert error_text(info.value) == (
+        "The video service refused the prompt. Try a different prompt or settings."
+    )
 
 
 async def test_unsafe_vendor_text_never_reaches_the_member(
@@ -400,8 +408,11 @@ async def test_unsafe_vendor_text_never_reaches_the_member(
     )
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    msg = info.value.member_message
+    msg = error_text(info.value)
     assert "http" not in msg and "<" not in msg and "token" not in msg
+    assert msg == (
+        "The video service did not accept this request. Try a different prompt or settings."
+    )
 
 
 async def test_html_400_is_rejected_without_markup(
@@ -410,7 +421,7 @@ async def test_html_400_is_rejected_without_markup(
     sim.fail_next_submit_with(400, "<html><body><h1>400 Bad Request</h1></body></html>")
     with pytest.raises(ProviderRejected) as info:
         await provider.submit(text())
-    assert "<" not in info.value.member_message
+    assert "<" not in error_text(info.value)
 
 
 async def test_429_with_retry_after(sim: YelinaiSimulator, provider: YelinaiProvider) -> None:
@@ -439,19 +450,19 @@ async def test_connection_refused_is_unavailable(session: aiohttp.ClientSession)
     with pytest.raises(ProviderUnavailable) as info:
         await p.submit(text())
     assert info.value.code == "connect_failed"
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
     with pytest.raises(ProviderUnavailable):
         await p.status("veo3:x", "veo3")
 
 
 async def test_submit_timeout_is_uncertain(
-    sim: YelinaiSimulator, session: aiohttp.ClientSession
+    sim: YelinaiSimulator, make_provider: MakeProvider
 ) -> None:
     sim.delay_submit = 2.0
-    p = YelinaiProvider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+    p = make_provider(request_timeout=0.2)
     with pytest.raises(ProviderTimeout) as info:
         await p.submit(text())
-    assert_no_key(info.value)
+    assert_no_key(info.value, KEY)
     assert len(sim.submits()) == 1  # it did go out: the caller must treat it as uncertain
 
 
@@ -491,10 +502,8 @@ async def test_status_lifecycle(sim: YelinaiSimulator, provider: YelinaiProvider
 async def test_status_follows_the_clock_through_image_download(
     session: aiohttp.ClientSession, host: ImageHost
 ) -> None:
-    sim = YelinaiSimulator(api_key=KEY, queued_for=0.1, running_for=0.15)
-    sim.delay_image_download = 0.25
-    await sim.start()
-    try:
+    async with YelinaiSimulator(api_key=KEY, queued_for=0.1, running_for=0.15) as sim:
+        sim.delay_image_download = 0.25
         p = YelinaiProvider(api_key=KEY, base_url=sim.base_url, session=session)
         image = host.add("x.png", PNG)
         task_id = await p.submit(
@@ -515,8 +524,6 @@ async def test_status_follows_the_clock_through_image_download(
             (TaskState.SUCCEEDED, "completed"),
         ]
         assert sim.tasks[task_id].images == [PNG]
-    finally:
-        await sim.close()
 
 
 async def test_odd_task_id_is_quoted_once(
@@ -589,9 +596,7 @@ async def test_failed_without_reason(sim: YelinaiSimulator, provider: YelinaiPro
     st = await provider.status(task_id, "veo3")
     assert st.state is TaskState.FAILED
     assert st.error_code == "generation_failed"
-    assert (
-        st.error_message == "The video service could not make this video. Your quota was refunded."
-    )
+    assert told(st) == "The video service could not make this video. Your quota was refunded."
 
 
 @pytest.mark.parametrize("field", ["error", "message", "upstream", "object"])
@@ -604,9 +609,13 @@ async def test_failed_for_content_policy(
     st = await provider.status(task_id, "veo3")
     assert st.state is TaskState.FAILED
     assert st.error_code == "CONTENT_POLICY"
-    msg = st.error_message or ""
+    msg = told(st)
     assert "content rules" in msg and "Prompt violates the safety policy" in msg
     assert msg.endswith("Your quota was refunded.")
+    assert msg == (
+        "The video service refused to make this video under its content rules: "
+        "Prompt violates the safety policy. Your quota was refunded."
+    )
 
 
 async def test_failed_policy_without_code(sim: YelinaiSimulator, provider: YelinaiProvider) -> None:
@@ -614,15 +623,13 @@ async def test_failed_policy_without_code(sim: YelinaiSimulator, provider: Yelin
     task_id = await provider.submit(text())
     sim.set_task_status(task_id, "failed")
     st = await provider.status(task_id, "veo3")
-    assert st.error_code == "content_policy" and "content rules" in (st.error_message or "")
+    assert st.error_code == "content_policy" and "content rules" in told(st)
 
 
 async def test_image_that_does_not_download_fails_the_task(
     session: aiohttp.ClientSession, host: ImageHost
 ) -> None:
-    sim = YelinaiSimulator(api_key=KEY, queued_for=0.0, running_for=0.0)
-    await sim.start()
-    try:
+    async with YelinaiSimulator(api_key=KEY, queued_for=0.0, running_for=0.0) as sim:
         p = YelinaiProvider(api_key=KEY, base_url=sim.base_url, session=session)
         good = host.add("ok.png", PNG)
         gone = InputImage(PNG, "image/png", "gone.png", url=f"{host.base_url}/img/gone.png?hm=s")
@@ -633,20 +640,16 @@ async def test_image_that_does_not_download_fails_the_task(
         assert task.download_error is not None and "gone.png" in task.download_error
         st = await p.status(task_id, "veo3")
         assert st.state is TaskState.FAILED and st.error_code == "IMAGE_DOWNLOAD_FAILED"
-        msg = st.error_message or ""
+        msg = told(st)
         assert "could not download or use your image" in msg
         assert "http" not in msg and "127.0.0.1" not in msg and "hm=" not in msg
         assert host.hits == ["ok.png", "gone.png"]
-    finally:
-        await sim.close()
 
 
 async def test_non_image_url_fails_the_task(
     session: aiohttp.ClientSession, host: ImageHost
 ) -> None:
-    sim = YelinaiSimulator(api_key=KEY, queued_for=0.0, running_for=0.0)
-    await sim.start()
-    try:
+    async with YelinaiSimulator(api_key=KEY, queued_for=0.0, running_for=0.0) as sim:
         p = YelinaiProvider(api_key=KEY, base_url=sim.base_url, session=session)
         fake = host.add("fake.png", b"<html>not an image</html>")
         task_id = await p.submit(
@@ -655,9 +658,7 @@ async def test_non_image_url_fails_the_task(
         await sim.wait_downloaded(task_id)
         st = await p.status(task_id, "veo3")
         assert st.state is TaskState.FAILED
-        assert st.error_message is not None and "not a valid image" in st.error_message
-    finally:
-        await sim.close()
+        assert "not a valid image" in told(st)
 
 
 async def test_unknown_words_keep_polling(sim: YelinaiSimulator, provider: YelinaiProvider) -> None:
@@ -686,11 +687,7 @@ async def test_completed_without_video_url_is_retryable(
 @pytest.mark.parametrize(
     "body",
     [
-        "<html><body>502 Bad Gateway</body></html>",
-        "not json at all",
-        b"\xff\xfe\x00garbage",
-        "",
-        "[1, 2, 3]",
+        *UNREADABLE_STATUS,
         '{"success": true}',
         '{"success": true, "data": "processing"}',
         '{"success": true, "data": {"taskId": "veo3:x"}}',
@@ -740,8 +737,8 @@ async def test_status_errors_then_recovery(
     assert (await provider.status(task_id, "veo3")).state is TaskState.PENDING
 
 
-async def test_status_timeout(sim: YelinaiSimulator, session: aiohttp.ClientSession) -> None:
-    p = YelinaiProvider(api_key=KEY, base_url=sim.base_url, session=session, request_timeout=0.2)
+async def test_status_timeout(sim: YelinaiSimulator, make_provider: MakeProvider) -> None:
+    p = make_provider(request_timeout=0.2)
     task_id = await p.submit(text())
     sim.delay_status = 2.0
     with pytest.raises(ProviderTimeout):
@@ -835,6 +832,9 @@ async def test_fetch_errors(
     assert info.value.code == code
     if status == 429:
         assert info.value.retry_after == 5.0
+    if code == "video_gone":
+        gone = "The finished video is no longer available from the video service."
+        assert error_text(info.value) == gone
     assert not (tmp_path / "v.mp4").exists()
 
 
@@ -920,7 +920,7 @@ async def test_simulator_requires_bearer(
         assert (await resp.json())["success"] is False
 
 
-async def test_simulator_answers_like_the_seed(
+async def test_simulator_answers_like_the_vendor_documents(
     sim: YelinaiSimulator, session: aiohttp.ClientSession
 ) -> None:
     headers = {"Authorization": f"Bearer {KEY}"}
@@ -958,10 +958,7 @@ async def test_simulator_answers_like_the_seed(
         (b'{"error": "plain"}', "plain", None, None),
         (b'{"error": {"message": "inner", "code": "X"}}', "inner", "X", None),
         (b'"just a string"', "just a string", None, None),
-        (b"<html>oops</html>", None, None, None),
-        (b"", None, None, None),
-        (b"\xff\xfe", None, None, None),
-        (b"[1]", None, None, None),
+        *[(raw, None, None, None) for raw in UNREADABLE_ERRORS],
     ],
 )
 def test_parse_error_is_total(

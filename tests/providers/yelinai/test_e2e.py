@@ -6,47 +6,34 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from bot.chat.failures import job_failure_text
 from bot.client import VeoBot
-from bot.jobs.requests import GenerationRequest
 from bot.providers.base import InputImage, Mode
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_manager import deliveries, origin, usage
-from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
+from tests.providers.harness import attached, failure_posts, running, start_job, vendor_env
+from tests.providers.kit import JPEG, PNG
+from tests.sim.discord_payloads import CHANNEL_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim, SimRequest
 from tests.sim.yelinai_sim import YelinaiSimulator
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 80
 VIDEO = b"\0\0\0\x20ftypisom" + b"y" * 40_000
 
 
-@pytest.fixture
-async def yelinai_sim() -> AsyncIterator[YelinaiSimulator]:
-    sim = YelinaiSimulator(api_key="yl-bot-test-key", queued_for=0.05, running_for=0.05)
-    sim.video_bytes = VIDEO
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.close()
+yelinai_sim = running(YelinaiSimulator, api_key="yl-bot-test-key", video_bytes=VIDEO)
 
 
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], yelinai_sim: YelinaiSimulator) -> Settings:
     """The operator's path: key, base URL and a fast schedule from the environment."""
-    return make_settings(
-        YELINAI_API_KEY=yelinai_sim.api_key,
-        YELINAI_BASE_URL=yelinai_sim.base_url,
-        VEO_YELINAI_INITIAL_WAIT=0.05,
-        VEO_YELINAI_POLL_INTERVAL=0.05,
-    )
+    return make_settings(**vendor_env("YELINAI", yelinai_sim))
 
 
 async def run(
@@ -54,40 +41,10 @@ async def run(
     *,
     model: str = "veo3",
     prompt: str = "a cat walking in the rainy night",
-    mode: Mode = Mode.TEXT,
-    images: list[InputImage] | None = None,
-    where: Any = None,
-    **extra: Any,
+    **options: Any,
 ) -> Job:
-    """What the cog does after validation: accept, post the job message, release."""
-    images = images or []
-    request = GenerationRequest(
-        provider="yelinai",
-        model=model,
-        prompt=prompt,
-        mode=mode,
-        image_count=len(images),
-        **extra,
-    )
-    job = await bot.service.accept(request, images, where or origin())
-    channel = bot.get_partial_messageable(CHANNEL_ID, guild_id=GUILD_ID)
-    message = await channel.send(bot.publisher.render(job))
-    await bot.service.started(job, message.id)
-    return job
-
-
-def attachment_image(discord_sim: DiscordSim, name: str, data: bytes, mime: str) -> InputImage:
-    """A member's slash-command attachment: bytes in hand, and its signed CDN URL."""
-    attachment = discord_sim.add_attachment(name, data, mime)
-    return InputImage(data, mime, name, url=attachment["url"])
-
-
-def failure_posts(discord_sim: DiscordSim, job_id: int) -> list[str]:
-    return [
-        str(m["content"])
-        for m in discord_sim.messages(CHANNEL_ID)
-        if f"job #{job_id} failed" in str(m["content"])
-    ]
+    """A yelinai job, started as the cog starts one (`options`: those of `start_job`)."""
+    return await start_job(bot, provider="yelinai", model=model, prompt=prompt, **options)
 
 
 async def test_settings_enable_yelinai(start_bot: BotFactory, settings: Settings) -> None:
@@ -110,7 +67,7 @@ async def test_text_job_is_delivered_with_the_vendors_bytes(
     bot = await start_bot(settings)
     job = await run(bot, model="veo3-fast", enhance_prompt=True)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.quota_state is QuotaState.COMMITTED
     [sent] = yelinai_sim.submits()
     assert sent.json == {
@@ -153,13 +110,7 @@ async def test_over_the_download_cap_posts_the_link_without_a_file(
     tmp_path: Any,
 ) -> None:
     yelinai_sim.video_bytes = b"\0\0\0\x20ftypisom" + b"v" * (1024 * 1024 + 10)
-    settings = make_settings(
-        YELINAI_API_KEY=yelinai_sim.api_key,
-        YELINAI_BASE_URL=yelinai_sim.base_url,
-        VEO_YELINAI_INITIAL_WAIT=0.05,
-        VEO_YELINAI_POLL_INTERVAL=0.05,
-        VEO_MAX_DOWNLOAD_MB=1,
-    )
+    settings = make_settings(**vendor_env("YELINAI", yelinai_sim), VEO_MAX_DOWNLOAD_MB=1)
     bot = await start_bot(settings)
     job = await run(bot)
     done = await wait_for_job(bot, job.id)
@@ -178,12 +129,12 @@ async def test_reference_images_reach_the_vendor(
 ) -> None:
     bot = await start_bot(settings)
     images = [
-        attachment_image(discord_sim, "cat.png", PNG, "image/png"),
-        attachment_image(discord_sim, "mouse.jpg", JPEG, "image/jpeg"),
+        attached(discord_sim, "cat.png", PNG, "image/png"),
+        attached(discord_sim, "mouse.jpg", JPEG, "image/jpeg"),
     ]
     job = await run(bot, model="veo3-pro", mode=Mode.REFERENCE, images=images)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [sent] = yelinai_sim.submits()
     assert sent.json["images"] == [i.url for i in images]
     assert done.task_id is not None
@@ -199,10 +150,10 @@ async def test_first_frame_image_reaches_the_vendor(
     discord_sim: DiscordSim,
 ) -> None:
     bot = await start_bot(settings)
-    image = attachment_image(discord_sim, "start.jpg", JPEG, "image/jpeg")
+    image = attached(discord_sim, "start.jpg", JPEG, "image/jpeg")
     job = await run(bot, model="veo3-pro-frames", mode=Mode.FIRST_FRAME, images=[image])
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     [sent] = yelinai_sim.submits()
     assert sent.json == {
         "prompt": "a cat walking in the rainy night",
@@ -226,7 +177,7 @@ async def test_expired_image_url_fails_and_refunds(
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.quota_state) == (JobStatus.FAILED, QuotaState.REFUNDED)
     assert done.error_code == "IMAGE_DOWNLOAD_FAILED"
-    assert "could not download or use your image" in (done.error_message or "")
+    assert "could not download or use your image" in job_failure_text(done)
     [told] = failure_posts(discord_sim, job.id)
     assert "http" not in told.split("failed:", 1)[1]  # no signed URL shown to the member
     assert deliveries(discord_sim, job.id) == []
@@ -272,7 +223,7 @@ async def test_quota_exceeded_fails_once_without_retry(
     done = await wait_for_job(bot, job.id)
     assert (done.status, done.error_code) == (JobStatus.FAILED, "quota")
     assert done.quota_state is QuotaState.REFUNDED
-    assert "operator" in (done.error_message or "")
+    assert "operator" in job_failure_text(done)
     await asyncio.sleep(0.2)
     assert len(yelinai_sim.submits()) == 1
 
@@ -290,7 +241,7 @@ async def test_429_on_submit_then_success(
     )
     assert waiting.next_poll_at - waiting.updated_at >= 0.3  # Retry-After honoured
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert len(yelinai_sim.submits()) == 2
 
 
@@ -305,7 +256,7 @@ async def test_malformed_status_body_then_success(
     bot = await start_bot(settings)
     job = await run(bot)
     done = await wait_for_job(bot, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert not yelinai_sim.status_errors  # both bad answers were served and survived
     assert len(yelinai_sim.status_gets()) >= 3
     assert len(deliveries(discord_sim, job.id)) == 1
@@ -327,7 +278,7 @@ async def test_restart_while_polling_delivers_once(
 
     second = await start_bot(settings)
     done = await wait_for_job(second, job.id)
-    assert done.status is JobStatus.DELIVERED, done.error_message
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
     assert done.quota_state is QuotaState.COMMITTED
     assert len(yelinai_sim.submits()) == 1
     assert len(deliveries(discord_sim, job.id)) == 1
