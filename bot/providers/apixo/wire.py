@@ -139,7 +139,8 @@ def _int_or_none(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    # isdecimal, not isdigit: "¹" is a digit to Python but not a number to int().
+    if isinstance(value, str) and value.strip().isdecimal():
         return int(value.strip())
     return None
 

@@ -18,6 +18,7 @@ from bot.providers.apixo.adapter import ApixoProvider
 from bot.providers.apixo.catalog import FAST, QUALITY, URL_LIFETIME, fail_kind
 from bot.providers.apixo.wire import (
     ApixoTask,
+    envelope_code,
     parse_callback_task_id,
     parse_error,
     parse_task,
@@ -1005,3 +1006,11 @@ def test_fail_kind_reads_both_code_styles() -> None:
     assert fail_kind("nsfw_detected") == "nsfw"
     assert fail_kind("InsufficientBalance") == "credits"
     assert fail_kind("SOMETHING_ELSE") is None and fail_kind(None) is None
+
+
+@pytest.mark.parametrize("code", ["¹", "²³", "1²"])
+def test_a_code_of_digit_like_characters_is_no_code_rather_than_a_crash(code: str) -> None:
+    # str.isdigit() accepts superscripts, which int() refuses: the reading must stay total.
+    body = json.dumps({"code": code, "msg": "x"}).encode()
+    assert envelope_code(body) is None
+    assert parse_error(body).code is None
