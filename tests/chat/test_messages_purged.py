@@ -12,7 +12,8 @@ import pytest
 
 from bot.chat import messages
 from bot.jobs.requests import stored_request
-from storage import Database, Job, JobStatus, JobStore, NewJob
+from storage import Database, Job, JobStore
+from tests.jobs.test_requests_stored import row
 
 NOTE = "(prompt deleted after the retention period)"
 PROMPT = "a lighthouse at dusk, waves crashing"
@@ -26,35 +27,10 @@ async def store(tmp_path: Path) -> AsyncIterator[JobStore]:
 
 
 async def finished_job(store: JobStore, *, purge: bool) -> Job:
-    """A delivered job; with `purge`, scrubbed as the sweep does (prompt "", negative
+    """A delivered job; with `purge`, swept by the real retention sweep (prompt "", negative
     prompt null, purged_at set)."""
     request = {"prompt": PROMPT, "negative_prompt": "blur", "provider": "demo", "duration": 8}
-    created = await store.create(
-        NewJob(
-            user_id=1,
-            guild_id=10,
-            channel_id=20,
-            request_json=json.dumps(request),
-            provider="demo",
-            model="demo-veo",
-            filesize_limit=10 * 1024 * 1024,
-            quota_day="2026-01-01",
-        ),
-        daily_limit=5,
-        max_active=5,
-    )
-    job = await store.finish(
-        created, None, JobStatus.DELIVERED, refund=False, delivered_message_id=99
-    )
-    if purge:
-        scrubbed = {**request, "prompt": "", "negative_prompt": None}
-        await store.db.execute(
-            "UPDATE jobs SET request_json = ?, purged_at = ? WHERE id = ?",
-            (json.dumps(scrubbed), time.time(), job.id),
-        )
-    fresh = await store.get(job.id)
-    assert fresh is not None
-    return fresh
+    return await row(store, json.dumps(request), purge=purge)
 
 
 def every_prompt_view(job: Job) -> dict[str, str]:
