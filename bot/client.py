@@ -168,6 +168,7 @@ class VeoBot(ChatBot):
             max_download_bytes=settings.max_download_bytes,
             max_concurrency=settings.max_concurrent_jobs,
             timing_overrides={**settings.schedule_overrides(), **(self._timing_overrides or {})},
+            learn_schedules=settings.learn_schedules,
             public=self.web if settings.public_url else None,
             alert_failure_streak=settings.alert_failure_streak,
             health=self.health,
@@ -176,6 +177,7 @@ class VeoBot(ChatBot):
             batch_window=max(0.01, settings.loop_batch_window),
             clock=clock,
         )
+        self.publisher.schedules = self.manager.crew.schedules
         self.service = VideoService(
             settings,
             self.stores,

@@ -102,11 +102,17 @@ class Settings(BaseSettings):
         None, gt=0, validation_alias="VEO_APIYI_POLL_INTERVAL"
     )
     apiyi_deadline: float | None = Field(None, gt=0, validation_alias="VEO_APIYI_DEADLINE")
+    apiyi_early_checks: int | None = Field(
+        None, ge=0, le=3, validation_alias="VEO_APIYI_EARLY_CHECKS"
+    )
     apixo_initial_wait: float | None = Field(None, gt=0, validation_alias="VEO_APIXO_INITIAL_WAIT")
     apixo_poll_interval: float | None = Field(
         None, gt=0, validation_alias="VEO_APIXO_POLL_INTERVAL"
     )
     apixo_deadline: float | None = Field(None, gt=0, validation_alias="VEO_APIXO_DEADLINE")
+    apixo_early_checks: int | None = Field(
+        None, ge=0, le=3, validation_alias="VEO_APIXO_EARLY_CHECKS"
+    )
     veo3o1_initial_wait: float | None = Field(
         None, gt=0, validation_alias="VEO_VEO3O1_INITIAL_WAIT"
     )
@@ -114,6 +120,9 @@ class Settings(BaseSettings):
         None, gt=0, validation_alias="VEO_VEO3O1_POLL_INTERVAL"
     )
     veo3o1_deadline: float | None = Field(None, gt=0, validation_alias="VEO_VEO3O1_DEADLINE")
+    veo3o1_early_checks: int | None = Field(
+        None, ge=0, le=3, validation_alias="VEO_VEO3O1_EARLY_CHECKS"
+    )
     yelinai_initial_wait: float | None = Field(
         None, gt=0, validation_alias="VEO_YELINAI_INITIAL_WAIT"
     )
@@ -121,7 +130,12 @@ class Settings(BaseSettings):
         None, gt=0, validation_alias="VEO_YELINAI_POLL_INTERVAL"
     )
     yelinai_deadline: float | None = Field(None, gt=0, validation_alias="VEO_YELINAI_DEADLINE")
+    yelinai_early_checks: int | None = Field(
+        None, ge=0, le=3, validation_alias="VEO_YELINAI_EARLY_CHECKS"
+    )
     demo_poll_interval: float = Field(2.0, gt=0, validation_alias="VEO_DEMO_POLL_INTERVAL")
+    # Plan each job's checks from the render times seen lately (else the documented schedule).
+    learn_schedules: bool = Field(True, validation_alias="VEO_LEARN_SCHEDULES")
 
     # Vendor limits (unset = the vendor's documented limits, else ours) and outages.
     apiyi_rate_per_minute: float | None = Field(
@@ -241,13 +255,14 @@ class Settings(BaseSettings):
         return url
 
     def schedule_overrides(self) -> dict[str, dict[str, float]]:
-        """The VEO_<P>_INITIAL_WAIT / _POLL_INTERVAL / _DEADLINE values that are set, per
-        provider; each replaces only its own part of the vendor's documented schedule."""
+        """The VEO_<P>_INITIAL_WAIT / _POLL_INTERVAL / _DEADLINE / _EARLY_CHECKS values that
+        are set, per provider; each replaces only its own part of the job's schedule (the
+        documented one, or the one learned from recent renders)."""
         out: dict[str, dict[str, float]] = {}
         for provider in PROVIDER_PREFERENCE:
             given = {
                 part: value
-                for part in ("initial_wait", "poll_interval", "deadline")
+                for part in ("initial_wait", "poll_interval", "deadline", "early_checks")
                 if (value := getattr(self, f"{provider}_{part}")) is not None
             }
             if given:

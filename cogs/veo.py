@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat import messages
+from bot.chat import estimates, messages
 from bot.chat.askers import asker_of, parse_job_number
 from bot.chat.components import JOB_BUTTONS, HistoryPageButton, cancel_prompt, history_reply
 from bot.chat.submission import role_ids_of, submit_draft
@@ -25,6 +25,7 @@ from bot.jobs.requests import (
     choose_model,
     stored_request,
 )
+from bot.jobs.schedule import Schedules
 from bot.jobs.service import VideoService
 from bot.providers.base import Mode, ModelSpec
 from storage import Job, JobStatus
@@ -52,6 +53,10 @@ class VeoCog(commands.Cog):
     @property
     def service(self) -> VideoService:
         return self.bot.service
+
+    @property
+    def _schedules(self) -> Schedules:
+        return self.bot.manager.crew.schedules
 
     async def cog_load(self) -> None:
         # The persistent buttons of jobs and of history pages belong to this cog: they
@@ -144,8 +149,9 @@ class VeoCog(commands.Cog):
                 position = (
                     await self.service.queue_position(job) if job.status is JobStatus.QUEUED else 0
                 )
-                typical = messages.typical_seconds(self.bot.providers, job)
-                lines.append(messages.quota_job_line(job, now, typical, position))
+                typical = estimates.typical_for(self.bot.providers, self._schedules, job)
+                service = estimates.service_label(self.bot.providers, job)
+                lines.append(messages.quota_job_line(job, now, typical, position, service))
         await interaction.response.send_message(
             "\n".join(lines)[: messages.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
@@ -175,8 +181,9 @@ class VeoCog(commands.Cog):
             found,
             spec.label if spec is not None else found.model,
             dt.datetime.now(dt.UTC).timestamp(),
-            typical=messages.typical_seconds(self.bot.providers, found),
+            typical=estimates.typical_for(self.bot.providers, self._schedules, found),
             position=position,
+            service=estimates.service_label(self.bot.providers, found),
             show_owner=found.user_id != interaction.user.id,
         )
         await self._say(interaction, text)
@@ -265,6 +272,7 @@ class VeoCog(commands.Cog):
             (
                 f"{spec.label} — {provider}"[:256],
                 messages.model_summary(spec)
+                + estimates.render_time_note(self._schedules.typical(provider, spec.name))
                 + (f"\nOn this server one video counts as **{units}**." if units > 1 else ""),
             )
             for provider, spec, units in await self.service.models_for(interaction.guild_id)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosqlite
+
 from storage.leases import _ACTIVE_SQL, LeaseLost, Leases
 from storage.ledger import (
     Ledger,
@@ -19,6 +21,7 @@ from storage.ledger import (
     TooManyActive,
 )
 from storage.models import Billing, CancelReason, Job, JobStatus, QuotaState, StoredImage
+from storage.render_times import RenderTimes
 
 __all__ = [
     "JobStore",
@@ -31,7 +34,7 @@ __all__ = [
 ]
 
 
-class JobStore(Ledger, Leases):
+class JobStore(Ledger, Leases, RenderTimes):
     """Every read and write of jobs, their images and the quota ledger."""
 
     async def get(self, job_id: int) -> Job | None:
@@ -52,12 +55,16 @@ class JobStore(Ledger, Leases):
         """Take the duty of showing the member how an ended job ended; True for exactly one
         caller, whichever process asks first (several may have the job's end in hand: the
         one that ended it, and every process's look for ends never shown)."""
-        changed = await self.db.execute(
-            "UPDATE jobs SET told_at = ? WHERE id = ? AND told_at IS NULL "
-            "AND finished_at IS NOT NULL",
-            (self._clock(), job_id),
-        )
-        return changed == 1
+
+        async def claim(conn: aiosqlite.Connection) -> int:
+            cur = await conn.execute(
+                "UPDATE jobs SET told_at = ? WHERE id = ? AND told_at IS NULL "
+                "AND finished_at IS NOT NULL",
+                (self._clock(), job_id),
+            )
+            return int(cur.rowcount)
+
+        return await self.db.batched(claim) == 1
 
     async def untold(self, *, ended_before: float, limit: int = 100) -> list[Job]:
         """Ended jobs whose end the member was never shown (the bot died in between)."""
@@ -96,14 +103,6 @@ class JobStore(Ledger, Leases):
         )
         return [(int(r[0]), r[1]) for r in rows]
 
-    async def in_flight(self, provider: str) -> int:
-        """Tasks sent to a vendor and not yet finished there (its concurrent-task limit)."""
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM jobs WHERE provider = ? AND status IN (?, ?)",
-            (provider, JobStatus.SUBMITTING.value, JobStatus.RUNNING.value),
-        )
-        return int(row[0]) if row else 0
-
     async def poke_by_callback(self, token: str, provider: str) -> int | None:
         """A vendor said a task changed: make its job due now. Returns the job id, if any:
         only an active job of `provider` (the one the callback's path names) counts."""
@@ -115,11 +114,11 @@ class JobStore(Ledger, Leases):
         )
         if row is None:
             return None
-        await self.db.execute(
-            f"UPDATE jobs SET next_poll_at = MIN(next_poll_at, ?) "
-            f"WHERE id = ? AND status IN ({_ACTIVE_SQL})",
-            (now, row["id"]),
+        sql = (
+            f"UPDATE jobs SET next_poll_at = MIN(next_poll_at, ?), poked_at = ? "
+            f"WHERE id = ? AND status IN ({_ACTIVE_SQL})"
         )
+        await self.db.batched(lambda conn: conn.execute(sql, (now, now, row["id"])))
         return int(row["id"])
 
     async def publish_images(self, job_id: int, tokens: list[str], expires_at: float) -> None:

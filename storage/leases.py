@@ -1,19 +1,28 @@
 """The job manager's side of the jobs table: claims, leases and transitions.
 
 Every write the job manager makes is fenced by its lease (`lease_owner`), so a second
-manager on the same database can never act on a job it does not hold. `JobRows` is what
-the three sides of `JobStore` share: the database, the clock and the one guarded UPDATE.
+manager on the same database can never act on a job it does not hold. The writes go
+through the group commit (`Database.batched`): those of many jobs share one transaction,
+and each caller returns only after the COMMIT that holds its own. `JobRows` is what the
+three sides of `JobStore` share: the database, the clock and the one guarded UPDATE.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiosqlite
 
 from storage.db import Database
+from storage.group_commit import Work
 from storage.models import ACTIVE, Billing, Job, JobStatus, QuotaState
+
+T = TypeVar("T")
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 
@@ -49,7 +58,7 @@ _MUTABLE = frozenset(
         "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
         "delivered_message_id", "submitted_at", "completed_at", "finished_at",
         "interaction_token", "interaction_expires_at", "cancel_requested_at", "callback_token",
-        "sent_at", "cancel_reason", "told_at",
+        "sent_at", "cancel_reason", "told_at", "checked_at",
     }
 )  # fmt: skip
 
@@ -64,12 +73,50 @@ class LeaseLost(Exception):
     """The job is no longer ours (another worker took it, or it was cancelled)."""
 
 
+@dataclass(frozen=True, slots=True)
+class GiveBackWatch:
+    """How a job manager follows the jobs it gives back (released or ended), so that its
+    next claim, in the same transaction, can fill their places at once."""
+
+    queued: Callable[[int], None]  # a give-back was queued: a claim queued now shares its batch
+    done: Callable[[int], None]  # it ran, in the transaction that a claim after it shares
+
+
 class JobRows:
     """The database, the clock, and the one guarded UPDATE every side of JobStore uses."""
 
     def __init__(self, db: Database, *, clock: Any = time.time) -> None:
         self.db = db
         self._clock = clock
+        # The tasks that asked how many of a vendor's tasks are in flight, with the vendor,
+        # until their next write has committed (see `Leases.in_flight`).
+        self._asking: dict[asyncio.Task[Any], str] = {}
+        self._watches: dict[str, GiveBackWatch] = {}
+
+    async def _write(
+        self, work: Work[T], *, giving_back: tuple[str | None, int] | None = None
+    ) -> T:
+        """One of the job manager's writes, in the next group commit (`Database.batched`).
+        Once it has committed (or failed), its task's question about a vendor's free slot
+        is settled: the row now says whether the job took the slot (`Leases.in_flight`).
+        `giving_back` (owner, job id) says the write ends the owner's hold on the job."""
+        asker = asyncio.current_task()
+        owner, job_id = giving_back or (None, 0)
+        watch = self._watches.get(owner) if owner is not None else None
+        if watch is not None:
+            watch.queued(job_id)
+
+        async def run(conn: aiosqlite.Connection) -> T:
+            result = await work(conn)
+            if watch is not None:
+                watch.done(job_id)
+            return result
+
+        try:
+            return await self.db.batched(run)
+        finally:
+            if asker is not None:
+                self._asking.pop(asker, None)
 
     async def _give_back(self, conn: Any, job: Job) -> None:
         """Return a job's reserved units to the day they were charged to."""
@@ -99,19 +146,40 @@ class JobRows:
 class Leases(JobRows):
     """Claims, leases and state transitions: what the job manager writes."""
 
+    def watch_give_backs(self, owner: str, watch: GiveBackWatch | None) -> None:
+        """Tell `watch` of every job `owner` gives back (`release`, `finish`); None stops."""
+        if watch is None:
+            self._watches.pop(owner, None)
+        else:
+            self._watches[owner] = watch
+
     async def claim_due(
-        self, owner: str, *, lease_seconds: float, limit: int, exclude: Iterable[int] = ()
+        self,
+        owner: str,
+        *,
+        lease_seconds: float,
+        limit: int | Callable[[], int],
+        exclude: Iterable[int] = (),
     ) -> list[Job]:
-        if limit <= 0:
+        """Lease up to `limit` due jobs to `owner`, soonest due first, leaving out `exclude`.
+
+        The claim runs last in its batch of writes, so it sees the leases they gave back;
+        `limit` (a number, or a function asked then) and `exclude` (read then: a live
+        collection may be passed) are taken as they are when it runs, as is the clock."""
+        if isinstance(limit, int) and limit <= 0:
             return []
-        now = self._clock()
-        async with self.db.transaction() as conn:
-            async with conn.execute(
-                SQL_CLAIM.format(exclude=_not_in(exclude)),
-                {"owner": owner, "until": now + lease_seconds, "now": now, "limit": limit},
-            ) as cur:
-                rows = await cur.fetchall()
-        return sorted((Job.from_row(r) for r in rows), key=lambda j: (j.next_poll_at, j.id))
+
+        async def claim(conn: aiosqlite.Connection) -> list[Job]:
+            room = limit() if callable(limit) else limit
+            if room <= 0:
+                return []
+            now = self._clock()
+            params = {"owner": owner, "until": now + lease_seconds, "now": now, "limit": room}
+            async with conn.execute(SQL_CLAIM.format(exclude=_not_in(exclude)), params) as cur:
+                return [Job.from_row(r) for r in await cur.fetchall()]
+
+        jobs = await self.db.batched(claim, last=True)
+        return sorted(jobs, key=lambda j: (j.next_poll_at, j.id))
 
     async def next_wakeup(self, exclude: Iterable[int] = ()) -> float | None:
         """When the next job becomes due or a foreign lease runs out; jobs the caller
@@ -121,28 +189,55 @@ class Leases(JobRows):
         times = [float(t) for t in (row or ()) if t is not None]
         return min(times) if times else None
 
+    async def in_flight(self, provider: str) -> int:
+        """Tasks sent to a vendor and not yet finished there (its concurrent-task limit).
+
+        A job's check for a free slot and its move to `submitting` are two calls, and the
+        move waits for its batch: counted plainly, two jobs checking at once would both see
+        the last slot free. So a task that asked counts as one more task at the vendor for
+        every other asker until its own next write has committed (or it ends): a count
+        made before that sees the asker, one made after sees its row (for a moment both:
+        then a job waits a little longer, but never does one job too many go out)."""
+        asker = asyncio.current_task()
+        asking = sum(1 for t, p in self._asking.items() if p == provider and t is not asker)
+        if asker is not None:
+            if asker not in self._asking:
+                asker.add_done_callback(self._stop_asking)
+            self._asking[asker] = provider
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM jobs WHERE provider = ? AND status IN (?, ?)",
+            (provider, JobStatus.SUBMITTING.value, JobStatus.RUNNING.value),
+        )
+        return (int(row[0]) if row else 0) + asking
+
+    def _stop_asking(self, task: asyncio.Task[Any]) -> None:
+        self._asking.pop(task, None)
+
     async def renew_leases(self, owner: str, job_ids: Iterable[int], lease_seconds: float) -> None:
         ids = [int(i) for i in job_ids]
         if not ids:
             return
-        now = self._clock()
-        await self.db.execute(
+        sql = (
             f"UPDATE jobs SET lease_until = ? WHERE lease_owner = ? "
-            f"AND id IN ({', '.join(map(str, ids))})",
-            (now + lease_seconds, owner),
+            f"AND id IN ({', '.join(map(str, ids))})"
+        )
+        await self.db.batched(
+            lambda conn: conn.execute(sql, (self._clock() + lease_seconds, owner))
         )
 
     async def release_all(self, owner: str) -> None:
-        """Give back every job `owner` holds (a clean stop): due again at once elsewhere."""
-        await self.db.execute(
-            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-            (owner,),
+        """Give back every job `owner` holds (a clean stop): due again at once elsewhere.
+        Queued behind the writes of `owner`'s jobs still waiting for their commit."""
+        await self.db.batched(
+            lambda conn: conn.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+                (owner,),
+            )
         )
 
     async def update(self, job: Job, owner: str, **fields: Any) -> Job:
         """Persist a change to a job we hold; raises LeaseLost if we no longer do."""
-        async with self.db.transaction() as conn:
-            return await self._update(conn, job.id, owner, fields)
+        return await self._write(lambda conn: self._update(conn, job.id, owner, fields))
 
     async def mark_sent(self, job: Job, owner: str) -> Job:
         """Let the submit request go, unless a cancel came first: decided in the same
@@ -166,26 +261,30 @@ class Leases(JobRows):
     async def _unless_cancelled(self, job: Job, owner: str, assignment: str) -> Job:
         """Apply `assignment` to a job we hold if no cancel is recorded; either way return
         the job as it is now (raises LeaseLost if we no longer hold it)."""
-        params = {"now": self._clock(), "id": job.id, "owner": owner}
-        async with self.db.transaction() as conn:
-            async with conn.execute(
-                f"UPDATE jobs SET {assignment}, updated_at = :now WHERE id = :id "
-                "AND lease_owner = :owner AND cancel_requested_at IS NULL RETURNING *",
-                params,
-            ) as cur:
+        sql = (
+            f"UPDATE jobs SET {assignment}, updated_at = :now WHERE id = :id "
+            "AND lease_owner = :owner AND cancel_requested_at IS NULL RETURNING *"
+        )
+
+        async def decide(conn: aiosqlite.Connection) -> Job:
+            params = {"now": self._clock(), "id": job.id, "owner": owner}
+            async with conn.execute(sql, params) as cur:
                 row = await cur.fetchone()
             if row is None:
                 async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
                     row = await cur.fetchone()
                 if row is None or row["lease_owner"] != owner:
                     raise LeaseLost(f"job {job.id} is not held by {owner}")
-        return Job.from_row(row)
+            return Job.from_row(row)
+
+        return await self._write(decide)
 
     async def release(self, job: Job, owner: str, *, next_poll_at: float, **fields: Any) -> Job:
         """Persist and give the job back to the queue, due at `next_poll_at`."""
         fields = {**fields, "next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None}
-        async with self.db.transaction() as conn:
-            return await self._update(conn, job.id, owner, fields)
+        return await self._write(
+            lambda conn: self._update(conn, job.id, owner, fields), giving_back=(owner, job.id)
+        )
 
     async def finish(
         self,
@@ -209,22 +308,30 @@ class Leases(JobRows):
         if status not in (JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED):
             raise ValueError(f"{status} is not terminal")
         now = self._clock()
-        fields = {
+        given = {
             **fields,
             "status": status.value,
             "finished_at": now,
             "lease_owner": None,
             "lease_until": None,
         }
-        async with self.db.transaction() as conn:
+
+        async def settle(conn: aiosqlite.Connection) -> Job:
+            # Decided from the row as it is when this runs (a batch may run it again).
+            fields = dict(given)
             async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
                 row = await cur.fetchone()
             current = Job.from_row(row) if row is not None else job
             if billing is None:
-                billing = Billing.BILLED if "completed_at" in fields else current.probable_billing
-            fields["billing"] = billing
+                fields["billing"] = (
+                    Billing.BILLED if "completed_at" in fields else current.probable_billing
+                )
+            else:
+                fields["billing"] = billing
             if current.quota_state is QuotaState.RESERVED:
                 if refund:
                     await self._give_back(conn, current)
                 fields["quota_state"] = QuotaState.REFUNDED if refund else QuotaState.COMMITTED
             return await self._update(conn, job.id, owner, fields)
+
+        return await self._write(settle, giving_back=(owner, job.id))

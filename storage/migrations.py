@@ -167,4 +167,25 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN error_params TEXT;
     """,
+    # 7: how long renders take, to plan each job's status checks from what was seen.
+    # - jobs.checked_at: the last check that found the task still running; jobs.poked_at:
+    #   the last callback. With the check that found it done they bound the render time.
+    # - render_times: one row per finished render, shared by every server (it holds no
+    #   member's data, only a model's timing), kept for a recent window.
+    """
+    ALTER TABLE jobs ADD COLUMN checked_at REAL;
+    ALTER TABLE jobs ADD COLUMN poked_at REAL;
+    CREATE TABLE render_times (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        provider     TEXT    NOT NULL,
+        model        TEXT    NOT NULL,
+        resolution   TEXT    NOT NULL,
+        duration     INTEGER NOT NULL,
+        low          REAL    NOT NULL,
+        high         REAL    NOT NULL,
+        finished_at  REAL    NOT NULL
+    );
+    CREATE INDEX render_times_by_model
+        ON render_times (provider, model, resolution, duration, finished_at);
+    """,
 )

@@ -113,6 +113,10 @@ class Job:
     cancel_reason: CancelReason | None = None
     # The failure's parameters as JSON text (bot.providers.codes.Failure), None for none.
     error_params: str | None = None
+    # The last status check that found the task still running, and the last time the
+    # vendor's callback said it changed: together they bound when a render finished.
+    checked_at: float | None = None
+    poked_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

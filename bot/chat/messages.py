@@ -7,9 +7,11 @@ from typing import assert_never
 import discord
 from discord.utils import escape_markdown
 
+from bot.chat.estimates import after_elapsed, ready_after_start
 from bot.chat.failures import job_failure_text
 from bot.jobs.days import duration_text
 from bot.jobs.requests import MODE_LABELS, stored_request
+from bot.jobs.schedule import Typical
 from bot.providers.base import Mode, ModelSpec
 from bot.providers.codes import ErrorCode
 from bot.providers.registry import ProviderRegistry
@@ -46,7 +48,9 @@ def describe_settings(job: Job, label: str) -> str:
     return " · ".join(parts)
 
 
-def status_line(job: Job, now: float, typical: float | None = None) -> str:
+def status_line(
+    job: Job, now: float, typical: Typical | None = None, service: str | None = None
+) -> str:
     status = job.status
     if status is JobStatus.QUEUED:
         waiting = f" ({job.stage})" if job.stage else ""
@@ -56,12 +60,16 @@ def status_line(job: Job, now: float, typical: float | None = None) -> str:
     if status is JobStatus.RUNNING:
         started = job.submitted_at or job.created_at
         elapsed = duration_text(now - started)
+        who = service or "the video service"
+        expect = after_elapsed(typical)
+        if job.stage in (None, "submitted"):  # no check has shown the vendor at work yet
+            return f"📨 Sent to {who}, waiting for it to accept ({elapsed}{expect})"
+        accepted = f"accepted by {who}"
         if job.progress is not None and 0 < job.progress < 100:
-            stage = f", {job.stage}" if job.stage and job.stage != "generating" else ""
-            return f"🎞️ Generating — {job.progress}%{stage} ({elapsed})"
-        stage = f" — {job.stage}" if job.stage and job.stage not in ("submitted",) else ""
-        typical_text = f" of about {duration_text(typical)} typical" if typical else ""
-        return f"🎞️ Generating{stage} ({elapsed}{typical_text})"
+            stage = f", {job.stage}" if job.stage != "generating" else ""
+            return f"🎞️ Generating — {job.progress}%{stage} · {accepted} ({elapsed})"
+        stage = f" — {job.stage}" if job.stage != "generating" else ""
+        return f"🎞️ Generating{stage} · {accepted} ({elapsed}{expect})"
     if status is JobStatus.DOWNLOADING:
         return "⬇️ Fetching the video…"
     if status is JobStatus.DELIVERING:
@@ -77,11 +85,17 @@ def status_line(job: Job, now: float, typical: float | None = None) -> str:
 
 
 def job_message(
-    job: Job, label: str, now: float, typical: float | None = None, *, position: int = 0
+    job: Job,
+    label: str,
+    now: float,
+    typical: Typical | None = None,
+    *,
+    position: int = 0,
+    service: str | None = None,
 ) -> str:
     """The public job message: who, what, and where it stands (with its place in the
     queue while it waits, when `position` is known)."""
-    status = status_line(job, now, typical)
+    status = status_line(job, now, typical, service)
     if job.status is JobStatus.QUEUED and position > 0:
         status += f" · {queue_note(position, typical)}"
     lines = [
@@ -214,19 +228,21 @@ def post_link(job: Job) -> str | None:
     return message_link(job.guild_id, job.channel_id, message_id)
 
 
-def queue_note(position: int, typical: float | None) -> str:
+def queue_note(position: int, typical: Typical | None) -> str:
     """Where a queued job stands and how long a render usually takes (like /info)."""
     parts = []
     if position > 0:
         parts.append(f"position **{position}** in the queue")
-    if typical is not None and typical >= 1:  # "about 0s" would say nothing
-        parts.append(f"usually ready about {duration_text(typical)} after it starts")
+    if typical is not None and typical.median >= 1:  # "about 0s" would say nothing
+        parts.append(ready_after_start(typical))
     return " · ".join(parts)
 
 
-def quota_job_line(job: Job, now: float, typical: float | None, position: int) -> str:
+def quota_job_line(
+    job: Job, now: float, typical: Typical | None, position: int, service: str | None = None
+) -> str:
     """One in-progress job in `/veo quota`."""
-    line = f"• **#{job.id}** — {status_line(job, now, typical)}"
+    line = f"• **#{job.id}** — {status_line(job, now, typical, service)}"
     if job.status is JobStatus.QUEUED:
         note = queue_note(position, typical)
         if note:
@@ -248,9 +264,10 @@ def job_details(
     label: str,
     now: float,
     *,
-    typical: float | None = None,
+    typical: Typical | None = None,
     position: int = 0,
     show_owner: bool = False,
+    service: str | None = None,
 ) -> str:
     """One job in detail, for `/veo status` (private, so the owner mention never pings)."""
     owner = f" for <@{job.user_id}>" if show_owner else ""
@@ -262,7 +279,7 @@ def job_details(
     negative = stored_request(job).negative_prompt
     if negative:
         lines.append(f"Avoid: {_plain(one_line(negative, 200))}")
-    status = status_line(job, now, typical)
+    status = status_line(job, now, typical, service)
     if job.status is JobStatus.QUEUED:
         note = queue_note(position, typical)
         status += f" · {note}" if note else ""
@@ -355,14 +372,6 @@ def help_intro(
         "• A video that fails, or that you cancel before it is sent, does not count.",
     ]
     return "\n".join(lines)[:4096]
-
-
-def typical_seconds(providers: ProviderRegistry, job: Job) -> float | None:
-    """How long the job's model usually takes once started (None for a retired model)."""
-    spec = providers.model(job.provider, job.model)
-    if spec is None:
-        return None
-    return spec.timing_for(stored_request(job).resolution).initial_wait * 2
 
 
 def image_mode_fields(providers: ProviderRegistry) -> list[tuple[str, str]]:

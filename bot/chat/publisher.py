@@ -16,10 +16,11 @@ from collections.abc import Awaitable, Callable, Mapping
 import aiohttp
 import discord
 
-from bot.chat import messages
+from bot.chat import estimates, messages
 from bot.chat.components import job_view
 from bot.chat.failures import alert_text, job_failure_text
 from bot.chat.posting import VideoPoster, Where
+from bot.jobs.schedule import Schedules
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
 from bot.providers.codes import Param
@@ -62,6 +63,9 @@ class DiscordPublisher:
         self.client = client
         self.providers = providers
         self.clock = clock
+        # What renders take lately; the composition root sets it once the job manager
+        # (which learns them) exists. Until then messages use the documented guess.
+        self.schedules: Schedules | None = None
         # A server's alert channel id, if its admins set one (/veo-admin alerts).
         self.alert_channel = alert_channel
         self._alerted: dict[tuple[int, str, str], float] = {}
@@ -101,12 +105,18 @@ class DiscordPublisher:
 
     def render(self, job: Job, position: int | None = None) -> str:
         """The job message; `position` is its place in the queue, when known."""
+        typical = (
+            estimates.typical_for(self.providers, self.schedules, job)
+            if self.schedules is not None
+            else None
+        )
         return messages.job_message(
             job,
             self._label(job),
             self.clock(),
-            messages.typical_seconds(self.providers, job),
+            typical,
             position=position or 0,
+            service=estimates.service_label(self.providers, job),
         )
 
     # -- Publisher -------------------------------------------------------------------

@@ -14,7 +14,8 @@ from typing import Protocol
 
 from bot.jobs.pacing import Pacer
 from bot.jobs.publishing import Publisher
-from bot.jobs.retry import TASK_ID_WRITE_RETRIES, Schedules
+from bot.jobs.retry import TASK_ID_WRITE_RETRIES
+from bot.jobs.schedule import Schedules
 from bot.metrics import Metrics
 from bot.providers.registry import ProviderRegistry
 from storage import JobStore

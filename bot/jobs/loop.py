@@ -24,13 +24,15 @@ from bot.jobs.health import VendorAlerts, VendorHealth
 from bot.jobs.pacing import Pacer
 from bot.jobs.positions import Progress
 from bot.jobs.publishing import Publisher
-from bot.jobs.retry import MAX_UNEXPECTED_ERRORS, UNTOLD_GRACE, Schedules, backoff
+from bot.jobs.retry import MAX_UNEXPECTED_ERRORS, UNTOLD_GRACE, backoff
+from bot.jobs.schedule import Schedules
 from bot.jobs.steps import Steps
 from bot.metrics import Metrics
 from bot.providers.codes import ErrorCode, Failure
 from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus, JobStore
 from storage.jobs import LeaseLost
+from storage.leases import GiveBackWatch
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class JobManager:
         lease_seconds: float = 120.0,
         idle_wait: float = 30.0,
         timing_overrides: dict[str, dict[str, float]] | None = None,
+        learn_schedules: bool = True,
         public: PublicAddress | None = None,
         alert_failure_streak: int = 5,
         health: VendorHealth | None = None,
@@ -75,6 +78,11 @@ class JobManager:
         self.last_tick = 0.0  # when the job loop last went round (for /healthz)
         self._wake = asyncio.Event()
         self._in_hand: dict[int, asyncio.Task[None]] = {}
+        # Jobs in hand being given back (released or ended): queued, and already run in
+        # the transaction a claim queued after them shares. Their places count as free
+        # for that claim, so a slot is refilled in the very commit that frees it.
+        self._giving_back: set[int] = set()
+        self._given_back: set[int] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._tell_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -87,7 +95,9 @@ class JobManager:
             clock=clock,
             pacer=pacer or Pacer({}),
             metrics=self.metrics,
-            schedules=Schedules(providers, self.timing_overrides),
+            schedules=Schedules(
+                providers, self.timing_overrides, store=store, learning=learn_schedules, clock=clock
+            ),
             work_dir=work_dir,
             max_download_bytes=max_download_bytes,
             public=public,
@@ -138,6 +148,10 @@ class JobManager:
     async def start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._stopping = False
+        await self.crew.schedules.load()
+        self.store.watch_give_backs(
+            self.owner, GiveBackWatch(queued=self._give_back_queued, done=self._give_back_done)
+        )
         self._loop_task = asyncio.create_task(self._run(), name="veo-job-loop")
         self._tell_task = asyncio.create_task(self._tell_untold(), name="veo-tell-untold")
 
@@ -175,6 +189,8 @@ class JobManager:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         self._in_hand.clear()
+        self._giving_back.clear()
+        self._given_back.clear()
         if self._tell_task is not None:
             self._tell_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -183,6 +199,7 @@ class JobManager:
         await self.progress.close()
         await self.publisher.close()
         await self.store.release_all(self.owner)
+        self.store.watch_give_backs(self.owner, None)
 
     async def _run(self) -> None:
         last_renew = 0.0
@@ -192,12 +209,13 @@ class JobManager:
             self._wake.clear()
             self.last_tick = self.clock()
             try:
-                free = self.max_concurrency - len(self._in_hand)
-                if free > 0:
+                # A place is free now, or will be once a queued give-back runs (the claim
+                # runs after it in the same batch, and counts the places then).
+                if self._room() > 0 or self._giving_back - self._given_back:
                     jobs = await self.store.claim_due(
                         self.owner,
                         lease_seconds=self.lease_seconds,
-                        limit=free,
+                        limit=self._room,
                         exclude=self._in_hand,
                     )
                     for job in jobs:
@@ -222,12 +240,28 @@ class JobManager:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
+    def _room(self) -> int:
+        """Jobs the loop may take on now: a job whose give-back has run is no longer
+        worked on, though its task may not have ended yet."""
+        return self.max_concurrency - len(self._in_hand) + len(self._given_back)
+
+    def _give_back_queued(self, job_id: int) -> None:
+        if job_id in self._in_hand:
+            self._giving_back.add(job_id)
+            self._wake.set()  # so a claim joins the give-back's batch
+
+    def _give_back_done(self, job_id: int) -> None:
+        if job_id in self._in_hand:
+            self._given_back.add(job_id)
+
     def _spawn(self, job: Job) -> None:
         task = asyncio.create_task(self._work(job), name=f"veo-job-{job.id}")
         self._in_hand[job.id] = task
 
         def done(_: asyncio.Task[None], job_id: int = job.id) -> None:
             self._in_hand.pop(job_id, None)
+            self._giving_back.discard(job_id)
+            self._given_back.discard(job_id)
             self.wake()
 
         task.add_done_callback(done)

@@ -1,18 +1,11 @@
-"""How hard and how often the job core tries again, and each job's poll schedule.
+"""How hard and how often the job core tries again (each job's check plan is `schedule`'s).
 
 Every limit a step obeys lives here, so the whole retry policy reads in one screen.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import random
-from collections.abc import Mapping
-
-from bot.jobs.requests import stored_request
-from bot.providers.base import Timing
-from bot.providers.registry import ProviderRegistry
-from storage import Job
 
 MAX_SUBMIT_ATTEMPTS = 5
 MAX_FETCH_ATTEMPTS = 8
@@ -27,8 +20,6 @@ TASK_ID_WRITE_RETRIES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 OUTAGE_QUEUE_LIMIT = 1800.0  # a queued job waits this long for a vendor that is down
 FULL_VENDOR_RECHECK = 1.0  # and re-checks a vendor at its task limit this often
 UNTOLD_GRACE = 5.0  # a job that ended this long ago and was never shown is shown now
-# For a model no longer offered (its vendor was disabled since the job was made).
-FALLBACK_TIMING = Timing(initial_wait=30, poll_interval=5, deadline=1800)
 
 
 def backoff(attempt: int, base: float, *, retry_after: float | None = None) -> float:
@@ -46,23 +37,3 @@ def next_poll_delay(interval: float, eta: float | None) -> float:
     if eta is None or eta <= 2 * interval:
         return interval
     return min(eta - interval, 12 * interval)
-
-
-class Schedules:
-    """Each job's schedule: its model's documented one, with the operator's (or a test's)
-    overrides per vendor. `overrides` is kept by reference: changing it changes the
-    schedules of jobs from then on."""
-
-    def __init__(
-        self, providers: ProviderRegistry, overrides: Mapping[str, Mapping[str, float]]
-    ) -> None:
-        self.providers = providers
-        self.overrides = overrides
-
-    def timing(self, job: Job) -> Timing:
-        spec = self.providers.model(job.provider, job.model)
-        timing = (
-            FALLBACK_TIMING if spec is None else spec.timing_for(stored_request(job).resolution)
-        )
-        override = self.overrides.get(job.provider)
-        return dataclasses.replace(timing, **override) if override else timing

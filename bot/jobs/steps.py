@@ -28,8 +28,8 @@ from bot.jobs.retry import (
     MAX_SUBMIT_ATTEMPTS,
     OUTAGE_QUEUE_LIMIT,
     backoff,
-    next_poll_delay,
 )
+from bot.jobs.schedule import render_time
 from bot.logs import set_job_context
 from bot.providers.base import (
     InputImage,
@@ -153,7 +153,8 @@ class Steps:
         log.info("job %d: submitted to %s as %s", job.id, job.provider, task_id)
         await self.alerts.ok(job)
         await self.progress.notify(job)
-        await crew.store.release(job, crew.owner, next_poll_at=now + timing.initial_wait)
+        plan = await crew.schedules.plan(job)
+        await crew.store.release(job, crew.owner, next_poll_at=now + plan.next_check(0.0))
 
     async def _store_task_id(
         self, job: Job, task_id: str, now: float, deadline: float
@@ -338,10 +339,11 @@ class Steps:
             job = await crew.store.release(
                 job,
                 crew.owner,
-                next_poll_at=now + next_poll_delay(timing.poll_interval, status.eta_seconds),
+                next_poll_at=await crew.schedules.next_check_at(job, now, status.eta_seconds),
                 progress=status.progress,
                 stage=status.stage,
                 attempts=0,
+                checked_at=now,
             )
             if changed:
                 await self.progress.notify(job)
@@ -357,17 +359,22 @@ class Steps:
             # The vendors bill finished renders only.
             await self.endings.fail(job, failure, billing=Billing.NOT_BILLED)
         elif status.state is TaskState.SUCCEEDED:
-            job = await crew.store.update(
-                job,
-                crew.owner,
-                status=JobStatus.DOWNLOADING,
-                completed_at=now,
-                progress=100,
-                stage="downloading",
-                result_url=status.result_url,
-                result_url_expires_at=status.url_expires_at,
-                attempts=0,
-            )
+            done = {
+                "status": JobStatus.DOWNLOADING,
+                "completed_at": now,
+                "progress": 100,
+                "stage": "downloading",
+                "result_url": status.result_url,
+                "result_url_expires_at": status.url_expires_at,
+                "attempts": 0,
+            }
+            sample = render_time(job, now, timing.initial_wait + 2 * timing.poll_interval)
+            if sample is None:
+                job = await crew.store.update(job, crew.owner, **done)
+            else:
+                key = crew.schedules.key(job)
+                job = await crew.store.complete(job, crew.owner, key, sample, **done)
+                crew.schedules.noted(key, sample)
             await self.progress.notify(job)
             await self.delivery.download(job)
         else:

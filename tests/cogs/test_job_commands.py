@@ -290,7 +290,8 @@ async def test_quota_shows_queue_position_and_a_typical_time(
     apiyi_sim.queued_for = None  # job #1 stays with the video service
     bot = await start_bot(apiyi_settings)
     await generate(bot, discord_sim, prompt="one")
-    await wait_for_job(bot, 1, frozenset({JobStatus.RUNNING}))
+    # Seen at the vendor by a check.
+    await wait_for_job(bot, 1, frozenset({JobStatus.RUNNING}), until=lambda j: j.stage == "queued")
     await add_jobs(bot, 1, provider="apiyi", model=FAST)  # job #2 waits in our queue
     spec = bot.providers.model("apiyi", FAST)
     assert spec is not None
@@ -302,7 +303,8 @@ async def test_quota_shows_queue_position_and_a_typical_time(
     assert "used **2** of **5**" in lines[0]
     assert lines[1] == "In progress:"
     assert (
-        lines[2].startswith("• **#1** — 🎞️ Generating") and f"of about {about} typical" in lines[2]
+        lines[2].startswith("• **#1** — 🎞️ Generating — queued · accepted by APIYI (")
+        and f"of about {about} typical" in lines[2]
     )
     assert lines[3] == (
         f"• **#2** — ⏳ Queued · position **1** in the queue · "

@@ -37,7 +37,12 @@ async def sim() -> AsyncIterator[ApixoSimulator]:
 
 
 def callback_settings(
-    make_settings: Callable[..., Settings], sim: ApixoSimulator, *, wait: float, poll: float
+    make_settings: Callable[..., Settings],
+    sim: ApixoSimulator,
+    *,
+    wait: float,
+    poll: float,
+    early_checks: int = 3,
 ) -> Settings:
     port = free_port()
     return make_settings(
@@ -48,6 +53,7 @@ def callback_settings(
         VEO_APIXO_INITIAL_WAIT=wait,
         VEO_APIXO_POLL_INTERVAL=poll,
         VEO_APIXO_RATE_PER_MINUTE=UNPACED,
+        VEO_APIXO_EARLY_CHECKS=early_checks,
     )
 
 
@@ -68,6 +74,13 @@ async def test_a_callback_that_never_comes_is_covered_by_polling(
     assert sim.callbacks == []
     assert len(sim.status_polls()) >= 3  # polling saw it pending, running, done
     assert posted_video(discord_sim, job.id) == sim.video_bytes
+    # Without a callback the render is known to have ended between two checks.
+    assert done.checked_at is not None and done.submitted_at is not None
+    assert done.completed_at is not None
+    [sample] = await bot.store.render_times(bot.manager.crew.schedules.key(done), limit=5)
+    assert sample.low == pytest.approx(done.checked_at - done.submitted_at)
+    assert sample.high == pytest.approx(done.completed_at - done.submitted_at)
+    assert sample.high > sample.low
 
 
 def forged(task_id: str, kind: str, url: str) -> dict[str, Any]:
@@ -88,8 +101,9 @@ async def test_an_early_or_forged_callback_only_makes_the_bot_ask_the_vendor(
     kind: str,
 ) -> None:
     sim.queued_for = None  # the vendor holds the task until the test moves it
-    # Polls a minute apart: within this test only callbacks make the bot look.
-    settings = callback_settings(make_settings, sim, wait=60, poll=60)
+    # Polls a minute apart and no early checks: within this test only callbacks make the
+    # bot look.
+    settings = callback_settings(make_settings, sim, wait=60, poll=60, early_checks=0)
     bot = await start_bot(settings, timing=None)
     elsewhere = LateFileServer(free_port())
     await elsewhere.start()
@@ -124,5 +138,10 @@ async def test_an_early_or_forged_callback_only_makes_the_bot_ask_the_vendor(
         assert posted_video(discord_sim, job.id) == sim.video_bytes
         assert len(deliveries(discord_sim, job.id)) == 1
         assert sim.callbacks and sim.callbacks[-1].status == 200
+        # The vendor's own callback dates the render exactly (the forged one, answered
+        # "pending" by the check after it, does not).
+        assert done.poked_at is not None and done.submitted_at is not None
+        [sample] = await bot.store.render_times(bot.manager.crew.schedules.key(done), limit=5)
+        assert sample.low == sample.high == pytest.approx(done.poked_at - done.submitted_at)
     finally:
         await elsewhere.close()

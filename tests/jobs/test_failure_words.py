@@ -145,7 +145,10 @@ async def test_a_failure_stored_before_the_change_is_told_in_its_own_words(
     job_id = await parked(setup, settings, next_poll_at=LATER)
     await setup.close()
     with sqlite3.connect(settings.db_path) as conn:
-        conn.execute("ALTER TABLE jobs DROP COLUMN error_params")
+        # Back to schema 5: undo migrations 7 and 6.
+        conn.execute("DROP TABLE render_times")
+        for column in ("checked_at", "poked_at", "error_params"):
+            conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 5")
         conn.execute(
             "UPDATE jobs SET status = 'failed', quota_state = 'refunded', error_code = ?, "

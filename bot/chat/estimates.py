@@ -1,0 +1,59 @@
+"""How long a render takes, in members' words: learned from the model's recent renders
+(`bot.jobs.schedule`), or the documented schedule's rough guess until enough were seen."""
+
+from __future__ import annotations
+
+from bot.jobs.days import duration_text
+from bot.jobs.requests import stored_request
+from bot.jobs.schedule import Schedules, Typical
+from bot.providers.registry import ProviderRegistry
+from storage import Job
+
+
+def after_elapsed(typical: Typical | None) -> str:
+    """What follows the time a running job has taken: " of about 2m 00s typical" (the
+    documented guess) or "; usually 1m 40s, 9 of 10 within 2m 30s" (learned)."""
+    if typical is None:
+        return ""
+    if typical.samples == 0:
+        return f" of about {duration_text(typical.median)} typical"
+    return f"; {usually(typical)}"
+
+
+def usually(typical: Typical) -> str:
+    return f"usually {duration_text(typical.median)}, 9 of 10 within {duration_text(typical.p90)}"
+
+
+def ready_after_start(typical: Typical) -> str:
+    """For a job still in our queue: how long after it starts it is usually ready."""
+    if typical.samples == 0:
+        return f"usually ready about {duration_text(typical.median)} after it starts"
+    return (
+        f"usually ready {duration_text(typical.median)} after it starts, "
+        f"9 of 10 within {duration_text(typical.p90)}"
+    )
+
+
+def render_time_note(typical: Typical | None) -> str:
+    """A line for `/veo models` once the model's renders were seen (else nothing)."""
+    if typical is None:
+        return ""
+    return f"\nRenders lately: {usually(typical)} (the last {typical.samples})."
+
+
+def typical_for(providers: ProviderRegistry, schedules: Schedules, job: Job) -> Typical | None:
+    """How long the job's render usually takes once started: learned from the model's
+    recent renders, else twice the documented first wait (None for a retired model)."""
+    learned = schedules.typical_for(job)
+    if learned is not None:
+        return learned
+    spec = providers.model(job.provider, job.model)
+    if spec is None:
+        return None
+    guess = spec.timing_for(stored_request(job).resolution).initial_wait * 2
+    return Typical(guess, guess, 0)
+
+
+def service_label(providers: ProviderRegistry, job: Job) -> str | None:
+    """The vendor's name as members see it (None once the vendor is disabled)."""
+    return providers.get(job.provider).label if job.provider in providers else None
