@@ -44,14 +44,14 @@ SHIFT_SHARE = 0.2  # more than this share of RECENT outside the learned range: a
 WINDOW = 50  # the most samples a schedule is learned from (the latest)
 LOW_Q, HIGH_Q = 0.03, 0.95
 REFERENCE_LOOP = 5.0  # the vendors' samples poll every 5 s from the submit
-BUDGET_SHARE = 0.9  # of that loop's expected checks, at most
+BUDGET_SHARE = 0.95  # of that loop's expected checks, at most
 MIN_GAP = 1.0
 _KEYS_KEPT = 10_000  # jobs whose render key is remembered (more than are ever in flight)
 RELEARN_SECONDS = 30.0  # a model's plan is worked out again at most this often
 RELOAD_SECONDS = 120.0  # and its samples read again (other processes add theirs)
 # For a model no longer offered (its vendor was disabled since the job was made).
 FALLBACK_TIMING = Timing(initial_wait=30, poll_interval=5, deadline=1800)
-_GAP_STEP = 0.5
+_GAP_STEP = 0.25
 _DRAWS = 32  # points of the learned distribution the check count is estimated on
 
 
