@@ -24,7 +24,7 @@ from typing import Any
 
 from bot.providers.codes import Param
 from bot.settings import Settings
-from storage import Database, Job
+from storage import Database, Job, JobStatus
 
 REPO = Path(__file__).resolve().parent.parent
 SIM_KEYS = {
@@ -145,13 +145,15 @@ def bot_settings(
 @dataclass
 class Tracer:
     """What the real objects did, timed on time.monotonic(): status calls per task, each
-    download's start and end, when each job was handed to the publisher."""
+    download's start and end, when each job was handed to the publisher (its video, or
+    its failure to be shown)."""
 
     polls: Counter[tuple[str, str]] = field(default_factory=Counter)
     poll_times: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     submitted: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     fetched: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     delivered: dict[int, tuple[float, str, str]] = field(default_factory=dict)
+    told_failed: dict[int, tuple[float, str, str]] = field(default_factory=dict)
 
     def wrap_provider(self, name: str, provider: Any) -> None:
         submit, status, fetch = provider.submit, provider.status, provider.fetch
@@ -179,7 +181,7 @@ class Tracer:
         provider.fetch = timed_fetch
 
     def wrap_publisher(self, publisher: Any) -> None:
-        deliver = publisher.deliver
+        deliver, job_updated = publisher.deliver, publisher.job_updated
 
         async def timed_deliver(job: Job, *, resumed: bool) -> int:
             self.delivered.setdefault(
@@ -188,7 +190,15 @@ class Tracer:
             message_id: int = await deliver(job, resumed=resumed)
             return message_id
 
+        async def timed_update(job: Job, *, position: int | None = None) -> None:
+            if job.status is JobStatus.FAILED:
+                self.told_failed.setdefault(
+                    job.id, (time.monotonic(), job.provider, str(job.task_id or ""))
+                )
+            await job_updated(job, position=position)
+
         publisher.deliver = timed_deliver
+        publisher.job_updated = timed_update
 
     def fetch_seconds(self, provider: str, task_id: str) -> float:
         start, end = self.fetched.get((provider, task_id), (0.0, 0.0))

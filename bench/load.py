@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import tempfile
 import time
@@ -192,6 +193,7 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
         done = (sub[0] + sub[1]) / 2 + renders[job_id]
         delays.append(handed - done - tracer.fetch_seconds(provider, task_id))
     polls = [tracer.polls[k] for k in tracer.submitted]
+    per_minute = {v: peak_per_minute(tracer, v) for v in VENDORS}
     # Gaps between a job's polls, for the vendors that poll at the fixed 5 s (veo3o1's
     # polls follow its time estimate): a gap well over 5 s means the bot fell behind.
     gaps = [
@@ -218,6 +220,8 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
         "writes_per_job": writes_done / n_jobs,
         "rows_changed_per_job": changes / n_jobs,
         "polls_per_job": sum(polls) / len(polls) if polls else None,
+        "polls_worst": max(polls) if polls else None,
+        "checks_per_minute_peak": per_minute,
         "poll_gap_p50": percentile(gaps, 50),
         "poll_gap_p95": percentile(gaps, 95),
         "delay_p50": percentile(delays, 50),
@@ -226,6 +230,18 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
         "render_min": args.render_min,
         "render_max": args.render_max,
     }
+
+
+def peak_per_minute(tracer: Tracer, vendor: str) -> int:
+    """The most status checks made of one vendor within any 60 s (a sliding window over
+    the counted calls), to hold against a per-minute limit the vendor documents."""
+    times = sorted(t for (p, _), ts in tracer.poll_times.items() if p == vendor for t in ts)
+    peak, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 60.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
 
 
 def cpu_at(samples: list[tuple[float, float]], at: float) -> float:
@@ -244,4 +260,7 @@ if __name__ == "__main__":
     parser.add_argument("--initial-wait", type=float, default=5.0)
     parser.add_argument("--render-min", type=float, default=30.0)
     parser.add_argument("--render-max", type=float, default=60.0)
+    # A bot stuck in a loop would stop the event loop and every timeout on it: a thread
+    # dumps every stack to stderr and ends the process instead (the parent waits 600 s).
+    faulthandler.dump_traceback_later(540, exit=True)
     print(json.dumps(asyncio.run(main(parser.parse_args()))), flush=True)

@@ -4,6 +4,9 @@
   quarter of it and running for the rest, so one simulator serves jobs of many lengths, and
   the moment each task completes is known exactly (`done_at`, on `time.monotonic()`, which
   is system-wide on Linux, so other processes can compare with it).
+- A failure per task (`[fail=3]`): the vendor reports the task failed 3 s after the submit,
+  a content-policy refusal in its own wire format (each simulator's `make_task_fail`), and
+  `failed_at` says when that became visible, on the same clock as `done_at`.
 - apixo: no callback for a prompt containing `[poll]` (to measure its polling schedule with
   the same bot), and a callback that sleeps until the task is due instead of checking every
   10 ms (which costs too much CPU with hundreds of tasks).
@@ -30,6 +33,7 @@ from tests.sim.veo3o1_sim import Veo3o1Simulator
 from tests.sim.yelinai_sim import YelinaiSimulator
 
 RENDER = re.compile(r"\[render=(\d+(?:\.\d+)?)\]")
+FAIL = re.compile(r"\[fail=(\d+(?:\.\d+)?)\]")
 SIZE = re.compile(r"\[bytes=(\d+)\]")
 NO_CALLBACK = "[poll]"
 QUEUED_SHARE = 0.25  # of a task's render time spent "queued", the rest "running"
@@ -51,8 +55,13 @@ def prompt_of(task: Any) -> str:
 
 
 def render_seconds(prompt: str) -> float | None:
-    m = RENDER.search(prompt)
+    """How long the task takes to end, rendered or failed (`[render=X]` or `[fail=S]`)."""
+    m = RENDER.search(prompt) or FAIL.search(prompt)
     return float(m[1]) if m else None
+
+
+def fails(prompt: str) -> bool:
+    return FAIL.search(prompt) is not None
 
 
 def video_size(prompt: str) -> int | None:
@@ -61,11 +70,16 @@ def video_size(prompt: str) -> int | None:
 
 
 class PerTaskClock:
-    """Mixin for a vendor simulator: each task follows its own render time."""
+    """Mixin for a vendor simulator: each task follows its own render time, and a task
+    whose prompt says `[fail=S]` ends failed at S instead of finished."""
 
     queued_for: float | None
     running_for: float | None
     tasks: dict[str, Any]
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._failing: set[str] = set()  # tasks already marked failed
 
     def _clock_for(self, task: Any) -> tuple[float | None, float | None]:
         total = render_seconds(prompt_of(task))
@@ -83,8 +97,25 @@ class PerTaskClock:
             return None
         return float(task.started) + queued + running
 
+    def failed_at(self, task_id: str) -> float | None:
+        """When a `[fail=S]` task's failure became (or becomes) visible; None for others."""
+        task = self.tasks.get(task_id)
+        if task is None or not fails(prompt_of(task)):
+            return None
+        return self.done_at(task_id)
+
+    def _fail_task(self, task_id: str) -> None:
+        """Mark the task failed, in the vendor's own words (its `make_task_fail`)."""
+        raise NotImplementedError
+
     def _swapped(self, task: Any, state: Callable[[Any], Any]) -> Any:
-        """Run the simulator's own state function with this task's durations."""
+        """Run the simulator's own state function with this task's durations (a task meant
+        to fail is marked so the first time it is looked at, before any answer reads it:
+        every status answer, file and callback of these simulators asks the state first)."""
+        task_id = str(getattr(task, "id", None) or task.uuid)
+        if task_id not in self._failing and fails(prompt_of(task)):
+            self._failing.add(task_id)
+            self._fail_task(task_id)
         saved = self.queued_for, self.running_for
         self.queued_for, self.running_for = self._clock_for(task)
         try:
@@ -96,6 +127,9 @@ class PerTaskClock:
 class BenchApiyi(PerTaskClock, ApiyiSimulator):
     def _state(self, task: Any) -> str:
         return str(self._swapped(task, super()._state))
+
+    def _fail_task(self, task_id: str) -> None:
+        self.make_task_fail("Content blocked by safety review", task_id=task_id)
 
     async def _send_video(
         self, request: web.Request, cut: int | None, content_type: str = "video/mp4"
@@ -121,6 +155,9 @@ class BenchApixo(PerTaskClock, ApixoSimulator):
     def _state(self, task: Any) -> str:
         return str(self._swapped(task, super()._state))
 
+    def _fail_task(self, task_id: str) -> None:
+        self.make_task_fail("CONTENT_VIOLATION", "Content violates usage policy", task_id=task_id)
+
     async def _callback_when_done(self, task: Any) -> None:
         if NO_CALLBACK in prompt_of(task):
             return
@@ -135,11 +172,19 @@ class BenchVeo3o1(PerTaskClock, Veo3o1Simulator):
         state: tuple[str, float, float] = self._swapped(task, super()._state)
         return state
 
+    def _fail_task(self, task_id: str) -> None:
+        self.make_task_fail(task_id, errorMessage="Content policy violation: prompt rejected")
+
 
 class BenchYelinai(PerTaskClock, YelinaiSimulator):
     def _phase(self, task: Any) -> tuple[str, str | None]:
         phase: tuple[str, str | None] = self._swapped(task, super()._phase)
         return phase
+
+    def _fail_task(self, task_id: str) -> None:
+        self.make_task_fail(
+            "Prompt violates the content safety policy", code="CONTENT_POLICY", task_id=task_id
+        )
 
 
 class AckTimedDiscordSim(DiscordSim):
