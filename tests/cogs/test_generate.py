@@ -4,6 +4,7 @@ Assertions are on what the member would see, and on what was (not) spent."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import discord
@@ -12,6 +13,7 @@ import pytest
 from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
+from bot.jobs.schedule import MIN_SAMPLES
 from storage import JobStatus
 from tests.conftest import BotFactory, wait_for_job
 from tests.media.test_input_hardening import png
@@ -280,6 +282,29 @@ async def test_models_command_lists_every_enabled_model(
     assert names == expected
     fast = next(f for f in fields if f"`{FAST}`" in f["value"])
     assert "first frame" in fast["value"] and "$0.30" in fast["value"]
+
+
+async def test_models_command_shows_how_long_renders_took_lately(
+    start_bot: BotFactory, apiyi_settings, discord_sim: DiscordSim
+) -> None:
+    """Once a model has enough finished renders on record, `/veo models` says how long
+    they took; a model without them says nothing rather than guess."""
+    bot = await start_bot(apiyi_settings)
+    now = time.time()
+    for n in range(MIN_SAMPLES + 4):  # 62..85 s
+        await bot.db.execute(
+            "INSERT INTO render_times (provider, model, resolution, duration, low, high, "
+            "finished_at) VALUES ('apiyi', ?, '720p', 8, ?, ?, ?)",
+            (FAST, 62.0 + n, 62.0 + n, now - n),
+        )
+    await bot.manager.crew.schedules.load()
+    iid = await run(bot, discord_sim, slash_command(name="veo", subcommand="models"))
+    [callback] = discord_sim.interaction(iid).callbacks
+    fields = [f for e in callback["data"]["embeds"] for f in e["fields"]]
+    fast = next(f for f in fields if f"`{FAST}`" in f["value"])
+    assert "Renders lately: usually 1m 13s, 9 of 10 within 1m 23s (the last 24)." in fast["value"]
+    others = [f for f in fields if f is not fast]
+    assert others and not any("Renders lately" in f["value"] for f in others)
 
 
 async def test_enhance_prompt_is_refused_where_the_model_lacks_it(
