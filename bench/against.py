@@ -8,7 +8,6 @@ is removed afterwards, whatever happened.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -18,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO
+from bench.common import REPO, run_child
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
@@ -61,20 +60,10 @@ def run_load(rev: str, args: list[str], timeout: float) -> dict[str, Any]:
         )
         if not all(p.startswith(str(where)) for p in probe.stdout.split()) or not probe.stdout:
             raise RuntimeError(f"the worktree's code is not the one imported: {probe.stdout}")
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.load", *kept],
-            cwd=where,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        lines = [line for line in done.stdout.splitlines() if line.strip()]
-        if done.returncode != 0 or not lines:
-            raise RuntimeError(
-                f"{rev}'s bench.load failed ({done.returncode}): {done.stderr.strip()[-2000:]}"
-            )
-        result: dict[str, Any] = json.loads(lines[-1])
+        try:
+            result = run_child("bench.load", kept, timeout, cwd=where, env=env)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{rev}'s {exc}") from None
         result["revision"] = rev
         result["commit"] = commit
         result["dropped_flags"] = [f for f in args[::2] if f not in kept]

@@ -301,11 +301,19 @@ class SimHost:
                 self.cpu_seconds = float(json.loads(line)["cpu_seconds"])
 
 
-def run_child(module: str, args: list[str], timeout: float) -> dict[str, Any]:
+def run_child(
+    module: str,
+    args: list[str],
+    timeout: float,
+    *,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run `python -m module args` in a fresh process; its last stdout line is JSON."""
     done = subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=REPO,
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

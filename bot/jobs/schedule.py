@@ -229,8 +229,9 @@ class _Model:
     planned_at: float = -math.inf
     planned_with: int = 0  # samples the plan was worked out from
     planned_for: Mapping[str, float] | None = None  # and the overrides then
+    stale: bool = True  # samples came since the plan was worked out
     typical: Typical | None = None
-    stale: bool = True
+    typical_of: list[RenderTime] | None = None  # the samples list `typical` was made from
 
 
 class Schedules:
@@ -292,7 +293,6 @@ class Schedules:
             changed = model.stale and (first_time or now - model.planned_at >= RELEARN_SECONDS)
             if changed or model.planned_for != override:
                 model.plan = learn(model.samples, timing, override)
-                model.typical = typical(model.samples)
                 model.planned_at, model.planned_with = now, len(model.samples)
                 model.planned_for = dict(override)
                 model.stale = False
@@ -338,19 +338,11 @@ class Schedules:
         from what is in memory; None until enough are known."""
         known = [m for k, m in self._models.items() if (k.provider, k.model) == (provider, model)]
         best = max(known, key=lambda m: len(m.samples), default=None)
-        if best is None:
-            return None
-        if best.stale:
-            best.typical = typical(best.samples)
-        return best.typical
+        return None if best is None else _typical(best)
 
     def typical_for(self, job: Job) -> Typical | None:
         model = self._models.get(self.key(job))
-        if model is None:
-            return None
-        if model.typical is None or model.stale:
-            model.typical = typical(model.samples)
-        return model.typical
+        return None if model is None else _typical(model)
 
     async def _model(self, key: RenderKey) -> _Model:
         now = self._clock()
@@ -363,6 +355,14 @@ class Schedules:
             else:
                 model.samples, model.loaded_at, model.stale = samples, now, True
         return model
+
+
+def _typical(model: _Model) -> Typical | None:
+    """The model's typical time, worked out again only when its samples changed (they
+    are replaced, never edited in place): job messages ask on every edit."""
+    if model.typical_of is not model.samples:
+        model.typical, model.typical_of = typical(model.samples), model.samples
+    return model.typical
 
 
 def render_time(job: Job, now: float, widest: float) -> RenderTime | None:
