@@ -30,7 +30,31 @@ T = TypeVar("T")
 # second however many jobs write, and no wait at all for a write that comes alone.
 COMMIT_LINGER = 0.025
 
+# How long a statement waits for another process's lock before "database is locked".
+BUSY_TIMEOUT = 10.0
+
 log = logging.getLogger(__name__)
+
+
+async def _enter_wal(conn: aiosqlite.Connection) -> None:
+    """Turn the file to WAL, waiting out other processes doing the same.
+
+    Switching a new file to WAL takes it whole, and SQLite tells whoever loses that race
+    "database is locked" at once, without calling the busy handler; so processes started
+    together on a fresh data directory retry here for as long as busy_timeout would wait.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT
+    pause = 0.01
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or loop.time() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 class Database:
@@ -52,8 +76,8 @@ class Database:
         conn.row_factory = aiosqlite.Row
         db = cls(conn, path, commit_linger=commit_linger)
         try:
-            await conn.execute("PRAGMA busy_timeout = 10000")
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000:.0f}")
+            await _enter_wal(conn)
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
             await db._migrate()

@@ -234,3 +234,16 @@ async def test_a_failure_is_stored_as_its_code_and_params_and_no_sentence(db: Da
     )
     assert (failed.error_code, failed.error_params) == ("too_large", '{"step": "download"}')
     assert failed.error_message is None
+
+
+async def test_processes_opening_a_new_file_together_all_start(tmp_path: Path) -> None:
+    """Turning a new file to WAL needs the file to itself, and SQLite answers "database is
+    locked" at once, without waiting out busy_timeout, to whoever loses that race; so two
+    processes started together on a fresh data directory could see one of them die."""
+    for attempt in range(25):
+        path = tmp_path / f"veo-{attempt}.sqlite3"
+        opened = await asyncio.gather(*(Database.open(path) for _ in range(4)))
+        for db in opened:
+            mode = await db.fetchone("PRAGMA journal_mode")
+            assert mode is not None and mode[0] == "wal"
+            await db.close()
