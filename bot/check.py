@@ -34,7 +34,7 @@ from bot.providers.probe import (
     probe_vendor,
 )
 from bot.settings import PROVIDER_PREFERENCE, Settings
-from storage import ACTIVE, Database, JobStore
+from storage import ACTIVE, Database, JobStore, shown_target
 from storage.migrations import MIGRATIONS
 
 # Shorter values are not real secrets, and scrubbing them would garble the report.
@@ -127,19 +127,23 @@ def _application_id(token: str) -> str | None:
 
 async def check_database(settings: Settings) -> Finding:
     """Open (and migrate) it as the bot does, then prove a write would go through."""
-    path = Path(settings.db_path)
-    shown = path.resolve() if str(path) != ":memory:" else path
-    existed = path.exists()
+    target = settings.database
+    path = target if isinstance(target, Path) else None
+    real = path is not None and str(path) != ":memory:"
+    shown = str(path.resolve()) if path is not None and real else shown_target(target)
+    existed = path.exists() if path is not None else True
     try:
-        db = await Database.open(path)
+        db = await Database.open(target)
     except Exception as exc:  # the operator needs the reason, whatever it is
-        return Finding(
-            "database",
-            NOT_READY,
-            f"cannot open {shown}: {_describe(exc)}",
-            ["VEO_DB_PATH must be a file in a folder the bot can create and write to"],
+        hint = (
+            "VEO_DB_PATH must be a file in a folder the bot can create and write to"
+            if path is not None
+            else "VEO_DATABASE_URL must reach a PostgreSQL server, with a user that may "
+            "create tables in its database"
         )
-    notes = [f"file {shown}" + ("" if existed else " (did not exist: created, empty)")]
+        return Finding("database", NOT_READY, f"cannot open {shown}: {_describe(exc)}", [hint])
+    kind = "file" if path is not None else "PostgreSQL"
+    notes = [f"{kind} {shown}" + ("" if existed else " (did not exist: created, empty)")]
     try:
         version = await db.schema_version()
         counts = await JobStore(db).counts()
@@ -160,7 +164,7 @@ async def check_database(settings: Settings) -> Finding:
     if str(path) == ":memory:":
         return Finding("database", WARN, summary + ", in memory: lost on restart", notes)
     status = READY
-    downloads = path.parent / "downloads"
+    downloads = settings.data_dir / "downloads"
     try:
         downloads.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=downloads, prefix=".veo-bot-check-") as probe:
@@ -170,7 +174,7 @@ async def check_database(settings: Settings) -> Finding:
     except OSError as exc:
         status = NOT_READY
         summary += f"; downloads folder not writable: {_describe(exc)}"
-    free_mb = shutil.disk_usage(path.parent).free // (1024 * 1024)
+    free_mb = shutil.disk_usage(downloads).free // (1024 * 1024)
     notes.append(f"{free_mb} MB free on its disk")
     if free_mb < settings.max_download_mb and status == READY:
         status = WARN

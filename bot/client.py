@@ -11,7 +11,6 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import aiohttp
 import discord
@@ -117,7 +116,7 @@ class VeoBot(ChatBot):
             allow_private=settings.allow_private_urls,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=15),
         )
-        self.db = await Database.open(settings.db_path)
+        self.db = await Database.open(settings.database)
         self._resources_open = True
         self.stores = Stores.over(self.db, clock=clock)
         self.store = self.stores.jobs
@@ -130,7 +129,7 @@ class VeoBot(ChatBot):
         self.file_host: FileHost | None = None
         if settings.public_url and settings.http_port is not None:
             self.file_host = FileHost(
-                Path(settings.db_path).parent / "served",
+                settings.data_dir / "served",
                 public_url=settings.public_url,
                 retention=settings.file_retention_hours * 3600,
                 max_bytes=settings.file_store_mb * 1024 * 1024,
@@ -164,7 +163,7 @@ class VeoBot(ChatBot):
             self.store,
             self.providers,
             self.publisher,
-            work_dir=Path(settings.db_path).parent / "downloads",
+            work_dir=settings.data_dir / "downloads",
             max_download_bytes=settings.max_download_bytes,
             max_concurrency=settings.max_concurrent_jobs,
             timing_overrides={**settings.schedule_overrides(), **(self._timing_overrides or {})},
@@ -202,7 +201,7 @@ class VeoBot(ChatBot):
             "providers: %s (default %s); database %s",
             ", ".join(self.providers.names()),
             self.providers.default,
-            settings.db_path,
+            self.db.name,
         )
 
     async def health_report(self) -> tuple[bool, dict[str, str]]:

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias="VEO_GUILD_IDS"
     )
     db_path: Path = Field(Path("data/veo.sqlite3"), validation_alias="VEO_DB_PATH")
+    database_url: str | None = Field(None, validation_alias="VEO_DATABASE_URL")
+    data_dir_setting: Path | None = Field(None, validation_alias="VEO_DATA_DIR")
     default_provider: str | None = Field(None, validation_alias="VEO_DEFAULT_PROVIDER")
     demo: bool = Field(False, validation_alias="VEO_DEMO")
     demo_delay: float = Field(8.0, ge=0, validation_alias="VEO_DEMO_DELAY")
@@ -292,6 +294,30 @@ class Settings(BaseSettings):
         }
 
     @property
+    def database(self) -> Path | str:
+        """What `Database.open` is given: a PostgreSQL URL, or the SQLite file
+        (`VEO_DATABASE_URL=sqlite:///path` names one too; unset, `VEO_DB_PATH`)."""
+        url = self.database_url
+        if url is None or not url.strip():
+            return self.db_path
+        if url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///"))
+        return url
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return isinstance(self.database, str)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where downloads and served videos are kept: `VEO_DATA_DIR`, or the SQLite
+        file's folder."""
+        if self.data_dir_setting is not None:
+            return self.data_dir_setting
+        database = self.database
+        return database.parent if isinstance(database, Path) else Path("data")
+
+    @property
     def max_download_bytes(self) -> int:
         return self.max_download_mb * 1024 * 1024
 
@@ -315,6 +341,16 @@ class Settings(BaseSettings):
             out.append(
                 f"VEO_DEFAULT_PROVIDER={self.default_provider} is not enabled: {hint}, "
                 "or pick one of " + ", ".join(self.enabled_providers()) + "."
+            )
+        url = self.database_url
+        if (
+            url
+            and url.strip()
+            and not url.startswith(("sqlite:///", "postgresql://", "postgres://"))
+        ):
+            out.append(
+                "VEO_DATABASE_URL must start with postgresql:// (a PostgreSQL server) or "
+                "sqlite:/// (a SQLite file); leave it unset for the SQLite file VEO_DB_PATH."
             )
         if self.public_url is not None and self.http_port is None:
             out.append(

@@ -1,6 +1,7 @@
-"""The embedded SQLite store: the single source of truth for jobs and quota."""
+"""The store: the single source of truth for jobs and quota, on SQLite (the embedded
+default) or PostgreSQL (for several processes), behind one `Database`."""
 
-from storage.db import Database
+from storage.db import Database, shown_target
 from storage.guilds import GuildSettings, GuildStore
 from storage.jobs import JobStore, NewJob, OverBudget, OverQuota, SpendCaps, TooManyActive
 from storage.models import (
@@ -32,4 +33,5 @@ __all__ = [
     "SpendCaps",
     "TooManyActive",
     "Stores",
+    "shown_target",
 ]

@@ -1,27 +1,27 @@
-"""One aiosqlite connection, one writer, WAL, and numbered migrations.
+"""The database the stores share: SQLite (the default) or PostgreSQL, one interface.
 
-aiosqlite runs every statement of a connection on one thread, and coroutines sharing
-it share its transaction; so every write goes through `transaction()`, which holds
-an asyncio lock and opens `BEGIN IMMEDIATE` (other processes wait on busy_timeout).
-The job manager's frequent writes go through `batched()` instead: queued, and committed
-with the other writes queued at the same time in one such transaction (`group_commit`).
+Every write goes through `transaction()`, which hands out a `Conn` (`storage/sql.py`);
+the job manager's frequent writes go through `batched()` instead: queued, and committed
+with the other writes queued at the same time in one transaction (`group_commit`).
+`Database.open` picks the engine from what it is given: a path or `sqlite:///path` opens
+the embedded file (`storage/sqlite.py`), `postgresql://…` a server (`storage/postgres.py`).
+Migrations are one numbered list (`storage/migrations.py`) applied to either, once, by
+whichever process gets there first.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from storage.group_commit import GroupCommit, Work
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, statements
+from storage.sql import LOCK_MIGRATIONS, Conn, Dialect, Params, Row, lock_key
 
 T = TypeVar("T")
 
@@ -30,100 +30,91 @@ T = TypeVar("T")
 # second however many jobs write, and no wait at all for a write that comes alone.
 COMMIT_LINGER = 0.025
 
-# How long a statement waits for another process's lock before "database is locked".
-BUSY_TIMEOUT = 10.0
-
 log = logging.getLogger(__name__)
 
 
-async def _enter_wal(conn: aiosqlite.Connection) -> None:
-    """Turn the file to WAL, waiting out other processes doing the same.
-
-    Switching a new file to WAL takes it whole, and SQLite tells whoever loses that race
-    "database is locked" at once, without calling the busy handler; so processes started
-    together on a fresh data directory retry here for as long as busy_timeout would wait.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + BUSY_TIMEOUT
-    pause = 0.01
-    while True:
-        try:
-            await conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or loop.time() + pause > deadline:
-                raise
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.25)
+def is_postgresql(target: Path | str) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
 
 
-class Database:
-    def __init__(
-        self, conn: aiosqlite.Connection, path: Path, *, commit_linger: float = COMMIT_LINGER
-    ) -> None:
-        self._conn = conn
-        self.path = path
-        self._lock = asyncio.Lock()
+def shown_target(target: Path | str) -> str:
+    """A database target fit for a log or an error: a URL loses its password."""
+    if not is_postgresql(target):
+        return str(target)
+    parts = urlsplit(str(target))
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def sqlite_path(target: Path | str) -> Path:
+    """The file a target names: a path, or a `sqlite:///path` URL."""
+    text = str(target)
+    return Path(text.removeprefix("sqlite://")) if text.startswith("sqlite://") else Path(text)
+
+
+class Database(ABC):
+    dialect: Dialect
+
+    def __init__(self, *, commit_linger: float = COMMIT_LINGER) -> None:
         # A lambda, so each batch calls whatever `self.transaction` is at that moment.
-        self._group = GroupCommit(lambda: self.transaction(), linger=commit_linger)
+        self._group = GroupCommit(
+            lambda: self.transaction(), linger=commit_linger, retryable=self.retryable
+        )
 
-    @classmethod
-    async def open(cls, path: Path | str, *, commit_linger: float = COMMIT_LINGER) -> Database:
-        path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        db = cls(conn, path, commit_linger=commit_linger)
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000:.0f}")
-            await _enter_wal(conn)
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await db._migrate()
-        except BaseException:
-            await conn.close()
-            raise
-        return db
+    @staticmethod
+    async def open(target: Path | str, *, commit_linger: float = COMMIT_LINGER) -> Database:
+        """Open (and migrate) the database `target` names."""
+        if is_postgresql(target):
+            from storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(target), commit_linger=commit_linger)
+        from storage.sqlite import SqliteDatabase
+
+        return await SqliteDatabase.open_file(sqlite_path(target), commit_linger=commit_linger)
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """What to call this database in logs and errors (a path, or a URL without its
+        password)."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Conn]:
+        """The only way to write. Whatever interrupts it, nothing of it is kept."""
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    @abstractmethod
+    async def _close(self) -> None: ...
+
+    @abstractmethod
+    async def schema_version(self) -> int:
+        """The number of the last migration applied."""
+
+    @abstractmethod
+    async def _set_version(self, conn: Conn, version: int) -> None: ...
+
+    @abstractmethod
+    async def total_changes(self) -> int:
+        """Rows inserted, updated or deleted since it opened (by this process on SQLite,
+        by every process on PostgreSQL): what the benchmark counts as work per job."""
+
+    def retryable(self, exc: BaseException) -> bool:
+        """The transaction failed for its timing alone (PostgreSQL chose it as a
+        deadlock's victim): run again, it will most likely go through."""
+        return False
 
     async def close(self) -> None:
         await self._group.drain()
-        async with self._lock:
-            await self._conn.close()
-
-    async def _migrate(self) -> None:
-        """Bring the schema up to date. The version is read inside the write transaction,
-        so two processes starting together on one file migrate it once, not twice."""
-        async with self.transaction() as conn:
-            async with conn.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            version = int(row[0]) if row else 0
-            if version > len(MIGRATIONS):
-                raise RuntimeError(
-                    f"database {self.path} is at schema {version}, newer than this veo-bot "
-                    f"({len(MIGRATIONS)}); upgrade veo-bot or restore a backup"
-                )
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in _statements(script):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {number}")
-                log.info("database migrated to schema %d", number)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The only way to write: serialised in-process, IMMEDIATE across processes.
-
-        Whatever interrupts it (an error, a failed COMMIT, a task cancelled even while
-        BEGIN was in flight), the connection is left with no transaction open.
-        """
-        async with self._lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                await asyncio.shield(self._rollback())
-                raise
+        await self._close()
 
     async def batched(self, work: Work[T], *, last: bool = False) -> T:
         """Run `work(conn)` inside a write transaction shared with the other writes queued
@@ -132,38 +123,29 @@ class Database:
         What `work` raises is raised here, to this caller only: a guarded UPDATE that
         matches no row fails its own caller, not the batch. If the shared transaction
         itself fails (locked past the busy timeout, COMMIT refused), nothing of the batch
-        is kept and each caller gets that error. `work` runs on the shared connection
-        with the database's lock held: it writes rows (no schema), reads only through
-        `conn`, and never awaits anything but its own statements (not the database's
-        other methods, which would wait for the lock it runs under). It may run twice: when
-        a write beside it fails after changing rows, the batch is rolled back and run again
-        without that one; so it decides from what it reads through `conn`. A caller
-        cancelled before its write ran leaves it out; one cancelled later may see it kept.
-        A `last` write runs after the others of its batch (a claim: it then sees the
-        leases they gave back and the jobs they made due).
+        is kept and each caller gets that error. `work` writes rows (no schema), reads
+        only through `conn`, and never awaits anything but its own statements (not the
+        database's other methods: on SQLite they wait for the lock it runs under). It
+        may run twice: when a write beside it fails after changing rows, the batch is
+        rolled back and run again without that one; so it decides from what it reads
+        through `conn`. A caller cancelled before its write ran leaves it out; one
+        cancelled later may see it kept. A `last` write runs after the others of its
+        batch (a claim: it then sees the leases they gave back and the jobs they made due).
         """
         return await self._group.submit(work, last=last)
 
-    async def _rollback(self) -> None:
-        # Statements run in order on the connection's thread, so this ROLLBACK follows
-        # any BEGIN whose await was cancelled; "no transaction is active" is fine.
-        with contextlib.suppress(sqlite3.OperationalError):
-            await self._conn.execute("ROLLBACK")
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One write statement in its own transaction; returns the rows changed."""
+        async with self.transaction() as conn:
+            return await conn.execute(sql, params)
 
-    async def schema_version(self) -> int:
-        """The number of the last migration applied."""
-        row = await self.fetchone("PRAGMA user_version")
-        return int(row[0]) if row else 0
-
-    async def total_changes(self) -> int:
-        """Rows inserted, updated or deleted on this connection since it opened: what the
-        benchmark counts as the database's work per job."""
-        row = await self.fetchone("SELECT total_changes()")
-        return int(row[0]) if row is not None else 0
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
 
     async def writable(self) -> None:
-        """Take the write lock and let it go (raises when the file cannot be written to, or
-        another writer holds it past the busy timeout): what /healthz asks."""
+        """Open a write transaction and let it go (raises when the database cannot be
+        written to, or is locked past the busy timeout): what /healthz asks."""
         async with self.transaction():
             pass
 
@@ -178,31 +160,27 @@ class Database:
         except _RollBack:
             pass
 
-    async def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
-        """One write statement in its own transaction; returns the rows changed."""
+    async def _migrate(self) -> None:
+        """Bring the schema up to date. The version is read inside the write transaction
+        (and, on PostgreSQL, under an advisory lock), so processes starting together on
+        one database migrate it once, not once each."""
         async with self.transaction() as conn:
-            cur = await conn.execute(sql, params)
-            return cur.rowcount
+            await conn.lock(lock_key(LOCK_MIGRATIONS))
+            version = await self._read_version(conn)
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"database {self.name} is at schema {version}, newer than this veo-bot "
+                    f"({len(MIGRATIONS)}); upgrade veo-bot or restore a backup"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in statements(script, self.dialect):
+                    await conn.execute(statement)
+                await self._set_version(conn, number)
+                log.info("database migrated to schema %d", number)
 
-    async def fetchone(
-        self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
-    ) -> aiosqlite.Row | None:
-        # Reads take the lock too, so they never see another coroutine's half-done
-        # transaction on this shared connection.
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            row: aiosqlite.Row | None = await cur.fetchone()
-            return row
-
-    async def fetchall(
-        self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
-    ) -> list[aiosqlite.Row]:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    @abstractmethod
+    async def _read_version(self, conn: Conn) -> int: ...
 
 
 class _RollBack(Exception):
     """Raised inside the write probe so its transaction is rolled back."""
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]

@@ -13,7 +13,9 @@ is simply left out; one that raised after changing rows (or that took the transa
 with it) has no way to be undone alone, so the whole transaction is rolled back, that write
 gets its error, and the others run again in the next batch. When the transaction itself
 fails (BEGIN finds the database locked past the busy timeout, COMMIT fails), nothing of
-the batch is kept and every caller in it gets that error.
+the batch is kept and every caller in it gets that error; unless it failed for its
+timing alone (on PostgreSQL, two processes' batches can lock the same two rows in
+opposite orders, and one is chosen as the deadlock's victim): then it is run again.
 
 Lingering: a batch is committed at once when writes come one or two at a time (a lone
 caller gains nothing by waiting); when they come together (the last batch had company), the next
@@ -34,17 +36,18 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import aiosqlite
+from storage.sql import Conn
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Work = Callable[[aiosqlite.Connection], Awaitable[T]]
-OpenTransaction = Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
+Work = Callable[[Conn], Awaitable[T]]
+OpenTransaction = Callable[[], AbstractAsyncContextManager[Conn]]
 
 MAX_BATCH = 256  # bounds how long one transaction holds the database's lock
 FULL = 8  # writes that make a batch worth committing without lingering further
 COMPANY = 3  # writes in a batch that make the next one wait for more
+TRIES = 3  # times a write is run when its batches fail only for their timing (deadlocks)
 
 
 class DatabaseClosed(RuntimeError):
@@ -56,6 +59,7 @@ class _Write(Generic[T]):
     work: Work[T]
     future: asyncio.Future[T]
     last: bool = False
+    tries: int = 0
 
 
 class _Undo(Exception):
@@ -66,13 +70,19 @@ class GroupCommit:
     """The queue of writes and the one task that commits them, batch after batch."""
 
     def __init__(
-        self, open_transaction: OpenTransaction, *, linger: float, full: int = FULL
+        self,
+        open_transaction: OpenTransaction,
+        *,
+        linger: float,
+        full: int = FULL,
+        retryable: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         # Called anew for every batch (not bound once), so whatever wraps the database's
         # `transaction` (the benchmark counts the calls) sees each one.
         self._open = open_transaction
         self.linger = linger
         self.full = full
+        self._retryable = retryable
         self._queue: list[_Write[Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -146,12 +156,15 @@ class GroupCommit:
                 for i, write in enumerate(batch):
                     if write.future.done():  # its caller gave up before it ran
                         continue
-                    before = conn.total_changes
+                    write.tries += 1
+                    before = conn.changes
                     try:
                         value = await write.work(conn)
                     except Exception as exc:
+                        if self._retryable(exc):
+                            raise  # the whole transaction is the deadlock's victim
                         failed.append((write, exc))
-                        if conn.total_changes != before or not conn.in_transaction:
+                        if conn.changes != before or not conn.usable:
                             again = [w for w, _ in done] + batch[i + 1 :]
                             done = []
                             raise _Undo from exc
@@ -162,9 +175,18 @@ class GroupCommit:
             self._queue[:0] = again
         except BaseException as exc:
             # BEGIN or COMMIT failed, or the commit task was cancelled: nothing was kept.
-            # A write that failed on its own keeps its own error; the rest get this one.
+            # A write that failed on its own keeps its own error; the rest get this one,
+            # unless the transaction failed for its timing alone (PostgreSQL broke a
+            # deadlock with it): then they are run again, a few times at most.
             for write, error in failed:
                 _settle(write, error=error)
+            if isinstance(exc, Exception) and self._retryable(exc):
+                own = {id(w) for w, _ in failed}
+                again = [w for w in batch if id(w) not in own and w.tries < TRIES]
+                log.info("a batch's transaction failed (%s); %d run again", exc, len(again))
+                self._queue[:0] = again
+                kept = {id(w) for w in again}
+                batch = [w for w in batch if id(w) not in kept]
             for write in batch:
                 _settle(write, error=exc)
             if not isinstance(exc, Exception):

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
-from storage.leases import _ACTIVE_SQL, LeaseLost, Leases
+from storage.leases import _ACTIVE_SQL, EARLIER_POLL, LeaseLost, Leases
 from storage.ledger import (
     Ledger,
     NewJob,
@@ -22,6 +20,7 @@ from storage.ledger import (
 )
 from storage.models import Billing, CancelReason, Job, JobStatus, QuotaState, StoredImage
 from storage.render_times import RenderTimes
+from storage.sql import Conn
 
 __all__ = [
     "JobStore",
@@ -56,13 +55,12 @@ class JobStore(Ledger, Leases, RenderTimes):
         caller, whichever process asks first (several may have the job's end in hand: the
         one that ended it, and every process's look for ends never shown)."""
 
-        async def claim(conn: aiosqlite.Connection) -> int:
-            cur = await conn.execute(
+        async def claim(conn: Conn) -> int:
+            return await conn.execute(
                 "UPDATE jobs SET told_at = ? WHERE id = ? AND told_at IS NULL "
                 "AND finished_at IS NOT NULL",
                 (self._clock(), job_id),
             )
-            return int(cur.rowcount)
 
         return await self.db.batched(claim) == 1
 
@@ -115,10 +113,10 @@ class JobStore(Ledger, Leases, RenderTimes):
         if row is None:
             return None
         sql = (
-            f"UPDATE jobs SET next_poll_at = MIN(next_poll_at, ?), poked_at = ? "
-            f"WHERE id = ? AND status IN ({_ACTIVE_SQL})"
+            f"UPDATE jobs SET next_poll_at = {EARLIER_POLL}, poked_at = :now "
+            f"WHERE id = :id AND status IN ({_ACTIVE_SQL})"
         )
-        await self.db.batched(lambda conn: conn.execute(sql, (now, now, row["id"])))
+        await self.db.batched(lambda conn: conn.execute(sql, {"now": now, "id": row["id"]}))
         return int(row["id"])
 
     async def publish_images(self, job_id: int, tokens: list[str], expires_at: float) -> None:
@@ -172,8 +170,7 @@ class JobStore(Ledger, Leases, RenderTimes):
         A job whose video is already being posted is returned unflagged: too late."""
         now = self._clock()
         async with self.db.transaction() as conn:
-            async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-                row = await cur.fetchone()
+            row = await conn.fetchone("SELECT * FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
             if row is None:
                 return None
             job = Job.from_row(row)
@@ -213,11 +210,12 @@ class JobStore(Ledger, Leases, RenderTimes):
         now = self._clock()
         ended: list[Job] = []
         async with self.db.transaction() as conn:
-            async with conn.execute(
-                f"SELECT * FROM jobs WHERE guild_id = ? AND status IN ({_ACTIVE_SQL}) ORDER BY id",
+            rows = await conn.fetchall(
+                f"SELECT * FROM jobs WHERE guild_id = ? AND status IN ({_ACTIVE_SQL}) "
+                "ORDER BY id FOR UPDATE",
                 (guild_id,),
-            ) as cur:
-                jobs = [Job.from_row(r) for r in await cur.fetchall()]
+            )
+            jobs = [Job.from_row(r) for r in rows]
             for job in jobs:
                 unheld = job.lease_until is None or job.lease_until < now
                 fields: dict[str, Any] = {

@@ -16,11 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from storage.db import Database
 from storage.group_commit import Work
 from storage.models import ACTIVE, Billing, Job, JobStatus, QuotaState
+from storage.sql import Conn
 
 T = TypeVar("T")
 
@@ -34,6 +33,7 @@ WHERE id IN (
       AND (lease_until IS NULL OR lease_until < :now)
       {{exclude}}
     ORDER BY next_poll_at, id LIMIT :limit
+    FOR UPDATE SKIP LOCKED
 )
 RETURNING *
 """
@@ -47,8 +47,11 @@ SELECT
 """
 
 SQL_REFUND = (
-    "UPDATE quota_ledger SET used = MAX(0, used - ?) WHERE user_id = ? AND guild_id = ? AND day = ?"
+    "UPDATE quota_ledger SET used = CASE WHEN used > :units THEN used - :units ELSE 0 END "
+    "WHERE user_id = :user_id AND guild_id = :guild_id AND day = :day"
 )
+# `next_poll_at`, brought forward to :now if that is sooner (both engines' words).
+EARLIER_POLL = "CASE WHEN next_poll_at < :now THEN next_poll_at ELSE :now END"
 
 # Columns the manager may change; guards the dynamic UPDATE below.
 _MUTABLE = frozenset(
@@ -106,7 +109,7 @@ class JobRows:
         if watch is not None:
             watch.queued(job_id)
 
-        async def run(conn: aiosqlite.Connection) -> T:
+        async def run(conn: Conn) -> T:
             result = await work(conn)
             if watch is not None:
                 watch.done(job_id)
@@ -118,14 +121,18 @@ class JobRows:
             if asker is not None:
                 self._asking.pop(asker, None)
 
-    async def _give_back(self, conn: Any, job: Job) -> None:
+    async def _give_back(self, conn: Conn, job: Job) -> None:
         """Return a job's reserved units to the day they were charged to."""
-        await conn.execute(
-            SQL_REFUND, (job.quota_units, job.user_id, job.quota_scope, job.quota_day)
-        )
+        params = {
+            "units": job.quota_units,
+            "user_id": job.user_id,
+            "guild_id": job.quota_scope,
+            "day": job.quota_day,
+        }
+        await conn.execute(SQL_REFUND, params)
 
     async def _update(
-        self, conn: Any, job_id: int, owner: str | None, fields: dict[str, Any]
+        self, conn: Conn, job_id: int, owner: str | None, fields: dict[str, Any]
     ) -> Job:
         allowed = _MUTABLE | {"lease_owner", "lease_until", "quota_state", "billing"}
         unknown = set(fields) - allowed
@@ -136,8 +143,7 @@ class JobRows:
         sets = ", ".join(f"{k} = :{k}" for k in fields)
         where = "id = :_id" + (" AND lease_owner = :_owner" if owner is not None else "")
         params = {**fields, "_id": job_id, "_owner": owner}
-        async with conn.execute(f"UPDATE jobs SET {sets} WHERE {where} RETURNING *", params) as cur:
-            row = await cur.fetchone()
+        row = await conn.fetchone(f"UPDATE jobs SET {sets} WHERE {where} RETURNING *", params)
         if row is None:
             raise LeaseLost(f"job {job_id} is not held by {owner}")
         return Job.from_row(row)
@@ -169,14 +175,14 @@ class Leases(JobRows):
         if isinstance(limit, int) and limit <= 0:
             return []
 
-        async def claim(conn: aiosqlite.Connection) -> list[Job]:
+        async def claim(conn: Conn) -> list[Job]:
             room = limit() if callable(limit) else limit
             if room <= 0:
                 return []
             now = self._clock()
             params = {"owner": owner, "until": now + lease_seconds, "now": now, "limit": room}
-            async with conn.execute(SQL_CLAIM.format(exclude=_not_in(exclude)), params) as cur:
-                return [Job.from_row(r) for r in await cur.fetchall()]
+            rows = await conn.fetchall(SQL_CLAIM.format(exclude=_not_in(exclude)), params)
+            return [Job.from_row(r) for r in rows]
 
         jobs = await self.db.batched(claim, last=True)
         return sorted(jobs, key=lambda j: (j.next_poll_at, j.id))
@@ -186,7 +192,7 @@ class Leases(JobRows):
         still has in hand are left out (their end wakes the caller anyway)."""
         now = self._clock()
         row = await self.db.fetchone(SQL_NEXT_WAKEUP.format(exclude=_not_in(exclude)), {"now": now})
-        times = [float(t) for t in (row or ()) if t is not None]
+        times = [float(row[i]) for i in (0, 1) if row is not None and row[i] is not None]
         return min(times) if times else None
 
     async def in_flight(self, provider: str) -> int:
@@ -266,13 +272,11 @@ class Leases(JobRows):
             "AND lease_owner = :owner AND cancel_requested_at IS NULL RETURNING *"
         )
 
-        async def decide(conn: aiosqlite.Connection) -> Job:
+        async def decide(conn: Conn) -> Job:
             params = {"now": self._clock(), "id": job.id, "owner": owner}
-            async with conn.execute(sql, params) as cur:
-                row = await cur.fetchone()
+            row = await conn.fetchone(sql, params)
             if row is None:
-                async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
-                    row = await cur.fetchone()
+                row = await conn.fetchone("SELECT * FROM jobs WHERE id = ?", (job.id,))
                 if row is None or row["lease_owner"] != owner:
                     raise LeaseLost(f"job {job.id} is not held by {owner}")
             return Job.from_row(row)
@@ -316,11 +320,10 @@ class Leases(JobRows):
             "lease_until": None,
         }
 
-        async def settle(conn: aiosqlite.Connection) -> Job:
+        async def settle(conn: Conn) -> Job:
             # Decided from the row as it is when this runs (a batch may run it again).
             fields = dict(given)
-            async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)) as cur:
-                row = await cur.fetchone()
+            row = await conn.fetchone("SELECT * FROM jobs WHERE id = ? FOR UPDATE", (job.id,))
             current = Job.from_row(row) if row is not None else job
             if billing is None:
                 fields["billing"] = (

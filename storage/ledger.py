@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from storage.leases import _ACTIVE_SQL, JobRows
+from storage.leases import _ACTIVE_SQL, EARLIER_POLL, JobRows
 from storage.models import Billing, Job, JobStatus, QuotaState, StoredImage
+from storage.sql import LOCK_BOT_SPEND, LOCK_GUILD_SPEND, LOCK_MEMBER, Conn, lock_key
 
 # Reserve `units` in one statement: an empty result means the member is over quota.
 # The first INSERT of a day does not see the WHERE, so callers check units <= limit first.
 SQL_RESERVE = """
-INSERT INTO quota_ledger (user_id, guild_id, day, used) VALUES (:user_id, :guild_id, :day, :units)
-ON CONFLICT (user_id, guild_id, day) DO UPDATE SET used = used + :units
-WHERE used + :units <= :limit
+INSERT INTO quota_ledger AS q (user_id, guild_id, day, used)
+VALUES (:user_id, :guild_id, :day, :units)
+ON CONFLICT (user_id, guild_id, day) DO UPDATE SET used = q.used + :units
+WHERE q.used + :units <= :limit
 RETURNING used
 """
 SQL_USAGE = "SELECT used FROM quota_ledger WHERE user_id = ? AND guild_id = ? AND day = ?"
@@ -108,8 +109,8 @@ class Ledger(JobRows):
         """
         now = self._clock()
         async with self.db.transaction() as conn:
-            async with conn.execute(SQL_COUNT_ACTIVE, (new.user_id,)) as cur:
-                row = await cur.fetchone()
+            await self._lock_for(conn, new, caps)
+            row = await conn.fetchone(SQL_COUNT_ACTIVE, (new.user_id,))
             active = int(row[0]) if row else 0
             if active >= max_active:
                 raise TooManyActive(active, max_active)
@@ -124,11 +125,10 @@ class Ledger(JobRows):
                     "units": new.quota_units,
                     "limit": daily_limit,
                 }
-                async with conn.execute(SQL_RESERVE, params) as cur:
-                    reserved = await cur.fetchone()
+                reserved = await conn.fetchone(SQL_RESERVE, params)
                 if reserved is None:
                     raise OverQuota(daily_limit, daily_limit)
-            async with conn.execute(
+            job_row = await conn.fetchone(
                 """
                 INSERT INTO jobs (
                     user_id, guild_id, channel_id, request_json, provider, model, status,
@@ -159,8 +159,7 @@ class Ledger(JobRows):
                     new.quota_units,
                     new.cost_usd,
                 ),
-            ) as cur:
-                job_row = await cur.fetchone()
+            )
             assert job_row is not None
             job = Job.from_row(job_row)
             await conn.executemany(
@@ -178,13 +177,30 @@ class Ledger(JobRows):
     ) -> None:
         now = self._clock()
         await self.db.execute(
-            "UPDATE jobs SET status_message_id = COALESCE(?, status_message_id), "
-            "delivery_mode = COALESCE(?, delivery_mode), "
-            "next_poll_at = MIN(next_poll_at, ?), updated_at = ? WHERE id = ? AND status = ?",
-            (status_message_id, delivery_mode, now, now, job_id, JobStatus.QUEUED.value),
+            "UPDATE jobs SET status_message_id = COALESCE(:message, status_message_id), "
+            f"delivery_mode = COALESCE(:mode, delivery_mode), next_poll_at = {EARLIER_POLL}, "
+            "updated_at = :now WHERE id = :id AND status = :queued",
+            {
+                "message": status_message_id,
+                "mode": delivery_mode,
+                "now": now,
+                "id": job_id,
+                "queued": JobStatus.QUEUED.value,
+            },
         )
 
-    async def _check_caps(self, conn: Any, new: NewJob, caps: SpendCaps) -> None:
+    @staticmethod
+    async def _lock_for(conn: Conn, new: NewJob, caps: SpendCaps) -> None:
+        """Make the checks below and the reservation one step against other processes:
+        the member's active jobs and quota, and the spend of the server (and the bot)
+        when a cap counts it. Always taken in this order, so two never wait on each other."""
+        await conn.lock(lock_key(LOCK_MEMBER, new.user_id))
+        if caps.server is not None and new.guild_id is not None:
+            await conn.lock(lock_key(LOCK_GUILD_SPEND, new.guild_id))
+        if caps.bot is not None:
+            await conn.lock(lock_key(LOCK_BOT_SPEND))
+
+    async def _check_caps(self, conn: Conn, new: NewJob, caps: SpendCaps) -> None:
         cost = new.cost_usd or 0.0
         checks = [
             ("server", caps.server, SQL_SPEND_GUILD, (new.quota_day, new.guild_id)),
@@ -193,8 +209,7 @@ class Ledger(JobRows):
         for scope, cap, sql, params in checks:
             if cap is None or (scope == "server" and new.guild_id is None):
                 continue
-            async with conn.execute(sql, params) as cur:
-                row = await cur.fetchone()
+            row = await conn.fetchone(sql, params)
             spent = float(row[0]) if row else 0.0
             if spent + cost > cap + 1e-9:
                 raise OverBudget(scope, spent, cap)
@@ -221,8 +236,7 @@ class Ledger(JobRows):
         reservations are never eaten by an old job's refund."""
         scope = guild_id or 0
         async with self.db.transaction() as conn:
-            async with conn.execute(SQL_USAGE, (user_id, scope, day)) as cur:
-                row = await cur.fetchone()
+            row = await conn.fetchone(SQL_USAGE + " FOR UPDATE", (user_id, scope, day))
             await conn.execute(
                 "UPDATE quota_ledger SET used = 0 WHERE user_id = ? AND guild_id = ? AND day = ?",
                 (user_id, scope, day),
@@ -247,8 +261,7 @@ class Ledger(JobRows):
         vendor billed it). Returns the job as it is now; a job that is still running or
         was never charged is returned unchanged."""
         async with self.db.transaction() as conn:
-            async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-                row = await cur.fetchone()
+            row = await conn.fetchone("SELECT * FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
             if row is None:
                 return None
             job = Job.from_row(row)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from storage.leases import JobRows
 from storage.models import Job
+from storage.sql import Conn
 
 # Samples older than this are dropped when a newer one of the same model is written.
 KEEP_SECONDS = 14 * 86400.0
@@ -46,7 +45,7 @@ class RenderTimes(JobRows):
         """Persist a change to a job we hold (its render is done) and remember how long
         the render took, in one transaction (the group commit's, shared with other jobs)."""
 
-        async def write(conn: aiosqlite.Connection) -> Job:
+        async def write(conn: Conn) -> Job:
             updated = await self._update(conn, job.id, owner, fields)
             await conn.execute(
                 "INSERT INTO render_times "

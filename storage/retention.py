@@ -68,8 +68,7 @@ async def purge_finished(
     paths: list[str] = []
     while True:
         async with db.transaction() as conn:
-            async with conn.execute(SQL_DUE, (older_than, batch)) as cur:
-                rows = list(await cur.fetchall())
+            rows = await conn.fetchall(SQL_DUE, (older_than, batch))
             if not rows:
                 break
             ids = [int(r["id"]) for r in rows]
@@ -90,11 +89,12 @@ async def forget_departed_guilds(db: Database, *, left_before: float) -> int:
     """Delete the settings and member quotas of servers the bot left before `left_before`
     (kept until then in case it was invited back); returns how many servers."""
     async with db.transaction() as conn:
-        async with conn.execute(
-            "SELECT guild_id FROM guild_settings WHERE left_at IS NOT NULL AND left_at < ?",
+        rows = await conn.fetchall(
+            "SELECT guild_id FROM guild_settings WHERE left_at IS NOT NULL AND left_at < ? "
+            "FOR UPDATE",
             (left_before,),
-        ) as cur:
-            gone = [int(r[0]) for r in await cur.fetchall()]
+        )
+        gone = [int(r[0]) for r in rows]
         if gone:
             marks = ", ".join("?" * len(gone))
             await conn.execute(f"DELETE FROM member_overrides WHERE guild_id IN ({marks})", gone)

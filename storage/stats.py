@@ -28,10 +28,10 @@ _POSSIBLE_COST = f"CASE WHEN billing = '{Billing.POSSIBLY_BILLED.value}' THEN co
 SQL_DAYS = f"""
 SELECT quota_day AS day,
        COUNT(*) AS total,
-       SUM(status = '{JobStatus.DELIVERED.value}') AS delivered,
-       SUM(status = '{JobStatus.FAILED.value}') AS failed,
-       SUM(status = '{JobStatus.CANCELLED.value}') AS cancelled,
-       SUM(status IN ({_ACTIVE_SQL})) AS active
+       COUNT(*) FILTER (WHERE status = '{JobStatus.DELIVERED.value}') AS delivered,
+       COUNT(*) FILTER (WHERE status = '{JobStatus.FAILED.value}') AS failed,
+       COUNT(*) FILTER (WHERE status = '{JobStatus.CANCELLED.value}') AS cancelled,
+       COUNT(*) FILTER (WHERE status IN ({_ACTIVE_SQL})) AS active
 FROM jobs WHERE {_WINDOW}
 GROUP BY quota_day ORDER BY quota_day DESC
 """
@@ -45,7 +45,9 @@ SELECT provider, model,
        COUNT(*) AS jobs,
        COALESCE(SUM({_BILLABLE_COST}), 0) AS dollars,
        COALESCE(SUM({_POSSIBLE_COST}), 0) AS possibly,
-       SUM(cost_usd IS NULL AND billing != '{Billing.NOT_BILLED.value}') AS unpriced
+       COUNT(*) FILTER (
+           WHERE cost_usd IS NULL AND billing != '{Billing.NOT_BILLED.value}'
+       ) AS unpriced
 FROM jobs WHERE {_WINDOW}
 GROUP BY provider, model ORDER BY dollars DESC, jobs DESC, provider, model
 """

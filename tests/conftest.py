@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from bot.client import VeoBot
 from bot.providers.base import Timing
 from bot.settings import Settings
 from storage import TERMINAL, Job, JobStatus
+from tests.postgres import PostgresServer, fresh_database
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_sim import DiscordSim
 
@@ -49,11 +50,36 @@ async def apiyi_sim() -> AsyncIterator[ApiyiSimulator]:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def store_kind() -> str:
+    """The engine under a test's store. SQLite here; the folders whose tests must hold on
+    both engines (storage, the job manager, crashes) override it with both."""
+    return "sqlite"
+
+
+@pytest.fixture
+async def db_target(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Path | str]:
+    """What `Database.open` is given: a SQLite file, or a fresh PostgreSQL database."""
+    if store_kind == "sqlite":
+        yield tmp_path / "data" / "veo.sqlite3"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    yield await fresh_database(server)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, db_target: Path | str) -> Callable[..., Settings]:
+    where = (
+        {"VEO_DB_PATH": db_target}
+        if isinstance(db_target, Path)
+        else {"VEO_DATABASE_URL": db_target, "VEO_DATA_DIR": tmp_path / "data"}
+    )
+
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "DISCORD_TOKEN": "test-token",
-            "VEO_DB_PATH": tmp_path / "data" / "veo.sqlite3",
+            **where,
             "VEO_DEMO_DELAY": 0.2,
             "VEO_DEMO_POLL_INTERVAL": 0.05,
             # The simulators live on 127.0.0.1, including the URLs they hand out.
@@ -121,3 +147,13 @@ async def wait_for_job(
                 f"job {job_id} stuck in {job.status} ({job.stage}, {job.error_code})"
             )
         await asyncio.sleep(0.02)
+
+
+# One throwaway PostgreSQL server for the whole session: a cluster takes about a second to start.
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """No skip when PostgreSQL is missing: PostgresServer raises, so CI fails and says why."""
+    with PostgresServer() as server:
+        yield server

@@ -16,8 +16,7 @@ from bot.chat.messages import status_line
 from bot.jobs.endings import Step
 from bot.providers.codes import ErrorCode, Failure, say
 from storage import Database, Job, JobStatus, JobStore
-from storage.db import _statements
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, statements
 from tests.storage.test_store import DAY, new_job
 
 # The sentences the job core stored in `jobs.error_message` before failures were kept as
@@ -152,7 +151,7 @@ async def test_a_row_written_before_the_migration_shows_its_own_sentence(
     path = tmp_path / "veo.sqlite3"
     with sqlite3.connect(path) as conn:
         for script in MIGRATIONS[:5]:
-            for statement in _statements(script):
+            for statement in statements(script, "sqlite"):
                 conn.execute(statement)
         conn.execute("PRAGMA user_version = 5")
         for code, message in (("deadline", "Old words about a deadline."), ("x", "It broke.")):

@@ -1,7 +1,7 @@
 """A veo-bot process for the crash tests: the real bot stack, run until SIGKILLed.
 
 `python -m tests.crash.child` (cwd = the repository). Settings come from the environment
-exactly as in production (`VEO_DB_PATH`, `APIYI_API_KEY`, `APIYI_BASE_URL`, `VEO_*`);
+exactly as in production (`VEO_DB_PATH` or `VEO_DATABASE_URL`, `APIYI_API_KEY`, `APIYI_BASE_URL`, `VEO_*`);
 the harness adds:
 
 - `CRASH_DISCORD_BASE`: `discord.http.Route.BASE` (the test's Discord simulator).

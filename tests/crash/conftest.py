@@ -111,15 +111,15 @@ class Child:
 Spawn = Callable[..., Awaitable[Child]]
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    """The file of `make_settings`, so an in-process `start_bot` restart shares it."""
-    return tmp_path / "data" / "veo.sqlite3"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Crashes on both engines: a SIGKILLed process loses nothing on either."""
+    return str(request.param)
 
 
 @pytest.fixture
 async def spawn(
-    tmp_path: Path, db_path: Path, discord_sim: DiscordSim, apiyi_sim: ApiyiSimulator
+    tmp_path: Path, db_target: Path | str, discord_sim: DiscordSim, apiyi_sim: ApiyiSimulator
 ) -> AsyncIterator[Spawn]:
     """Start a bot child on the test's database and simulators; every child still alive
     at the end is SIGKILLed (a test that wants a clean stop sends SIGTERM itself)."""
@@ -137,7 +137,11 @@ async def spawn(
         env.update(
             {
                 "DISCORD_TOKEN": "test-token",
-                "VEO_DB_PATH": str(db_path),
+                **(
+                    {"VEO_DB_PATH": str(db_target)}
+                    if isinstance(db_target, Path)
+                    else {"VEO_DATABASE_URL": db_target, "VEO_DATA_DIR": str(tmp_path / "data")}
+                ),
                 "APIYI_API_KEY": apiyi_sim.api_key,
                 "APIYI_BASE_URL": apiyi_sim.base_url,
                 "CRASH_DISCORD_BASE": discord_sim.api_base,
@@ -206,9 +210,9 @@ def submits_for(sim: ApiyiSimulator, prompt: str) -> list[Any]:
 
 
 @contextlib.asynccontextmanager
-async def open_store(path: Path) -> AsyncIterator[JobStore]:
-    """The test's own connection to the children's file (reads only)."""
-    db = await Database.open(path)
+async def open_store(target: Path | str) -> AsyncIterator[JobStore]:
+    """The test's own connection to the children's database (reads only)."""
+    db = await Database.open(target)
     try:
         yield JobStore(db)
     finally:

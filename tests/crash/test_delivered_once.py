@@ -40,7 +40,7 @@ async def test_a_post_made_longer_ago_than_the_lease_is_found_after_a_restart(
         [job_id] = child.job_ids
         [made] = deliveries(discord_sim, job_id)
         await child.kill()
-    async with open_store(apiyi_settings.db_path) as store:
+    async with open_store(apiyi_settings.database) as store:
         job = await store.get(job_id)
         assert job is not None and job.status is JobStatus.DELIVERING
         assert job.lease_until is not None and job.lease_until > time.time() + 60

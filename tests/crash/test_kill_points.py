@@ -108,7 +108,7 @@ async def test_killed_after_reserving_before_the_job_message(
     """The command died between reserving and posting the job message: the job is not
     lost, it is picked up when its short creation hold runs out."""
     job_id = await killed_job(spawn, "after_reserve")
-    async with open_store(apiyi_settings.db_path) as store:
+    async with open_store(apiyi_settings.database) as store:
         job = await store.get(job_id)
         assert job is not None and job.status is JobStatus.QUEUED
         assert job.quota_state is QuotaState.RESERVED
@@ -125,7 +125,7 @@ async def test_killed_holding_the_job_before_marking_it_submitting(
     """Claimed (leased), quota reserved, nothing sent: the restart waits out the dead
     process's lease, then submits it once."""
     job_id = await killed_job(spawn, "before_submitting")
-    async with open_store(apiyi_settings.db_path) as store:
+    async with open_store(apiyi_settings.database) as store:
         job = await store.get(job_id)
         assert job is not None and job.status is JobStatus.QUEUED
         assert job.lease_owner is not None  # the dead process still holds it
@@ -185,7 +185,7 @@ async def test_killed_mid_status_poll(
     child = await (await spawn(prompts=[PROMPT])).ready()
     await until(lambda: len(apiyi_sim.gets()) >= 1, "a status poll to reach the vendor")
     [job_id] = child.job_ids
-    async with open_store(apiyi_settings.db_path) as store:
+    async with open_store(apiyi_settings.database) as store:
         job = await store.get(job_id)
         assert job is not None and job.status is JobStatus.RUNNING and job.task_id
         assert job.lease_owner == child.owner  # held for the poll in flight
@@ -207,7 +207,7 @@ async def test_killed_mid_download(
     child = await (await spawn(prompts=[PROMPT])).ready()
     await asyncio.wait_for(apiyi_sim.video_stalled.wait(), 10)
     [job_id] = child.job_ids
-    partial = apiyi_settings.db_path.parent / "downloads" / f"job-{job_id}.mp4"
+    partial = apiyi_settings.data_dir / "downloads" / f"job-{job_id}.mp4"
     await until(lambda: partial.exists() and partial.stat().st_size > 0, "a partial file")
     await child.kill()
     apiyi_sim.release_video.set()
@@ -224,7 +224,7 @@ async def test_killed_after_download_before_posting(
     spawn: Spawn, start_bot: BotFactory, apiyi_settings, apiyi_sim, discord_sim
 ) -> None:
     job_id = await killed_job(spawn, "before_post")
-    async with open_store(apiyi_settings.db_path) as store:
+    async with open_store(apiyi_settings.database) as store:
         job = await store.get(job_id)
         assert job is not None and job.status is JobStatus.DELIVERING
         assert job.delivery_started_at is not None and job.result_path
@@ -246,7 +246,7 @@ async def test_killed_after_posting_before_recording_the_message(
         await asyncio.wait_for(posted.wait(), 10)
         [job_id] = child.job_ids
         [made] = deliveries(discord_sim, job_id)  # the channel shows it already
-        async with open_store(apiyi_settings.db_path) as store:
+        async with open_store(apiyi_settings.database) as store:
             job = await store.get(job_id)
             assert job is not None and job.status is JobStatus.DELIVERING
             assert job.delivered_message_id is None
@@ -310,7 +310,7 @@ async def test_sigterm_stops_cleanly_and_the_job_resumes_after_a_restart(
     code = await asyncio.wait_for(child.proc.wait(), 20)
     assert code == 0, child.log()
     assert "stopping: finishing in-flight work" in child.log() and "stopped" in child.log()
-    async with open_store(apiyi_settings.db_path) as store:
+    async with open_store(apiyi_settings.database) as store:
         job = await store.get(job_id)
         # Persisted as it was, and given back: nobody holds it, nothing was failed.
         assert job is not None and job.status is JobStatus.RUNNING and job.task_id

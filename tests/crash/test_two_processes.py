@@ -24,6 +24,7 @@ from tests.crash.conftest import (
     video_posts,
     wait_terminal,
 )
+from tests.postgres import SQLITE_ONLY
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import GUILD_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim
@@ -39,12 +40,12 @@ def submitted_by(child: Child) -> set[int]:
 
 
 async def test_two_processes_share_the_queue_and_submit_each_job_once(
-    spawn: Spawn, db_path: Path, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+    spawn: Spawn, db_target: Path | str, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
 ) -> None:
     apiyi_sim.queued_for = apiyi_sim.running_for = 0.15
     idle = await (await spawn(settings=TWO_AT_A_TIME)).ready()
     maker = await (await spawn(prompts=PROMPTS, settings=TWO_AT_A_TIME)).ready()
-    async with open_store(db_path) as store:
+    async with open_store(db_target) as store:
         jobs = await wait_terminal(store, maker.job_ids)
         for job, prompt in zip(jobs, PROMPTS, strict=True):
             assert job.status is JobStatus.DELIVERED, (job.id, job.error_code)
@@ -59,7 +60,7 @@ async def test_two_processes_share_the_queue_and_submit_each_job_once(
 
 
 async def test_a_job_held_by_a_killed_process_is_taken_over_after_its_lease(
-    spawn: Spawn, db_path: Path, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+    spawn: Spawn, db_target: Path | str, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
 ) -> None:
     apiyi_sim.video_bytes = default_video(64 * 1024)
     apiyi_sim.stall_video_after = 32 * 1024  # the first download hangs half-way
@@ -67,7 +68,7 @@ async def test_a_job_held_by_a_killed_process_is_taken_over_after_its_lease(
     await asyncio.gather(*(child.ready() for child in children))
     await asyncio.wait_for(apiyi_sim.video_stalled.wait(), 10)
     [job_id] = children[0].job_ids
-    async with open_store(db_path) as store:
+    async with open_store(db_target) as store:
         # The other process leaves the job alone while its holder renews the lease.
         await asyncio.sleep(0.5)
         job = await store.get(job_id)
@@ -96,7 +97,7 @@ async def test_a_job_held_by_a_killed_process_is_taken_over_after_its_lease(
 
 
 async def test_killing_one_of_two_processes_mid_queue_loses_and_duplicates_nothing(
-    spawn: Spawn, db_path: Path, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
+    spawn: Spawn, db_target: Path | str, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
 ) -> None:
     """Kill one process while six jobs are spread over both, some possibly mid-submit:
     whatever each job was doing, it ends delivered once or failed and refunded, and was
@@ -110,7 +111,7 @@ async def test_killing_one_of_two_processes_mid_queue_loses_and_duplicates_nothi
     await asyncio.gather(survivor.ready(), victim.ready())
     await until(lambda: len(apiyi_sim.tasks) >= 3, "half the jobs to be accepted")
     await victim.kill()
-    async with open_store(db_path) as store:
+    async with open_store(db_target) as store:
         jobs = await wait_terminal(store, victim.job_ids)
         assert sum(j.status is JobStatus.DELIVERED for j in jobs) >= 4
         for job, prompt in zip(jobs, PROMPTS, strict=True):
@@ -137,9 +138,11 @@ def has_open(pid: int, path: Path) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs Linux /proc")
+@SQLITE_ONLY
 async def test_two_processes_starting_together_on_a_new_file_both_start(
-    spawn: Spawn, db_path: Path
+    spawn: Spawn, db_target: Path
 ) -> None:
+    db_path = db_target
     db_path.parent.mkdir(parents=True)
     # A third connection holds the write lock so that both processes line up behind it
     # at the same point of their start, as two services started together can.

@@ -11,7 +11,7 @@ import time
 from bot.client import VeoBot
 from bot.jobs.schedule import MIN_SAMPLES, render_time
 from bot.settings import Settings
-from storage import JobStatus, QuotaState
+from storage import Job, JobStatus, QuotaState
 from storage.render_times import RenderKey, RenderTime
 from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_failure_words import SettingsFactory
@@ -34,7 +34,7 @@ async def test_a_refusal_is_told_at_the_first_early_check_not_at_the_documented_
     apiyi_sim.make_task_fail("Your prompt was refused by the content policy.")
     bot = await start_bot(apiyi(make_settings, apiyi_sim), timing=None)  # documented: 60 s
     job = await submit(bot)
-    running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
+    running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}), until=released)
     assert running.submitted_at is not None
     assert running.next_poll_at - running.submitted_at == 5.0  # the first early check
     done = await wait_for_job(bot, job.id, timeout=15)
@@ -51,7 +51,7 @@ async def test_early_checks_can_be_turned_off_per_vendor(
     settings = apiyi(make_settings, apiyi_sim, VEO_APIYI_EARLY_CHECKS=0)
     bot = await start_bot(settings, timing=None)
     job = await submit(bot)
-    running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
+    running = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}), until=released)
     assert running.submitted_at is not None
     assert running.next_poll_at - running.submitted_at == 60.0
 
@@ -148,3 +148,9 @@ async def test_a_late_check_skips_what_is_under_half_a_step_away_at_any_clock_re
         now = row.submitted_at + 0.2 + late * 0.0137
         at = await schedules.next_check_at(row, now)
         assert now + plan.gap / 2 <= at + 1e-6 and at - now <= 1.5 * plan.gap + 1e-6
+
+
+def released(job: Job) -> bool:
+    """The submit's last write has landed: the task id is stored in one write, and the job
+    is given back with its first check in the next (a look between the two sees neither)."""
+    return job.lease_owner is None

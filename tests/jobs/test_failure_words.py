@@ -21,6 +21,7 @@ from tests.chat.test_failures import BEFORE
 from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_manager import _raw_update, origin
 from tests.jobs.test_two_bots import pings
+from tests.postgres import SQLITE_ONLY
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim
 
@@ -38,7 +39,7 @@ async def parked(bot: VeoBot, settings: Settings, **row: object) -> int:
     message = await channel.send(bot.publisher.render(job))
     await bot.store.release_hold(job.id, status_message_id=message.id)
     fields = {"lease_owner": None, "lease_until": None, "next_poll_at": 0, **row}
-    assert await _raw_update(settings.db_path, job.id, **fields) == 1
+    assert await _raw_update(settings.database, job.id, **fields) == 1
     return job.id
 
 
@@ -107,7 +108,7 @@ async def test_a_vendor_down_too_long_ends_in_its_old_words(
     for _ in range(worker.manager.health.streak):
         worker.manager.health.failed("demo")
     assert not worker.manager.health.is_healthy("demo")
-    assert await _raw_update(settings.db_path, job_id, next_poll_at=0) == 1
+    assert await _raw_update(settings.database, job_id, next_poll_at=0) == 1
     worker.manager.wake()
     done, shown, ping = await told(worker, discord_sim, job_id)
     assert_stored(done, "vendor_down", {})
@@ -115,6 +116,7 @@ async def test_a_vendor_down_too_long_ends_in_its_old_words(
     assert ping.endswith(f"failed: {BEFORE['vendor_gone']}")
 
 
+@SQLITE_ONLY
 async def test_an_error_inside_the_bot_ends_in_its_old_words(
     start_bot: BotFactory, make_settings: SettingsFactory, discord_sim: DiscordSim
 ) -> None:
@@ -122,7 +124,7 @@ async def test_an_error_inside_the_bot_ends_in_its_old_words(
     setup = await start_bot(settings)
     job_id = await parked(setup, settings, attempts=MAX_UNEXPECTED_ERRORS - 1)
     # The database refuses to record the submit (as a full disk would): the step raises.
-    with sqlite3.connect(settings.db_path) as conn:
+    with sqlite3.connect(settings.database) as conn:
         conn.execute(
             "CREATE TRIGGER test_refuse_submitting BEFORE UPDATE OF status ON jobs "
             "WHEN NEW.status = 'submitting' BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
@@ -135,6 +137,7 @@ async def test_an_error_inside_the_bot_ends_in_its_old_words(
     assert ping.endswith(f"failed: {BEFORE['internal']}")
 
 
+@SQLITE_ONLY
 async def test_a_failure_stored_before_the_change_is_told_in_its_own_words(
     start_bot: BotFactory, make_settings: SettingsFactory, discord_sim: DiscordSim
 ) -> None:
@@ -144,7 +147,7 @@ async def test_a_failure_stored_before_the_change_is_told_in_its_own_words(
     setup = await start_bot(settings)
     job_id = await parked(setup, settings, next_poll_at=LATER)
     await setup.close()
-    with sqlite3.connect(settings.db_path) as conn:
+    with sqlite3.connect(settings.database) as conn:
         # Back to schema 5: undo migrations 7 and 6.
         conn.execute("DROP TABLE render_times")
         for column in ("checked_at", "poked_at", "error_params"):

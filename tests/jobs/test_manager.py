@@ -19,7 +19,7 @@ from bot.jobs.service import Origin
 from bot.providers.base import InputImage, Mode
 from bot.providers.codes import Failure
 from bot.providers.demo import demo_video_path
-from storage import Billing, Job, JobStatus, QuotaState
+from storage import Billing, Database, Job, JobStatus, QuotaState
 from tests.chat.test_failures import BEFORE
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
@@ -327,7 +327,7 @@ async def test_restart_in_submitting_without_task_id_is_interrupted_not_resubmit
     await first.close()
     # What a crash between letting the request go and storing the task id leaves behind.
     await_db = await _raw_update(
-        apiyi_settings.db_path,
+        apiyi_settings.database,
         job.id,
         status="submitting",
         sent_at=1.0,
@@ -355,7 +355,7 @@ async def test_restart_in_submitting_before_sending_sends_it_once(
     job = await first.service.accept(request, [], origin())
     await first.close()
     await _raw_update(
-        apiyi_settings.db_path,
+        apiyi_settings.database,
         job.id,
         status="submitting",
         lease_owner="dead",
@@ -376,7 +376,7 @@ async def test_restart_in_submitting_with_task_id_resumes_polling(
     first = await start_bot(apiyi_settings)
     job, task_id = await held_job(first, apiyi_sim)
     await first.close()
-    await _raw_update(apiyi_settings.db_path, job.id, status="submitting", next_poll_at=0)
+    await _raw_update(apiyi_settings.database, job.id, status="submitting", next_poll_at=0)
     apiyi_sim.set_task_status(task_id, "completed")
     second = await start_bot(apiyi_settings)
     done = await wait_for_job(second, job.id)
@@ -402,7 +402,7 @@ async def test_restart_after_posting_before_recording_does_not_post_twice(
     video = tmp_path / "downloaded.mp4"
     video.write_bytes(demo_video_path().read_bytes())
     await _raw_update(
-        settings.db_path,
+        settings.database,
         job.id,
         status="delivering",
         task_id="demo-s-1-x",
@@ -436,15 +436,16 @@ async def test_two_managers_on_one_file_never_work_the_same_job(
         assert len(deliveries(discord_sim, job.id)) == 1
 
 
-async def _raw_update(path: Path, job_id: int, **fields: object) -> int:
+async def _raw_update(target: Path | str, job_id: int, **fields: object) -> int:
     """Write a row the way a crashed process would have left it."""
-    import aiosqlite
-
-    sets = ", ".join(f"{k} = ?" for k in fields)
-    async with aiosqlite.connect(path) as conn:
-        cur = await conn.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
-        await conn.commit()
-        return cur.rowcount
+    sets = ", ".join(f"{k} = :{k}" for k in fields)
+    db = await Database.open(target)
+    try:
+        return await db.execute(
+            f"UPDATE jobs SET {sets} WHERE id = :job_id", {**fields, "job_id": job_id}
+        )
+    finally:
+        await db.close()
 
 
 @pytest.mark.parametrize("why", ["over_interaction_limit", "discord_413"])
@@ -464,7 +465,7 @@ async def test_a_video_too_large_to_upload_is_posted_as_its_link(
     video.write_bytes(b"v" * 5000)
     url = "https://cdn.example.invalid/video.mp4?sig=abc"
     await _raw_update(
-        settings.db_path,
+        settings.database,
         job.id,
         status="delivering",
         task_id="demo-s-1-x",

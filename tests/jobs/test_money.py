@@ -34,6 +34,7 @@ from tests.chat.test_failures import BEFORE
 from tests.conftest import BotFactory, wait_for_job
 from tests.crash.conftest import until
 from tests.jobs.test_manager import FAST, origin, submit
+from tests.postgres import SQLITE_ONLY
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
 from tests.sim.discord_sim import DiscordSim, SimRequest
@@ -107,6 +108,7 @@ def allow_task_ids(path: Path) -> None:
     conn.close()
 
 
+@SQLITE_ONLY
 async def test_a_task_id_write_refused_for_a_while_is_tried_again(
     start_bot: BotFactory,
     make_settings: SettingsFactory,
@@ -127,6 +129,7 @@ async def test_a_task_id_write_refused_for_a_while_is_tried_again(
     assert (done.quota_state, done.billing) == (QuotaState.COMMITTED, Billing.BILLED)
 
 
+@SQLITE_ONLY
 async def test_a_task_id_that_can_never_be_stored_ends_uncertain_and_counts(
     start_bot: BotFactory,
     make_settings: SettingsFactory,

@@ -11,16 +11,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 
 from storage import Database, Job, JobStatus, JobStore, QuotaState
 from storage.jobs import LeaseLost
 from storage.leases import GiveBackWatch
+from storage.sql import Conn
+from storage.sqlite import SqliteDatabase
 from tests.storage.test_store import DAY, new_job
 
 
-class CountingDatabase(Database):
+class CountingDatabase(SqliteDatabase):
     """The real database, counting its write transactions (BEGIN IMMEDIATE ... COMMIT)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -28,7 +29,7 @@ class CountingDatabase(Database):
         self.transactions = 0
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Conn]:
         self.transactions += 1
         async with super().transaction() as conn:
             yield conn
@@ -36,7 +37,7 @@ class CountingDatabase(Database):
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[CountingDatabase]:
-    database = await CountingDatabase.open(tmp_path / "veo.sqlite3")
+    database = await CountingDatabase.open_file(tmp_path / "veo.sqlite3")
     yield database
     await database.close()
 
@@ -149,7 +150,7 @@ async def test_a_batch_whose_commit_fails_fails_every_caller_and_writes_nothing(
     store = JobStore(db)
     [job] = await held_jobs(store, 1)
 
-    async def dangling_image(conn: aiosqlite.Connection) -> None:
+    async def dangling_image(conn: Conn) -> None:
         # Checked at COMMIT: the whole shared transaction is refused there.
         await conn.execute("PRAGMA defer_foreign_keys = ON")
         await conn.execute(
@@ -240,7 +241,7 @@ async def test_jobs_asking_for_a_free_slot_together_see_each_other(
 async def test_lone_writes_are_not_held_back_and_crowds_share_transactions(
     tmp_path: Path,
 ) -> None:
-    db = await CountingDatabase.open(tmp_path / "veo.sqlite3", commit_linger=0.5)
+    db = await CountingDatabase.open_file(tmp_path / "veo.sqlite3", commit_linger=0.5)
     try:
         store = JobStore(db)
         jobs = await held_jobs(store, 20)
@@ -268,7 +269,7 @@ async def test_lone_writes_are_not_held_back_and_crowds_share_transactions(
 
 
 async def test_a_write_cancelled_before_its_batch_is_left_out(tmp_path: Path) -> None:
-    db = await CountingDatabase.open(tmp_path / "veo.sqlite3", commit_linger=0.3)
+    db = await CountingDatabase.open_file(tmp_path / "veo.sqlite3", commit_linger=0.3)
     try:
         store = JobStore(db)
         a, b, c, d = await held_jobs(store, 4)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from storage import Billing, Database, GuildSettings, GuildStore, JobStore
-from storage.db import _statements
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, statements
 from tests.storage.test_store import DAY, new_job
 
 
@@ -18,7 +18,7 @@ async def test_a_schema_1_database_is_migrated_to_the_latest_with_its_jobs_intac
 ) -> None:
     path = tmp_path / "veo.sqlite3"
     with sqlite3.connect(path) as conn:
-        for statement in _statements(MIGRATIONS[0]):
+        for statement in statements(MIGRATIONS[0], "sqlite"):
             conn.execute(statement)
         conn.execute("PRAGMA user_version = 1")
         conn.execute(
@@ -50,8 +50,8 @@ async def test_a_schema_1_database_is_migrated_to_the_latest_with_its_jobs_intac
         await db.close()
 
 
-async def test_settings_round_trip_and_clear(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "veo.sqlite3")
+async def test_settings_round_trip_and_clear(db_target: Path | str) -> None:
+    db = await Database.open(db_target)
     try:
         guilds = GuildStore(db, clock=lambda: 100.0)
         saved = await guilds.set(
@@ -75,14 +75,16 @@ async def test_settings_round_trip_and_clear(tmp_path: Path) -> None:
         assert cleared.allowed_channels == () and cleared.banned_words == ()
         with pytest.raises(ValueError, match="not a guild setting"):
             await guilds.set(1, guild_id=3)
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)):
             await guilds.set(1, daily_quota=-1)
     finally:
         await db.close()
 
 
-async def test_reset_usage_gives_back_today_and_refunds_stop_at_zero(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "veo.sqlite3")
+async def test_reset_usage_gives_back_today_and_refunds_stop_at_zero(
+    db_target: Path | str,
+) -> None:
+    db = await Database.open(db_target)
     try:
         store = JobStore(db)
         job = await store.create(new_job(), daily_limit=1, max_active=5)

@@ -18,14 +18,13 @@ from storage import (
     QuotaState,
     SpendCaps,
 )
-from storage.db import _statements
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, statements
 from tests.storage.test_store import DAY, new_job
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    db = await Database.open(tmp_path / "veo.sqlite3")
+async def store(db_target: Path | str):
+    db = await Database.open(db_target)
     yield JobStore(db, clock=lambda: 1000.0)
     await db.close()
 
@@ -118,7 +117,7 @@ async def test_migration_3_rebuilds_the_ledger_from_charged_jobs(tmp_path: Path)
     path = tmp_path / "veo.sqlite3"
     with sqlite3.connect(path) as conn:
         for script in MIGRATIONS[:2]:
-            for statement in _statements(script):
+            for statement in statements(script, "sqlite"):
                 conn.execute(statement)
         conn.execute("PRAGMA user_version = 2")
         rows = [
@@ -169,7 +168,7 @@ async def test_migration_5_keeps_every_days_spend_and_knows_what_was_sent(
     path = tmp_path / "veo.sqlite3"
     with sqlite3.connect(path) as conn:
         for script in MIGRATIONS[:4]:
-            for statement in _statements(script):
+            for statement in statements(script, "sqlite"):
                 conn.execute(statement)
         conn.execute("PRAGMA user_version = 4")
         rows = [

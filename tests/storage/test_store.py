@@ -32,22 +32,24 @@ def new_job(user_id: int = 1, **kw: object) -> NewJob:
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "sub" / "veo.sqlite3")
+async def db(db_target: Path | str):
+    database = await Database.open(db_target)
     yield database
     await database.close()
 
 
-async def test_migrations_set_user_version_and_wal(db: Database, tmp_path: Path) -> None:
+async def test_migrations_set_user_version_and_wal(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "sub" / "veo.sqlite3")
     assert (tmp_path / "sub").is_dir()
     row = await db.fetchone("PRAGMA user_version")
     assert row is not None and row[0] == len(MIGRATIONS)
     mode = await db.fetchone("PRAGMA journal_mode")
     assert mode is not None and mode[0] == "wal"
+    await db.close()
 
 
-async def test_reopen_does_not_rerun_migrations(tmp_path: Path) -> None:
-    path = tmp_path / "veo.sqlite3"
+async def test_reopen_does_not_rerun_migrations(db_target: Path | str) -> None:
+    path = db_target
     first = await Database.open(path)
     store = JobStore(first)
     await store.create(new_job(), daily_limit=5, max_active=5)
@@ -115,10 +117,9 @@ async def test_quota_race_fifty_concurrent_reservations(db: Database) -> None:
     assert await store.usage(1, DAY, 10) == 3
 
 
-async def test_quota_race_across_two_connections(tmp_path: Path) -> None:
+async def test_quota_race_across_two_connections(db_target: Path | str) -> None:
     """Two processes' worth of writers on one file still never pass the limit."""
-    path = tmp_path / "veo.sqlite3"
-    a, b = await Database.open(path), await Database.open(path)
+    a, b = await Database.open(db_target), await Database.open(db_target)
     try:
         stores = [JobStore(a), JobStore(b)]
         results = await asyncio.gather(
@@ -169,9 +170,9 @@ async def test_a_leased_job_is_not_claimed_twice(db: Database) -> None:
         await store.update(first[0], "w2", stage="stolen")
 
 
-async def test_an_expired_lease_is_taken_over(tmp_path: Path) -> None:
+async def test_an_expired_lease_is_taken_over(db_target: Path | str) -> None:
     now = [1000.0]
-    db = await Database.open(tmp_path / "veo.sqlite3")
+    db = await Database.open(db_target)
     try:
         store = JobStore(db, clock=lambda: now[0])
         await store.create(new_job(), daily_limit=3, max_active=3)
