@@ -1,7 +1,8 @@
 """`veo-bot` / `python -m bot`: load the configuration, then run the bot.
 
 `veo-bot check` instead checks the configuration, the database and each vendor's key, and
-prints what is ready (see bot/check.py)."""
+prints what is ready (see bot/check.py); `veo-bot migrate-db --to URL` copies the SQLite
+database into PostgreSQL (see bot/migrate.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import aiohttp
 import discord
 
 from bot.logs import configure_logging
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import Settings
+from bot.settings.loading import ConfigError, load_settings
 
 log = logging.getLogger("bot")
 
@@ -73,13 +75,20 @@ async def _run(settings: Settings) -> None:
         await run_until_stopped(bot, bot.start(settings.discord_token.get_secret_value()))
 
 
-USAGE = """usage: veo-bot [check]
+USAGE = """usage: veo-bot [check | migrate-db --to URL]
 
   veo-bot         run the Discord bot
   veo-bot check   check the configuration, the database and each vendor's key (one free
                   status call per vendor: nothing is submitted or spent), then print a
                   table of what is ready; exit status 0 = ready, 1 = not ready, 2 = bad
                   configuration
+  veo-bot migrate-db --to postgresql://user:password@host/database
+                  copy every table of the SQLite database (VEO_DB_PATH) into an empty
+                  PostgreSQL database, to move to it without losing history; stop the
+                  bot first. The SQLite file is left as it is. (Leave the password out of
+                  the URL and set PGPASSWORD to keep it out of the shell's history.)
+                  exit status 0 = copied, 1 = not copied (nothing kept), 2 = bad usage
+                  or already on PostgreSQL
 
 Configuration: environment variables or .env (see README.md)."""
 
@@ -103,6 +112,30 @@ def _check(args: list[str]) -> None:
     raise SystemExit(asyncio.run(run_check(settings, out=sys.stdout)))
 
 
+def _migrate_db(args: list[str]) -> None:
+    """`veo-bot migrate-db --to URL`: parsing only; bot/migrate.py does the work."""
+    if args in (["-h"], ["--help"]):
+        print(USAGE)
+        raise SystemExit(0)
+    url = None
+    if len(args) == 2 and args[0] == "--to":
+        url = args[1]
+    elif len(args) == 1 and args[0].startswith("--to="):
+        url = args[0].removeprefix("--to=")
+    if not url:
+        print(USAGE, file=sys.stderr)
+        raise SystemExit(2)
+    from bot.migrate import migrate
+
+    try:
+        settings = load_settings(need_token=False)
+    except ConfigError as exc:
+        print(exc.screen(), file=sys.stderr)
+        raise SystemExit(2) from None
+    _configure_logging("WARNING", settings)
+    raise SystemExit(asyncio.run(migrate(settings, url, sys.stdout)))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in {"-h", "--help"}:
@@ -110,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args and args[0] == "check":
         _check(args[1:])
+    if args and args[0] == "migrate-db":
+        _migrate_db(args[1:])
     try:
         settings = load_settings()
     except ConfigError as exc:

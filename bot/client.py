@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import discord
@@ -74,6 +75,18 @@ class VeoTree(app_commands.CommandTree["VeoBot"]):
             log.info("could not apologise for ref %s", ref)
 
 
+def _shards(settings: Settings) -> dict[str, Any]:
+    """Unset: one process with the shards Discord recommends. Set: this process's slice of
+    VEO_SHARD_COUNT shards (a server's events, interactions too, come on shard
+    (server id >> 22) % count; direct messages on shard 0)."""
+    shards: dict[str, Any] = {}
+    if settings.shard_count is not None:
+        shards["shard_count"] = settings.shard_count
+    if settings.shard_ids is not None:
+        shards["shard_ids"] = settings.shard_ids
+    return shards
+
+
 class VeoBot(ChatBot):
     publisher: DiscordPublisher
     db: Database
@@ -96,6 +109,7 @@ class VeoBot(ChatBot):
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             tree_cls=VeoTree,
+            **_shards(settings),
         )
         self.settings = settings
         self._timing_overrides = timing_overrides

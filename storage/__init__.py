@@ -1,6 +1,8 @@
 """The store: the single source of truth for jobs and quota, on SQLite (the embedded
 default) or PostgreSQL (for several processes), behind one `Database`."""
 
+from storage import postgres, sqlite  # noqa: F401  (registers both engines with Database.open)
+from storage.copy import TABLES, CopyError, SchemaMismatch, TargetNotEmpty, copy_database
 from storage.db import Database, shown_target
 from storage.guilds import GuildSettings, GuildStore
 from storage.jobs import JobStore, NewJob, OverBudget, OverQuota, SpendCaps, TooManyActive
@@ -34,4 +36,9 @@ __all__ = [
     "TooManyActive",
     "Stores",
     "shown_target",
+    "TABLES",
+    "CopyError",
+    "SchemaMismatch",
+    "TargetNotEmpty",
+    "copy_database",
 ]

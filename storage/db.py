@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TypeVar
@@ -56,6 +56,16 @@ def sqlite_path(target: Path | str) -> Path:
     return Path(text.removeprefix("sqlite://")) if text.startswith("sqlite://") else Path(text)
 
 
+Opener = Callable[[Path | str, float], Awaitable["Database"]]
+_ENGINES: dict[Dialect, Opener] = {}
+
+
+def register(dialect: Dialect, opener: Opener) -> None:
+    """How an engine's module makes `Database.open` reach it (this module imports neither
+    engine: each imports it)."""
+    _ENGINES[dialect] = opener
+
+
 class Database(ABC):
     dialect: Dialect
 
@@ -67,14 +77,10 @@ class Database(ABC):
 
     @staticmethod
     async def open(target: Path | str, *, commit_linger: float = COMMIT_LINGER) -> Database:
-        """Open (and migrate) the database `target` names."""
-        if is_postgresql(target):
-            from storage.postgres import PostgresDatabase
-
-            return await PostgresDatabase.connect(str(target), commit_linger=commit_linger)
-        from storage.sqlite import SqliteDatabase
-
-        return await SqliteDatabase.open_file(sqlite_path(target), commit_linger=commit_linger)
+        """Open (and migrate) the database `target` names, with the engine registered for
+        it (`storage/__init__.py` imports both, so both are registered)."""
+        dialect: Dialect = "postgresql" if is_postgresql(target) else "sqlite"
+        return await _ENGINES[dialect](target, commit_linger)
 
     @property
     @abstractmethod
@@ -106,6 +112,17 @@ class Database(ABC):
     async def total_changes(self) -> int:
         """Rows inserted, updated or deleted since it opened (by this process on SQLite,
         by every process on PostgreSQL): what the benchmark counts as work per job."""
+
+    async def try_lead(self) -> bool:
+        """Hold (or keep) the lock of the process that runs the duties that must run once;
+        True while this process holds it. SQLite has no such lock: every process leads."""
+        return True
+
+    @abstractmethod
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call `callback(payload)` for each `Conn.notify` on `channel`, from any process,
+        until the database closes; "" also after a lost connection came back (what was
+        said meanwhile is lost: look again). Nothing on SQLite, whose processes poll."""
 
     def retryable(self, exc: BaseException) -> bool:
         """The transaction failed for its timing alone (PostgreSQL chose it as a

@@ -7,6 +7,7 @@ lookups, the member's cancel and a server's departure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from storage.leases import _ACTIVE_SQL, EARLIER_POLL, LeaseLost, Leases
@@ -20,7 +21,7 @@ from storage.ledger import (
 )
 from storage.models import Billing, CancelReason, Job, JobStatus, QuotaState, StoredImage
 from storage.render_times import RenderTimes
-from storage.sql import Conn
+from storage.sql import CANCELLED, NEWS, POKED, Conn
 
 __all__ = [
     "JobStore",
@@ -116,8 +117,22 @@ class JobStore(Ledger, Leases, RenderTimes):
             f"UPDATE jobs SET next_poll_at = {EARLIER_POLL}, poked_at = :now "
             f"WHERE id = :id AND status IN ({_ACTIVE_SQL})"
         )
-        await self.db.batched(lambda conn: conn.execute(sql, {"now": now, "id": row["id"]}))
+
+        async def poke(conn: Conn) -> None:
+            await conn.execute(sql, {"now": now, "id": row["id"]})
+            await conn.notify(NEWS, POKED)
+
+        await self.db.batched(poke)
         return int(row["id"])
+
+    async def try_lead(self) -> bool:
+        """See `Database.try_lead`: whether this process runs the once-only duties."""
+        return await self.db.try_lead()
+
+    async def listen(self, callback: Callable[[str], None]) -> None:
+        """Hear what other processes did to the queue (`storage.sql` NEW_JOB, CANCELLED,
+        POKED; "" when some news may have been missed)."""
+        await self.db.listen(NEWS, callback)
 
     async def publish_images(self, job_id: int, tokens: list[str], expires_at: float) -> None:
         """Give a job's images unguessable URL tokens, for vendors that fetch images."""
@@ -198,6 +213,7 @@ class JobStore(Ledger, Leases, RenderTimes):
                     "cancel_reason": job.cancel_reason or reason,
                     "next_poll_at": now,
                 }
+            await conn.notify(NEWS, CANCELLED)
             return await self._update(conn, job.id, None, fields)
 
     async def stop_for_removed_guild(self, guild_id: int) -> list[Job]:
@@ -234,6 +250,8 @@ class JobStore(Ledger, Leases, RenderTimes):
                         told_at=now,  # there is nowhere left to tell it
                     )
                 ended.append(await self._update(conn, job.id, None, fields))
+            if jobs:
+                await conn.notify(NEWS, CANCELLED)
         return ended
 
     # -- the manager's side --------------------------------------------------------

@@ -9,9 +9,9 @@ three sides of `JobStore` share: the database, the clock and the one guarded UPD
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,20 +19,33 @@ from typing import Any, TypeVar
 from storage.db import Database
 from storage.group_commit import Work
 from storage.models import ACTIVE, Billing, Job, JobStatus, QuotaState
-from storage.sql import Conn
+from storage.sql import LOCK_VENDOR, Conn, lock_key
 
 T = TypeVar("T")
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 
+# Due jobs are taken round the servers: each server's most overdue job first, then each
+# one's second, and so on (members in direct messages count as servers of their own), so
+# a server with a hundred jobs due cannot keep another's one job waiting behind them. The
+# ranking takes no locks; the rows it picks are then locked, skipping any another process
+# is taking at that moment (on PostgreSQL; SQLite has only one writer), and checked again.
+_DUE = """status IN ({active}) AND next_poll_at <= :now
+      AND (lease_until IS NULL OR lease_until < :now)"""
 SQL_CLAIM = f"""
 UPDATE jobs SET lease_owner = :owner, lease_until = :until, updated_at = :now
 WHERE id IN (
     SELECT id FROM jobs
-    WHERE status IN ({_ACTIVE_SQL}) AND next_poll_at <= :now
-      AND (lease_until IS NULL OR lease_until < :now)
-      {{exclude}}
-    ORDER BY next_poll_at, id LIMIT :limit
+    WHERE id IN (
+        SELECT id FROM (
+            SELECT id, next_poll_at, ROW_NUMBER() OVER (
+                PARTITION BY COALESCE(guild_id, -user_id) ORDER BY next_poll_at, id
+            ) AS turn
+            FROM jobs WHERE {_DUE.format(active=_ACTIVE_SQL)} {{exclude}}
+        ) AS due
+        ORDER BY turn, next_poll_at, id LIMIT :limit
+    )
+    AND {_DUE.format(active=_ACTIVE_SQL)}
     FOR UPDATE SKIP LOCKED
 )
 RETURNING *
@@ -46,6 +59,10 @@ SELECT
   (SELECT MIN(lease_until) FROM jobs WHERE status IN ({_ACTIVE_SQL}) AND lease_until >= :now)
 """
 
+SQL_IN_FLIGHT = (
+    f"SELECT COUNT(*) FROM jobs WHERE provider = ? "
+    f"AND status IN ('{JobStatus.SUBMITTING.value}', '{JobStatus.RUNNING.value}')"
+)
 SQL_REFUND = (
     "UPDATE quota_ledger SET used = CASE WHEN used > :units THEN used - :units ELSE 0 END "
     "WHERE user_id = :user_id AND guild_id = :guild_id AND day = :day"
@@ -91,19 +108,13 @@ class JobRows:
     def __init__(self, db: Database, *, clock: Any = time.time) -> None:
         self.db = db
         self._clock = clock
-        # The tasks that asked how many of a vendor's tasks are in flight, with the vendor,
-        # until their next write has committed (see `Leases.in_flight`).
-        self._asking: dict[asyncio.Task[Any], str] = {}
         self._watches: dict[str, GiveBackWatch] = {}
 
     async def _write(
         self, work: Work[T], *, giving_back: tuple[str | None, int] | None = None
     ) -> T:
         """One of the job manager's writes, in the next group commit (`Database.batched`).
-        Once it has committed (or failed), its task's question about a vendor's free slot
-        is settled: the row now says whether the job took the slot (`Leases.in_flight`).
         `giving_back` (owner, job id) says the write ends the owner's hold on the job."""
-        asker = asyncio.current_task()
         owner, job_id = giving_back or (None, 0)
         watch = self._watches.get(owner) if owner is not None else None
         if watch is not None:
@@ -115,11 +126,7 @@ class JobRows:
                 watch.done(job_id)
             return result
 
-        try:
-            return await self.db.batched(run)
-        finally:
-            if asker is not None:
-                self._asking.pop(asker, None)
+        return await self.db.batched(run)
 
     async def _give_back(self, conn: Conn, job: Job) -> None:
         """Return a job's reserved units to the day they were charged to."""
@@ -195,29 +202,26 @@ class Leases(JobRows):
         times = [float(row[i]) for i in (0, 1) if row is not None and row[i] is not None]
         return min(times) if times else None
 
-    async def in_flight(self, provider: str) -> int:
-        """Tasks sent to a vendor and not yet finished there (its concurrent-task limit).
+    async def start_submit(self, job: Job, owner: str, *, cap: int, **fields: Any) -> Job | None:
+        """Move a job we hold to `submitting`, if its vendor has fewer than `cap` tasks in
+        flight (sent and not finished there); None when it is full.
 
-        A job's check for a free slot and its move to `submitting` are two calls, and the
-        move waits for its batch: counted plainly, two jobs checking at once would both see
-        the last slot free. So a task that asked counts as one more task at the vendor for
-        every other asker until its own next write has committed (or it ends): a count
-        made before that sees the asker, one made after sees its row (for a moment both:
-        then a job waits a little longer, but never does one job too many go out)."""
-        asker = asyncio.current_task()
-        asking = sum(1 for t, p in self._asking.items() if p == provider and t is not asker)
-        if asker is not None:
-            if asker not in self._asking:
-                asker.add_done_callback(self._stop_asking)
-            self._asking[asker] = provider
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM jobs WHERE provider = ? AND status IN (?, ?)",
-            (provider, JobStatus.SUBMITTING.value, JobStatus.RUNNING.value),
-        )
-        return (int(row[0]) if row else 0) + asking
+        Counted and decided in one transaction, so jobs asking together never both take
+        the last place: on SQLite the one writer (and a group commit runs its writes one
+        after another, each seeing those before it), on PostgreSQL the vendor's advisory
+        lock, held until the commit, so every process together keeps to the cap."""
+        vendor_key = lock_key(LOCK_VENDOR, zlib.crc32(job.provider.encode()))
 
-    def _stop_asking(self, task: asyncio.Task[Any]) -> None:
-        self._asking.pop(task, None)
+        async def take(conn: Conn) -> Job | None:
+            await conn.lock(vendor_key)
+            row = await conn.fetchone(SQL_IN_FLIGHT, (job.provider,))
+            if row is not None and int(row[0]) >= cap:
+                return None
+            return await self._update(
+                conn, job.id, owner, {**fields, "status": JobStatus.SUBMITTING}
+            )
+
+        return await self._write(take)
 
     async def renew_leases(self, owner: str, job_ids: Iterable[int], lease_seconds: float) -> None:
         ids = [int(i) for i in job_ids]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from storage.leases import _ACTIVE_SQL, EARLIER_POLL, JobRows
 from storage.models import Billing, Job, JobStatus, QuotaState, StoredImage
-from storage.sql import LOCK_BOT_SPEND, LOCK_GUILD_SPEND, LOCK_MEMBER, Conn, lock_key
+from storage.sql import LOCK_BOT_SPEND, LOCK_GUILD_SPEND, LOCK_MEMBER, NEW_JOB, NEWS, Conn, lock_key
 
 # Reserve `units` in one statement: an empty result means the member is over quota.
 # The first INSERT of a day does not see the WHERE, so callers check units <= limit first.
@@ -176,18 +176,20 @@ class Ledger(JobRows):
         self, job_id: int, *, status_message_id: int | None, delivery_mode: str | None = None
     ) -> None:
         now = self._clock()
-        await self.db.execute(
-            "UPDATE jobs SET status_message_id = COALESCE(:message, status_message_id), "
-            f"delivery_mode = COALESCE(:mode, delivery_mode), next_poll_at = {EARLIER_POLL}, "
-            "updated_at = :now WHERE id = :id AND status = :queued",
-            {
-                "message": status_message_id,
-                "mode": delivery_mode,
-                "now": now,
-                "id": job_id,
-                "queued": JobStatus.QUEUED.value,
-            },
-        )
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE jobs SET status_message_id = COALESCE(:message, status_message_id), "
+                f"delivery_mode = COALESCE(:mode, delivery_mode), next_poll_at = {EARLIER_POLL}, "
+                "updated_at = :now WHERE id = :id AND status = :queued",
+                {
+                    "message": status_message_id,
+                    "mode": delivery_mode,
+                    "now": now,
+                    "id": job_id,
+                    "queued": JobStatus.QUEUED.value,
+                },
+            )
+            await conn.notify(NEWS, NEW_JOB)
 
     @staticmethod
     async def _lock_for(conn: Conn, new: NewJob, caps: SpendCaps) -> None:

@@ -8,13 +8,19 @@ exists yet to lock. The schema version lives in the `schema_version` table.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 
-from storage.db import COMMIT_LINGER, Database, shown_target
-from storage.sql import Conn, Dialect, Params, Row, for_postgresql, pg_args
+from storage.db import COMMIT_LINGER, Database, register, shown_target
+from storage.sql import LOCK_LEADER, Conn, Dialect, Params, Row, for_postgresql, lock_key, pg_args
+
+log = logging.getLogger(__name__)
 
 # Connections per process: the group commit keeps writes to a few at a time, and the rest
 # are short reads (a command's lookups, the loop's next wake-up).
@@ -85,6 +91,9 @@ class PostgresConn:
     async def lock(self, key: int) -> None:
         await self.execute("SELECT pg_advisory_xact_lock(?::bigint)", (key,))
 
+    async def notify(self, channel: str, payload: str = "") -> None:
+        await self.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
     @property
     def changes(self) -> int:
         return self._changes
@@ -103,6 +112,9 @@ class PostgresDatabase(Database):
         super().__init__(commit_linger=commit_linger)
         self._pool = pool
         self.url = url
+        self._listeners: list[_Listener] = []
+        self._leading_conn: asyncpg.Connection | None = None
+        self._leads = False
 
     @classmethod
     async def connect(
@@ -121,7 +133,39 @@ class PostgresDatabase(Database):
     def name(self) -> str:
         return shown_target(self.url)
 
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        listener = _Listener(self.url, channel, callback)
+        await listener.connect()
+        self._listeners.append(listener)
+
+    async def try_lead(self) -> bool:
+        """A session lock on a connection of its own: it goes with the connection, so a
+        process that dies (or loses the database) stops leading at once."""
+        conn = self._leading_conn
+        if conn is not None and not conn.is_closed():
+            try:
+                if self._leads:
+                    await conn.execute("SELECT 1")
+                    return True
+                self._leads = bool(
+                    await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(LOCK_LEADER))
+                )
+                return self._leads
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=1)
+        self._leads = False
+        self._leading_conn = await asyncpg.connect(self.url)
+        return await self.try_lead()
+
     async def _close(self) -> None:
+        if self._leading_conn is not None:
+            with contextlib.suppress(OSError, asyncpg.InterfaceError):
+                await self._leading_conn.close(timeout=5)
+            self._leading_conn = None
+        for listener in self._listeners:
+            await listener.close()
+        self._listeners.clear()
         await self._pool.close()
 
     @asynccontextmanager
@@ -163,3 +207,61 @@ class PostgresDatabase(Database):
             "WHERE datname = current_database()"
         )
         return int(row[0]) if row is not None else 0
+
+
+async def _open(target: Path | str, commit_linger: float) -> Database:
+    return await PostgresDatabase.connect(str(target), commit_linger=commit_linger)
+
+
+register("postgresql", _open)
+
+
+class _Listener:
+    """One connection kept for LISTEN. NOTIFY reaches only sessions listening when it is
+    sent, so after a lost connection comes back the callback is told "" (look again)."""
+
+    RETRY_MAX = 30.0
+
+    def __init__(self, url: str, channel: str, callback: Callable[[str], None]) -> None:
+        self._url = url
+        self._channel = channel
+        self._callback = callback
+        self._conn: asyncpg.Connection | None = None
+        self._retry: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def connect(self) -> None:
+        conn = await asyncpg.connect(self._url)
+        await conn.add_listener(self._channel, self._heard)
+        conn.add_termination_listener(self._lost)
+        self._conn = conn
+
+    def _heard(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self._callback(payload)
+
+    def _lost(self, _conn: object) -> None:
+        if not self._closed and (self._retry is None or self._retry.done()):
+            self._retry = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        pause = 0.5
+        while not self._closed:
+            try:
+                await self.connect()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("lost the database's notifications; retrying (%s)", exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.RETRY_MAX)
+            else:
+                self._callback("")
+                return
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
+        if self._conn is not None:
+            with contextlib.suppress(OSError, asyncpg.InterfaceError):
+                await self._conn.close(timeout=5)

@@ -48,6 +48,11 @@ class Conn(Protocol):
         transaction already excludes every other writer: there it does nothing."""
         ...
 
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """Tell the other processes listening on `channel`, once this transaction commits
+        (PostgreSQL's NOTIFY). SQLite has no other listeners to tell: nothing."""
+        ...
+
     @property
     def changes(self) -> int:
         """Rows changed since the connection opened: a write that failed having changed
@@ -60,6 +65,14 @@ class Conn(Protocol):
         ...
 
 
+# What the processes tell each other (`Conn.notify`): on this channel, the payload says
+# what changed, so a listener knows whether the queue's order moved or only a job is due.
+NEWS = "veo_jobs"
+NEW_JOB = "new"  # a job joined the queue
+CANCELLED = "cancel"  # a job was cancelled, or flagged to be
+POKED = "poke"  # a vendor's callback made a job due now
+
+
 # Keys for `Conn.lock`: a kind in the high bits, an id below. Discord ids fit in 63 bits
 # but not beside a kind, so ids are folded (a shared key costs only needless waiting).
 LOCK_MEMBER = 1
@@ -67,6 +80,7 @@ LOCK_BOT_SPEND = 2
 LOCK_MIGRATIONS = 3
 LOCK_LEADER = 4
 LOCK_GUILD_SPEND = 5
+LOCK_VENDOR = 6
 
 
 def lock_key(kind: int, ident: int = 0) -> int:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
 
-from storage.db import COMMIT_LINGER, Database
+from storage.db import COMMIT_LINGER, Database, register, sqlite_path
 from storage.sql import Conn, Dialect, Params, Row, for_sqlite
 
 # How long a statement waits for another process's lock before "database is locked".
@@ -50,6 +50,9 @@ class SqliteConn:
 
     async def lock(self, key: int) -> None:
         """Nothing to do: `BEGIN IMMEDIATE` made this the file's only writer."""
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """Nothing: processes sharing a SQLite file find out by their own polling."""
 
     @property
     def changes(self) -> int:
@@ -93,6 +96,9 @@ class SqliteDatabase(Database):
     @property
     def name(self) -> str:
         return str(self.path)
+
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Nothing to hear: processes sharing the file find new work by polling."""
 
     async def _close(self) -> None:
         async with self._lock:
@@ -140,6 +146,13 @@ class SqliteDatabase(Database):
     async def total_changes(self) -> int:
         row = await self.fetchone("SELECT total_changes()")
         return int(row[0]) if row is not None else 0
+
+
+async def _open(target: Path | str, commit_linger: float) -> Database:
+    return await SqliteDatabase.open_file(sqlite_path(target), commit_linger=commit_linger)
+
+
+register("sqlite", _open)
 
 
 async def _enter_wal(conn: aiosqlite.Connection) -> None:

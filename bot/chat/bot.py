@@ -30,7 +30,7 @@ class JobMessages(Protocol):
     def view(self, job: Job) -> discord.ui.View: ...
 
 
-class ChatBot(commands.Bot):
+class ChatBot(commands.AutoShardedBot):
     """What the composition root provides (set in its `setup_hook`)."""
 
     settings: Settings

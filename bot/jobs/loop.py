@@ -33,6 +33,7 @@ from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus, JobStore
 from storage.jobs import LeaseLost
 from storage.leases import GiveBackWatch
+from storage.sql import POKED
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,14 @@ class JobManager:
         self._queue_dirty = True
         self._wake.set()
 
+    def _news(self, what: str) -> None:
+        """Another process changed the queue: a callback only makes a job due; anything
+        else (a new job, a cancel, news perhaps missed) may move the waiting jobs' places."""
+        if what == POKED:
+            self.wake()
+        else:
+            self.queue_changed()
+
     def alive(self, *, max_silence: float) -> bool:
         """The loop runs and went round recently (it wakes at least every idle_wait)."""
         task = self._loop_task
@@ -152,6 +161,8 @@ class JobManager:
         self.store.watch_give_backs(
             self.owner, GiveBackWatch(queued=self._give_back_queued, done=self._give_back_done)
         )
+        # Other processes' new jobs, cancels and callbacks (PostgreSQL; SQLite polls).
+        await self.store.listen(self._news)
         self._loop_task = asyncio.create_task(self._run(), name="veo-job-loop")
         self._tell_task = asyncio.create_task(self._tell_untold(), name="veo-tell-untold")
 

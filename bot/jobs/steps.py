@@ -108,9 +108,18 @@ class Steps:
                 submit, callback_url=crew.public.callback_url(job.provider, token)
             )
         # Persist the intent first: a crash from here on must never lead to a second submit.
-        job = await crew.store.update(
-            job, crew.owner, status=JobStatus.SUBMITTING, callback_token=token, sent_at=None
+        # It takes one of the vendor's task places, unless they are all taken.
+        started = await crew.store.start_submit(
+            job,
+            crew.owner,
+            cap=crew.pacer.max_tasks(job.provider),
+            callback_token=token,
+            sent_at=None,
         )
+        if started is None:
+            await self._wait_for_a_place(job)
+            return
+        job = started
         self.progress.refresh_queue()  # the jobs behind this one move up
         await crew.pacer.wait(job.provider)
         # Send or not is decided with the cancel flag in one transaction, right before the
@@ -202,26 +211,27 @@ class Steps:
         return None
 
     async def _hold_back(self, job: Job) -> bool:
-        """Keep a queued job waiting while its vendor is down or at its task limit, rather
-        than spend submit attempts on it; a job that waits too long for a dead vendor is
-        failed and refunded instead of hanging."""
-        crew = self.crew
-        now = crew.clock()
-        if not self.health.is_healthy(job.provider):
-            if now - job.created_at > OUTAGE_QUEUE_LIMIT:
-                await self.endings.fail(job, Failure(ErrorCode.VENDOR_DOWN))
-                return True
-            delay = max(1.0, self.health.retry_in(job.provider))
-            stage = "waiting for the video service to recover"
-        elif await crew.store.in_flight(job.provider) >= crew.pacer.max_tasks(job.provider):
-            delay = FULL_VENDOR_RECHECK
-            stage = "waiting for a free slot at the video service"
-        else:
+        """Keep a queued job waiting while its vendor is down, rather than spend submit
+        attempts on it; a job that waits too long for a dead vendor is failed and
+        refunded instead of hanging."""
+        if self.health.is_healthy(job.provider):
             return False
+        if self.crew.clock() - job.created_at > OUTAGE_QUEUE_LIMIT:
+            await self.endings.fail(job, Failure(ErrorCode.VENDOR_DOWN))
+            return True
+        delay = max(1.0, self.health.retry_in(job.provider))
+        await self._wait(job, delay, "waiting for the video service to recover")
+        return True
+
+    async def _wait_for_a_place(self, job: Job) -> None:
+        """The vendor has as many of our tasks as it takes at once: look again shortly."""
+        await self._wait(job, FULL_VENDOR_RECHECK, "waiting for a free slot at the video service")
+
+    async def _wait(self, job: Job, delay: float, stage: str) -> None:
         if job.stage != stage:
             log.info("job %d: held back (%s)", job.id, stage)
-        await crew.store.release(job, crew.owner, next_poll_at=now + delay, stage=stage)
-        return True
+        crew = self.crew
+        await crew.store.release(job, crew.owner, next_poll_at=crew.clock() + delay, stage=stage)
 
     async def _images_for(self, job: Job, provider: Provider) -> list[InputImage]:
         """The job's images as the vendor needs them: vendors that fetch URLs get the

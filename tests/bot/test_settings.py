@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import Settings
+from bot.settings.loading import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -208,34 +208,19 @@ async def test_a_give_back_frees_its_place_for_a_claim_in_the_same_transaction(
     assert freed == [held.id]
 
 
-async def test_jobs_asking_for_a_free_slot_together_see_each_other(
+async def test_jobs_taking_a_vendor_place_in_one_batch_see_each_other(
     db: CountingDatabase,
 ) -> None:
-    """The check for a free vendor slot and the move to `submitting` are two calls: an
-    asker counts for the others until its own next write runs, which then speaks for it."""
+    """Two jobs move to `submitting` in the same group commit with one place left: the
+    second write runs after the first in that transaction and sees its row."""
     store = JobStore(db)
     a, b = await held_jobs(store, 2)
-    asked: list[int] = []
-    go_on = asyncio.Event()
-
-    async def submit(job: Job) -> int:
-        seen = await store.in_flight("demo")
-        asked.append(seen)
-        await go_on.wait()  # both have asked before either writes
-        if seen == 0:
-            await store.update(job, "w1", status=JobStatus.SUBMITTING)
-        return seen
-
-    tasks = [asyncio.create_task(submit(a)), asyncio.create_task(submit(b))]
-    while len(asked) < 2:
-        await asyncio.sleep(0.001)
-    go_on.set()
-    assert sorted(await asyncio.gather(*tasks)) == [0, 1]
-    # The one that took the slot counts through its row now; the one that ended without
-    # writing no longer counts; nor does an asker of another vendor.
-    assert await asyncio.create_task(store.in_flight("demo")) == 1
-    assert await asyncio.create_task(store.in_flight("demo")) == 1
-    assert await asyncio.create_task(store.in_flight("elsewhere")) == 0
+    before = db.transactions
+    results = await asyncio.gather(
+        store.start_submit(a, "w1", cap=1), store.start_submit(b, "w1", cap=1)
+    )
+    assert db.transactions - before == 1
+    assert sorted(r is None for r in results) == [False, True]
 
 
 async def test_lone_writes_are_not_held_back_and_crowds_share_transactions(

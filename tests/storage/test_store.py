@@ -248,3 +248,43 @@ async def test_processes_opening_a_new_file_together_all_start(tmp_path: Path) -
             mode = await db.fetchone("PRAGMA journal_mode")
             assert mode is not None and mode[0] == "wal"
             await db.close()
+
+
+async def test_processes_taking_a_vendors_last_places_together_keep_to_its_cap(
+    db_target: Path | str,
+) -> None:
+    """Three stores on their own connections (three processes, as far as the database
+    knows), twelve jobs, a vendor that takes four at once: exactly four are let through."""
+    dbs = [await Database.open(db_target) for _ in range(3)]
+    try:
+        stores = [JobStore(d) for d in dbs]
+        for _ in range(12):
+            await stores[0].create(new_job(), daily_limit=100, max_active=100)
+        jobs = await stores[0].claim_due("w", lease_seconds=60, limit=12)
+        taken = await asyncio.gather(
+            *(stores[i % 3].start_submit(job, "w", cap=4) for i, job in enumerate(jobs))
+        )
+        assert sum(t is not None for t in taken) == 4
+        rows = await dbs[0].fetchall("SELECT COUNT(*) FROM jobs WHERE status = 'submitting'")
+        assert int(rows[0][0]) == 4
+    finally:
+        for d in dbs:
+            await d.close()
+
+
+async def test_due_jobs_are_taken_round_the_servers(db: Database) -> None:
+    """A server with many jobs due does not keep another server's (or a direct message's)
+    jobs behind them: each claim takes every server's next job in turn."""
+    store = JobStore(db)
+    busy = [
+        await store.create(new_job(guild_id=10), daily_limit=99, max_active=99) for _ in range(6)
+    ]
+    quiet = [
+        await store.create(new_job(user_id=2, guild_id=11), daily_limit=99, max_active=99)
+        for _ in range(2)
+    ]
+    direct = await store.create(new_job(user_id=3, guild_id=None), daily_limit=99, max_active=99)
+    first = await store.claim_due("w", lease_seconds=60, limit=3)
+    assert {j.id for j in first} == {busy[0].id, quiet[0].id, direct.id}
+    second = await store.claim_due("w", lease_seconds=60, limit=3)
+    assert {j.id for j in second} == {busy[1].id, quiet[1].id, busy[2].id}

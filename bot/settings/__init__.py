@@ -7,12 +7,19 @@ comma-separated values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.settings.limits import (
+    DEFAULT_MAX_TASKS,
+    DOCUMENTED_MAX_TASKS,
+    DOCUMENTED_RATE_PER_MINUTE,
+    VendorLimits,
+    limits_for,
+)
 
 # The order in which a real provider becomes the default when none is named.
 PROVIDER_PREFERENCE = ("apiyi", "apixo", "veo3o1", "yelinai")
@@ -23,30 +30,6 @@ def _csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
-
-
-# The vendors' documented limits; None where a vendor documents none (our defaults apply).
-DOCUMENTED_RATE_PER_MINUTE: dict[str, float] = {"apixo": 10_000.0}
-DOCUMENTED_MAX_TASKS: dict[str, int] = {"apixo": 1_000}
-DEFAULT_RATE_PER_MINUTE = 300.0
-DEFAULT_MAX_TASKS = 50
-
-
-@dataclass(frozen=True, slots=True)
-class VendorLimits:
-    rate_per_minute: float
-    max_tasks: int
-
-
-def limits_for(
-    provider: str, *, rate_per_minute: float | None = None, max_tasks: int | None = None
-) -> VendorLimits:
-    """The operator's numbers where set, else the vendor's documented ones, else ours."""
-    return VendorLimits(
-        rate_per_minute=rate_per_minute
-        or DOCUMENTED_RATE_PER_MINUTE.get(provider, DEFAULT_RATE_PER_MINUTE),
-        max_tasks=max_tasks or DOCUMENTED_MAX_TASKS.get(provider, DEFAULT_MAX_TASKS),
-    )
 
 
 class Settings(BaseSettings):
@@ -61,6 +44,8 @@ class Settings(BaseSettings):
     db_path: Path = Field(Path("data/veo.sqlite3"), validation_alias="VEO_DB_PATH")
     database_url: str | None = Field(None, validation_alias="VEO_DATABASE_URL")
     data_dir_setting: Path | None = Field(None, validation_alias="VEO_DATA_DIR")
+    shard_ids: Annotated[list[int], NoDecode] | None = Field(None, validation_alias="VEO_SHARD_IDS")
+    shard_count: int | None = Field(None, ge=1, validation_alias="VEO_SHARD_COUNT")
     default_provider: str | None = Field(None, validation_alias="VEO_DEFAULT_PROVIDER")
     demo: bool = Field(False, validation_alias="VEO_DEMO")
     demo_delay: float = Field(8.0, ge=0, validation_alias="VEO_DEMO_DELAY")
@@ -168,6 +153,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: object) -> object:
         return _csv(value)
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_shards(cls, value: object) -> object:
+        return _csv(value) if isinstance(value, str) and value.strip() else value or None
 
     @field_validator("provider_fallback", mode="before")
     @classmethod
@@ -352,6 +342,16 @@ class Settings(BaseSettings):
                 "VEO_DATABASE_URL must start with postgresql:// (a PostgreSQL server) or "
                 "sqlite:/// (a SQLite file); leave it unset for the SQLite file VEO_DB_PATH."
             )
+        if self.shard_ids is not None and self.shard_count is None:
+            out.append(
+                "VEO_SHARD_IDS is set but VEO_SHARD_COUNT is not: set VEO_SHARD_COUNT to the "
+                "number of shards all the bot's processes run together."
+            )
+        if self.shard_ids and self.shard_count and max(self.shard_ids) >= self.shard_count:
+            out.append(
+                f"VEO_SHARD_IDS names shard {max(self.shard_ids)}, but shards are numbered "
+                f"from 0 to VEO_SHARD_COUNT - 1 ({self.shard_count - 1})."
+            )
         if self.public_url is not None and self.http_port is None:
             out.append(
                 "VEO_PUBLIC_URL is set but VEO_HTTP_PORT is not: set VEO_HTTP_PORT to the port "
@@ -360,67 +360,11 @@ class Settings(BaseSettings):
         return out
 
 
-# Human names for the fields, so the error screen speaks in environment variables.
-def _env_name(field_name: str) -> str:
-    info = Settings.model_fields.get(field_name)
-    alias = info.validation_alias if info is not None else None
-    return alias if isinstance(alias, str) else field_name.upper()
-
-
-def _field_by_env(name: str) -> str | None:
-    """The field behind an error location (pydantic reports the alias)."""
-    if name in Settings.model_fields:
-        return name
-    return next((f for f in Settings.model_fields if _env_name(f) == name), None)
-
-
-class ConfigError(Exception):
-    """Bad configuration: carries every problem, each as one line for the operator."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-    def screen(self) -> str:
-        lines = ["veo-bot cannot start: the configuration has problems.", ""]
-        lines += [f"  * {p}" for p in self.problems]
-        lines += [
-            "",
-            "Settings come from environment variables or a .env file in the working folder;",
-            "README.md lists every setting.",
-        ]
-        return "\n".join(lines)
-
-
-def load_settings(*, need_token: bool = True, **overrides: object) -> Settings:
-    """Load and check everything at once, so the operator sees every problem in one go."""
-    problems: list[str] = []
-    try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        bad_fields: dict[str, object] = {}
-        for err in exc.errors():
-            loc = str(err["loc"][0]) if err["loc"] else ""
-            given = err.get("input")
-            secret = "key" in loc.lower() or "token" in loc.lower()
-            shown = (
-                f" (got {given!r})" if isinstance(given, str | int | float) and not secret else ""
-            )
-            problems.append(f"{_env_name(loc)}: {err['msg']}{shown}.")
-            field = _field_by_env(loc)
-            if field is not None:
-                bad_fields[_env_name(field)] = Settings.model_fields[field].get_default(
-                    call_default_factory=True
-                )
-        # Check the rest with the bad values set aside, so their problems are listed too.
-        try:
-            settings = Settings(**{**overrides, **bad_fields})  # type: ignore[arg-type]
-        except ValidationError:
-            raise ConfigError(problems) from None
-    problems += settings.problems(need_token=need_token)
-    if problems:
-        raise ConfigError(problems)
-    return settings
-
-
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_MAX_TASKS",
+    "DOCUMENTED_MAX_TASKS",
+    "DOCUMENTED_RATE_PER_MINUTE",
+    "Settings",
+    "VendorLimits",
+    "limits_for",
+]
