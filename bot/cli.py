@@ -66,6 +66,9 @@ async def _run(settings: Settings) -> None:
 
         async def sync_once() -> None:
             await bot.wait_until_ready()
+            if not bot.manager.leader.leading:
+                log.info("another process leads: it syncs the slash commands")
+                return
             try:
                 await bot.sync_commands()
             except discord.HTTPException:

@@ -136,7 +136,7 @@ class VeoBot(ChatBot):
         self.store = self.stores.jobs
         self.metrics = Metrics()
         self.metrics.watch_jobs(
-            self.store.counts, waiting=JobStatus.QUEUED, active=[s.value for s in ACTIVE]
+            self._job_counts, waiting=JobStatus.QUEUED, active=[s.value for s in ACTIVE]
         )
         self.providers = build_providers(settings, self.session)
         reencoder = Reencoder(timeout=settings.reencode_timeout) if Reencoder.available() else None
@@ -206,7 +206,10 @@ class VeoBot(ChatBot):
             await self.web.start()
         await self.manager.start()
         self.sweeper = RetentionSweeper(
-            self.stores.retention, retention_days=settings.retention_days, clock=clock
+            self.stores.retention,
+            retention_days=settings.retention_days,
+            clock=clock,
+            leading=lambda: self.manager.leader.leading,
         )
         self.sweeper.start()
         if self.file_host is not None:
@@ -217,6 +220,11 @@ class VeoBot(ChatBot):
             self.providers.default,
             self.db.name,
         )
+
+    async def _job_counts(self) -> dict[tuple[str, str], int]:
+        """The jobs by state, for the metrics: the whole database's, so only the leading
+        process reports them (N processes would report them N times)."""
+        return await self.store.counts() if self.manager.leader.leading else {}
 
     async def health_report(self) -> tuple[bool, dict[str, str]]:
         """What /healthz says: the gateway, the database and the job loop."""

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from storage.db import Database
 from storage.group_commit import Work
 from storage.models import ACTIVE, Billing, Job, JobStatus, QuotaState
-from storage.sql import LOCK_VENDOR, Conn, lock_key
+from storage.sql import LEFT_QUEUE, LOCK_VENDOR, NEWS, Conn, lock_key
 
 T = TypeVar("T")
 
@@ -217,9 +217,11 @@ class Leases(JobRows):
             row = await conn.fetchone(SQL_IN_FLIGHT, (job.provider,))
             if row is not None and int(row[0]) >= cap:
                 return None
-            return await self._update(
+            started = await self._update(
                 conn, job.id, owner, {**fields, "status": JobStatus.SUBMITTING}
             )
+            await conn.notify(NEWS, LEFT_QUEUE)  # the jobs behind it move up
+            return started
 
         return await self._write(take)
 

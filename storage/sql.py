@@ -71,6 +71,7 @@ NEWS = "veo_jobs"
 NEW_JOB = "new"  # a job joined the queue
 CANCELLED = "cancel"  # a job was cancelled, or flagged to be
 POKED = "poke"  # a vendor's callback made a job due now
+LEFT_QUEUE = "sent"  # a job left the queue for its vendor
 
 
 # Keys for `Conn.lock`: a kind in the high bits, an id below. Discord ids fit in 63 bits

@@ -219,3 +219,6 @@ async def fresh_database(server: PostgresServer) -> str:
 # For a test that reaches into the SQLite file itself (sqlite3, a trigger, an old schema):
 # it runs on SQLite alone, even in a folder whose tests run on both engines.
 SQLITE_ONLY = pytest.mark.parametrize("store_kind", ["sqlite"])
+
+# For a test of what only PostgreSQL does (NOTIFY, advisory locks across processes).
+POSTGRES_ONLY = pytest.mark.parametrize("store_kind", ["postgresql"])

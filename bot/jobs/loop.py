@@ -21,6 +21,7 @@ from bot.jobs.crew import Crew, PublicAddress
 from bot.jobs.delivery import Delivery
 from bot.jobs.endings import Endings
 from bot.jobs.health import VendorAlerts, VendorHealth
+from bot.jobs.leader import Leader
 from bot.jobs.pacing import Pacer
 from bot.jobs.positions import Progress
 from bot.jobs.publishing import Publisher
@@ -103,8 +104,14 @@ class JobManager:
             max_download_bytes=max_download_bytes,
             public=public,
         )
+        self.leader = Leader(store.try_lead)
+        self.leader.on_lead(self.queue_changed)  # a new leader shows the queue at once
         self.progress = Progress(
-            store, publisher, in_hand=lambda: self._in_hand, stopping=lambda: self._stopping
+            store,
+            publisher,
+            in_hand=lambda: self._in_hand,
+            stopping=lambda: self._stopping,
+            leading=lambda: self.leader.leading,
         )
         alerts = VendorAlerts(self.health, publisher, self.metrics, streak=alert_failure_streak)
         self.endings = Endings(self.crew, self.progress)
@@ -163,6 +170,7 @@ class JobManager:
         )
         # Other processes' new jobs, cancels and callbacks (PostgreSQL; SQLite polls).
         await self.store.listen(self._news)
+        await self.leader.start()
         self._loop_task = asyncio.create_task(self._run(), name="veo-job-loop")
         self._tell_task = asyncio.create_task(self._tell_untold(), name="veo-tell-untold")
 
@@ -172,7 +180,10 @@ class JobManager:
         whoever ended a job tells its member at once."""
         while not self._stopping:
             try:
-                for job in await self.store.untold(ended_before=self.clock() - UNTOLD_GRACE):
+                # Only the leader looks (each end is told once anyway: `claim_tell`).
+                leading = self.leader.leading
+                ended_before = self.clock() - UNTOLD_GRACE
+                for job in await self.store.untold(ended_before=ended_before) if leading else []:
                     log.info("job %d: telling the member how it ended (missed before)", job.id)
                     await self.progress.notify(job)
             except Exception:
@@ -207,6 +218,7 @@ class JobManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tell_task
             self._tell_task = None
+        await self.leader.stop()
         await self.progress.close()
         await self.publisher.close()
         await self.store.release_all(self.owner)

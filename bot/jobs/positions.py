@@ -28,8 +28,11 @@ class Progress:
         *,
         in_hand: Callable[[], Collection[int]],
         stopping: Callable[[], bool],
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self.store = store
+        # Only the leading process shows waiting jobs their place (one edit, not N).
+        self._leading = leading
         self.publisher = publisher
         # Jobs this process is working on: their own task shows what becomes of them.
         self._in_hand = in_hand
@@ -58,7 +61,7 @@ class Progress:
     def refresh_queue(self) -> None:
         """Show waiting jobs their place, in the background (edits must never hold up the
         loop or a submit); requests made while one runs are folded into one more pass."""
-        if self._stopping():
+        if self._stopping() or not self._leading():
             return
         if self._refresh_task is not None and not self._refresh_task.done():
             self._refresh_again = True

@@ -28,6 +28,7 @@ class RetentionSweeper:
         retention_days: float,
         clock: Callable[[], float] = time.time,
         interval: float = 3600.0,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         if retention_days <= 0 or interval <= 0:
             raise ValueError("retention_days and interval must be positive")
@@ -35,6 +36,8 @@ class RetentionSweeper:
         self.retention_days = retention_days
         self.interval = interval
         self._clock = clock
+        # Only the process that leads sweeps (several processes: one sweep, not N).
+        self._leading = leading
         self._task: asyncio.Task[None] | None = None
 
     async def sweep_once(self) -> int:
@@ -77,10 +80,16 @@ class RetentionSweeper:
         await asyncio.wait({task})
 
     async def _run(self) -> None:
+        # A process that is not leading looks again now and then: when the leader dies,
+        # the one that takes over sweeps within a minute, not an interval later.
+        look = min(self.interval, 60.0)
+        due = 0.0
         while True:
-            try:
-                await self.sweep_once()
-            except Exception:
-                # A locked or unwritable database must not end the sweeps for good.
-                log.exception("retention sweep failed; retrying in %g s", self.interval)
-            await asyncio.sleep(self.interval)
+            if self._leading() and self._clock() >= due:
+                due = self._clock() + self.interval
+                try:
+                    await self.sweep_once()
+                except Exception:
+                    # A locked or unwritable database must not end the sweeps for good.
+                    log.exception("retention sweep failed; retrying in %g s", self.interval)
+            await asyncio.sleep(look)
