@@ -118,6 +118,9 @@ class Database(ABC):
         True while this process holds it. SQLite has no such lock: every process leads."""
         return True
 
+    async def resign(self) -> None:  # noqa: B027  (an engine without leaders has nothing to do)
+        """Let another process lead (nothing on SQLite, where every process leads)."""
+
     @abstractmethod
     async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
         """Call `callback(payload)` for each `Conn.notify` on `channel`, from any process,

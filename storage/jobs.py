@@ -129,6 +129,10 @@ class JobStore(Ledger, Leases, RenderTimes):
         """See `Database.try_lead`: whether this process runs the once-only duties."""
         return await self.db.try_lead()
 
+    async def resign(self) -> None:
+        """Stop leading (see `Database.resign`)."""
+        await self.db.resign()
+
     async def listen(self, callback: Callable[[str], None]) -> None:
         """Hear what other processes did to the queue (`storage.sql` NEW_JOB, CANCELLED,
         POKED; "" when some news may have been missed)."""

@@ -158,11 +158,15 @@ class PostgresDatabase(Database):
         self._leading_conn = await asyncpg.connect(self.url)
         return await self.try_lead()
 
-    async def _close(self) -> None:
-        if self._leading_conn is not None:
+    async def resign(self) -> None:
+        """Closing the lock's connection lets it go, whatever else that connection held."""
+        conn, self._leading_conn, self._leads = self._leading_conn, None, False
+        if conn is not None:
             with contextlib.suppress(OSError, asyncpg.InterfaceError):
-                await self._leading_conn.close(timeout=5)
-            self._leading_conn = None
+                await conn.close(timeout=5)
+
+    async def _close(self) -> None:
+        await self.resign()
         for listener in self._listeners:
             await listener.close()
         self._listeners.clear()

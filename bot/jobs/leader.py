@@ -24,9 +24,14 @@ LEADER_CHECK = 5.0  # seconds between a follower's tries (and the leader's own c
 
 class Leader:
     def __init__(
-        self, try_lead: Callable[[], Awaitable[bool]], *, every: float = LEADER_CHECK
+        self,
+        try_lead: Callable[[], Awaitable[bool]],
+        resign: Callable[[], Awaitable[None]],
+        *,
+        every: float = LEADER_CHECK,
     ) -> None:
         self._try_lead = try_lead
+        self._resign = resign
         self.every = every
         self.leading = False
         self._task: asyncio.Task[None] | None = None
@@ -46,6 +51,10 @@ class Leader:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # A process that stops working jobs (shutting down, or kept for commands only)
+        # hands the duties on at once rather than when its connection closes.
+        if self.leading:
+            await self._resign()
         self.leading = False
 
     async def check(self) -> bool:

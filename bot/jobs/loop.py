@@ -104,7 +104,7 @@ class JobManager:
             max_download_bytes=max_download_bytes,
             public=public,
         )
-        self.leader = Leader(store.try_lead)
+        self.leader = Leader(store.try_lead, store.resign)
         self.leader.on_lead(self.queue_changed)  # a new leader shows the queue at once
         self.progress = Progress(
             store,

@@ -80,16 +80,15 @@ class RetentionSweeper:
         await asyncio.wait({task})
 
     async def _run(self) -> None:
-        # A process that is not leading looks again now and then: when the leader dies,
-        # the one that takes over sweeps within a minute, not an interval later.
-        look = min(self.interval, 60.0)
-        due = 0.0
         while True:
-            if self._leading() and self._clock() >= due:
-                due = self._clock() + self.interval
-                try:
-                    await self.sweep_once()
-                except Exception:
-                    # A locked or unwritable database must not end the sweeps for good.
-                    log.exception("retention sweep failed; retrying in %g s", self.interval)
-            await asyncio.sleep(look)
+            if not self._leading():
+                # Look again now and then: when the leader dies, the process that takes
+                # over sweeps within a minute, not an interval later.
+                await asyncio.sleep(min(self.interval, 60.0))
+                continue
+            try:
+                await self.sweep_once()
+            except Exception:
+                # A locked or unwritable database must not end the sweeps for good.
+                log.exception("retention sweep failed; retrying in %g s", self.interval)
+            await asyncio.sleep(self.interval)

@@ -273,8 +273,11 @@ class Settings(BaseSettings):
         return [s.get_secret_value() for s in found if s is not None and s.get_secret_value()]
 
     def vendor_limits(self) -> dict[str, VendorLimits]:
-        """Each real vendor's request rate and task cap (paced by bot.jobs.pacing)."""
-        return {
+        """Each real vendor's request rate and task cap (paced by bot.jobs.pacing). The
+        rate is the whole bot's: a process running some of the shards paces its share of
+        it (the task cap is counted in the database, across processes, as it is)."""
+        share = self.shard_share
+        limits = {
             p: limits_for(
                 p,
                 rate_per_minute=getattr(self, f"{p}_rate_per_minute"),
@@ -282,6 +285,17 @@ class Settings(BaseSettings):
             )
             for p in PROVIDER_PREFERENCE
         }
+        return {
+            p: VendorLimits(rate_per_minute=v.rate_per_minute * share, max_tasks=v.max_tasks)
+            for p, v in limits.items()
+        }
+
+    @property
+    def shard_share(self) -> float:
+        """This process's part of the bot: its shards over all of them (1 when unsplit)."""
+        if not self.shard_ids or not self.shard_count:
+            return 1.0
+        return min(1.0, len(set(self.shard_ids)) / self.shard_count)
 
     @property
     def database(self) -> Path | str:

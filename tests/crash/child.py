@@ -88,18 +88,25 @@ def install_kill_point(point: str) -> None:
         JobStore.finish = finish  # type: ignore[method-assign]
         return
 
+    if point in ("before_submitting", "after_submitting"):
+        real_start = JobStore.start_submit
+
+        async def start_submit(self: JobStore, job: Job, owner: str, **kw: Any) -> Job | None:
+            if point == "before_submitting":
+                die(point)
+            started = await real_start(self, job, owner, **kw)
+            die(point)
+            return started
+
+        JobStore.start_submit = start_submit  # type: ignore[method-assign]
+        return
+
     real_update = JobStore.update
 
     async def update(self: JobStore, job: Job, owner: str, **fields: Any) -> Job:
-        submitting = fields.get("status") is JobStatus.SUBMITTING
-        if (point == "before_submitting" and submitting) or (
-            point == "before_task_id" and "task_id" in fields
-        ):
+        if point == "before_task_id" and "task_id" in fields:
             die(point)
-        updated = await real_update(self, job, owner, **fields)
-        if point == "after_submitting" and submitting:
-            die(point)
-        return updated
+        return await real_update(self, job, owner, **fields)
 
     JobStore.update = update  # type: ignore[method-assign]
 
@@ -112,6 +119,9 @@ def configure_manager(lease: float, idle: float) -> None:
             kwargs.setdefault("lease_seconds", lease)
             kwargs.setdefault("idle_wait", idle)
             super().__init__(*args, **kwargs)
+            # The test sees which process leads, and how soon another takes over.
+            self.leader.every = float(os.environ.get("CRASH_LEADER_EVERY", "5"))
+            self.leader.on_lead(lambda: print("LEAD", flush=True))
 
     bot.client.JobManager = HarnessManager  # type: ignore[misc]
 

@@ -33,7 +33,7 @@ LEASE = 1.0  # the children's lease: a SIGKILLed child's jobs are free again wit
 
 
 class Child:
-    """One bot process: its stdout protocol (JOB / READY / KILL lines) and its log."""
+    """One bot process: its stdout protocol (JOB / READY / KILL / LEAD lines) and its log."""
 
     def __init__(self, proc: asyncio.subprocess.Process, log_path: Path) -> None:
         self.proc = proc
@@ -41,6 +41,7 @@ class Child:
         self.job_ids: list[int] = []
         self.owner: str | None = None
         self.killed_at: str | None = None
+        self.leads = asyncio.Event()  # it said LEAD: it runs the once-only duties
         self._ready = asyncio.Event()
         self._pump = asyncio.create_task(self._read())
 
@@ -59,6 +60,8 @@ class Child:
                 self._ready.set()
             elif word == "KILL":
                 self.killed_at = rest
+            elif word == "LEAD":
+                self.leads.set()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

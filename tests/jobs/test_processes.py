@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from bot.client import VeoBot
+from bot.jobs.quota import QuotaRefused
 from bot.jobs.requests import GenerationRequest
 from bot.settings import Settings
 from storage import JobStatus
@@ -16,6 +17,7 @@ from tests.conftest import BotFactory, wait_for_job
 from tests.jobs.test_manager import FAST, origin
 from tests.postgres import POSTGRES_ONLY, SQLITE_ONLY
 from tests.sim.apiyi_sim import ApiyiSimulator
+from tests.sim.discord_payloads import GUILD_ID
 
 SettingsFactory = Callable[..., Settings]
 
@@ -96,3 +98,32 @@ def test_shard_settings_that_cannot_work_are_refused(make_settings: SettingsFact
     beyond = make_settings(VEO_SHARD_IDS="0,4", VEO_SHARD_COUNT=4).problems()
     assert any("shard 4" in p for p in beyond)
     assert make_settings(VEO_SHARD_IDS="0,1", VEO_SHARD_COUNT=2).problems() == []
+
+
+@SQLITE_ONLY
+def test_a_process_paces_its_share_of_a_vendors_rate(make_settings: SettingsFactory) -> None:
+    """Two processes, one shard each: each paces half the vendor's rate, so together they
+    keep to it; the task cap is counted in the database and stays whole."""
+    whole = make_settings().vendor_limits()["apixo"]
+    half = make_settings(VEO_SHARD_IDS="1", VEO_SHARD_COUNT=2).vendor_limits()["apixo"]
+    assert half.rate_per_minute == whole.rate_per_minute / 2 == 5_000
+    assert half.max_tasks == whole.max_tasks
+
+
+@POSTGRES_ONLY
+async def test_fifty_commands_from_one_member_across_three_processes_take_exactly_the_quota(
+    start_bot: BotFactory, make_settings: SettingsFactory
+) -> None:
+    settings = make_settings(VEO_DAILY_QUOTA=7, VEO_MAX_ACTIVE_PER_USER=50)
+    bots = [await start_bot(settings) for _ in range(3)]
+    for bot in bots:
+        await bot.manager.stop()  # only the commands: nothing is sent anywhere
+    request = GenerationRequest(provider="demo", model="demo-veo", prompt="x")
+    results = await asyncio.gather(
+        *(bots[i % 3].service.accept(request, [], origin()) for i in range(50)),
+        return_exceptions=True,
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    assert len(accepted) == 7
+    assert all(isinstance(r, QuotaRefused) for r in results if isinstance(r, BaseException))
+    assert await bots[0].store.usage(accepted[0].user_id, accepted[0].quota_day, GUILD_ID) == 7
