@@ -1,7 +1,6 @@
 """The store: the single source of truth for jobs and quota, on SQLite (the embedded
 default) or PostgreSQL (for several processes), behind one `Database`."""
 
-from storage import postgres, sqlite  # noqa: F401  (registers both engines with Database.open)
 from storage.copy import TABLES, CopyError, SchemaMismatch, TargetNotEmpty, copy_database
 from storage.db import Database, shown_target
 from storage.guilds import GuildSettings, GuildStore

@@ -11,9 +11,10 @@ whichever process gets there first.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TypeVar
@@ -56,14 +57,9 @@ def sqlite_path(target: Path | str) -> Path:
     return Path(text.removeprefix("sqlite://")) if text.startswith("sqlite://") else Path(text)
 
 
-Opener = Callable[[Path | str, float], Awaitable["Database"]]
-_ENGINES: dict[Dialect, Opener] = {}
-
-
-def register(dialect: Dialect, opener: Opener) -> None:
-    """How an engine's module makes `Database.open` reach it (this module imports neither
-    engine: each imports it)."""
-    _ENGINES[dialect] = opener
+# Each engine's module, imported when a database of its kind is first opened: a bot on
+# SQLite never loads asyncpg. Each module has `open_target(target, commit_linger)`.
+_ENGINES: dict[Dialect, str] = {"sqlite": "storage.sqlite", "postgresql": "storage.postgres"}
 
 
 class Database(ABC):
@@ -77,10 +73,11 @@ class Database(ABC):
 
     @staticmethod
     async def open(target: Path | str, *, commit_linger: float = COMMIT_LINGER) -> Database:
-        """Open (and migrate) the database `target` names, with the engine registered for
-        it (`storage/__init__.py` imports both, so both are registered)."""
+        """Open (and migrate) the database `target` names, on its engine."""
         dialect: Dialect = "postgresql" if is_postgresql(target) else "sqlite"
-        return await _ENGINES[dialect](target, commit_linger)
+        engine = importlib.import_module(_ENGINES[dialect])
+        database: Database = await engine.open_target(target, commit_linger)
+        return database
 
     @property
     @abstractmethod

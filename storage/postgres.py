@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from storage.db import COMMIT_LINGER, Database, register, shown_target
+from storage.db import COMMIT_LINGER, Database, shown_target
 from storage.sql import LOCK_LEADER, Conn, Dialect, Params, Row, for_postgresql, lock_key, pg_args
 
 log = logging.getLogger(__name__)
@@ -213,11 +213,8 @@ class PostgresDatabase(Database):
         return int(row[0]) if row is not None else 0
 
 
-async def _open(target: Path | str, commit_linger: float) -> Database:
+async def open_target(target: Path | str, commit_linger: float) -> Database:
     return await PostgresDatabase.connect(str(target), commit_linger=commit_linger)
-
-
-register("postgresql", _open)
 
 
 class _Listener:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from storage.db import COMMIT_LINGER, Database, register, sqlite_path
+from storage.db import COMMIT_LINGER, Database, sqlite_path
 from storage.sql import Conn, Dialect, Params, Row, for_sqlite
 
 # How long a statement waits for another process's lock before "database is locked".
@@ -148,11 +148,8 @@ class SqliteDatabase(Database):
         return int(row[0]) if row is not None else 0
 
 
-async def _open(target: Path | str, commit_linger: float) -> Database:
+async def open_target(target: Path | str, commit_linger: float) -> Database:
     return await SqliteDatabase.open_file(sqlite_path(target), commit_linger=commit_linger)
-
-
-register("sqlite", _open)
 
 
 async def _enter_wal(conn: aiosqlite.Connection) -> None:
