@@ -155,6 +155,9 @@ class VeoBot(ChatBot):
             quota_left=self._quota_left,
             reencoder=reencoder,
             alert_channel=self._alert_channel,
+            claim_alert=lambda guild, vendor, kind, every: self.stores.guilds.claim_alert(
+                guild, vendor, kind, every=every
+            ),
             file_host=self.file_host,
         )
         self.web: WebServer | None = None

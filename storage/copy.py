@@ -25,6 +25,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "member_overrides": ("guild_id", "user_id"),
     "audit_log": ("id",),
     "render_times": ("id",),
+    "alerts_sent": ("guild_id", "vendor", "kind"),
 }
 TABLES: tuple[str, ...] = tuple(KEYS)
 

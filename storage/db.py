@@ -156,6 +156,11 @@ class Database(ABC):
         async with self.transaction() as conn:
             return await conn.execute(sql, params)
 
+    async def fetchone_write(self, sql: str, params: Params = ()) -> Row | None:
+        """One write statement that returns a row (`… RETURNING`), in its own transaction."""
+        async with self.transaction() as conn:
+            return await conn.fetchone(sql, params)
+
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)

@@ -126,6 +126,18 @@ class GuildStore:
             (guild_id,),
         )
 
+    async def claim_alert(self, guild_id: int, vendor: str, kind: str, *, every: float) -> bool:
+        """Take the right to post this alert to the server now: True for one caller in
+        `every` seconds, whichever process asks (the row remembers when it was last sent)."""
+        now = self._clock()
+        row = await self.db.fetchone_write(
+            "INSERT INTO alerts_sent AS a (guild_id, vendor, kind, sent_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, vendor, kind) DO UPDATE SET sent_at = excluded.sent_at "
+            "WHERE a.sent_at <= ? RETURNING sent_at",
+            (guild_id, vendor, kind, now, now - every),
+        )
+        return row is not None
+
     async def member_quota(self, guild_id: int, user_id: int) -> int | None:
         row = await self.db.fetchone(
             "SELECT daily_quota FROM member_overrides WHERE guild_id = ? AND user_id = ?",

@@ -196,6 +196,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX render_times_by_model
         ON render_times (provider, model, resolution, duration, finished_at);
     """,
+    # 8: when each server was last alerted about each vendor's trouble, so that several
+    # processes together post an alert at most once an hour, not once each.
+    """
+    CREATE TABLE alerts_sent (
+        guild_id  INTEGER NOT NULL,
+        vendor    TEXT    NOT NULL,
+        kind      TEXT    NOT NULL,
+        sent_at   REAL    NOT NULL,
+        PRIMARY KEY (guild_id, vendor, kind)
+    );
+    """,
 )
 
 

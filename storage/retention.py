@@ -99,6 +99,7 @@ async def forget_departed_guilds(db: Database, *, left_before: float) -> int:
             marks = ", ".join("?" * len(gone))
             await conn.execute(f"DELETE FROM member_overrides WHERE guild_id IN ({marks})", gone)
             await conn.execute(f"DELETE FROM guild_settings WHERE guild_id IN ({marks})", gone)
+            await conn.execute(f"DELETE FROM alerts_sent WHERE guild_id IN ({marks})", gone)
     return len(gone)
 
 

@@ -56,6 +56,7 @@ class DiscordPublisher:
         clock: Callable[[], float] = time.time,
         quota_left: Callable[[Job], Awaitable[tuple[int, int]]] | None = None,
         alert_channel: Callable[[int], Awaitable[int | None]] | None = None,
+        claim_alert: Callable[[int, str, str, float], Awaitable[bool]] | None = None,
         reencoder: Reencoder | None = None,
         file_host: FileHost | None = None,
         min_edit_interval: float = MIN_EDIT_INTERVAL,
@@ -68,6 +69,9 @@ class DiscordPublisher:
         self.schedules: Schedules | None = None
         # A server's alert channel id, if its admins set one (/veo-admin alerts).
         self.alert_channel = alert_channel
+        # Asks the database whether this process may post an alert (one in an hour across
+        # every process); None: this process's own memory decides alone.
+        self.claim_alert = claim_alert
         self._alerted: dict[tuple[int, str, str], float] = {}
         # Job messages: at most one edit per `min_edit_interval` while the state stays the
         # same; the newest text held back is posted when the interval is over.
@@ -289,6 +293,9 @@ class DiscordPublisher:
             else:
                 self._alerted[key] = before
             return False
+        claim = self.claim_alert if kind not in UNLIMITED_ALERTS else None
+        if claim is not None and not await claim(job.guild_id, job.provider, kind, ALERT_INTERVAL):
+            return False  # another process posted it within the hour
         try:
             channel = self.client.get_partial_messageable(channel_id, guild_id=job.guild_id)
             await channel.send(text, allowed_mentions=NO_PINGS)

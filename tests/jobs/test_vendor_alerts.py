@@ -4,13 +4,16 @@ never with the key in the text."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 
 from bot.client import VeoBot
+from bot.jobs.requests import GenerationRequest
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
 from tests.conftest import BotFactory, wait_for_job
-from tests.jobs.test_manager import submit
+from tests.jobs.test_manager import FAST, origin, submit
 from tests.sim.apiyi_sim import ApiyiSimulator
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID
 from tests.sim.discord_sim import DiscordSim
@@ -72,3 +75,30 @@ async def test_a_streak_of_failures_alerts_once_and_the_recovery_is_told(
     await run_through(bot, apiyi_sim, "four", failures=4)
     assert alerts(discord_sim) == [down, back]
     # The members never saw the outage: every job was delivered (asserted above).
+
+
+async def test_processes_alerting_about_one_outage_together_post_it_once(
+    start_bot: BotFactory, make_settings: Callable[..., Settings], discord_sim: DiscordSim
+) -> None:
+    """Every process sees the outage in its own calls; the server's admins read of it once
+    an hour, not once per process (the database remembers when it was posted)."""
+    settings = make_settings(APIYI_API_KEY="k", APIYI_BASE_URL="http://127.0.0.1:9")
+    bots = [await start_bot(settings) for _ in range(3)]
+    await bots[0].service.guilds.set(GUILD_ID, alert_channel_id=ALERTS)
+    job = await submit_only(bots[0])
+    params = {"provider": "apiyi", "count": 3}
+    posted = await asyncio.gather(
+        *(b.publisher.operator_alert(job, params, kind="down") for b in bots)
+    )
+    assert sorted(posted) == [False, False, True]
+    assert len([a for a in alerts(discord_sim) if a.startswith(DOWN)]) == 1
+    # An hour later the next one may go out again, from whichever process sees it first.
+    later = [await start_bot(settings, clock=lambda: time.time() + 3601)]
+    assert await later[0].publisher.operator_alert(job, params, kind="down")
+
+
+async def submit_only(bot: VeoBot) -> Job:
+    """A job row to alert about; its manager never sends it anywhere."""
+    await bot.manager.stop()
+    request = GenerationRequest(provider="apiyi", model=FAST, prompt="x")
+    return await bot.service.accept(request, [], origin())

@@ -83,6 +83,7 @@ async def fill(path: Path) -> None:
         clock.now -= 10_000
         await stores.audit.record(10, 1, "reset", target_id=8)
         assert await stores.retention.forget_audit(created_before=clock.now + 1) == 1
+        assert await stores.guilds.claim_alert(10, "apiyi", "down", every=3600)
     finally:
         await db.close()
 
@@ -195,6 +196,7 @@ async def test_migrate_copies_and_tells_the_next_step(
         "member_overrides: 2 rows",
         "audit_log: 2 rows",
         "render_times: 2 rows",
+        "alerts_sent: 1 row",
     ]
     assert lines[-1] == (
         f"Done. Next: set VEO_DATABASE_URL={bare} (put the password back in) and restart the "
