@@ -1,4 +1,5 @@
-"""Shared fixtures: real simulators on 127.0.0.1, a real SQLite file, a real logged-in bot."""
+"""Shared fixtures: real simulators on 127.0.0.1, a real SQLite file or PostgreSQL database, a real
+logged-in bot."""
 
 from __future__ import annotations
 
