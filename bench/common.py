@@ -259,12 +259,15 @@ class StandInPublisher:
 class SimHost:
     """`python -m bench.simhost` with some simulators, as a process of its own, so their
     CPU and memory stay out of the measured process. Stopped by closing its stdin, after
-    which `cpu_seconds` holds the CPU it used."""
+    which `cpu_seconds` holds the CPU it used, and with `report`, `report` what only the
+    simulators know (`bench.simhost`)."""
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], *, report: bool = False) -> None:
         self.names = list(names)
         self.urls: dict[str, str] = {}
         self.cpu_seconds: float | None = None
+        self.report: dict[str, Any] = {}
+        self._report = report
         self._proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> SimHost:
@@ -273,6 +276,7 @@ class SimHost:
             "-m",
             "bench.simhost",
             *self.names,
+            *(["--report"] if self._report else []),
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -297,8 +301,10 @@ class SimHost:
             await proc.wait()
             return
         for line in tail.decode().splitlines():
-            with contextlib.suppress(ValueError):
-                self.cpu_seconds = float(json.loads(line)["cpu_seconds"])
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                last = json.loads(line)
+                self.cpu_seconds = float(last["cpu_seconds"])
+                self.report = last
 
 
 def run_child(

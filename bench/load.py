@@ -6,6 +6,12 @@ SQLite file, the web server taking apixo's callbacks). Its Discord is the Discor
 simulator and its vendors are the vendor simulators, all in a separate process, so their
 CPU and memory stay out of the figures.
 
+`--database-url postgresql://…` runs the same on PostgreSQL (`VEO_DATABASE_URL`, files in
+`VEO_DATA_DIR`), everything else identical. The database's work is then done by the
+server's processes, not the bot's, so their CPU over the run is read as well (`bench.pg`),
+and rows changed come from the server's statistics, read after the bot has closed (a
+backend flushes its counts when it exits; an idle one may hold them ~10 s).
+
 Compressed, and said so in the output: every vendor's initial wait is cut to a few
 seconds and renders last tens of seconds instead of one to three minutes, so 1,000 jobs
 are all at the vendors at once within a minute; the poll interval stays the vendors' 5 s;
@@ -41,9 +47,12 @@ from bench.common import (
     rss_bytes,
     total_changes,
 )
+from bench.pg import ServerCpu, postmaster_pid
+from bench.tally import tally_logs
 from bot.client import VeoBot
 from bot.jobs.requests import Draft
 from bot.jobs.service import Origin
+from storage import Database
 
 GUILD_ID = 1_100_000_000_000_000_100  # the Discord simulator's default guild
 CHANNEL_ID = 1_100_000_000_000_000_200
@@ -56,8 +65,11 @@ MIX = [
 VENDORS = [p for p, _ in MIX]
 
 
-async def create_job(bot: VeoBot, n: int, provider: str, model: str, render: float) -> int:
-    """What `/veo generate` does after the command is parsed and acknowledged."""
+async def create_job(
+    bot: VeoBot, n: int, provider: str, model: str, render: float
+) -> tuple[int, int]:
+    """What `/veo generate` does after the command is parsed and acknowledged: the job's
+    id and its status message's (member `10_000 + n`: a job per member)."""
     request = await bot.service.validate(
         Draft(prompt=f"load job {n} [render={render:.2f}]", provider=provider, model=model),
         GUILD_ID,
@@ -73,13 +85,14 @@ async def create_job(bot: VeoBot, n: int, provider: str, model: str, render: flo
     channel = bot.get_partial_messageable(CHANNEL_ID, guild_id=GUILD_ID)
     message = await channel.send(bot.publisher.render(job), view=bot.publisher.view(job))
     await bot.service.started(job, message.id)
-    return job.id
+    return job.id, message.id
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     n_jobs: int = args.jobs
     with tempfile.TemporaryDirectory(prefix="veo-bench-load-") as tmp:
         log_to(Path(tmp) / "bot.log")
+        tally = tally_logs()
         async with SimHost(["discord", *VENDORS]) as host:
             urls = host.urls
             discord.http.Route.BASE = urls["discord"]
@@ -87,6 +100,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             for p in VENDORS:
                 limits[f"VEO_{p.upper()}_RATE_PER_MINUTE"] = 60_000
                 limits[f"VEO_{p.upper()}_MAX_TASKS"] = n_jobs
+            url: str | None = args.database_url
+            changes_before = 0
+            if url:
+                limits["VEO_DATABASE_URL"] = url
+                limits["VEO_DATA_DIR"] = Path(tmp) / "data"
+                # Migrated (if it was not) and closed first, so the count starts clean.
+                await changes_on(url)
+                await asyncio.sleep(1.5)
+                changes_before = await changes_on(url)
             settings = bot_settings(Path(tmp) / "veo.sqlite3", urls, web_port=free_port(), **limits)
             overrides = {p: {"initial_wait": args.initial_wait} for p in VENDORS}
             bot = VeoBot(settings, timing_overrides=overrides)
@@ -95,9 +117,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 result = await drive(bot, n_jobs, args)
             finally:
                 await bot.close()
+            if url:
+                # The bot's backends have exited, and flushed their counts on the way out.
+                await asyncio.sleep(1.5)
+                changed = await changes_on(url) - changes_before
+                result["rows_changed_per_job"] = changed / n_jobs
     # The simulators' own CPU over the run: near one core means they, not the bot, set the pace.
     result["sim_cpu_seconds"] = host.cpu_seconds
+    result["database"] = "postgresql" if url else "sqlite"
+    result["logs"] = tally.summary()
     return result
+
+
+async def changes_on(url: str) -> int:
+    """Rows inserted, updated or deleted in the database at `url`, by every process, as
+    the server's statistics have them now."""
+    db = await Database.open(url)
+    try:
+        return await db.total_changes()
+    finally:
+        await db.close()
 
 
 async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -108,7 +147,10 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
     await asyncio.sleep(1.0)  # let start-up work settle
     rss_idle = rss_bytes()
     writes = WriteCounter(bot.db)
-    changes_before = await total_changes(bot.db)
+    on_postgres = bot.settings.uses_postgresql
+    # On PostgreSQL rows changed are counted around the bot's whole life instead (see above).
+    changes_before = 0 if on_postgres else await total_changes(bot.db)
+    server = ServerCpu(await postmaster_pid(bot.db)) if on_postgres else None
     samples: list[tuple[float, float]] = []
     threads: list[tuple[float, dict[str, float]]] = []
     stop = asyncio.Event()
@@ -121,6 +163,7 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
 
     sampler = asyncio.create_task(sample())
     wall0, cpu0 = time.time(), cpu_seconds()
+    server0 = server.seconds() if server is not None else 0.0
     renders: dict[int, float] = {}
     gate = asyncio.Semaphore(16)
 
@@ -128,7 +171,7 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
         provider, model = MIX[n % len(MIX)]
         render = args.render_min + (args.render_max - args.render_min) * ((n * 0.6180339887) % 1)
         async with gate:
-            job_id = await create_job(bot, n, provider, model, render)
+            job_id, _ = await create_job(bot, n, provider, model, render)
         renders[job_id] = render
 
     await asyncio.gather(*(one(n) for n in range(n_jobs)))
@@ -141,11 +184,12 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
             break
         await asyncio.sleep(0.5)
     wall1, cpu1 = time.time(), cpu_seconds()
+    server_cpu = server.seconds() - server0 if server is not None else None
     stop.set()
     await sampler
     samples.append((wall1, cpu1))
     writes_done = writes.count
-    changes = await total_changes(bot.db) - changes_before
+    changes = 0 if on_postgres else await total_changes(bot.db) - changes_before
     peak_rss = proc_status_kb("VmHWM") * 1024
 
     rows = [
@@ -219,6 +263,9 @@ async def drive(bot: VeoBot, n_jobs: int, args: argparse.Namespace) -> dict[str,
         "write_transactions": writes_done,
         "writes_per_job": writes_done / n_jobs,
         "rows_changed_per_job": changes / n_jobs,
+        "server_cpu_seconds": server_cpu,
+        "server_cpu_how": server.how if server is not None else None,
+        "server_cpu_ms_per_job": None if server_cpu is None else 1000 * server_cpu / n_jobs,
         "polls_per_job": sum(polls) / len(polls) if polls else None,
         "polls_worst": max(polls) if polls else None,
         "checks_per_minute_peak": per_minute,
@@ -260,6 +307,9 @@ if __name__ == "__main__":
     parser.add_argument("--initial-wait", type=float, default=5.0)
     parser.add_argument("--render-min", type=float, default=30.0)
     parser.add_argument("--render-max", type=float, default=60.0)
+    parser.add_argument(
+        "--database-url", help="postgresql://… to run on that database instead of SQLite"
+    )
     # A bot stuck in a loop would stop the event loop and every timeout on it: a thread
     # dumps every stack to stderr and ends the process instead (the parent waits 600 s).
     faulthandler.dump_traceback_later(540, exit=True)

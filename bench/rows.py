@@ -207,6 +207,62 @@ def load_rows(load: dict[str, Any], rows: list[Row]) -> None:
         )
     delay = both(load, old, "delay_p50", "delay_p95")
     rows.append(Row(f"{tag}: added delay p50 / p95 (compressed; approx.){vs}", delay))
+    pg = load.get("postgres")
+    if pg is not None:
+        postgres_rows(pg, load, rows)
+
+
+def postgres_rows(pg: dict[str, Any], lite: dict[str, Any], rows: list[Row]) -> None:
+    """The same load on PostgreSQL, each figure beside SQLite's ("PostgreSQL vs SQLite").
+    On SQLite the database works inside the bot's process, so its bot + server CPU is the
+    bot's alone; on PostgreSQL the server's processes are added."""
+    n = lite["jobs"]
+    tag = f"{n:,} jobs on PostgreSQL"
+    if "error" in pg:
+        rows.append(Row(f"{tag}: could not measure", "ERROR", "", False))
+        return
+    done, lite_done = pg["statuses"].get("delivered", 0), lite["statuses"].get("delivered", 0)
+    rows.append(
+        Row(
+            f"{tag}: delivered / peak in flight vs SQLite",
+            f"{done:,} / {pg['peak_in_flight']:,} vs {lite_done:,} / {lite['peak_in_flight']:,}",
+            f"{n:,} / {n:,}",
+            done == n and pg["peak_in_flight"] == n,
+        )
+    )
+    both_cpu = pg["cpu_ms_per_job"] + (pg.get("server_cpu_ms_per_job") or 0.0)
+    rows.append(
+        Row(
+            f"{tag}: CPU per job (bot / bot + server) vs SQLite",
+            f"{pg['cpu_ms_per_job']:.1f} / {both_cpu:.1f} vs "
+            f"{lite['cpu_ms_per_job']:.1f} / {lite['cpu_ms_per_job']:.1f} ms",
+        )
+    )
+    peak, lite_peak = pg["rss_peak_bytes"] / MB, lite["rss_peak_bytes"] / MB
+    rows.append(
+        Row(
+            f"{tag}: peak RSS (bot) vs SQLite",
+            f"{peak:.0f} vs {lite_peak:.0f} MB",
+            "< 250 MB",
+            peak < 250,
+        )
+    )
+    rows.append(
+        Row(
+            f"{tag}: write transactions (rows changed) per job vs SQLite",
+            f"{pg['writes_per_job']:.1f} ({pg['rows_changed_per_job']:.1f}) vs "
+            f"{lite['writes_per_job']:.1f} ({lite['rows_changed_per_job']:.1f})",
+            "<= 10",
+            pg["writes_per_job"] <= 10,
+        )
+    )
+    rows.append(
+        Row(
+            f"{tag}: added delay p50 / p95 (compressed; approx.) vs SQLite",
+            f"({secs(pg['delay_p50'], pg['delay_p95'])[:-2]}) vs "
+            f"({secs(lite['delay_p50'], lite['delay_p95'])[:-2]}) s",
+        )
+    )
 
 
 def download_rows(dl: dict[str, Any], rows: list[Row]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -16,13 +17,40 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import against, latency
+from bench import against, latency, spread
 from bench.common import run_child
+from bench.pg import fresh_database
 from bench.rows import download_rows, latency_rows, load_rows
 from bench.schedule_rows import schedules_notes, schedules_rows
+from bench.spread_rows import spread_notes, spread_rows
 from bench.table import Row, table
 
-PHASES = ("latency", "schedules", "load", "download")
+PHASES = ("latency", "schedules", "load", "download", "spread")
+# Run by default only with --postgres (it needs the throwaway PostgreSQL server).
+POSTGRES_ONLY = ("spread",)
+
+
+class Postgres:
+    """One throwaway PostgreSQL server for the whole run (tests/postgres.py), started when
+    a part first asks for a database and stopped at the end; each part gets a fresh one."""
+
+    def __init__(self) -> None:
+        self._server: Any = None
+
+    def database(self, name: str) -> str:
+        if self._server is None:
+            from tests.postgres import PostgresServer  # only a PostgreSQL run needs it
+
+            server = PostgresServer()
+            server.start()
+            self._server = server
+        url: str = asyncio.run(fresh_database(self._server.dsn(), name))
+        return url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
 
 def say(text: str) -> None:
@@ -54,12 +82,24 @@ def main(argv: list[str] | None = None) -> int:
         "figures beside this code's (new / old)",
     )
     parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL server: run the load part on it too (beside "
+        "SQLite), and the spread part (three bots on one database)",
+    )
+    parser.add_argument(
+        "--keep-logs",
+        action="store_true",
+        help="keep the spread part's bot logs (the folder is named in the notes)",
+    )
+    parser.add_argument(
         "--phases",
-        default=",".join(PHASES),
-        help=f"comma-separated subset of {', '.join(PHASES)}",
+        help=f"comma-separated subset of {', '.join(PHASES)} (default: all; spread only "
+        "with --postgres)",
     )
     args = parser.parse_args(argv)
-    phases = [x.strip() for x in args.phases.split(",") if x.strip()]
+    default = [x for x in PHASES if args.postgres or x not in POSTGRES_ONLY]
+    phases = [x.strip() for x in (args.phases or ",".join(default)).split(",") if x.strip()]
     unknown = set(phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
@@ -70,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "command": "python -m bench.run"
         + (" --quick" if args.quick else "")
-        + ("" if phases == list(PHASES) else f" --phases {','.join(phases)}")
+        + ("" if phases == default else f" --phases {','.join(phases)}")
+        + (" --postgres" if args.postgres else "")
         + (f" --against {args.against}" if args.against else ""),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -87,12 +128,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.against and "load" not in phases:
         parser.error("--against compares the load part: include it in --phases")
 
+    postgres = Postgres()
+
     def load_both() -> dict[str, Any]:
         new = run_child("bench.load", load_args, timeout=600)
+        if args.postgres:
+            say("[load] the same on PostgreSQL (a throwaway server, a fresh database)")
+            try:
+                url = postgres.database("veo_bench_load")
+                new["postgres"] = run_child(
+                    "bench.load", [*load_args, "--database-url", url], timeout=600
+                )
+            except Exception as exc:  # SQLite's figures still stand
+                new["postgres"] = {"error": f"{type(exc).__name__}: {exc}"}
+                say(f"[load] PostgreSQL failed: {type(exc).__name__}: {exc}")
         if args.against:
             say(f"[load] the same at {args.against}, from a temporary worktree")
             new["old"] = against.run_load(args.against, load_args, timeout=600)
         return new
+
+    spread_size = spread.sizes(args.quick)
 
     Measure = Callable[[], dict[str, Any]]
     ToRows = Callable[[dict[str, Any], list[Row]], None]
@@ -122,21 +177,32 @@ def main(argv: list[str] | None = None) -> int:
             lambda: run_child("bench.download", ["--mb", "200"], timeout=300),
             download_rows,
         ),
+        "spread": (
+            f"{spread_size['jobs']:,} jobs across three bot processes on one PostgreSQL "
+            f"(~{2 if args.quick else 4.5} min)",
+            lambda: asyncio.run(
+                spread.run(postgres.database("veo_bench_spread"), args.quick, keep=args.keep_logs)
+            ),
+            spread_rows,
+        ),
     }
-    for name in PHASES:
-        if name not in phases:
-            continue
-        what, measure, to_rows = steps[name]
-        say(f"[{name}] {what}")
-        try:
-            report[name] = measure()
-        except Exception as exc:  # a phase that cannot measure is reported, not hidden
-            failed = True
-            report[name] = {"error": f"{type(exc).__name__}: {exc}"}
-            rows.append(Row(f"{name}: could not measure", "ERROR", "", False))
-            say(f"[{name}] failed: {type(exc).__name__}: {exc}")
-            continue
-        to_rows(report[name], rows)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(postgres.stop)
+        for name in PHASES:
+            if name not in phases:
+                continue
+            what, measure, to_rows = steps[name]
+            say(f"[{name}] {what}")
+            try:
+                report[name] = measure()
+            except Exception as exc:  # a phase that cannot measure is reported, not hidden
+                failed = True
+                report[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                rows.append(Row(f"{name}: could not measure", "ERROR", "", False))
+                say(f"[{name}] failed: {type(exc).__name__}: {exc}")
+                continue
+            to_rows(report[name], rows)
+    failed = failed or "error" in (report.get("load") or {}).get("postgres", {})
     report["loadavg_after"] = os.getloadavg()
     report["wall_seconds"] = time.monotonic() - started
     report["rows"] = [
@@ -202,9 +268,33 @@ def notes(report: dict[str, Any]) -> str:
                 f"- The simulators (own process) used {sim_cpu / load['wall_seconds']:.2f} cores "
                 "during the load run."
             )
+        pg = load.get("postgres")
+        if pg is not None and "error" not in pg:
+            lines.append(
+                "- Load on PostgreSQL: the same run against a throwaway local server "
+                "(tests/postgres.py: fsync, synchronous_commit and full_page_writes off), a "
+                "fresh database; the server's CPU is read from /proc "
+                f"({pg.get('server_cpu_how')}): {pg['server_cpu_ms_per_job']:.1f} ms per job. "
+                "Rows changed from pg_stat_database (every process's), read 1.5 s after "
+                "the bot closed; on SQLite, total_changes() while it runs."
+            )
+        for which, run in (("SQLite", load), ("PostgreSQL", pg)):
+            logs = (run or {}).get("logs")
+            if logs and (logs["levels"] or logs["deadlocks"] or logs["leases_lost"]):
+                levels = ", ".join(f"{k} {v}" for k, v in sorted(logs["levels"].items()))
+                lines.append(
+                    f"- Load on {which}: the bot logged {levels or 'no warnings'}; "
+                    f"{logs['deadlocks']} batches rolled back by a deadlock, "
+                    f"{logs['leases_lost']} leases lost."
+                )
+                for kind in logs["kinds"].values():
+                    lines.append(f"    {kind['count']} x, e.g. {kind['example'][:400]}")
     sched = report.get("schedules")
     if sched is not None and "error" not in sched:
         lines += schedules_notes(sched)
+    sp = report.get("spread")
+    if sp is not None and "error" not in sp:
+        lines += spread_notes(sp)
     old = (load or {}).get("old")
     if old is not None:
         dropped = ", ".join(old["dropped_flags"]) or "none"

@@ -7,14 +7,18 @@
 - A failure per task (`[fail=3]`): the vendor reports the task failed 3 s after the submit,
   a content-policy refusal in its own wire format (each simulator's `make_task_fail`), and
   `failed_at` says when that became visible, on the same clock as `done_at`.
-- apixo: no callback for a prompt containing `[poll]` (to measure its polling schedule with
-  the same bot), and a callback that sleeps until the task is due instead of checking every
+- apixo: no limit on unfinished tasks (the documented 1,000, which the simulator keeps,
+  would refuse the spread part's 1,250, and the bot's own caps are raised in these runs);
+  no callback for a prompt containing `[poll]` (to measure its polling schedule with the
+  same bot), and a callback that sleeps until the task is due instead of checking every
   10 ms (which costs too much CPU with hundreds of tasks).
 - apiyi: a prompt with `[bytes=N]` is served a generated video of N bytes, streamed in
   1 MiB chunks, so a 200 MB download never sits in the server's memory.
-- Discord: the moment each interaction callback (the acknowledgement) arrives.
+- Discord: the moment each interaction callback (the acknowledgement) arrives; and how
+  many videos were posted for each job (attachments named `veo-job-<id>.mp4`, the name the
+  bot uploads a job's video under), to check each job was delivered exactly once.
 
-The simulators' own rules, wire formats and records are untouched.
+The simulators' own rules (but apixo's task limit), wire formats and records are untouched.
 """
 
 from __future__ import annotations
@@ -152,6 +156,13 @@ class BenchApiyi(PerTaskClock, ApiyiSimulator):
 
 
 class BenchApixo(PerTaskClock, ApixoSimulator):
+    """apixo's documented 1,000 unfinished tasks per account is lifted, as the bot's own
+    task caps are raised in these runs: the spread part has 1,250 apixo jobs in flight."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.max_concurrent = 1_000_000
+
     def _state(self, task: Any) -> str:
         return str(self._swapped(task, super()._state))
 
@@ -197,6 +208,24 @@ class AckTimedDiscordSim(DiscordSim):
     async def _callback(self, request: web.Request) -> web.Response:
         self.acked_at.setdefault(int(request.match_info["interaction_id"]), time.monotonic())
         return await super()._callback(request)
+
+
+VIDEO_NAME = re.compile(r"^veo-job-(\d+)\.mp4$")
+
+
+class CountingDiscordSim(DiscordSim):
+    """Counts the videos posted per job, from the stored messages' attachments."""
+
+    def video_posts(self) -> dict[int, int]:
+        """Job id -> videos posted for it (each stored message counts once: an edit that
+        keeps its attachment is not a second post)."""
+        posts: dict[int, int] = {}
+        for message in self._messages.values():
+            for attachment in message.get("attachments") or []:
+                m = VIDEO_NAME.match(str(attachment.get("filename", "")))
+                if m:
+                    posts[int(m[1])] = posts.get(int(m[1]), 0) + 1
+        return posts
 
 
 VENDOR_SIMS: dict[str, type[PerTaskClock]] = {

@@ -133,7 +133,7 @@ class Database(ABC):
         await self._group.drain()
         await self._close()
 
-    async def batched(self, work: Work[T], *, last: bool = False) -> T:
+    async def batched(self, work: Work[T], *, last: bool = False, locks: tuple[int, ...] = ()) -> T:
         """Run `work(conn)` inside a write transaction shared with the other writes queued
         at the same time; return its result once that transaction has committed.
 
@@ -148,8 +148,11 @@ class Database(ABC):
         through `conn`. A caller cancelled before its write ran leaves it out; one
         cancelled later may see it kept. A `last` write runs after the others of its
         batch (a claim: it then sees the leases they gave back and the jobs they made due).
+        `locks` are the advisory locks (`Conn.lock`) the work needs: the batch takes every
+        write's before running any, in key order, so batches never wait on each other in a
+        circle; `work` must not take them itself.
         """
-        return await self._group.submit(work, last=last)
+        return await self._group.submit(work, last=last, locks=locks)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One write statement in its own transaction; returns the rows changed."""

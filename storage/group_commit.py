@@ -60,6 +60,7 @@ class _Write(Generic[T]):
     future: asyncio.Future[T]
     last: bool = False
     tries: int = 0
+    locks: tuple[int, ...] = ()
 
 
 class _Undo(Exception):
@@ -90,14 +91,16 @@ class GroupCommit:
         self._had_company = False
         self._lingering: asyncio.Future[None] | None = None  # resolved to stop lingering
 
-    def submit(self, work: Work[T], *, last: bool = False) -> asyncio.Future[T]:
+    def submit(
+        self, work: Work[T], *, last: bool = False, locks: tuple[int, ...] = ()
+    ) -> asyncio.Future[T]:
         """Queue `work`; the future settles once the transaction that ran it has ended.
         A `last` write runs after the others of its batch (a claim, to see what they freed)."""
         if self._closed:
             raise DatabaseClosed("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append(_Write(work, future, last))
+        self._queue.append(_Write(work, future, last, locks=locks))
         if self._lingering is not None and len(self._queue) >= self.full:
             _resolve(self._lingering)
         if self._task is None or self._task.done():
@@ -153,6 +156,11 @@ class GroupCommit:
         again: list[_Write[Any]] = []
         try:
             async with self._open() as conn:
+                # The advisory locks the writes need, all taken first and in one order:
+                # taken as each write came, two processes' batches could each hold one
+                # the other waits for.
+                for key in sorted({k for w in batch for k in w.locks}):
+                    await conn.lock(key)
                 for i, write in enumerate(batch):
                     if write.future.done():  # its caller gave up before it ran
                         continue

@@ -119,10 +119,15 @@ class JobRows:
         self._watches: dict[str, GiveBackWatch] = {}
 
     async def _write(
-        self, work: Work[T], *, giving_back: tuple[str | None, int] | None = None
+        self,
+        work: Work[T],
+        *,
+        giving_back: tuple[str | None, int] | None = None,
+        locks: tuple[int, ...] = (),
     ) -> T:
-        """One of the job manager's writes, in the next group commit (`Database.batched`).
-        `giving_back` (owner, job id) says the write ends the owner's hold on the job."""
+        """One of the job manager's writes, in the next group commit (`Database.batched`,
+        which takes `locks` for it). `giving_back` (owner, job id) says the write ends the
+        owner's hold on the job."""
         owner, job_id = giving_back or (None, 0)
         watch = self._watches.get(owner) if owner is not None else None
         if watch is not None:
@@ -134,7 +139,7 @@ class JobRows:
                 watch.done(job_id)
             return result
 
-        return await self.db.batched(run)
+        return await self.db.batched(run, locks=locks)
 
     async def _give_back(self, conn: Conn, job: Job) -> None:
         """Return a job's reserved units to the day they were charged to."""
@@ -228,7 +233,6 @@ class Leases(JobRows):
         vendor_key = lock_key(LOCK_VENDOR, zlib.crc32(job.provider.encode()))
 
         async def take(conn: Conn) -> Job | None:
-            await conn.lock(vendor_key)
             row = await conn.fetchone(SQL_IN_FLIGHT, (job.provider,))
             if row is not None and int(row[0]) >= cap:
                 return None
@@ -238,7 +242,7 @@ class Leases(JobRows):
             await conn.notify(NEWS, LEFT_QUEUE)  # the jobs behind it move up
             return started
 
-        return await self._write(take)
+        return await self._write(take, locks=(vendor_key,))
 
     async def renew_leases(self, owner: str, job_ids: Iterable[int], lease_seconds: float) -> None:
         ids = [int(i) for i in job_ids]

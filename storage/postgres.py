@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -187,6 +188,12 @@ class PostgresDatabase(Database):
         rows: list[Row] = await self._pool.fetch(text, *pg_args(order, params))
         return rows
 
+    async def data_directory(self) -> str:
+        """Where the server keeps its files (the benchmark finds the server's processes
+        from its postmaster.pid there)."""
+        row = await self.fetchone("SELECT current_setting('data_directory')")
+        return str(row[0]) if row is not None else ""
+
     def retryable(self, exc: BaseException) -> bool:
         return isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError)
 
@@ -211,6 +218,25 @@ class PostgresDatabase(Database):
             "WHERE datname = current_database()"
         )
         return int(row[0]) if row is not None else 0
+
+
+async def create_database(server_url: str, name: str, *, template: str | None = None) -> str:
+    """Make an empty database `name` on the server `server_url` reaches (dropped first if
+    it exists), copied from `template` if given; returns its URL. For the test suite and
+    the benchmark, which start throwaway servers: the bot itself never creates databases."""
+    if not name.replace("_", "").isalnum() or (
+        template and not template.replace("_", "").isalnum()
+    ):
+        raise ValueError("database names here are letters, digits and underscores")
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
+    finally:
+        await admin.close()
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
 
 
 async def open_target(target: Path | str, commit_linger: float) -> Database:

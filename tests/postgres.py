@@ -185,35 +185,22 @@ class PostgresServer:
 
 
 TEMPLATE = "veo_template"
-_made: dict[str, int] = {}
+_migrated: set[str] = set()
 
 
 async def fresh_database(server: PostgresServer) -> str:
-    """A new, empty, migrated database on `server`, copied from a template migrated
-    once per session (`CREATE DATABASE … TEMPLATE` takes milliseconds; migrating, not)."""
+    """A new, empty, migrated database on `server`, copied from a template migrated once
+    per session (`CREATE DATABASE … TEMPLATE` takes milliseconds; migrating, not). Each
+    test's replaces the previous test's, whose bots have all closed by then."""
     # Imported here: the server above knows nothing of the bot, and tests of it need none.
-    import asyncpg
-
     from storage import Database
+    from storage.postgres import create_database
 
-    key = server.dsn()
-    admin = await asyncpg.connect(key)
-    try:
-        if key not in _made:
-            await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
-            await admin.execute(f"CREATE DATABASE {TEMPLATE}")
-            db = await Database.open(server.dsn(TEMPLATE))
-            await db.close()
-            _made[key] = 0
-        # The previous test's database goes now, not at its own teardown: a test's bot may
-        # close after its database fixture has ended, and must find it still there.
-        await admin.execute(f"DROP DATABASE IF EXISTS veo_test_{_made[key]} WITH (FORCE)")
-        _made[key] += 1
-        name = f"veo_test_{_made[key]}"
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    finally:
-        await admin.close()
-    return server.dsn(name)
+    if server.dsn() not in _migrated:
+        db = await Database.open(await create_database(server.dsn(), TEMPLATE))
+        await db.close()
+        _migrated.add(server.dsn())
+    return await create_database(server.dsn(), "veo_test", template=TEMPLATE)
 
 
 # For a test that reaches into the SQLite file itself (sqlite3, a trigger, an old schema):

@@ -98,17 +98,13 @@ class Steps:
         if await self._hold_back(job):
             return
         request = stored_request(job)
-        images = await self._images_for(job, provider)
-        submit = request.to_submit(images)
         spec = provider.models.get(job.model)
         token = None
         if crew.public is not None and spec is not None and spec.callbacks:
             token = secrets.token_urlsafe(24)
-            submit = dataclasses.replace(
-                submit, callback_url=crew.public.callback_url(job.provider, token)
-            )
         # Persist the intent first: a crash from here on must never lead to a second submit.
-        # It takes one of the vendor's task places, unless they are all taken.
+        # It takes one of the vendor's task places, unless they are all taken (then the job
+        # waits, its images unread: a full vendor may keep it waiting many rounds).
         started = await crew.store.start_submit(
             job,
             crew.owner,
@@ -121,6 +117,11 @@ class Steps:
             return
         job = started
         self.progress.refresh_queue()  # the jobs behind this one move up
+        submit = request.to_submit(await self._images_for(job, provider))
+        if token is not None and crew.public is not None:
+            submit = dataclasses.replace(
+                submit, callback_url=crew.public.callback_url(job.provider, token)
+            )
         await crew.pacer.wait(job.provider)
         # Send or not is decided with the cancel flag in one transaction, right before the
         # request: a cancel that arrived while the job waited its turn stops it here.

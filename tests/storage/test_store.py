@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -288,3 +289,32 @@ async def test_due_jobs_are_taken_round_the_servers(db: Database) -> None:
     assert {j.id for j in first} == {busy[0].id, quiet[0].id, direct.id}
     second = await store.claim_due("w", lease_seconds=60, limit=3)
     assert {j.id for j in second} == {busy[1].id, quiet[1].id, busy[2].id}
+
+
+async def test_batches_taking_several_vendors_places_never_deadlock(
+    db_target: Path | str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two processes' group commits each move jobs of two vendors to `submitting`, in
+    opposite orders. Each vendor's place is an advisory lock held to the commit; taken as
+    the writes came, the two batches would each hold one the other waits for (PostgreSQL
+    then aborts one). The batch takes them all first, in one order."""
+    caplog.set_level(logging.INFO, logger="storage.group_commit")
+    dbs = [await Database.open(db_target) for _ in range(2)]
+    try:
+        stores = [JobStore(d) for d in dbs]
+        for round_ in range(10):
+            for provider in ("demo", "apiyi", "demo", "apiyi"):
+                await stores[0].create(new_job(provider=provider), daily_limit=99, max_active=99)
+            jobs = await stores[0].claim_due(f"w{round_}", lease_seconds=60, limit=4)
+            by = {p: [j for j in jobs if j.provider == p] for p in ("demo", "apiyi")}
+            firsts = [by["demo"][0], by["apiyi"][0]]
+            seconds = [by["apiyi"][1], by["demo"][1]]
+            taken = await asyncio.gather(
+                *(stores[0].start_submit(j, f"w{round_}", cap=99) for j in firsts),
+                *(stores[1].start_submit(j, f"w{round_}", cap=99) for j in seconds),
+            )
+            assert all(t is not None for t in taken)
+    finally:
+        for d in dbs:
+            await d.close()
+    assert "run again" not in caplog.text  # no batch was rolled back and run again
