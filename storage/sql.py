@@ -93,9 +93,17 @@ def lock_key(kind: int, ident: int = 0) -> int:
 _LOCK_CLAUSE = re.compile(r"\s+FOR\s+UPDATE(\s+SKIP\s+LOCKED)?\b", re.IGNORECASE)
 
 
-@lru_cache(maxsize=512)
 def for_sqlite(sql: str) -> str:
-    """The statement as SQLite takes it: without row-lock clauses."""
+    """The statement as SQLite takes it: without row-lock clauses (spelled in capitals or
+    in lower case). Most statements have none and pass untouched, uncached: some inline
+    a thousand job ids (the claims' exclusions), and are new every time."""
+    if "FOR UPDATE" not in sql and "for update" not in sql:
+        return sql
+    return _without_locks(sql)
+
+
+@lru_cache(maxsize=256)
+def _without_locks(sql: str) -> str:
     return _LOCK_CLAUSE.sub("", sql)
 
 
