@@ -25,13 +25,14 @@ T = TypeVar("T")
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 
-# Due jobs are taken round the servers: of the most overdue (up to FAIR_WINDOW of them),
-# each server's first job, then each one's second, and so on (members in direct messages
-# count as servers of their own), so a server with a hundred jobs due cannot keep another's
-# one job waiting behind them. Ranking a bounded window in Python costs about what the
-# plain oldest-first read did; ranking every due job in SQL (a window function) cost ten
-# times more, and a hundred times more with a backlog, inside the write transaction.
-FAIR_WINDOW = 256
+# Due jobs are taken round the servers: of the most overdue (FAIR_SPAN times as many as
+# there is room for), each server's first job, then each one's second, and so on (members
+# in direct messages count as servers of their own), so a server with a hundred jobs due
+# cannot keep another's one job waiting behind them. The window grows with the room, not
+# with the backlog: a bot that falls behind must not read more on every claim (ranking
+# every due job, in SQL or here, cost ten to a hundred times the plain oldest-first read).
+FAIR_SPAN = 4
+FAIR_MIN = 16
 _DUE = f"""status IN ({_ACTIVE_SQL}) AND next_poll_at <= :now
       AND (lease_until IS NULL OR lease_until < :now)"""
 SQL_DUE = f"""
@@ -202,7 +203,7 @@ class Leases(JobRows):
             now = self._clock()
             due = await conn.fetchall(
                 SQL_DUE.format(exclude=_not_in(exclude)),
-                {"now": now, "window": max(FAIR_WINDOW, room)},
+                {"now": now, "window": max(FAIR_MIN, FAIR_SPAN * room)},
             )
             ids = round_robin([(int(r[0]), int(r[1])) for r in due], room)
             if not ids:
