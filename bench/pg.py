@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 
 from storage import Database
-from storage.postgres import PostgresDatabase, create_database
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -80,6 +79,8 @@ class ServerCpu:
 async def postmaster_pid(db: Database) -> int | None:
     """The pid of the server `db` is connected to: the first line of postmaster.pid in its
     data directory (readable here when the server is local and we are root or its owner)."""
+    from storage.postgres import PostgresDatabase  # a SQLite run never loads asyncpg
+
     if not isinstance(db, PostgresDatabase):
         return None
     with contextlib.suppress(Exception):
@@ -101,6 +102,8 @@ async def fresh_database(admin_dsn: str, name: str) -> str:
     """An empty database `name` (dropped first if a previous run left it), migrated, and
     closed again, so the migration's own row changes are flushed to the server's
     statistics before anything is measured; its URL."""
+    from storage.postgres import create_database  # a SQLite run never loads asyncpg
+
     url = await create_database(admin_dsn, name)
     db = await Database.open(url)
     await db.close()
