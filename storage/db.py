@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TypeVar
@@ -163,10 +163,6 @@ class Database(ABC):
         """One write statement that returns a row (`… RETURNING`), in its own transaction."""
         async with self.transaction() as conn:
             return await conn.fetchone(sql, params)
-
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(sql, rows)
 
     async def writable(self) -> None:
         """Open a write transaction and let it go (raises when the database cannot be

@@ -8,20 +8,18 @@ import asyncio
 import time
 from pathlib import Path
 
-from storage import JobStatus, QuotaState
 from tests.crash.conftest import (
     Spawn,
-    failure_pings,
-    open_store,
-    submits_for,
     until,
-    video_posts,
-    wait_terminal,
 )
-from tests.crash.test_two_processes import PROMPTS, TWO_AT_A_TIME, submitted_by
+from tests.crash.test_two_processes import (
+    PROMPTS,
+    TWO_AT_A_TIME,
+    each_ended_once,
+    submitted_by,
+)
 from tests.postgres import POSTGRES_ONLY
 from tests.sim.apiyi_sim import ApiyiSimulator
-from tests.sim.discord_payloads import GUILD_ID
 from tests.sim.discord_sim import DiscordSim
 
 QUICK_LEADER = {**TWO_AT_A_TIME, "CRASH_LEADER_EVERY": "0.2"}
@@ -42,21 +40,7 @@ async def test_three_processes_one_killed_mid_queue_each_job_sent_and_posted_onc
     maker, *others = children
     await until(lambda: len(apiyi_sim.tasks) >= 3, "half the jobs to be accepted")
     await maker.kill()
-    async with open_store(db_target) as store:
-        jobs = await wait_terminal(store, maker.job_ids)
-        # The maker works at most two at a time: only a job cut off mid-submit may fail.
-        assert sum(j.status is JobStatus.DELIVERED for j in jobs) >= 4
-        for job, prompt in zip(jobs, PROMPTS, strict=True):
-            assert len(submits_for(apiyi_sim, prompt)) <= 1
-            usage = await store.usage(job.user_id, job.quota_day, GUILD_ID)
-            if job.status is JobStatus.DELIVERED:
-                assert len(video_posts(discord_sim, job.id)) == 1
-                assert (job.quota_state, usage) == (QuotaState.COMMITTED, 1)
-            else:
-                assert job.status is JobStatus.FAILED and job.error_code, job
-                assert video_posts(discord_sim, job.id) == []
-                assert (job.quota_state, usage) == (QuotaState.REFUNDED, 0)
-                assert len(failure_pings(discord_sim, job.id)) == 1
+    await each_ended_once(db_target, maker, apiyi_sim, discord_sim)
     sent = [submitted_by(c) for c in children]
     assert sum(len(s) for s in sent) == len(set().union(*sent))  # no job sent by two
     assert all(c.proc.returncode is None for c in others)

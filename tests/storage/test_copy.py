@@ -7,6 +7,8 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,22 @@ async def fill(path: Path) -> None:
         await db.close()
 
 
+@asynccontextmanager
+async def filled_and_empty(
+    tmp_path: Path, server: PostgresServer
+) -> AsyncIterator[tuple[Database, Database]]:
+    """A filled SQLite file and an empty PostgreSQL database, both open."""
+    path = tmp_path / "veo.sqlite3"
+    await fill(path)
+    source = await Database.open(path)
+    target = await Database.open(await fresh_database(server))
+    try:
+        yield source, target
+    finally:
+        await target.close()
+        await source.close()
+
+
 async def rows_of(db: Database, table: str) -> list[dict[str, Any]]:
     rows = [{k: r[k] for k in r.keys()} for r in await db.fetchall(f"SELECT * FROM {table}")]
     return sorted(rows, key=lambda row: tuple(row[k] for k in KEYS[table]))
@@ -114,11 +132,7 @@ async def test_tables_names_every_table_of_the_schema(tmp_path: Path) -> None:
 async def test_copy_keeps_every_row_and_new_ids_go_past_the_copied(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
-    path = tmp_path / "veo.sqlite3"
-    await fill(path)
-    source = await Database.open(path)
-    target = await Database.open(await fresh_database(postgres_server))
-    try:
+    async with filled_and_empty(tmp_path, postgres_server) as (source, target):
         before = await every_row(source)
         assert all(before[t] for t in TABLES), "the fill must put a row in every table"
         told: list[tuple[str, int]] = []
@@ -148,10 +162,9 @@ async def test_copy_keeps_every_row_and_new_ids_go_past_the_copied(
         await on_target.jobs.complete(held, "w", RenderKey("demo", "demo-veo", "", 0), sample)
         ids = [r["id"] for r in await rows_of(target, "render_times")]
         assert ids == [1, 2, 3]
-    finally:
-        await target.close()
-        await source.close()
-    assert await every_row_of_file(path) == before  # the source is left as it was
+    assert (
+        await every_row_of_file(tmp_path / "veo.sqlite3") == before
+    )  # the source is left as it was
 
 
 async def every_row_of_file(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -290,17 +303,10 @@ async def test_the_command_line_copies(tmp_path: Path, postgres_server: Postgres
 async def test_a_refused_row_leaves_the_target_empty(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
-    path = tmp_path / "veo.sqlite3"
-    await fill(path)
-    source = await Database.open(path)
-    target = await Database.open(await fresh_database(postgres_server))
-    try:
+    async with filled_and_empty(tmp_path, postgres_server) as (source, target):
         # SQLite keeps a NUL in text, PostgreSQL refuses it: the last table fails to copy
         # after every other one was written, and none of them may be kept.
         await source.execute("UPDATE render_times SET model = 'demo' || char(0) WHERE id = 1")
         with pytest.raises(CopyError, match="PostgreSQL refused a row of render_times"):
             await copy_database(source, target)
         assert all(rows == [] for rows in (await every_row(target)).values())
-    finally:
-        await target.close()
-        await source.close()
