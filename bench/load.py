@@ -50,8 +50,8 @@ from bench.common import (
 from bench.pg import ServerCpu, postmaster_pid
 from bench.tally import tally_logs
 from bot.client import VeoBot
+from bot.jobs.origin import Origin
 from bot.jobs.requests import Draft
-from bot.jobs.service import Origin
 from storage import Database
 
 GUILD_ID = 1_100_000_000_000_000_100  # the Discord simulator's default guild
@@ -70,7 +70,7 @@ async def create_job(
 ) -> tuple[int, int]:
     """What `/veo generate` does after the command is parsed and acknowledged: the job's
     id and its status message's (member `10_000 + n`: a job per member)."""
-    request = await bot.service.validate(
+    request, _ = await bot.service.validate(
         Draft(prompt=f"load job {n} [render={render:.2f}]", provider=provider, model=model),
         GUILD_ID,
     )

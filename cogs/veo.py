@@ -13,9 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat import estimates, messages
+from bot.chat import estimates, listings
 from bot.chat.askers import asker_of, parse_job_number
 from bot.chat.components import JOB_BUTTONS, HistoryPageButton, cancel_prompt, history_reply
+from bot.chat.settings_view import SETTINGS_ITEMS, forget_question, panel
 from bot.chat.submission import role_ids_of, submit_draft
 from bot.jobs.access import Action
 from bot.jobs.requests import (
@@ -61,10 +62,10 @@ class VeoCog(commands.Cog):
     async def cog_load(self) -> None:
         # The persistent buttons of jobs and of history pages belong to this cog: they
         # work again after a restart once it is loaded.
-        self.bot.add_dynamic_items(HistoryPageButton, *JOB_BUTTONS)
+        self.bot.add_dynamic_items(HistoryPageButton, *JOB_BUTTONS, *SETTINGS_ITEMS)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(HistoryPageButton, *JOB_BUTTONS)
+        self.bot.remove_dynamic_items(HistoryPageButton, *JOB_BUTTONS, *SETTINGS_ITEMS)
 
     # -- /veo generate ----------------------------------------------------------------
 
@@ -151,9 +152,9 @@ class VeoCog(commands.Cog):
                 )
                 typical = estimates.typical_for(self.bot.providers, self._schedules, job)
                 service = estimates.service_label(self.bot.providers, job)
-                lines.append(messages.quota_job_line(job, now, typical, position, service))
+                lines.append(listings.quota_job_line(job, now, typical, position, service))
         await interaction.response.send_message(
-            "\n".join(lines)[: messages.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
+            "\n".join(lines)[: listings.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
 
     # -- /veo status, cancel, history ----------------------------------------------------
@@ -177,7 +178,7 @@ class VeoCog(commands.Cog):
             await self.service.queue_position(found) if found.status is JobStatus.QUEUED else 0
         )
         spec = self.bot.providers.model(found.provider, found.model)
-        text = messages.job_details(
+        text = listings.job_details(
             found,
             spec.label if spec is not None else found.model,
             dt.datetime.now(dt.UTC).timestamp(),
@@ -218,8 +219,23 @@ class VeoCog(commands.Cog):
     @staticmethod
     async def _say(interaction: discord.Interaction[VeoBot], text: str) -> None:
         await interaction.response.send_message(
-            text[: messages.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
+            text[: listings.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
+
+    # -- /veo settings, forget -----------------------------------------------------------
+
+    @veo.command(name="settings", description="Your own defaults, and DMs, spoilers and pings")
+    async def settings(self, interaction: discord.Interaction[VeoBot]) -> None:
+        prefs = await self.service.preferences.get(interaction.user.id)
+        text, view = panel(prefs, self.bot.providers)
+        await interaction.response.send_message(text, view=view, ephemeral=True)
+
+    @veo.command(
+        name="forget", description="Delete your settings and your jobs' prompts and images"
+    )
+    async def forget(self, interaction: discord.Interaction[VeoBot]) -> None:
+        text, view = forget_question(interaction.user.id)
+        await interaction.response.send_message(text, view=view, ephemeral=True)
 
     # -- /veo help ---------------------------------------------------------------------
 
@@ -240,25 +256,14 @@ class VeoCog(commands.Cog):
             )
             for menu in self.bot.tree.get_commands(type=discord.AppCommandType.message)
         ]
-        settings = self.bot.settings
-        embed = discord.Embed(
-            title="Veo video bot — help",
-            description=messages.help_intro(
-                commands_,
-                daily_quota=quota.limit,
-                max_active=settings.max_active_per_user,
-                remaining=quota.remaining,
-                resets_at=quota.resets_at,
-            ),
-            colour=discord.Colour.blurple(),
-        )
-        for name, value in messages.image_mode_fields(self.bot.providers):
-            if len(embed) + len(name) + len(value) > 5900 or len(embed.fields) == 25:
-                break  # Discord: 6,000 characters and 25 fields per embed
-            embed.add_field(name=name, value=value, inline=False)
-        embed.set_footer(
-            text=f"Default service: {self.bot.providers.default}. "
-            "/veo models lists each model's lengths, sizes and prices."
+        provider, model = await self.service.default_model(interaction.guild_id)
+        spec = self.bot.providers.model(provider, model)
+        embed = listings.help_embed(
+            commands_,
+            quota,
+            max_active=self.bot.settings.max_active_per_user,
+            providers=self.bot.providers,
+            default_model=spec.label if spec is not None else model,
         )
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=ONLY_MEMBER
@@ -271,26 +276,15 @@ class VeoCog(commands.Cog):
         fields = [
             (
                 f"{spec.label} — {provider}"[:256],
-                messages.model_summary(spec)
+                listings.model_summary(spec)
                 + estimates.render_time_note(self._schedules.typical(provider, spec.name))
                 + (f"\nOn this server one video counts as **{units}**." if units > 1 else ""),
             )
             for provider, spec, units in await self.service.models_for(interaction.guild_id)
         ]
-        embeds = []
-        for start in range(0, len(fields), 25):  # Discord: 25 fields per embed, 10 embeds
-            embed = discord.Embed(
-                title="Available video models" if start == 0 else None,
-                description=(
-                    f"Default: **{self.bot.providers.default}**. Pick with `model:` in `/veo generate`."
-                    if start == 0
-                    else None
-                ),
-                colour=discord.Colour.blurple(),
-            )
-            for name, value in fields[start : start + 25]:
-                embed.add_field(name=name, value=value, inline=False)
-            embeds.append(embed)
+        provider, model = await self.service.default_model(interaction.guild_id)
+        spec = self.bot.providers.model(provider, model)
+        embeds = listings.models_embeds(fields, spec.label if spec is not None else model)
         await interaction.response.send_message(embeds=embeds[:10], ephemeral=True)
 
     # -- autocomplete -----------------------------------------------------------------
@@ -334,7 +328,7 @@ class VeoCog(commands.Cog):
         by_number_only = typed.startswith("#")  # "#1" means job 1…, not prompts with "1"
         jobs = await self.service.history(interaction.user.id, limit=25)
         return [
-            app_commands.Choice(name=messages.job_choice_label(job), value=str(job.id))
+            app_commands.Choice(name=listings.job_choice_label(job), value=str(job.id))
             for job in jobs
             if not typed
             or str(job.id).startswith(number)

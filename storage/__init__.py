@@ -12,6 +12,7 @@ from storage.models import (
     CancelReason,
     Job,
     JobStatus,
+    MemberSettings,
     QuotaState,
 )
 from storage.stores import Stores
@@ -27,6 +28,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "JobStore",
+    "MemberSettings",
     "NewJob",
     "OverBudget",
     "OverQuota",

@@ -26,6 +26,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "audit_log": ("id",),
     "render_times": ("id",),
     "alerts_sent": ("guild_id", "vendor", "kind"),
+    "member_settings": ("user_id",),
 }
 TABLES: tuple[str, ...] = tuple(KEYS)
 

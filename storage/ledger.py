@@ -82,6 +82,11 @@ class NewJob:
     interaction_expires_at: float | None = None
     quota_units: int = 1  # 0: the member is exempt, nothing is reserved
     cost_usd: float | None = None  # the model's documented price, when it has one
+    parent_job_id: int | None = None  # made from this job (Retry, New take, Remix)
+    parent_link: str | None = None
+    spoiler: bool = False
+    dm_copy: bool = False
+    ping: bool = True
 
     @property
     def quota_scope(self) -> int:
@@ -134,8 +139,9 @@ class Ledger(JobRows):
                     user_id, guild_id, channel_id, request_json, provider, model, status,
                     next_poll_at, filesize_limit, delivery_mode, interaction_app_id,
                     interaction_token, interaction_expires_at, quota_day, quota_state,
-                    created_at, updated_at, quota_units, cost_usd
-                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    created_at, updated_at, quota_units, cost_usd, parent_job_id,
+                    parent_link, spoiler, dm_copy, ping
+                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *
                 """,
                 (
@@ -158,6 +164,11 @@ class Ledger(JobRows):
                     now,
                     new.quota_units,
                     new.cost_usd,
+                    new.parent_job_id,
+                    new.parent_link,
+                    int(new.spoiler),
+                    int(new.dm_copy),
+                    int(new.ping),
                 ),
             )
             assert job_row is not None

@@ -207,6 +207,34 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, vendor, kind)
     );
     """,
+    # 9: members' own defaults, and what a job keeps of them and of where it came from.
+    # - member_settings: one row per member (not per server): the model, aspect, length
+    #   and resolution they want when they type none, and three delivery toggles;
+    #   `told` lists the servers already told that one of these is not allowed there.
+    # - jobs.parent_job_id / parent_link: the job a Retry, New take or Remix was made
+    #   from, and where that job is shown ("from #12").
+    # - jobs.spoiler / dm_copy / ping: the member's delivery toggles as they were when the
+    #   command ran (the process that posts may be another one).
+    """
+    CREATE TABLE member_settings (
+        user_id       INTEGER PRIMARY KEY,
+        provider      TEXT,
+        model         TEXT,
+        aspect_ratio  TEXT,
+        duration      INTEGER,
+        resolution    TEXT,
+        dm_copy       INTEGER NOT NULL DEFAULT 0,
+        spoiler       INTEGER NOT NULL DEFAULT 0,
+        ping          INTEGER NOT NULL DEFAULT 1,
+        told          TEXT    NOT NULL DEFAULT '',
+        updated_at    REAL    NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN parent_job_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN parent_link TEXT;
+    ALTER TABLE jobs ADD COLUMN spoiler INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN dm_copy INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN ping INTEGER NOT NULL DEFAULT 1;
+    """,
 )
 
 

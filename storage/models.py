@@ -117,10 +117,20 @@ class Job:
     # vendor's callback said it changed: together they bound when a render finished.
     checked_at: float | None = None
     poked_at: float | None = None
+    # The job a Retry, New take or Remix was made from, and a link to where it is shown.
+    parent_job_id: int | None = None
+    parent_link: str | None = None
+    # The member's delivery toggles when the command ran (`MemberSettings`).
+    spoiler: bool = False
+    dm_copy: bool = False
+    ping: bool = True
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
         data = dict(row)
+        for flag in ("spoiler", "dm_copy", "ping"):
+            if flag in data:
+                data[flag] = bool(data[flag])
         data["status"] = JobStatus(data["status"])
         data["quota_state"] = QuotaState(data["quota_state"])
         data["billing"] = Billing(data["billing"])
@@ -147,6 +157,42 @@ class Job:
     def quota_scope(self) -> int:
         """The ledger's server key: the guild, or 0 for direct messages."""
         return self.guild_id or 0
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSettings:
+    """A member's own defaults, theirs in every server: used where they type nothing and
+    the server allows it. None (or the toggles' defaults) means "no preference"."""
+
+    provider: str | None = None
+    model: str | None = None
+    aspect_ratio: str | None = None
+    duration: int | None = None
+    resolution: str | None = None
+    dm_copy: bool = False  # a copy of each video in their direct messages
+    spoiler: bool = False  # their videos posted as spoilers
+    ping: bool = True  # mentioned when a video is ready (or failed)
+    # Servers already told that one of these is not allowed there (told once per server).
+    told: frozenset[int] = frozenset()
+
+    @classmethod
+    def from_row(cls, row: Any) -> MemberSettings:
+        told = frozenset(int(g) for g in str(row["told"]).split(",") if g)
+        return cls(
+            provider=row["provider"],
+            model=row["model"],
+            aspect_ratio=row["aspect_ratio"],
+            duration=row["duration"],
+            resolution=row["resolution"],
+            dm_copy=bool(row["dm_copy"]),
+            spoiler=bool(row["spoiler"]),
+            ping=bool(row["ping"]),
+            told=told,
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return self == MemberSettings(told=self.told)
 
 
 @dataclass(frozen=True, slots=True)

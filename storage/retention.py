@@ -22,6 +22,12 @@ SELECT id, request_json, result_path FROM jobs
 WHERE finished_at < ? AND purged_at IS NULL AND status IN ({_TERMINAL_SQL})
 ORDER BY finished_at, id LIMIT ?
 """
+# `/veo forget`: one member's finished jobs, whatever their age.
+SQL_DUE_OF_MEMBER = f"""
+SELECT id, request_json, result_path FROM jobs
+WHERE user_id = ? AND purged_at IS NULL AND status IN ({_TERMINAL_SQL})
+ORDER BY id LIMIT ?
+"""
 SQL_PURGE = """
 UPDATE jobs SET request_json = ?, interaction_token = NULL, callback_token = NULL,
     result_path = NULL, purged_at = ?, updated_at = ?
@@ -55,20 +61,27 @@ def scrub_request(request_json: str) -> str:
 
 
 async def purge_finished(
-    db: Database, *, older_than: float, now: float, batch: int = 500
+    db: Database,
+    *,
+    older_than: float,
+    now: float,
+    batch: int = 500,
+    user_id: int | None = None,
 ) -> PurgeReport:
-    """Purge terminal jobs that finished before `older_than`.
+    """Purge terminal jobs that finished before `older_than` (or, given `user_id`, every
+    finished job of that member: `/veo forget`).
 
     Each batch is its own transaction, so a long backlog never holds the writer lock
     for long; a purged job is marked, so a second sweep does nothing.
     """
     if batch <= 0:
         raise ValueError("batch must be positive")
+    sql, args = (SQL_DUE, (older_than,)) if user_id is None else (SQL_DUE_OF_MEMBER, (user_id,))
     purged = 0
     paths: list[str] = []
     while True:
         async with db.transaction() as conn:
-            rows = await conn.fetchall(SQL_DUE, (older_than, batch))
+            rows = await conn.fetchall(sql, (*args, batch))
             if not rows:
                 break
             ids = [int(r["id"]) for r in rows]

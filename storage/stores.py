@@ -11,6 +11,7 @@ from storage.audit import AuditStore
 from storage.db import Database
 from storage.guilds import GuildStore
 from storage.jobs import JobStore
+from storage.members import MemberStore
 from storage.retention import RetentionStore
 from storage.stats import StatsStore
 
@@ -22,6 +23,7 @@ class Stores:
     audit: AuditStore
     stats: StatsStore
     retention: RetentionStore
+    members: MemberStore
 
     @classmethod
     def over(cls, db: Database, *, clock: Callable[[], float] = time.time) -> Stores:
@@ -31,4 +33,5 @@ class Stores:
             audit=AuditStore(db, clock=clock),
             stats=StatsStore(db),
             retention=RetentionStore(db),
+            members=MemberStore(db, clock=clock),
         )

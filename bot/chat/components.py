@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.chat import messages
+from bot.chat import listings, messages
 from bot.chat.askers import asker_of
 from bot.chat.submission import submit_request
 from bot.jobs.access import Action
+from bot.jobs.origin import Parent
 from bot.jobs.requests import RequestInvalid, stored_request
+from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -76,11 +78,11 @@ class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:
     style = discord.ButtonStyle.secondary
     emoji: str | None = None
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, label: str | None = None) -> None:
         self.job_id = job_id
         super().__init__(
             discord.ui.Button(
-                label=self.label,
+                label=label or self.label,
                 style=self.style,
                 emoji=self.emoji,
                 custom_id=f"veo:{self.key}:{job_id}",
@@ -142,17 +144,36 @@ class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
 
 
 class RetryButton(_JobButton, template=r"veo:retry:(?P<job>\d+)"):
+    """The same request again, the seed included ("Same seed" where the member gave
+    one; "Try again" under a failure)."""
+
     key, label, emoji, action = "retry", "Retry", "🔁", Action.RETRY
+    new_seed = False
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         bot: ChatBot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            request, images = await bot.service.again(job.id, asker_of(interaction))
+            request, images = await bot.service.again(
+                job.id, asker_of(interaction), new_seed=self.new_seed
+            )
         except RequestInvalid as exc:
             await interaction.edit_original_response(content=f"⚠️ {exc}")
             return
-        await submit_request(bot, interaction, request, images)
+        await submit_request(bot, interaction, request, images, made_from=parent_of(job))
+
+
+class NewTakeButton(RetryButton, template=r"veo:newtake:(?P<job>\d+)"):
+    """The same request with a new seed: a different take, where Retry would make a
+    near-copy of a job whose member gave a seed."""
+
+    key, label, emoji = "newtake", "New take", "🎲"
+    new_seed = True
+
+
+def parent_of(job: Job) -> Parent:
+    """A job a new one is made from, linked to where members see it."""
+    return Parent(job.id, messages.post_link(job))
 
 
 class RemixModal(discord.ui.Modal, title="Remix this video"):
@@ -179,7 +200,7 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
         except RequestInvalid as exc:
             await interaction.edit_original_response(content=f"⚠️ {exc}")
             return
-        await submit_request(bot, interaction, request, images)
+        await submit_request(bot, interaction, request, images, made_from=parent_of(self.job))
 
 
 class RemixButton(_JobButton, template=r"veo:remix:(?P<job>\d+)"):
@@ -230,11 +251,11 @@ def result_custom_id(job_id: int) -> str:
 
 async def history_reply(bot: ChatBot, user_id: int, page: int) -> tuple[str, discord.ui.View]:
     """One page of a member's jobs, with the buttons to the newer and older pages."""
-    size = messages.HISTORY_PAGE_SIZE
+    size = listings.HISTORY_PAGE_SIZE
     jobs = await bot.service.history(user_id, limit=size + 1, offset=page * size)
     has_more = len(jobs) > size
     jobs = jobs[:size]
-    text = messages.history_page(jobs, page, has_more=has_more)
+    text = listings.history_page(jobs, page, has_more=has_more)
     view = discord.ui.View(timeout=None)
     if page > 0 or has_more:
         view.add_item(HistoryPageButton(user_id, max(page - 1, 0), newer=True, disabled=page == 0))
@@ -292,13 +313,17 @@ JOB_BUTTONS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     CancelButton,
     ConfirmCancelButton,
     RetryButton,
+    NewTakeButton,
     RemixButton,
     DeleteButton,
 )
 
 
 def job_view(job: Job) -> discord.ui.View | None:
-    """The buttons a job message shows in its current state."""
+    """The buttons a job message shows in its current state: Cancel while it runs, the
+    way to try again once it failed."""
+    if job.status is JobStatus.FAILED:
+        return failed_view(job)
     if not job.is_active:
         return None
     view = discord.ui.View(timeout=None)
@@ -306,8 +331,25 @@ def job_view(job: Job) -> discord.ui.View | None:
     return view
 
 
-def result_view(job: Job) -> discord.ui.View:
+def failed_view(job: Job) -> discord.ui.View:
+    """Try again (the same request) and Edit prompt (a Remix), so a member whose job
+    failed need not type the command and upload the images again."""
     view = discord.ui.View(timeout=None)
-    for button in (RetryButton, RemixButton, DeleteButton):
-        view.add_item(button(job.id))
+    view.add_item(RetryButton(job.id, label="Try again"))
+    view.add_item(RemixButton(job.id, label="Edit prompt"))
+    return view
+
+
+def result_view(job: Job, providers: ProviderRegistry) -> discord.ui.View:
+    """The buttons under a video. A job with a seed the member gave (on a model that
+    takes one) offers New take and Same seed; any other, one Retry."""
+    view = discord.ui.View(timeout=None)
+    spec = providers.model(job.provider, job.model)
+    if stored_request(job).seed is not None and spec is not None and spec.seed:
+        view.add_item(NewTakeButton(job.id))
+        view.add_item(RetryButton(job.id, label="Same seed"))
+    else:
+        view.add_item(RetryButton(job.id))
+    view.add_item(RemixButton(job.id))
+    view.add_item(DeleteButton(job.id))
     return view

@@ -85,12 +85,16 @@ def failure_text(
     said = _said(params)
     if said is not None:
         # A vendor's failure while fetching the video: the member paid nothing for it.
-        return f"{said} {sentences.REFUNDED}" if step == Step.DOWNLOAD else said
-    if code is None:
+        text = f"{said} {sentences.REFUNDED}" if step == Step.DOWNLOAD else said
+    elif code is None:
         return sentences.UNKNOWN
-    # A vendor's code that has no sentence of its own reads as a failed render.
-    template = TEMPLATES.get((code, step)) or TEMPLATES.get((code, None)) or sentences.FAILED
-    return _FILL.format(template, **params)
+    else:
+        # A vendor's code that has no sentence of its own reads as a failed render.
+        template = TEMPLATES.get((code, step)) or TEMPLATES.get((code, None)) or sentences.FAILED
+        text = _FILL.format(template, **params)
+    if code == ErrorCode.CONTENT_POLICY:
+        text = f"{text} {sentences.POLICY_ADVICE}"
+    return text
 
 
 def job_failure_text(job: Job) -> str:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import assert_never
 
 import discord
-from discord.utils import escape_markdown
 
 from bot.chat.estimates import after_elapsed, ready_after_start
 from bot.chat.failures import job_failure_text
 from bot.jobs.days import duration_text
-from bot.jobs.requests import MODE_LABELS, stored_request
+from bot.jobs.preferences import Defaults
+from bot.jobs.requests import stored_request
 from bot.jobs.schedule import Typical
-from bot.providers.base import Mode, ModelSpec
+from bot.providers.base import ModelSpec
 from bot.providers.codes import ErrorCode
-from bot.providers.registry import ProviderRegistry
-from storage import Job, JobStatus
+from storage import Job, JobStatus, MemberSettings
 
 PROMPT_PREVIEW = 300
 PROMPT_DELETED = "(prompt deleted after the retention period)"
@@ -99,7 +98,7 @@ def job_message(
     if job.status is JobStatus.QUEUED and position > 0:
         status += f" · {queue_note(position, typical)}"
     lines = [
-        f"🎬 **Job #{job.id}** for <@{job.user_id}>",
+        f"🎬 **Job #{job.id}** for <@{job.user_id}>{made_from(job)}",
         preview(prompt_of(job)),
         describe_settings(job, label),
         status,
@@ -123,7 +122,8 @@ def ready_message(
             why = "The video service sent the video too slowly for the bot to download it"
         else:
             why = "The file is larger than this channel's upload limit"
-        text += f"\n{why}, so here is a link{expiry}:\n{link}"
+        shown = f"||{link}||" if job.spoiler else link  # the member's spoiler setting
+        text += f"\n{why}, so here is a link{expiry}:\n{shown}"
     return text
 
 
@@ -154,68 +154,6 @@ def result_embed(
     return embed
 
 
-def model_summary(spec: ModelSpec) -> str:
-    """One model's capabilities in a line or two, for `/veo models`."""
-    modes = ", ".join(MODE_LABELS[m] for m in Mode if m in spec.modes)
-    if Mode.REFERENCE in spec.modes:
-        modes += f" (up to {spec.max_reference_images})"
-    parts = [
-        f"`{spec.name}`",
-        modes,
-        "/".join(spec.aspect_ratios),
-        "/".join(str(d) for d in spec.durations) + " s",
-        "/".join(spec.resolutions),
-    ]
-    extras = [
-        word
-        for word, has in (
-            ("negative prompt", spec.negative_prompt),
-            ("seed", spec.seed),
-            ("prompt enhancement", spec.enhance_prompt),
-        )
-        if has
-    ]
-    if extras:
-        parts.append(", ".join(extras))
-    if spec.price_usd:
-        parts.append(f"${spec.price_usd:.2f} per video")
-    parts.append(f"about {duration_text(spec.timing.initial_wait * 2)}")
-    return " · ".join(parts)[:1024]
-
-
-# -- /veo status, history, quota, help ---------------------------------------------
-
-STATUS_EMOJI: dict[JobStatus, str] = {
-    JobStatus.QUEUED: "⏳",
-    JobStatus.SUBMITTING: "📨",
-    JobStatus.RUNNING: "🎞️",
-    JobStatus.DOWNLOADING: "⬇️",
-    JobStatus.DELIVERING: "📤",
-    JobStatus.DELIVERED: "✅",
-    JobStatus.FAILED: "❌",
-    JobStatus.CANCELLED: "🚫",
-}
-
-HISTORY_PAGE_SIZE = 10
-MESSAGE_LIMIT = 2000
-
-
-def status_badge(job: Job) -> str:
-    """The status as an emoji and a word, e.g. `✅ delivered`."""
-    return f"{STATUS_EMOJI[job.status]} {job.status.value}"
-
-
-def one_line(text: str, limit: int) -> str:
-    """A prompt squeezed onto one line: whitespace collapsed, cut at `limit` characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: max(0, limit - 1)] + "…"
-
-
-def _plain(text: str) -> str:
-    """Text safe to put inline in a line of Markdown (no formatting, no masked links)."""
-    return escape_markdown(text)
-
-
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
 
@@ -238,154 +176,89 @@ def queue_note(position: int, typical: Typical | None) -> str:
     return " · ".join(parts)
 
 
-def quota_job_line(
-    job: Job, now: float, typical: Typical | None, position: int, service: str | None = None
-) -> str:
-    """One in-progress job in `/veo quota`."""
-    line = f"• **#{job.id}** — {status_line(job, now, typical, service)}"
-    if job.status is JobStatus.QUEUED:
-        note = queue_note(position, typical)
-        if note:
-            line += f" · {note}"
-    return line
+def made_from(job: Job) -> str:
+    """ " · from #12", linked to where job 12 is shown, for a job made from another."""
+    if job.parent_job_id is None:
+        return ""
+    number = f"#{job.parent_job_id}"
+    return f" · from [{number}](<{job.parent_link}>)" if job.parent_link else f" · from {number}"
 
 
-def _image_settings(job: Job) -> str | None:
-    req = stored_request(job)
-    count = req.image_count
-    if not count:
-        return None
-    mode = MODE_LABELS[req.mode]
-    return f"Images: {mode} ({count} image{'s' if count != 1 else ''})"
+def defaults_note(defaults: Defaults | None) -> str:
+    """What the member's own settings did to this job, said once in the confirmation."""
+    if defaults is None:
+        return ""
+    lines = []
+    if defaults.used:
+        lines.append(f"Using your defaults: {' · '.join(defaults.used)}")
+    if defaults.skipped_model:
+        lines.append(
+            f"Your default model, {defaults.skipped_model}, is not available here, so this "
+            "server's default was used. (I'll only mention this once here.)"
+        )
+    return "".join(f"\n{line}" for line in lines)
 
 
-def job_details(
-    job: Job,
-    label: str,
-    now: float,
-    *,
-    typical: Typical | None = None,
-    position: int = 0,
-    show_owner: bool = False,
-    service: str | None = None,
-) -> str:
-    """One job in detail, for `/veo status` (private, so the owner mention never pings)."""
-    owner = f" for <@{job.user_id}>" if show_owner else ""
-    lines = [f"🎬 **Job #{job.id}**{owner}", preview(prompt_of(job))]
-    lines.append(describe_settings(job, label))
-    images = _image_settings(job)
-    if images:
-        lines.append(images)
-    negative = stored_request(job).negative_prompt
-    if negative:
-        lines.append(f"Avoid: {_plain(one_line(negative, 200))}")
-    status = status_line(job, now, typical, service)
-    if job.status is JobStatus.QUEUED:
-        note = queue_note(position, typical)
-        status += f" · {note}" if note else ""
-    lines.append(f"Status: {status}")
-    created = int(job.created_at)
-    lines.append(f"Created <t:{created}:f> (<t:{created}:R>)")
-    if job.finished_at is not None and not job.is_active:
-        lines.append(f"Ended <t:{int(job.finished_at)}:R>")
-    link = post_link(job)
-    if link is not None:
-        what = "Video" if job.delivered_message_id else "Job message"
-        lines.append(f"{what}: {link}")
-    text = "\n".join(lines)
-    if len(text) > MESSAGE_LIMIT:  # only a huge negative prompt can get here
-        text = text[: MESSAGE_LIMIT - 1] + "…"
-    return text
+def queued_here(job_id: int, link: str, defaults: Defaults | None) -> str:
+    return f"✅ Queued as **job #{job_id}**: follow it here → {link}{defaults_note(defaults)}"
 
 
-def job_choice_label(job: Job) -> str:
-    """An autocomplete choice for a job: `#12 · delivered · a lighthouse at dusk`."""
-    head = f"#{job.id} · {job.status.value} · "
-    return head + one_line(prompt_of(job), 100 - len(head))
+def queued_below(job_id: int, reason: str, defaults: Defaults | None) -> str:
+    """Queued, in a channel the bot cannot post in (`reason` says why, or is empty)."""
+    return (
+        f"✅ Queued as **job #{job_id}**. {reason}progress and the video will appear below, "
+        f"as long as it finishes within 15 minutes.{defaults_note(defaults)}"
+    )
 
 
-def history_line(job: Job, prompt_limit: int = 60) -> str:
-    """`#id · status · short prompt · link`, one line of `/veo history`."""
-    parts = [
-        f"**#{job.id}**",
-        status_badge(job),
-        _plain(one_line(prompt_of(job), prompt_limit)) or "(no prompt)",
-    ]
-    link = post_link(job)
-    if link is not None:
-        parts.append(f"[{'video' if job.delivered_message_id else 'post'}](<{link}>)")
-    return " · ".join(parts)
+def failure_ping(job: Job, why: str) -> str:
+    return f"<@{job.user_id}> job #{job.id} failed: {why}"
 
 
-def history_page(jobs: list[Job], page: int, *, has_more: bool) -> str:
-    """One page of `/veo history` (up to HISTORY_PAGE_SIZE jobs, newest first)."""
-    if not jobs:
-        if page == 0:
-            return "You have not made any videos yet. Start with `/veo generate`."
-        return f"There are no older videos on page {page + 1}. Go back with **◀ Newer**."
-    first = page * HISTORY_PAGE_SIZE + 1
-    last = first + len(jobs) - 1
-    if page == 0 and not has_more:
-        header = f"**Your videos**, newest first ({len(jobs)} in all):"
-    else:
-        oldest = "" if has_more else ", your oldest"
-        header = f"**Your videos**, newest first — page {page + 1} (videos {first}–{last}{oldest}):"
-    for limit in (60, 40, 20, 0):
-        lines = [header, *(history_line(job, limit) for job in jobs)]
-        text = "\n".join(lines)
-        if len(text) <= MESSAGE_LIMIT:
-            return text
-    return text[: MESSAGE_LIMIT - 1] + "…"
+def dm_copy(job: Job, link: str) -> str:
+    """The copy of a video in its member's direct messages (they asked, in /veo settings)."""
+    return f"Your video of job #{job.id} is ready: {link}"
 
 
-def image_modes(spec: ModelSpec) -> str:
-    """What a model can do with images, in a few words, for `/veo help`."""
-    modes = [MODE_LABELS[m] for m in Mode if m in spec.modes and m is not Mode.TEXT]
-    if Mode.REFERENCE in spec.modes:
-        modes[-1] += f" (up to {spec.max_reference_images})"
-    if not modes:
-        return "text only, no images"
-    return ", ".join(modes) + ("" if Mode.TEXT in spec.modes else " (an image is required)")
+# -- /veo settings, /veo forget ----------------------------------------------------------
+
+NO_PREFERENCE = "No preference (the server's default)"
+SETTING_NAMES = {
+    "model": "Default model",
+    "aspect": "Default aspect",
+    "length": "Default length",
+    "size": "Default resolution",
+    "dm_copy": "Also send to my DMs",
+    "spoiler": "Post as spoilers",
+    "ping": "Ping me when done",
+}
+FORGET_QUESTION = (
+    "Delete your settings, and the prompts and images of all your finished jobs? The job "
+    "numbers and today's quota stay; Retry and Remix of those jobs will no longer work. "
+    "This cannot be undone."
+)
+FORGET_CONFIRM = "Yes, delete them"
+NOT_YOURS = "This button belongs to someone else."
 
 
-def help_intro(
-    commands: list[tuple[str, str]],
-    *,
-    daily_quota: int,
-    max_active: int,
-    remaining: int,
-    resets_at: int,
-) -> str:
-    """The top of `/veo help`: what the bot does, its commands, the member's limits."""
-    lines = [
-        "I make short AI videos with Google's Veo models, through the video services this "
-        "server has enabled. Describe a scene (and attach images if you like); I queue the job, "
-        "post its progress in the channel, and post the video there when it is ready.",
-        "",
-        "**Commands**",
-        *(f"• {name} — {description}" for name, description in commands),
-        "",
-        "**Your limits**",
-        f"• **{daily_quota}** videos per day (UTC); **{remaining}** left today, "
-        f"resetting <t:{resets_at}:R>.",
-        f"• Up to **{max_active}** videos in progress at once.",
-        "• A video that fails, or that you cancel before it is sent, does not count.",
-    ]
-    return "\n".join(lines)[:4096]
+def settings_panel(prefs: MemberSettings, model_label: str | None) -> str:
+    """The panel's text: what is saved, and what it means."""
+
+    def shown(value: object | None) -> str:
+        return str(value) if value else "server's default"
+
+    length = f"{prefs.duration} s" if prefs.duration else None
+    return (
+        "**Your settings** — yours in every server. What you type in a command comes "
+        "first; a server's limits always win (a default it does not allow is skipped).\n"
+        f"Model: **{shown(model_label)}** · Aspect: **{shown(prefs.aspect_ratio)}** · "
+        f"Length: **{shown(length)}** · Resolution: **{shown(prefs.resolution)}**"
+    )
 
 
-def image_mode_fields(providers: ProviderRegistry) -> list[tuple[str, str]]:
-    """Each enabled model's image modes, one embed field per service (split at 1,024)."""
-    fields: list[tuple[str, str]] = []
-    for provider in providers:
-        name = f"Image modes · {provider.label}"[:256]
-        chunk: list[str] = []
-        for spec in provider.models.values():
-            line = f"• **{spec.label}**: {image_modes(spec)}"[:1024]
-            if chunk and len("\n".join([*chunk, line])) > 1024:
-                fields.append((name, "\n".join(chunk)))
-                chunk = []
-            chunk.append(line)
-        if chunk:
-            fields.append((name, "\n".join(chunk)))
-    return fields
+def forgotten(purged: int) -> str:
+    jobs = "1 job" if purged == 1 else f"{purged} jobs"
+    return (
+        f"Done: your settings are deleted, and the prompts and images of {jobs} are gone. "
+        "Jobs still running keep theirs until they end."
+    )

@@ -43,6 +43,14 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.3g} MB"
 
 
+def member_ping(job: Job) -> discord.AllowedMentions:
+    """The job's member and nobody else, whatever the echoed prompt holds; nobody at all
+    when they turned pings off (`/veo settings`)."""
+    if not job.ping:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(users=[discord.Object(job.user_id)], everyone=False, roles=False)
+
+
 def _too_large(exc: discord.HTTPException) -> bool:
     return exc.status == 413 or exc.code == 40005
 
@@ -197,11 +205,9 @@ class VideoPoster:
         if note:
             content += "\n" + note
         embed = await self._result_embed(job)
-        mentions = discord.AllowedMentions(
-            users=[discord.Object(job.user_id)], everyone=False, roles=False
-        )
+        mentions = member_ping(job)
         # A discord.File is closed after sending: build a new one for every attempt.
-        files = [discord.File(file_path, filename=f"veo-job-{job.id}.mp4")] if file_path else []
+        files = [_video(job, file_path)] if file_path else []
         try:
             if job.delivery_mode == "followup":
                 webhook = self.where.webhook(job)
@@ -217,13 +223,31 @@ class VideoPoster:
                 reference=self.where.reference(job),  # type: ignore[arg-type]  # None is accepted at runtime
                 files=files,
                 embed=embed,
-                view=result_view(job),
+                view=result_view(job, self.providers),
             )
+            if job.dm_copy:
+                await self._dm_copy(job, message, file_path)
             return message.id
         except aiohttp.ClientError as exc:
             raise DeliveryFailed(
                 say("discord_unreachable"), code=ErrorCode.NETWORK, retryable=True
             ) from exc
+        finally:
+            for f in files:
+                f.close()
+
+    async def _dm_copy(self, job: Job, post: discord.Message, file_path: Path | None) -> None:
+        """The member asked for their videos in their direct messages as well: the file
+        when it fits a DM's upload limit, else the link to the post. Best effort: the post
+        in the channel is the delivery; a member who does not accept DMs just gets that."""
+        link = messages.message_link(job.guild_id, job.channel_id, post.id)
+        fits = file_path is not None and file_path.stat().st_size <= DISCORD_DEFAULT_LIMIT
+        files = [_video(job, file_path)] if fits and file_path is not None else []
+        try:
+            user = await self.client.fetch_user(job.user_id)
+            await user.send(messages.dm_copy(job, link), files=files)
+        except (discord.HTTPException, aiohttp.ClientError) as exc:
+            log.info("job %d: could not send the member a copy in DMs: %s", job.id, exc)
         finally:
             for f in files:
                 f.close()
@@ -275,6 +299,11 @@ class VideoPoster:
         except discord.HTTPException as exc:
             log.info("job %d: could not read channel history (%s); posting", job.id, exc)
         return None
+
+
+def _video(job: Job, path: Path) -> discord.File:
+    """The video as an attachment; hidden behind a spoiler when its member asked."""
+    return discord.File(path, filename=f"veo-job-{job.id}.mp4", spoiler=job.spoiler)
 
 
 def _carries(message: discord.Message, custom_id: str) -> bool:

@@ -17,9 +17,9 @@ import aiohttp
 import discord
 
 from bot.chat import estimates, messages
-from bot.chat.components import job_view
+from bot.chat.components import failed_view, job_view
 from bot.chat.failures import alert_text, job_failure_text
-from bot.chat.posting import VideoPoster, Where
+from bot.chat.posting import VideoPoster, Where, member_ping
 from bot.jobs.schedule import Schedules
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder
@@ -244,11 +244,12 @@ class DiscordPublisher:
             await self._tell_failure(job)
 
     async def _tell_failure(self, job: Job) -> None:
-        """A failure pings the member once, so they are not left waiting."""
-        text = f"<@{job.user_id}> job #{job.id} failed: {job_failure_text(job)}"
-        mentions = discord.AllowedMentions(
-            users=[discord.Object(job.user_id)], everyone=False, roles=False
-        )
+        """A failure pings the member once, so they are not left waiting, with the buttons
+        to try again. A member who turned pings off reads it on the job message alone."""
+        if not job.ping:
+            return
+        text = messages.failure_ping(job, job_failure_text(job))
+        mentions = member_ping(job)
         webhook = self.where.webhook(job)
         try:
             if job.delivery_mode == "followup":
@@ -261,6 +262,7 @@ class DiscordPublisher:
                     allowed_mentions=mentions,
                     reference=self.where.reference(job),  # type: ignore[arg-type]  # None is accepted at runtime
                     silent=False,
+                    view=failed_view(job),
                 )
             except discord.Forbidden:
                 # The channel shut the bot out since the command: answer the member's own
@@ -303,13 +305,6 @@ class DiscordPublisher:
             log.info("could not post an alert in channel %d: %s", channel_id, exc)
             return False
         return True
-
-    def _reference(self, job: Job) -> discord.MessageReference | None:
-        if job.status_message_id is None or job.delivery_mode != "channel":
-            return None
-        return discord.MessageReference(
-            message_id=job.status_message_id, channel_id=job.channel_id, fail_if_not_exists=False
-        )
 
     async def deliver(self, job: Job, *, resumed: bool) -> int:
         return await self.poster.deliver(job, resumed=resumed)

@@ -41,6 +41,12 @@ TOO_LARGE_NO_LINK = (
     "to it. Your quota was refunded."
 )
 REFUNDED = "Your quota was refunded."
+# After every content-rule refusal, whichever service said it: what to change.
+POLICY_ADVICE = (
+    "To get past the content review, change what may break its rules (a real person, a "
+    "brand or logo, violence, adult content) in the prompt or the image, then use "
+    "**Edit prompt**."
+)
 UNKNOWN = "unknown error"
 
 SENTENCES: Mapping[str, str] = MappingProxyType(
@@ -144,10 +150,7 @@ SENTENCES: Mapping[str, str] = MappingProxyType(
             "The video service could not make this video. Try again, perhaps with a different "
             "prompt."
         ),
-        "apixo.policy": (
-            "The video service's content review refused this request. Please change the "
-            "prompt and try again."
-        ),
+        "apixo.policy": "The video service's content review refused this request.",
         "apixo.nsfw": (
             "The video service flagged this request as adult or unsafe content, so it was not made."
         ),
@@ -218,10 +221,7 @@ SENTENCES: Mapping[str, str] = MappingProxyType(
             "The video service could not make this video (it gives no reason; often a content "
             "review of the prompt or image)."
         ),
-        "veo3o1.policy": (
-            "The video service refused this video under its content rules. "
-            "Try a different prompt or image."
-        ),
+        "veo3o1.policy": "The video service refused this video under its content rules.",
         "veo3o1.upload_failed": (
             "Sending your image to the video service failed. Please try again in a moment."
         ),

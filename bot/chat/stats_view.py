@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import discord
 from discord.utils import escape_markdown
 
-from bot.chat.messages import STATUS_EMOJI
+from bot.chat.listings import STATUS_EMOJI
 from bot.providers.codes import ErrorCode
 from storage.models import JobStatus
 from storage.stats import DayCount, ModelSpend, ServerStats

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.chat import messages
+from bot.jobs.origin import Origin, Parent
+from bot.jobs.preferences import Defaults
 from bot.jobs.quota import QuotaRefused
 from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, check_image
-from bot.jobs.service import Origin
 from bot.media.images import ImageTooLarge, fetch_capped
 from bot.providers.base import InputImage
 from storage import Job
@@ -31,9 +33,9 @@ NEEDED_TO_POST = discord.Permissions(
 )
 
 
-def mentions_only(user_id: int) -> discord.AllowedMentions:
-    """Ping the member and nobody else, whatever the echoed prompt contains."""
-    return discord.AllowedMentions(users=[discord.Object(user_id)], everyone=False, roles=False)
+# The job message names the member but pings nobody, whatever the echoed prompt holds:
+# the member just ran the command; they are pinged once, when the video is ready (or not).
+NO_PINGS = discord.AllowedMentions.none()
 
 
 async def submit_draft(
@@ -42,11 +44,14 @@ async def submit_draft(
     draft: Draft,
     attachments: list[tuple[str, discord.Attachment]],
 ) -> Job | None:
-    """Validate, read the images, reserve quota, queue and announce; or say why not."""
+    """Validate (with the member's own defaults), read the images, reserve quota, queue
+    and announce; or say why not."""
     try:
-        request = await bot.service.validate(draft, interaction.guild_id)
+        request, defaults = await bot.service.validate(
+            draft, interaction.guild_id, interaction.user.id
+        )
         images = await read_images(bot, request, attachments)
-        return await submit_request(bot, interaction, request, images)
+        return await submit_request(bot, interaction, request, images, defaults=defaults)
     except RequestInvalid as exc:
         await interaction.edit_original_response(content=f"⚠️ {exc}")
         return None
@@ -57,15 +62,19 @@ async def submit_request(
     interaction: discord.Interaction[ChatBot],
     request: GenerationRequest,
     images: list[InputImage],
+    *,
+    made_from: Parent | None = None,
+    defaults: Defaults | None = None,
 ) -> Job | None:
-    """Queue an already validated request (also Retry and Remix) and announce it."""
+    """Queue an already validated request (also Retry, New take and Remix, `made_from`
+    an earlier job) and announce it."""
     origin = origin_of(interaction)
     try:
-        job = await bot.service.accept(request, images, origin)
+        job = await bot.service.accept(request, images, origin, made_from=made_from)
     except (RequestInvalid, QuotaRefused) as exc:
         await interaction.edit_original_response(content=f"⚠️ {exc}")
         return None
-    await announce(bot, interaction, job, origin)
+    await announce(bot, interaction, job, origin, defaults)
     return job
 
 
@@ -144,7 +153,11 @@ def origin_of(interaction: discord.Interaction[ChatBot]) -> Origin:
 
 
 async def announce(
-    bot: ChatBot, interaction: discord.Interaction[ChatBot], job: Job, origin: Origin
+    bot: ChatBot,
+    interaction: discord.Interaction[ChatBot],
+    job: Job,
+    origin: Origin,
+    defaults: Defaults | None = None,
 ) -> None:
     """Post the public job message that all progress and the video will go to."""
     text = bot.publisher.render(job)
@@ -154,7 +167,7 @@ async def announce(
         channel = bot.get_partial_messageable(origin.channel_id, guild_id=origin.guild_id)
         try:
             message = await channel.send(
-                text, allowed_mentions=mentions_only(origin.user_id), view=bot.publisher.view(job)
+                text, allowed_mentions=NO_PINGS, view=bot.publisher.view(job)
             )
         except discord.HTTPException as exc:
             log.info(
@@ -174,15 +187,12 @@ async def announce(
     followup = message is None
     if message is None:
         await interaction.edit_original_response(
-            content=f"✅ Queued as **job #{job.id}**. {reason}progress and the video will appear "
-            "below, as long as it finishes within 15 minutes."
+            content=messages.queued_below(job.id, reason, defaults)
         )
-        message = await interaction.followup.send(
-            text, wait=True, allowed_mentions=mentions_only(origin.user_id)
-        )
+        message = await interaction.followup.send(text, wait=True, allowed_mentions=NO_PINGS)
     else:
+        link = messages.message_link(origin.guild_id, origin.channel_id, message.id)
         await interaction.edit_original_response(
-            content=f"✅ Queued as **job #{job.id}**: follow it here → "
-            f"https://discord.com/channels/{origin.guild_id or '@me'}/{origin.channel_id}/{message.id}"
+            content=messages.queued_here(job.id, link, defaults)
         )
     await bot.service.started(job, message.id, followup=followup)

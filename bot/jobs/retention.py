@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from storage.retention import RetentionStore
 
@@ -45,14 +45,7 @@ class RetentionSweeper:
         now = self._clock()
         older_than = now - self.retention_days * DAY_SECONDS
         report = await self.store.purge_finished(older_than=older_than, now=now)
-        for path in report.result_paths:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass  # already removed after delivery, or by hand
-            except OSError as exc:
-                # The row no longer names the file, so say which one is left behind.
-                log.warning("retention: could not delete %s: %s", path, exc)
+        remove_files(report.result_paths)
         if report.purged:
             log.info(
                 "retention: purged %d finished job(s) older than %g days",
@@ -92,3 +85,15 @@ class RetentionSweeper:
                 # A locked or unwritable database must not end the sweeps for good.
                 log.exception("retention sweep failed; retrying in %g s", self.interval)
             await asyncio.sleep(self.interval)
+
+
+def remove_files(paths: Iterable[str]) -> None:
+    """Delete the video files of purged jobs (the store never touches the disk)."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass  # already removed after delivery, or by hand
+        except OSError as exc:
+            # The row no longer names the file, so say which one is left behind.
+            log.warning("could not delete %s: %s", path, exc)

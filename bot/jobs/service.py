@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from bot.jobs.access import Action, Asker, may
 from bot.jobs.admin import AuditAction, ServerAdmin
 from bot.jobs.days import day_key, next_reset
 from bot.jobs.health import VendorHealth
 from bot.jobs.loop import JobManager
+from bot.jobs.origin import Origin, Parent
+from bot.jobs.preferences import Defaults, Preferences, apply_defaults, without_options
 from bot.jobs.quota import QuotaView, quota_refusal
 from bot.jobs.requests import (
+    MAX_SEED,
     Draft,
     GenerationRequest,
     RequestInvalid,
@@ -53,22 +56,6 @@ log = logging.getLogger(__name__)
 CREATION_HOLD = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a request came from and how its results can reach the member."""
-
-    user_id: int
-    guild_id: int | None
-    channel_id: int
-    filesize_limit: int
-    delivery_mode: str  # "channel" | "followup"
-    application_id: int | None = None
-    interaction_token: str | None = None
-    interaction_expires_at: float | None = None
-    role_ids: tuple[int, ...] = ()
-    parent_channel_id: int | None = None  # a thread's channel, for the channel rule
-
-
 class VideoService:
     def __init__(
         self,
@@ -86,6 +73,8 @@ class VideoService:
         self.metrics = metrics or Metrics()
         self.store = stores.jobs
         self.guilds = stores.guilds
+        self.members = stores.members
+        self.preferences = Preferences(stores.members, providers)
         self.providers = providers
         self.manager = manager
         self.clock = clock
@@ -94,11 +83,45 @@ class VideoService:
         )
         self.audit = stores.audit
 
-    async def validate(self, draft: Draft, guild_id: int | None = None) -> GenerationRequest:
-        """Check a draft, once; in a server, apply its default provider/model (when the
-        member named neither) and refuse banned words and models it does not allow, before
-        any image is downloaded. `accept` takes what this (or `again`) returned as it is."""
+    async def validate(
+        self, draft: Draft, guild_id: int | None = None, user_id: int | None = None
+    ) -> tuple[GenerationRequest, Defaults]:
+        """Check a draft, once: the member's own defaults where they typed nothing (given
+        `user_id`), then in a server its default provider/model (when neither names one),
+        and refuse banned words and models it does not allow, before any image is
+        downloaded. `accept` takes what this (or `again`) returned as it is."""
         rules = await self._rules(guild_id)
+        used = Defaults()
+        if user_id is not None:
+            prefs = await self.members.get(user_id)
+            typed = draft
+            draft, used = apply_defaults(draft, prefs, rules, self.providers)
+            scope = guild_id or 0  # direct messages are one place of their own
+            if used.skipped_model is not None:
+                if scope in prefs.told:
+                    used = dataclasses.replace(used, skipped_model=None)
+                else:
+                    await self.members.save(
+                        user_id, dataclasses.replace(prefs, told=prefs.told | {scope})
+                    )
+            if used.used:
+                # A default the model takes, but not the way the images are used (a mode's
+                # narrower aspects), or a default model that cannot do what was attached:
+                # dropped (first the options, then the model), never a refusal of its own.
+                tries = [
+                    (draft, used),
+                    (without_options(draft, typed), dataclasses.replace(used, options=())),
+                    (typed, Defaults(skipped_model=used.skipped_model)),
+                ]
+                for candidate, what in tries[:-1]:
+                    try:
+                        return await self._validated(candidate, rules), what
+                    except RequestInvalid:
+                        pass
+                draft, used = tries[-1]
+        return await self._validated(draft, rules), used
+
+    async def _validated(self, draft: Draft, rules: GuildSettings | None) -> GenerationRequest:
         if rules is not None and draft.provider is None and draft.model is None:
             provider, model = default_for(self.providers, rules)
             draft = dataclasses.replace(draft, provider=provider, model=model)
@@ -131,12 +154,18 @@ class VideoService:
         return rules.daily_quota if rules.daily_quota is not None else self.settings.daily_quota
 
     async def accept(
-        self, request: GenerationRequest, images: Sequence[InputImage], origin: Origin
+        self,
+        request: GenerationRequest,
+        images: Sequence[InputImage],
+        origin: Origin,
+        *,
+        made_from: Parent | None = None,
     ) -> Job:
         """Reserve quota and write the job; raises QuotaRefused with the member's words.
         `request` is one `validate` or `again` returned: its words, options and the
         server's models are not checked again; the channel rule and the vendor's health
-        are checked here, as they depend on where and when it is sent."""
+        are checked here, as they depend on where and when it is sent. The member's
+        delivery toggles are copied onto the job as they are now."""
         if len(images) != request.image_count:
             raise RequestInvalid("Some of your images could not be read; please attach them again.")
         limit = self.settings.daily_quota
@@ -157,6 +186,7 @@ class VideoService:
         exempt = is_exempt(rules, origin.role_ids)
         units = 0 if exempt else rules.weight(request.provider, request.model) if rules else 1
         spec = self.providers.model(request.provider, request.model)
+        prefs = await self.members.get(origin.user_id)
         now = self.clock()
         new = NewJob(
             user_id=origin.user_id,
@@ -173,6 +203,11 @@ class VideoService:
             interaction_expires_at=origin.interaction_expires_at,
             quota_units=units,
             cost_usd=spec.price_usd if spec is not None else None,
+            parent_job_id=made_from.job_id if made_from else None,
+            parent_link=made_from.link if made_from else None,
+            spoiler=prefs.spoiler,
+            dm_copy=prefs.dm_copy,
+            ping=prefs.ping,
         )
         caps = SpendCaps(
             server=rules.daily_budget_usd if rules else None, bot=self.settings.daily_budget_usd
@@ -241,12 +276,14 @@ class VideoService:
         return await self.store.queue_position(job.id)
 
     async def again(
-        self, job_id: int, asker: Asker, *, prompt: str | None = None
+        self, job_id: int, asker: Asker, *, prompt: str | None = None, new_seed: bool = False
     ) -> tuple[GenerationRequest, list[InputImage]]:
-        """The request and images of an earlier job, for Retry (same settings) and Remix
-        (a new prompt: the Remix action, so a Remix can never pass as a Retry). What may
-        have changed since is checked as a new command would check it: the server's rules,
-        the vendor and model still offered and what it takes, and a Remix's new words."""
+        """The request and images of an earlier job, for Retry (same settings, the same
+        seed included), New take (`new_seed`: a fresh seed where the member gave one, so
+        it is not a near-copy) and Remix (a new prompt: the Remix action, so a Remix can
+        never pass as a Retry). What may have changed since is checked as a new command
+        would check it: the server's rules, the vendor and model still offered and what
+        it takes, and a Remix's new words."""
         action = Action.RETRY if prompt is None else Action.REMIX
         job = await self.job_for(job_id, asker, action)
         if job.purged_at is not None:
@@ -264,6 +301,8 @@ class VideoService:
         )
         if prompt is not None:
             request = request.model_copy(update={"prompt": prompt_words(prompt)})
+        if new_seed and request.seed is not None:
+            request = request.model_copy(update={"seed": secrets.randbelow(MAX_SEED + 1)})
         fit(request, spec, max_prompt=self.settings.max_prompt)
         if rules is not None:
             check_content(rules, request)

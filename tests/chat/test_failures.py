@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat import sentences
 from bot.chat.failures import alert_text, failure_text, job_failure_text
 from bot.chat.messages import status_line
 from bot.jobs.endings import Step
@@ -85,7 +86,8 @@ ENDINGS: dict[str, tuple[Failure, str]] = {
         say("could_not_make", reason="it broke the content rules").failure(
             ErrorCode.CONTENT_POLICY
         ),
-        REASON,
+        # Said before, then what to change (a content-rule refusal, whoever said it).
+        f"{REASON} {sentences.POLICY_ADVICE}",
     ),
     "download failed": (
         say("too_slow", seconds=125.0).failure(ErrorCode.DOWNLOAD_TOO_SLOW, step=Step.DOWNLOAD),

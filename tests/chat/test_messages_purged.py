@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import messages
+from bot.chat import listings, messages
 from bot.jobs.requests import stored_request
 from storage import Database, Job, JobStore
 from tests.jobs.test_requests_stored import row
@@ -37,9 +37,9 @@ def every_prompt_view(job: Job) -> dict[str, str]:
     embed = messages.result_embed(job, None, "Demo clip", time.time())
     return {
         "job_message": messages.job_message(job, "Demo clip", time.time()),
-        "job_details": messages.job_details(job, "Demo clip", time.time()),
-        "job_choice_label": messages.job_choice_label(job),
-        "history_line": messages.history_line(job),
+        "job_details": listings.job_details(job, "Demo clip", time.time()),
+        "job_choice_label": listings.job_choice_label(job),
+        "history_line": listings.history_line(job),
         "result_embed": embed.description or "",
     }
 
@@ -50,8 +50,8 @@ async def test_a_purged_prompt_is_named_not_left_blank(store: JobStore) -> None:
     for where, text in every_prompt_view(job).items():
         assert NOTE in text, where
         assert PROMPT not in text, where
-    assert "Avoid:" not in messages.job_details(job, "Demo clip", time.time())
-    assert messages.job_choice_label(job) == f"#{job.id} · delivered · {NOTE}"
+    assert "Avoid:" not in listings.job_details(job, "Demo clip", time.time())
+    assert listings.job_choice_label(job) == f"#{job.id} · delivered · {NOTE}"
 
 
 async def test_a_kept_prompt_is_shown_as_before(store: JobStore) -> None:

@@ -38,6 +38,10 @@ def buttons(message: dict[str, Any]) -> list[str]:
     return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
 
 
+def labels(message: dict[str, Any]) -> list[str]:
+    return [c.get("label", "") for row in message.get("components", []) for c in row["components"]]
+
+
 def job_message(sim: DiscordSim, job_id: int) -> dict[str, Any]:
     return next(m for m in sim.messages(CHANNEL_ID) if f"**Job #{job_id}**" in str(m["content"]))
 
@@ -115,7 +119,9 @@ async def test_retry_and_delete_work_after_a_restart(
     await generate(first, discord_sim, prompt="a paper boat", seed=7)
     await wait_for_job(first, 1)
     post = result_post(discord_sim, 1)
-    assert buttons(post) == ["veo:retry:1", "veo:remix:1", "veo:delete:1"]
+    # A seed the member gave: a New take (another seed) or the Same seed (a near-copy).
+    assert buttons(post) == ["veo:newtake:1", "veo:retry:1", "veo:remix:1", "veo:delete:1"]
+    assert labels(post) == ["New take", "Same seed", "Remix", "Delete"]
     [embed] = post["embeds"]
     assert embed["title"] == "Job #1" and "4 of 5 videos left today" in embed["footer"]["text"]
     assert {"name": "Seed", "value": "7", "inline": True} in embed["fields"]
@@ -129,6 +135,19 @@ async def test_retry_and_delete_work_after_a_restart(
     request = stored_request(retried)
     assert (request.prompt, request.seed) == ("a paper boat", 7)
     assert await second.store.usage(USER_ID, day_key(second.service.clock()), GUILD_ID) == 2
+    # The new job says where it came from, linked to job 1's video.
+    assert retried.parent_job_id == 1
+    link = f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{post['id']}"
+    assert (
+        f"**Job #2** for <@{USER_ID}> · from [#1](<{link}>)"
+        in job_message(discord_sim, 2)["content"]
+    )
+
+    await click(second, discord_sim, "veo:newtake:1", post)
+    take = await wait_for_job(second, 3)
+    assert take.status is JobStatus.DELIVERED and take.parent_job_id == 1
+    request = stored_request(take)
+    assert request.prompt == "a paper boat" and request.seed not in (None, 7)
 
     await click(second, discord_sim, "veo:delete:1", post)
     assert not any(m["id"] == post["id"] for m in discord_sim.messages(CHANNEL_ID))

@@ -268,7 +268,9 @@ async def test_help_explains_commands_limits_and_every_models_image_modes(
     for name in ("generate", "status", "cancel", "history", "quota", "models", "help"):
         assert f"`/veo {name}`" in description
     assert "**7** videos per day (UTC); **7** left today" in description
-    assert "Up to **3** videos in progress at once." in description
+    assert "Up to **3** jobs in progress at once." in description
+    # The server's default model, by name (not the bot's default vendor).
+    assert embed["footer"]["text"].startswith("Default model here: Veo 3.1 Fast.")
     models = "\n".join(f["value"] for f in embed["fields"])
     for provider in bot.providers:
         for spec in provider.models.values():

@@ -284,7 +284,7 @@ async def _queued_job_with_question(
     """A job accepted (quota reserved) and announced, but not yet handed to the manager
     (as between the cog's `accept` and `started`), so it sits in the queue unheld; and
     the private "Cancel job #n?" question its Cancel button asks."""
-    request = await bot.service.validate(Draft(prompt=prompt), GUILD_ID)
+    request, _ = await bot.service.validate(Draft(prompt=prompt), GUILD_ID)
     job = await bot.service.accept(request, [], origin())
     channel = bot.get_partial_messageable(CHANNEL_ID, guild_id=GUILD_ID)
     message = await channel.send(bot.publisher.render(job), view=bot.publisher.view(job))

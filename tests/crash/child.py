@@ -37,8 +37,8 @@ from bot.chat.publisher import DiscordPublisher
 from bot.cli import run_until_stopped
 from bot.client import VeoBot
 from bot.jobs.loop import JobManager
+from bot.jobs.origin import Origin
 from bot.jobs.requests import GenerationRequest
-from bot.jobs.service import Origin
 from bot.settings import Settings
 from storage import Job, JobStatus, JobStore
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID

@@ -14,8 +14,8 @@ from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.access import Asker
 from bot.jobs.days import day_key
+from bot.jobs.origin import Origin
 from bot.jobs.requests import GenerationRequest
-from bot.jobs.service import Origin
 from bot.providers.base import InputImage, Mode
 from bot.providers.codes import Failure
 from bot.providers.demo import demo_video_path

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.client import VeoBot
+from bot.jobs.origin import Origin
 from bot.jobs.requests import GenerationRequest
-from bot.jobs.service import Origin
 from bot.providers.base import InputImage, Mode
 from storage import Job
 from tests.jobs.test_manager import deliveries, origin

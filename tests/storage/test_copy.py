@@ -27,7 +27,7 @@ from storage import (
     copy_database,
 )
 from storage.copy import IDENTITY_TABLES, KEYS
-from storage.models import StoredImage
+from storage.models import MemberSettings, StoredImage
 from storage.render_times import RenderKey, RenderTime
 from tests.net import free_port
 from tests.postgres import PostgresServer, fresh_database
@@ -86,6 +86,12 @@ async def fill(path: Path) -> None:
         await stores.audit.record(10, 1, "reset", target_id=8)
         assert await stores.retention.forget_audit(created_before=clock.now + 1) == 1
         assert await stores.guilds.claim_alert(10, "apiyi", "down", every=3600)
+        await stores.members.save(
+            7,
+            MemberSettings(
+                provider="demo", model="demo-veo", duration=8, spoiler=True, told=frozenset({10})
+            ),
+        )
     finally:
         await db.close()
 
@@ -210,6 +216,7 @@ async def test_migrate_copies_and_tells_the_next_step(
         "audit_log: 2 rows",
         "render_times: 2 rows",
         "alerts_sent: 1 row",
+        "member_settings: 1 row",
     ]
     assert lines[-1] == (
         f"Done. Next: set VEO_DATABASE_URL={bare} (put the password back in) and restart the "

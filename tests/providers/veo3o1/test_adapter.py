@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from bot.chat.failures import error_text, failure_text
+from bot.chat.sentences import POLICY_ADVICE
 from bot.providers.base import (
     InputImage,
     Mode,
@@ -697,7 +698,7 @@ async def test_failed_reason_in_envelope_msg(
     assert (st.state, st.error_code) == (TaskState.FAILED, "content_policy")
     assert told(st) == (
         "The video service refused this video under its content rules. "
-        "Try a different prompt or image. You were not charged."
+        f"You were not charged. {POLICY_ADVICE}"
     )
 
 
