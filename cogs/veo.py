@@ -15,9 +15,10 @@ from discord.ext import commands
 
 from bot.chat import estimates, listings
 from bot.chat.askers import asker_of, parse_job_number
-from bot.chat.components import JOB_BUTTONS, HistoryPageButton, cancel_prompt, history_reply
+from bot.chat.components import HistoryPageButton, cancel_prompt, history_reply
 from bot.chat.settings_view import SETTINGS_ITEMS, forget_question, panel
 from bot.chat.submission import role_ids_of, submit_draft
+from bot.chat.views import JOB_BUTTONS
 from bot.jobs.access import Action
 from bot.jobs.requests import (
     MODE_LABELS,

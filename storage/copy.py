@@ -20,6 +20,7 @@ from storage.sql import Conn, in_list
 KEYS: dict[str, tuple[str, ...]] = {
     "jobs": ("id",),
     "job_images": ("job_id", "position"),
+    "job_frames": ("job_id",),
     "quota_ledger": ("user_id", "guild_id", "day"),
     "guild_settings": ("guild_id",),
     "member_overrides": ("guild_id", "user_id"),

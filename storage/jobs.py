@@ -51,6 +51,24 @@ class JobStore(Ledger, Leases, RenderTimes):
             StoredImage(r["filename"], r["mime"], bytes(r["data"]), r["source_url"]) for r in rows
         ]
 
+    async def keep_frame(self, job_id: int, mime: str, data: bytes) -> None:
+        """Keep a delivered video's last frame (for Continue); a second one replaces it."""
+        await self.db.execute(
+            "INSERT INTO job_frames (job_id, mime, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (job_id) DO UPDATE SET mime = excluded.mime, data = excluded.data",
+            (job_id, mime, data),
+        )
+
+    async def frame(self, job_id: int) -> StoredImage | None:
+        """The kept last frame of a job's video, if any (gone once the job is purged)."""
+        row = await self.db.fetchone(
+            "SELECT mime, data FROM job_frames WHERE job_id = ?", (job_id,)
+        )
+        if row is None:
+            return None
+        extension = "png" if row["mime"] == "image/png" else "jpg"
+        return StoredImage(f"job-{job_id}-last-frame.{extension}", row["mime"], bytes(row["data"]))
+
     async def claim_tell(self, job_id: int) -> bool:
         """Take the duty of showing the member how an ended job ended; True for exactly one
         caller, whichever process asks first (several may have the job's end in hand: the

@@ -235,6 +235,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN dm_copy INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN ping INTEGER NOT NULL DEFAULT 1;
     """,
+    # 10: a delivered video's last frame, taken while the file is still on disk, so that
+    # "Continue" can start the next job from it (deleted with the prompt and images).
+    # jobs.frame_at says it was kept, for the buttons under the video.
+    """
+    CREATE TABLE job_frames (
+        job_id    INTEGER PRIMARY KEY REFERENCES jobs(id),
+        mime      TEXT    NOT NULL,
+        data      BLOB    NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN frame_at REAL;
+    """,
 )
 
 

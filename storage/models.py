@@ -124,6 +124,8 @@ class Job:
     spoiler: bool = False
     dm_copy: bool = False
     ping: bool = True
+    # When the video's last frame was kept (for Continue); None: none was.
+    frame_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

@@ -1,6 +1,6 @@
 """Forget what members typed and uploaded once a finished job is old enough.
 
-Prompts, images, tokens and video files of finished jobs are kept for Retry, Remix and
+Prompts, images (and kept last frames), tokens and video files of finished jobs are kept for Retry, Remix and
 history for the retention period only; the job row stays (its number, status, model and
 settings), so numbers are never reused and history still lists the job.
 """
@@ -87,6 +87,7 @@ async def purge_finished(
             ids = [int(r["id"]) for r in rows]
             marks = ", ".join("?" * len(ids))
             await conn.execute(f"DELETE FROM job_images WHERE job_id IN ({marks})", ids)
+            await conn.execute(f"DELETE FROM job_frames WHERE job_id IN ({marks})", ids)
             await conn.executemany(
                 SQL_PURGE,
                 [(scrub_request(r["request_json"]), now, now, int(r["id"])) for r in rows],

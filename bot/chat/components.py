@@ -21,7 +21,6 @@ from bot.chat.submission import submit_request
 from bot.jobs.access import Action
 from bot.jobs.origin import Parent
 from bot.jobs.requests import RequestInvalid, stored_request
-from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -177,14 +176,15 @@ def parent_of(job: Job) -> Parent:
 
 
 class RemixModal(discord.ui.Modal, title="Remix this video"):
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, limit: int = 4000) -> None:
         super().__init__(timeout=600)
         self.job = job
+        limit = min(limit, 4000)  # Discord's own cap on a text field
         self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
             label="New prompt (the other settings stay)",
             style=discord.TextStyle.paragraph,
-            default=stored_request(job).prompt[:4000],
-            max_length=4000,
+            default=stored_request(job).prompt[:limit],
+            max_length=limit,
         )
         self.add_item(self.prompt)
 
@@ -207,7 +207,14 @@ class RemixButton(_JobButton, template=r"veo:remix:(?P<job>\d+)"):
     key, label, emoji, action = "remix", "Remix", "✏️", Action.REMIX
 
     async def act(self, interaction: Interaction, job: Job) -> None:
-        await interaction.response.send_modal(RemixModal(job))
+        # Said before the form opens: a form that cannot be used is worse than none.
+        bot: ChatBot = interaction.client
+        try:
+            limit = await bot.service.remix_limit(job)
+        except RequestInvalid as exc:
+            await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
+            return
+        await interaction.response.send_modal(RemixModal(job, limit))
 
 
 class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
@@ -309,7 +316,7 @@ class HistoryPageButton(
         )
 
 
-JOB_BUTTONS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+BUTTONS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     CancelButton,
     ConfirmCancelButton,
     RetryButton,
@@ -317,39 +324,3 @@ JOB_BUTTONS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     RemixButton,
     DeleteButton,
 )
-
-
-def job_view(job: Job) -> discord.ui.View | None:
-    """The buttons a job message shows in its current state: Cancel while it runs, the
-    way to try again once it failed."""
-    if job.status is JobStatus.FAILED:
-        return failed_view(job)
-    if not job.is_active:
-        return None
-    view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(job.id))
-    return view
-
-
-def failed_view(job: Job) -> discord.ui.View:
-    """Try again (the same request) and Edit prompt (a Remix), so a member whose job
-    failed need not type the command and upload the images again."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(RetryButton(job.id, label="Try again"))
-    view.add_item(RemixButton(job.id, label="Edit prompt"))
-    return view
-
-
-def result_view(job: Job, providers: ProviderRegistry) -> discord.ui.View:
-    """The buttons under a video. A job with a seed the member gave (on a model that
-    takes one) offers New take and Same seed; any other, one Retry."""
-    view = discord.ui.View(timeout=None)
-    spec = providers.model(job.provider, job.model)
-    if stored_request(job).seed is not None and spec is not None and spec.seed:
-        view.add_item(NewTakeButton(job.id))
-        view.add_item(RetryButton(job.id, label="Same seed"))
-    else:
-        view.add_item(RetryButton(job.id))
-    view.add_item(RemixButton(job.id))
-    view.add_item(DeleteButton(job.id))
-    return view

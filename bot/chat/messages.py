@@ -262,3 +262,16 @@ def forgotten(purged: int) -> str:
         f"Done: your settings are deleted, and the prompts and images of {jobs} are gone. "
         "Jobs still running keep theirs until they end."
     )
+
+
+# -- Continue ----------------------------------------------------------------------------
+
+
+def continue_title(job_id: int, units: int) -> str:
+    """The Continue form's title: what it continues, and what it uses (not for exempt
+    members, who have no count)."""
+    return f"Continue job #{job_id}" + (f" (uses {units})" if units else "")
+
+
+def continue_label(model_label: str) -> str:
+    return f"What happens next? ({model_label})"

@@ -19,7 +19,8 @@ import aiohttp
 import discord
 
 from bot.chat import messages
-from bot.chat.components import result_custom_id, result_view
+from bot.chat.components import result_custom_id
+from bot.chat.views import result_view
 from bot.jobs.publishing import DeliveryFailed
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder

@@ -17,9 +17,9 @@ import aiohttp
 import discord
 
 from bot.chat import estimates, messages
-from bot.chat.components import failed_view, job_view
 from bot.chat.failures import alert_text, job_failure_text
 from bot.chat.posting import VideoPoster, Where, member_ping
+from bot.chat.views import failed_view, job_view
 from bot.jobs.schedule import Schedules
 from bot.media.file_host import FileHost
 from bot.media.reencode import Reencoder

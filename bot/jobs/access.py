@@ -21,13 +21,16 @@ class Action(enum.StrEnum):
     VIEW = "view"  # /veo status, the job in an autocomplete list
     CANCEL = "cancel"  # /veo cancel, the Cancel and "Yes, cancel it" buttons
     RETRY = "retry"  # the Retry button
-    REMIX = "remix"  # the Remix button and its form
+    REMIX = "remix"  # the Remix (and Edit prompt) button and its form
+    CONTINUE = "continue"  # the Continue button and its form
     DELETE = "delete"  # the Delete button under a video
     REFUND = "refund"  # /veo-admin refund: an admin's act, never the owner's own
 
 
 # Actions the job's owner may take anywhere; the others are admin acts only.
-OWNER_ACTIONS = frozenset({Action.VIEW, Action.CANCEL, Action.RETRY, Action.REMIX, Action.DELETE})
+OWNER_ACTIONS = frozenset(
+    {Action.VIEW, Action.CANCEL, Action.RETRY, Action.REMIX, Action.CONTINUE, Action.DELETE}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ records when it first began, so a restart looks for an earlier post before posti
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from bot.jobs.crew import Crew
 from bot.jobs.endings import Endings, Step
@@ -15,7 +16,9 @@ from bot.jobs.health import VendorAlerts
 from bot.jobs.publishing import DeliveryFailed
 from bot.jobs.retry import FETCH_RETRY_DELAY, MAX_DELIVERY_ATTEMPTS, MAX_FETCH_ATTEMPTS, backoff
 from bot.logs import set_job_context
+from bot.media.frames import last_frame
 from bot.providers.base import (
+    Mode,
     ProviderError,
     ResultNotDownloaded,
     ResultNotReady,
@@ -24,6 +27,7 @@ from bot.providers.base import (
     TaskStatus,
 )
 from bot.providers.codes import ErrorCode, Failure
+from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -97,10 +101,12 @@ class Delivery:
             )
             return
         await self.alerts.ok(job)
+        frame_at = await self._keep_last_frame(job, fetched.path)
         job = await crew.store.update(
             job,
             crew.owner,
             status=JobStatus.DELIVERING,
+            frame_at=frame_at,
             result_path=str(fetched.path) if fetched.path else None,
             result_size=fetched.size,
             result_url=fetched.url or job.result_url,
@@ -109,6 +115,19 @@ class Delivery:
             attempts=0,
         )
         await self.deliver(job)
+
+    async def _keep_last_frame(self, job: Job, path: Path | None) -> float | None:
+        """Keep the video's last frame for Continue, while the file is on disk; when it
+        was kept. Nothing without the file, without ffmpeg (the `video` extra), or when no
+        enabled model starts from a first frame (the button would lead nowhere)."""
+        crew = self.crew
+        if path is None or not takes_first_frame(crew.providers):
+            return None
+        frame = await last_frame(path)
+        if frame is None:
+            return None
+        await crew.store.keep_frame(job.id, frame.mime, frame.data)
+        return crew.clock()
 
     async def deliver(self, job: Job) -> None:
         crew = self.crew
@@ -145,3 +164,8 @@ class Delivery:
             await self.endings.fail(job, exc.say.failure(exc.code))
             return
         await self.endings.delivered(job, message_id)
+
+
+def takes_first_frame(providers: ProviderRegistry) -> bool:
+    """Whether any enabled model can start a video from an image (Continue's need)."""
+    return any(Mode.FIRST_FRAME in s.modes for p in providers for s in p.models.values())

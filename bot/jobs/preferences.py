@@ -11,9 +11,10 @@ chose elsewhere does not nag them here on every command.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.jobs.requests import Draft, RequestInvalid, choose_model
+from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, choose_model
 from bot.jobs.retention import remove_files
 from bot.providers.registry import ProviderRegistry
 from storage import GuildSettings, MemberSettings
@@ -97,6 +98,40 @@ class Preferences:
 
     async def get(self, user_id: int) -> MemberSettings:
         return await self.store.get(user_id)
+
+    async def resolve(
+        self,
+        typed: Draft,
+        user_id: int,
+        scope: int,
+        rules: GuildSettings | None,
+        check: Callable[[Draft], Awaitable[GenerationRequest]],
+    ) -> tuple[GenerationRequest, Defaults]:
+        """The request `check` makes of what the member typed and their defaults, in
+        `scope` (a server, or 0 for direct messages)."""
+        prefs = await self.store.get(user_id)
+        draft, used = apply_defaults(typed, prefs, rules, self.providers)
+        if used.skipped_model is not None:
+            if scope in prefs.told:
+                used = dataclasses.replace(used, skipped_model=None)
+            else:
+                await self.store.save(
+                    user_id, dataclasses.replace(prefs, told=prefs.told | {scope})
+                )
+        if not used.used:
+            return await check(draft), used
+        # A default the model takes, but not the way the images are used (a mode's
+        # narrower aspects), or a default model that cannot do what was attached: dropped
+        # (first the options, then the model), never a refusal of its own.
+        for candidate, what in (
+            (draft, used),
+            (without_options(draft, typed), dataclasses.replace(used, options=())),
+        ):
+            try:
+                return await check(candidate), what
+            except RequestInvalid:
+                pass
+        return await check(typed), Defaults(skipped_model=used.skipped_model)
 
     async def change(self, user_id: int, **changes: object) -> MemberSettings:
         """Save one or more settings; a model no longer offered is refused, not saved."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -18,18 +17,13 @@ from bot.jobs.days import day_key, next_reset
 from bot.jobs.health import VendorHealth
 from bot.jobs.loop import JobManager
 from bot.jobs.origin import Origin, Parent
-from bot.jobs.preferences import Defaults, Preferences, apply_defaults, without_options
+from bot.jobs.preferences import Defaults, Preferences
 from bot.jobs.quota import QuotaView, quota_refusal
+from bot.jobs.remakes import Remakes
 from bot.jobs.requests import (
-    MAX_SEED,
     Draft,
     GenerationRequest,
     RequestInvalid,
-    choose_model,
-    fit,
-    model_spec,
-    prompt_words,
-    stored_request,
     validate,
 )
 from bot.jobs.rules import DMS_OFF, check_channel, check_content, default_for, is_exempt, route
@@ -56,7 +50,7 @@ log = logging.getLogger(__name__)
 CREATION_HOLD = 30.0
 
 
-class VideoService:
+class VideoService(Remakes):
     def __init__(
         self,
         settings: Settings,
@@ -91,35 +85,11 @@ class VideoService:
         and refuse banned words and models it does not allow, before any image is
         downloaded. `accept` takes what this (or `again`) returned as it is."""
         rules = await self._rules(guild_id)
-        used = Defaults()
-        if user_id is not None:
-            prefs = await self.members.get(user_id)
-            typed = draft
-            draft, used = apply_defaults(draft, prefs, rules, self.providers)
-            scope = guild_id or 0  # direct messages are one place of their own
-            if used.skipped_model is not None:
-                if scope in prefs.told:
-                    used = dataclasses.replace(used, skipped_model=None)
-                else:
-                    await self.members.save(
-                        user_id, dataclasses.replace(prefs, told=prefs.told | {scope})
-                    )
-            if used.used:
-                # A default the model takes, but not the way the images are used (a mode's
-                # narrower aspects), or a default model that cannot do what was attached:
-                # dropped (first the options, then the model), never a refusal of its own.
-                tries = [
-                    (draft, used),
-                    (without_options(draft, typed), dataclasses.replace(used, options=())),
-                    (typed, Defaults(skipped_model=used.skipped_model)),
-                ]
-                for candidate, what in tries[:-1]:
-                    try:
-                        return await self._validated(candidate, rules), what
-                    except RequestInvalid:
-                        pass
-                draft, used = tries[-1]
-        return await self._validated(draft, rules), used
+        if user_id is None:
+            return await self._validated(draft, rules), Defaults()
+        return await self.preferences.resolve(
+            draft, user_id, guild_id or 0, rules, lambda d: self._validated(d, rules)
+        )
 
     async def _validated(self, draft: Draft, rules: GuildSettings | None) -> GenerationRequest:
         if rules is not None and draft.provider is None and draft.model is None:
@@ -274,40 +244,6 @@ class VideoService:
 
     async def queue_position(self, job: Job) -> int:
         return await self.store.queue_position(job.id)
-
-    async def again(
-        self, job_id: int, asker: Asker, *, prompt: str | None = None, new_seed: bool = False
-    ) -> tuple[GenerationRequest, list[InputImage]]:
-        """The request and images of an earlier job, for Retry (same settings, the same
-        seed included), New take (`new_seed`: a fresh seed where the member gave one, so
-        it is not a near-copy) and Remix (a new prompt: the Remix action, so a Remix can
-        never pass as a Retry). What may have changed since is checked as a new command
-        would check it: the server's rules, the vendor and model still offered and what
-        it takes, and a Remix's new words."""
-        action = Action.RETRY if prompt is None else Action.REMIX
-        job = await self.job_for(job_id, asker, action)
-        if job.purged_at is not None:
-            raise RequestInvalid(
-                f"Job #{job_id} is too old: its prompt and images were deleted after "
-                f"{self.settings.retention_days:g} days."
-            )
-        request = stored_request(job)
-        stored = await self.store.images(job.id)
-        if len(stored) != request.image_count:
-            raise RequestInvalid(f"The images of job #{job_id} are no longer kept.")
-        rules = await self._rules(job.guild_id)
-        spec = model_spec(
-            self.providers, *choose_model(request.provider, request.model, self.providers)
-        )
-        if prompt is not None:
-            request = request.model_copy(update={"prompt": prompt_words(prompt)})
-        if new_seed and request.seed is not None:
-            request = request.model_copy(update={"seed": secrets.randbelow(MAX_SEED + 1)})
-        fit(request, spec, max_prompt=self.settings.max_prompt)
-        if rules is not None:
-            check_content(rules, request)
-        images = [InputImage(i.data, i.mime, i.filename, i.source_url) for i in stored]
-        return request, images
 
     async def cancel(self, job_id: int, asker: Asker) -> Job:
         """Cancel a member's job. Raises RequestInvalid with the member's words."""

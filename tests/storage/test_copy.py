@@ -86,6 +86,7 @@ async def fill(path: Path) -> None:
         await stores.audit.record(10, 1, "reset", target_id=8)
         assert await stores.retention.forget_audit(created_before=clock.now + 1) == 1
         assert await stores.guilds.claim_alert(10, "apiyi", "down", every=3600)
+        await jobs.keep_frame(1, "image/jpeg", b"\xff\xd8 a last frame \xff\xd9")
         await stores.members.save(
             7,
             MemberSettings(
@@ -210,6 +211,7 @@ async def test_migrate_copies_and_tells_the_next_step(
     assert lines[:-1] == [
         "jobs: 3 rows",
         "job_images: 3 rows",
+        "job_frames: 1 row",
         "quota_ledger: 2 rows",
         "guild_settings: 2 rows",
         "member_overrides: 2 rows",
