@@ -74,7 +74,7 @@ _MUTABLE = frozenset(
         "result_size", "status_message_id", "delivery_mode", "delivery_started_at",
         "delivered_message_id", "submitted_at", "completed_at", "finished_at",
         "interaction_token", "interaction_expires_at", "cancel_requested_at", "callback_token",
-        "sent_at", "cancel_reason", "told_at", "checked_at",
+        "sent_at", "cancel_reason", "told_at", "checked_at", "frame_at",
     }
 )  # fmt: skip
 

@@ -217,6 +217,8 @@ class VideoPoster:
                 sent = await webhook.send(
                     content, wait=True, allowed_mentions=mentions, files=files, embed=embed
                 )
+                if job.dm_copy:
+                    await self._dm_copy(job, sent.id, file_path)
                 return sent.id
             message = await self.where.channel(job).send(
                 content,
@@ -227,7 +229,7 @@ class VideoPoster:
                 view=result_view(job, self.providers),
             )
             if job.dm_copy:
-                await self._dm_copy(job, message, file_path)
+                await self._dm_copy(job, message.id, file_path)
             return message.id
         except aiohttp.ClientError as exc:
             raise DeliveryFailed(
@@ -237,11 +239,11 @@ class VideoPoster:
             for f in files:
                 f.close()
 
-    async def _dm_copy(self, job: Job, post: discord.Message, file_path: Path | None) -> None:
+    async def _dm_copy(self, job: Job, post_id: int, file_path: Path | None) -> None:
         """The member asked for their videos in their direct messages as well: the file
         when it fits a DM's upload limit, else the link to the post. Best effort: the post
         in the channel is the delivery; a member who does not accept DMs just gets that."""
-        link = messages.message_link(job.guild_id, job.channel_id, post.id)
+        link = messages.message_link(job.guild_id, job.channel_id, post_id)
         fits = file_path is not None and file_path.stat().st_size <= DISCORD_DEFAULT_LIMIT
         files = [_video(job, file_path)] if fits and file_path is not None else []
         try:

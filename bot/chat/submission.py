@@ -75,6 +75,8 @@ async def submit_request(
         await interaction.edit_original_response(content=f"⚠️ {exc}")
         return None
     await announce(bot, interaction, job, origin, defaults)
+    if defaults is not None and defaults.skipped_model is not None:
+        await bot.service.preferences.told(origin.user_id, origin.guild_id or 0)
     return job
 
 

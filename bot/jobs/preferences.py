@@ -111,13 +111,8 @@ class Preferences:
         `scope` (a server, or 0 for direct messages)."""
         prefs = await self.store.get(user_id)
         draft, used = apply_defaults(typed, prefs, rules, self.providers)
-        if used.skipped_model is not None:
-            if scope in prefs.told:
-                used = dataclasses.replace(used, skipped_model=None)
-            else:
-                await self.store.save(
-                    user_id, dataclasses.replace(prefs, told=prefs.told | {scope})
-                )
+        if used.skipped_model is not None and scope in prefs.told:
+            used = dataclasses.replace(used, skipped_model=None)  # said here before
         if not used.used:
             return await check(draft), used
         # A default the model takes, but not the way the images are used (a mode's
@@ -136,8 +131,12 @@ class Preferences:
     async def change(self, user_id: int, **changes: object) -> MemberSettings:
         """Save one or more settings; a model no longer offered is refused, not saved."""
         prefs = dataclasses.replace(await self.store.get(user_id), **changes)  # type: ignore[arg-type]
-        if prefs.model is not None and (
-            prefs.provider is None or self.providers.model(prefs.provider, prefs.model) is None
+        # Only a model being chosen is checked: one retired since must not block the rest.
+        if "model" in changes and (
+            prefs.model is not None
+            and (
+                prefs.provider is None or self.providers.model(prefs.provider, prefs.model) is None
+            )
         ):
             raise RequestInvalid("That model is not offered any more; please pick another.")
         # A new default model is worth telling about again where it is not allowed.
@@ -145,6 +144,14 @@ class Preferences:
             prefs = dataclasses.replace(prefs, told=frozenset())
         await self.store.save(user_id, prefs)
         return prefs
+
+    async def told(self, user_id: int, scope: int) -> None:
+        """The member was told (in a confirmation they saw) that their default model is
+        not available in `scope`: not again there. Marked only once a job was accepted,
+        so a refused command does not use the one mention up."""
+        prefs = await self.store.get(user_id)
+        if scope not in prefs.told:
+            await self.store.save(user_id, dataclasses.replace(prefs, told=prefs.told | {scope}))
 
     async def forget(self, user_id: int) -> int:
         """Delete the member's settings and what they typed and uploaded; how many jobs."""

@@ -120,8 +120,14 @@ async def test_retry_and_delete_work_after_a_restart(
     await wait_for_job(first, 1)
     post = result_post(discord_sim, 1)
     # A seed the member gave: a New take (another seed) or the Same seed (a near-copy).
-    assert buttons(post) == ["veo:newtake:1", "veo:retry:1", "veo:remix:1", "veo:delete:1"]
-    assert labels(post) == ["New take", "Same seed", "Remix", "Delete"]
+    assert buttons(post) == [
+        "veo:newtake:1",
+        "veo:retry:1",
+        "veo:remix:1",
+        "veo:continue:1",
+        "veo:delete:1",
+    ]
+    assert labels(post) == ["New take", "Same seed", "Remix", "Continue (uses 1)", "Delete"]
     [embed] = post["embeds"]
     assert embed["title"] == "Job #1" and "4 of 5 videos left today" in embed["footer"]["text"]
     assert {"name": "Seed", "value": "7", "inline": True} in embed["fields"]

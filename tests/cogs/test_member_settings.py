@@ -8,7 +8,6 @@ delivery post; `/veo forget` deletes what the member typed and uploaded, and not
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,16 @@ from tests.cogs.test_admin import FAST, QUALITY, admin
 from tests.cogs.test_buttons import dispatch, result_post
 from tests.cogs.test_generate import PNG, reply_text, run
 from tests.conftest import BotFactory, wait_for_job
-from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID, component_click, slash_command
-from tests.sim.discord_sim import FLAG_EPHEMERAL, DiscordSim
+from tests.sim.discord_payloads import (
+    CHANNEL_ID,
+    GUILD_ID,
+    PERMS_FULL,
+    PERMS_NO_SEND,
+    USER_ID,
+    component_click,
+    slash_command,
+)
+from tests.sim.discord_sim import FLAG_EPHEMERAL, DiscordSim, SimRequest
 
 GUILD_B, CHANNEL_B = GUILD_ID + 1, CHANNEL_ID + 50
 OTHER = USER_ID + 4
@@ -33,31 +40,19 @@ SELECTS = ["veo:set:model", "veo:set:aspect", "veo:set:length", "veo:set:size"]
 TOGGLES = ["veo:set:flag:dm_copy", "veo:set:flag:spoiler", "veo:set:flag:ping"]
 
 
-async def veo(
-    bot: VeoBot,
-    sim: DiscordSim,
-    sub: str,
-    *,
-    user_id: int = USER_ID,
-    guild_id: int = GUILD_ID,
-    channel_id: int = CHANNEL_ID,
-    **options: object,
-) -> int:
-    """Run `/veo <sub>` as `user_id` in a server's channel; return the interaction id."""
-    payload = slash_command(
-        name="veo",
-        subcommand=sub,
-        options=options,
-        user_id=user_id,
-        guild_id=guild_id,
-        channel_id=channel_id,
-    )
-    return await run(bot, sim, payload)
+WHERE = ("user_id", "guild_id", "channel_id", "app_permissions")
 
 
-async def open_panel(bot: VeoBot, sim: DiscordSim, **kw: Any) -> dict[str, Any]:
+async def veo(bot: VeoBot, sim: DiscordSim, sub: str, **kw: Any) -> int:
+    """Run `/veo <sub>` (who and where in `WHERE`, the rest are its options); return the
+    interaction id."""
+    where = {k: kw.pop(k) for k in WHERE if k in kw}
+    return await run(bot, sim, slash_command(name="veo", subcommand=sub, options=kw, **where))
+
+
+async def open_panel(bot: VeoBot, sim: DiscordSim) -> dict[str, Any]:
     """`/veo settings`: checks the answer is private, returns the panel message."""
-    record = sim.interaction(await veo(bot, sim, "settings", **kw))
+    record = sim.interaction(await veo(bot, sim, "settings"))
     [answer] = record.callbacks
     assert answer["type"] == 4 and answer["data"]["flags"] & FLAG_EPHEMERAL
     assert record.original_message_id is not None
@@ -65,16 +60,17 @@ async def open_panel(bot: VeoBot, sim: DiscordSim, **kw: Any) -> dict[str, Any]:
 
 
 async def choose(
-    bot: VeoBot, sim: DiscordSim, panel: dict[str, Any], what: str, value: str, **kw: Any
+    bot: VeoBot, sim: DiscordSim, panel: dict[str, Any], what: str, value: str
 ) -> dict[str, Any]:
     """Pick `value` in the panel's `what` menu; return the panel as edited."""
-    click = component_click(f"veo:set:{what}", panel, component_type=3, values=[value], **kw)
+    click = component_click(f"veo:set:{what}", panel, component_type=3, values=[value])
     record = await dispatch(bot, sim, click)
     assert record.callbacks[0]["type"] == 7, record.callbacks  # the panel itself is redrawn
     return sim.message(panel["id"])
 
 
 async def toggle(bot: VeoBot, sim: DiscordSim, panel: dict[str, Any], flag: str) -> None:
+    """Click one of the panel's toggles; the panel is redrawn in place."""
     record = await dispatch(bot, sim, component_click(f"veo:set:flag:{flag}", panel))
     assert record.callbacks[0]["type"] == 7
 
@@ -89,14 +85,10 @@ def picked(message: dict[str, Any], custom_id: str) -> list[str]:
     return [o["value"] for o in menu["options"] if o.get("default")]
 
 
-def delivery(sim: DiscordSim, job_id: int, channel_id: int = CHANNEL_ID) -> Any:
+def delivery(sim: DiscordSim, job_id: int) -> SimRequest:
     """The recorded request that posted job `job_id`'s video (files and allowed_mentions)."""
-    marker = messages.ready_marker(job_id)
-    [request] = [
-        r
-        for r in sim.find_requests("POST", rf"^/channels/{channel_id}/messages$")
-        if r.json and marker in str(r.json.get("content"))
-    ]
+    posts = sim.find_requests("POST", rf"^/channels/{CHANNEL_ID}/messages$")
+    [request] = [r for r in posts if messages.ready_marker(job_id) in r.json["content"]]
     return request
 
 
@@ -121,13 +113,8 @@ async def test_the_panel_saves_each_choice_and_still_works_after_a_restart(
     panel = await choose(first, discord_sim, panel, "model", DEMO)
     panel = await choose(first, discord_sim, panel, "aspect", "9:16")
     panel = await choose(first, discord_sim, panel, "length", "6")
-    prefs = await first.service.preferences.get(USER_ID)
-    assert (prefs.provider, prefs.model, prefs.aspect_ratio, prefs.duration) == (
-        "demo",
-        "demo-veo",
-        "9:16",
-        6,
-    )
+    saved = MemberSettings(provider="demo", model="demo-veo", aspect_ratio="9:16", duration=6)
+    assert await first.service.preferences.get(USER_ID) == saved
     assert "Model: **Demo clip — demo** · Aspect: **9:16** · Length: **6 s**" in panel["content"]
     assert picked(panel, "veo:set:model") == [DEMO] and picked(panel, "veo:set:length") == ["6"]
     await first.close()
@@ -135,13 +122,8 @@ async def test_the_panel_saves_each_choice_and_still_works_after_a_restart(
     second = await start_bot(settings)
     panel = await choose(second, discord_sim, panel, "size", "720p")
     panel = await choose(second, discord_sim, panel, "aspect", "-")  # back to no preference
-    prefs = await second.stores.members.get(USER_ID)
-    assert (prefs.model, prefs.aspect_ratio, prefs.duration, prefs.resolution) == (
-        "demo-veo",
-        None,
-        6,
-        "720p",
-    )
+    saved = MemberSettings(provider="demo", model="demo-veo", duration=6, resolution="720p")
+    assert await second.stores.members.get(USER_ID) == saved
     assert "Aspect: **server's default**" in panel["content"]
     assert "Resolution: **720p**" in panel["content"]
     assert picked(panel, "veo:set:aspect") == ["-"]
@@ -161,8 +143,7 @@ async def test_defaults_fill_only_what_the_member_did_not_type(
     assert "Using your defaults: Demo clip · 9:16 · 6 s" in reply_text(discord_sim, iid)
     job = await wait_for_job(bot, 1)
     request = stored_request(job)
-    assert (job.provider, job.model) == ("demo", "demo-veo")
-    assert (request.aspect_ratio, request.duration) == ("9:16", 6)
+    assert (job.model, request.aspect_ratio, request.duration) == ("demo-veo", "9:16", 6)
 
     iid = await veo(bot, discord_sim, "generate", prompt="a lighthouse", aspect_ratio="16:9")
     text = reply_text(discord_sim, iid)
@@ -251,8 +232,7 @@ async def test_spoiler_and_ping_toggles_shape_the_delivery_post(
     panel = await open_panel(bot, discord_sim)
     await toggle(bot, discord_sim, panel, "spoiler")
     await toggle(bot, discord_sim, panel, "ping")
-    prefs = await bot.service.preferences.get(USER_ID)
-    assert (prefs.spoiler, prefs.ping, prefs.dm_copy) == (True, False, False)
+    assert await bot.service.preferences.get(USER_ID) == MemberSettings(spoiler=True, ping=False)
     shown = {c["custom_id"]: c for c in components(discord_sim.message(panel["id"]))}
     assert shown["veo:set:flag:spoiler"]["style"] == 3  # success: it is on
     assert shown["veo:set:flag:ping"]["style"] == 2
@@ -262,8 +242,7 @@ async def test_spoiler_and_ping_toggles_shape_the_delivery_post(
     assert job.status is JobStatus.DELIVERED and (job.spoiler, job.ping) == (True, False)
     posted = delivery(discord_sim, 1)
     assert [f.filename for f in posted.files] == ["SPOILER_veo-job-1.mp4"]
-    assert posted.json["allowed_mentions"].get("users", []) == []
-    assert "users" not in posted.json["allowed_mentions"]["parse"]
+    assert posted.json["allowed_mentions"] == {"parse": []}  # nobody
     [attachment] = result_post(discord_sim, 1)["attachments"]
     assert attachment["filename"] == "SPOILER_veo-job-1.mp4"
 
@@ -273,59 +252,46 @@ async def test_spoiler_and_ping_toggles_shape_the_delivery_post(
     await wait_for_job(bot, 2)
     posted = delivery(discord_sim, 2)
     assert [f.filename for f in posted.files] == ["veo-job-2.mp4"]
-    assert posted.json["allowed_mentions"]["users"] == [str(USER_ID)]
-    assert posted.json["allowed_mentions"]["parse"] == []
-    announced = [
-        r.json
-        for r in discord_sim.find_requests("POST", rf"^/channels/{CHANNEL_ID}/messages$")
-        if "**Job #" in str((r.json or {}).get("content"))
-    ]
-    assert len(announced) == 2
-    assert all(a["allowed_mentions"] == {"parse": []} for a in announced)
+    assert posted.json["allowed_mentions"] == {"parse": [], "users": [USER_ID]}
+    posts = discord_sim.find_requests("POST", rf"^/channels/{CHANNEL_ID}/messages$")
+    announced = [r.json["allowed_mentions"] for r in posts if "**Job #" in r.json["content"]]
+    assert announced == [{"parse": []}] * 2
 
 
-async def test_dm_copy_is_attempted_and_never_blocks_the_delivery(
-    start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim
+@pytest.mark.parametrize("perms", [PERMS_FULL, PERMS_NO_SEND], ids=["channel", "followup"])
+async def test_dm_copy_sends_the_video_to_the_members_dms(
+    start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim, perms: int
 ) -> None:
-    """dm_copy on: the bot looks the member up to DM them; the channel post is the
-    delivery whether or not the DM works (the simulator answers 404 to the lookup)."""
+    """dm_copy on: the video (small enough for a DM) also goes to the member's DMs,
+    however it is posted (in the channel, or as a followup where the bot may not post)."""
     bot = await start_bot(make_settings())
     await toggle(bot, discord_sim, await open_panel(bot, discord_sim), "dm_copy")
-    await veo(bot, discord_sim, "generate", prompt="a postcard")
+    await veo(bot, discord_sim, "generate", prompt="a card", app_permissions=perms)
     job = await wait_for_job(bot, 1)
     assert job.dm_copy and job.status is JobStatus.DELIVERED
-    assert result_post(discord_sim, 1)["attachments"]
-    assert discord_sim.find_requests("GET", rf"^/users/{USER_ID}$")
+    [copy] = discord_sim.dm_messages(USER_ID)
+    assert str(copy["content"]).startswith("Your video of job #1 is ready: https://discord.com/")
+    assert [a["filename"] for a in copy["attachments"]] == ["veo-job-1.mp4"]
 
 
-@pytest.mark.xfail(
-    reason="DiscordSim has no GET /users/{id} nor POST /users/@me/channels route, so no DM "
-    "can be opened or recorded (tests/sim/discord_sim.py routes)",
-    strict=True,
-)
-async def test_dm_copy_sends_the_member_a_direct_message(
+async def test_closed_dms_never_block_the_delivery(
     start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim
 ) -> None:
-    """The copy itself: a DM channel opened and the dm_copy words posted into it."""
+    """A member who does not accept DMs still gets the video in the channel."""
+    discord_sim.closed_dms.add(USER_ID)
     bot = await start_bot(make_settings())
     await set_defaults(bot, dm_copy=True)
     await veo(bot, discord_sim, "generate", prompt="a postcard")
-    await wait_for_job(bot, 1)
-    [opened] = discord_sim.find_requests("POST", r"^/users/@me/channels$")
-    assert opened.json["recipient_id"] == str(USER_ID)
-    dms = [
-        r
-        for r in discord_sim.find_requests("POST", r"^/channels/\d+/messages$")
-        if "Your video of job #1 is ready" in str((r.json or {}).get("content"))
-    ]
-    assert len(dms) == 1
+    job = await wait_for_job(bot, 1)
+    assert job.status is JobStatus.DELIVERED and job.delivered_message_id is not None
+    assert discord_sim.dm_messages(USER_ID) == []
 
 
 async def test_forget_asks_first_and_deletes_only_the_members_words(
     start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim
 ) -> None:
-    """Only the member's own click deletes; their settings, prompts, images and files
-    go, job rows and quota usage stay, another member's prompts stay, Retry says why."""
+    """Only the member's own click deletes; their settings, prompts, images and video
+    paths go, job rows and quota usage stay, another member's prompts stay, Retry says why."""
     bot = await start_bot(make_settings(VEO_MAX_ACTIVE_PER_USER=5))
     await set_defaults(bot, aspect_ratio="9:16", spoiler=True)
     image = discord_sim.add_attachment("cat.png", PNG, "image/png")
@@ -333,13 +299,10 @@ async def test_forget_asks_first_and_deletes_only_the_members_words(
     await veo(bot, discord_sim, "generate", prompt="my second secret")
     await veo(bot, discord_sim, "generate", prompt="their own words", user_id=OTHER)
     jobs = [await wait_for_job(bot, n) for n in (1, 2, 3)]
-    assert all(j.status is JobStatus.DELIVERED for j in jobs)
+    assert all(j.status is JobStatus.DELIVERED and j.result_path for j in jobs)
     assert len(await bot.store.images(1)) == 1
-    video = Path(str(jobs[0].result_path))
-    assert video.exists()
     today = day_key(bot.service.clock())
-    usage = await bot.store.usage(USER_ID, today, GUILD_ID)
-    assert usage == 2
+    assert await bot.store.usage(USER_ID, today, GUILD_ID) == 2
 
     record = discord_sim.interaction(await veo(bot, discord_sim, "forget"))
     [answer] = record.callbacks
@@ -366,8 +329,7 @@ async def test_forget_asks_first_and_deletes_only_the_members_words(
         assert job is not None and job.purged_at is not None and job.result_path is None
         assert stored_request(job).prompt == ""
     assert await bot.store.images(1) == []
-    assert not video.exists()
-    assert await bot.store.usage(USER_ID, today, GUILD_ID) == usage
+    assert await bot.store.usage(USER_ID, today, GUILD_ID) == 2  # the ledger is untouched
     theirs = await bot.store.get(3)
     assert theirs is not None and theirs.purged_at is None
     assert stored_request(theirs).prompt == "their own words"
@@ -376,5 +338,34 @@ async def test_forget_asks_first_and_deletes_only_the_members_words(
         bot, discord_sim, component_click("veo:retry:2", result_post(discord_sim, 2))
     )
     await discord_sim.wait_for_request("PATCH", rf"^/webhooks/\d+/{retry.token}/messages/")
-    assert "its prompt and images were deleted" in reply_text(discord_sim, retry.id)
+    assert "prompt and images are no longer kept" in reply_text(discord_sim, retry.id)
     assert await bot.store.get(4) is None
+
+
+async def test_a_refused_command_does_not_use_up_the_one_mention(
+    start_bot: BotFactory, apiyi_settings: Any, discord_sim: DiscordSim
+) -> None:
+    """The member must see the note once: a command refused for its own reasons (here an
+    empty prompt) shows only the refusal, so the next one must still say it."""
+    bot = await start_bot(apiyi_settings.model_copy(update={"demo": True}))
+    await admin(bot, discord_sim, "models", allowed=f"apiyi/{QUALITY}")
+    await set_defaults(bot, provider="demo", model="demo-veo")
+    refused = reply_text(discord_sim, await veo(bot, discord_sim, "generate", prompt="   "))
+    assert "prompt is empty" in refused and NOT_HERE not in refused
+    queued = reply_text(discord_sim, await veo(bot, discord_sim, "generate", prompt="a fox"))
+    assert "Queued as" in queued and NOT_HERE in queued
+
+
+async def test_a_retired_default_model_does_not_block_other_settings(
+    start_bot: BotFactory, apiyi_settings: Any, make_settings: Any, discord_sim: DiscordSim
+) -> None:
+    """The bot drops a vendor (restarted without its key): a member whose default model
+    was that vendor's can still turn spoilers on."""
+    first = await start_bot(apiyi_settings)
+    await first.service.preferences.change(USER_ID, provider="apiyi", model=FAST)
+    await first.close()
+    bot = await start_bot(make_settings())  # the same database, the demo vendor only
+    panel = await open_panel(bot, discord_sim)
+    record = await dispatch(bot, discord_sim, component_click("veo:set:flag:spoiler", panel))
+    assert record.callbacks[0]["type"] == 7, record.callbacks[0]["data"].get("content")
+    assert (await bot.service.preferences.get(USER_ID)).spoiler

@@ -210,6 +210,8 @@ class DiscordSim:
         self.upload_limit: int = 10 * 1024 * 1024  # total bytes of files in one request
         self.token: str | None = None  # if set, ``Authorization: Bot <token>`` must match it
         self.forbidden_channels: set[int] = set()
+        # Members who do not accept direct messages from the bot (Discord: 50007).
+        self.closed_dms: set[int] = set()
         self.deleted_channels: set[int] = set()
         # Awaited after a request was handled and before it is answered (crash tests hold
         # a post that Discord made but the bot never heard back about).
@@ -221,6 +223,7 @@ class DiscordSim:
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None = global)
         self._failures: list[_Failure] = []
         self._channels: dict[int, dict[str, Any]] = {}
+        self._dm_channels: dict[int, int] = {}  # member id -> their DM channel
         self._channel_messages: dict[int, list[int]] = {}
         self._messages: dict[int, dict[str, Any]] = {}
         self._attachments: dict[int, _StoredAttachment] = {}
@@ -242,6 +245,8 @@ class DiscordSim:
         p = API_PREFIX
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/users/@me", self._get_me),
+            ("POST", "/users/@me/channels", self._open_dm),
+            ("GET", "/users/{user_id}", self._get_user),
             ("GET", "/oauth2/applications/@me", self._get_application),
             ("POST", "/interactions/{interaction_id}/{token}/callback", self._callback),
             ("POST", "/webhooks/{app_id}/{token}", self._followup),
@@ -785,6 +790,32 @@ class DiscordSim:
     async def _get_me(self, request: web.Request) -> web.Response:
         return _json_response(self.bot_user)
 
+    async def _get_user(self, request: web.Request) -> web.Response:
+        return _json_response(_member_user(int(request.match_info["user_id"])))
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """A direct-message channel with one member (the same one every time); messages
+        to it are recorded like any other channel's (`dm_messages`)."""
+        recipient = int(self._json(request)["recipient_id"])
+        channel_id = self._dm_channels.get(recipient)
+        if channel_id is None:
+            channel_id = self._dm_channels[recipient] = self.next_id()
+            self._channels[channel_id] = {
+                "id": str(channel_id),
+                "type": 1,
+                "last_message_id": None,
+                "recipients": [_member_user(recipient)],
+            }
+            self._channel_messages[channel_id] = []
+            if recipient in self.closed_dms:
+                self.forbidden_channels.add(channel_id)
+        return _json_response(self._channels[channel_id])
+
+    def dm_messages(self, user_id: int) -> list[dict[str, Any]]:
+        """What the bot sent one member in direct messages, oldest first."""
+        channel_id = self._dm_channels.get(user_id)
+        return [] if channel_id is None else self.messages(channel_id)
+
     async def _get_application(self, request: web.Request) -> web.Response:
         return _json_response(
             {
@@ -1032,3 +1063,15 @@ class DiscordSim:
     async def _unknown_route(self, request: web.Request) -> web.Response:
         self.unhandled.append(request[_RECORD])
         raise SimError(404, 0, "404: Not Found")
+
+
+def _member_user(user_id: int) -> dict[str, Any]:
+    """A member's public user object (what any bot may look up by id)."""
+    return {
+        "id": str(user_id),
+        "username": f"member{user_id % 1000}",
+        "discriminator": "0",
+        "global_name": None,
+        "avatar": None,
+        "public_flags": 0,
+    }
