@@ -22,7 +22,14 @@ _LISTS = frozenset({"allowed_channels", "banned_words", "exempt_roles", "allowed
 _MAPS = frozenset({"model_weights"})
 _COLUMNS = (
     frozenset(
-        {"daily_quota", "default_provider", "default_model", "alert_channel_id", "daily_budget_usd"}
+        {
+            "daily_quota",
+            "default_provider",
+            "default_model",
+            "alert_channel_id",
+            "daily_budget_usd",
+            "animate_own_only",
+        }
     )
     | _LISTS
     | _MAPS
@@ -43,6 +50,7 @@ class GuildSettings:
     allowed_models: tuple[str, ...] = ()
     model_weights: dict[str, int] = field(default_factory=dict)  # "provider/model" → units
     daily_budget_usd: float | None = None  # None: no server cap (the bot's may still apply)
+    animate_own_only: bool = False  # "Animate with Veo" on a member's own messages only
     overrides: dict[int, int] = field(default_factory=dict)  # user id → daily quota
 
     def allows(self, provider: str, model: str) -> bool:
@@ -81,6 +89,7 @@ class GuildStore:
             allowed_models=tuple(str(m) for m in json.loads(row["allowed_models"])),
             model_weights={str(k): int(v) for k, v in json.loads(row["model_weights"]).items()},
             daily_budget_usd=row["daily_budget_usd"],
+            animate_own_only=bool(row["animate_own_only"]),
             overrides=overrides,
         )
 

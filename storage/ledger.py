@@ -87,6 +87,7 @@ class NewJob:
     spoiler: bool = False
     dm_copy: bool = False
     ping: bool = True
+    locale: str | None = None  # the server's language, for the job's public posts
 
     @property
     def quota_scope(self) -> int:
@@ -140,8 +141,8 @@ class Ledger(JobRows):
                     next_poll_at, filesize_limit, delivery_mode, interaction_app_id,
                     interaction_token, interaction_expires_at, quota_day, quota_state,
                     created_at, updated_at, quota_units, cost_usd, parent_job_id,
-                    parent_link, spoiler, dm_copy, ping
-                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    parent_link, spoiler, dm_copy, ping, locale
+                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *
                 """,
                 (
@@ -169,6 +170,7 @@ class Ledger(JobRows):
                     int(new.spoiler),
                     int(new.dm_copy),
                     int(new.ping),
+                    new.locale,
                 ),
             )
             assert job_row is not None

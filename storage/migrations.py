@@ -246,6 +246,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE jobs ADD COLUMN frame_at REAL;
     """,
+    # 11: a server's choice that "Animate with Veo" works on its members' own messages
+    # only; and the language a job's public posts are written in (the server's, as the
+    # command saw it: the process that posts may not have the server cached).
+    """
+    ALTER TABLE guild_settings ADD COLUMN animate_own_only INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN locale TEXT;
+    """,
 )
 
 

@@ -126,6 +126,8 @@ class Job:
     ping: bool = True
     # When the video's last frame was kept (for Continue); None: none was.
     frame_at: float | None = None
+    # The language of the job's public posts (the server's when the command ran).
+    locale: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

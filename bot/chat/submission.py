@@ -151,6 +151,7 @@ def origin_of(interaction: discord.Interaction[ChatBot]) -> Origin:
         interaction_expires_at=interaction.expires_at.timestamp(),
         role_ids=role_ids_of(interaction),
         parent_channel_id=parent,
+        locale=str(interaction.guild_locale or interaction.locale),
     )
 
 

@@ -20,6 +20,8 @@ class Origin:
     interaction_expires_at: float | None = None
     role_ids: tuple[int, ...] = ()
     parent_channel_id: int | None = None  # a thread's channel, for the channel rule
+    # The language of the job's public posts: the server's ("es-ES"), the member's in DMs.
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,6 +178,7 @@ class VideoService(Remakes):
             spoiler=prefs.spoiler,
             dm_copy=prefs.dm_copy,
             ping=prefs.ping,
+            locale=origin.locale,
         )
         caps = SpendCaps(
             server=rules.daily_budget_usd if rules else None, bot=self.settings.daily_budget_usd

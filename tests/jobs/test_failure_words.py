@@ -148,10 +148,12 @@ async def test_a_failure_stored_before_the_change_is_told_in_its_own_words(
     job_id = await parked(setup, settings, next_poll_at=LATER)
     await setup.close()
     with sqlite3.connect(settings.database) as conn:
-        # Back to schema 5: undo migrations 10 to 6.
+        # Back to schema 5: undo migrations 11 to 6.
         for table in ("job_frames", "member_settings", "alerts_sent", "render_times"):
             conn.execute(f"DROP TABLE {table}")
-        dropped = ("frame_at", "parent_job_id", "parent_link", "spoiler", "dm_copy", "ping")
+        conn.execute("ALTER TABLE guild_settings DROP COLUMN animate_own_only")
+        dropped = ("locale", "frame_at", "parent_job_id", "parent_link", "spoiler", "dm_copy")
+        dropped += ("ping",)
         for column in (*dropped, "checked_at", "poked_at", "error_params"):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 5")
