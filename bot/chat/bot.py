@@ -22,12 +22,15 @@ if TYPE_CHECKING:
 
 
 class JobMessages(Protocol):
-    """What a new job's announcement needs of the publisher (`DiscordPublisher` is one):
+    """What a new job's announcement (and Delete) needs of the publisher (`DiscordPublisher`
+    is one):
     named here so the announcing code does not import the publisher, which imports it."""
 
     def render(self, job: Job, position: int | None = None) -> str: ...
 
     def view(self, job: Job) -> discord.ui.View: ...
+
+    async def remove(self, job: Job) -> bool: ...
 
 
 class ChatBot(commands.AutoShardedBot):

@@ -48,12 +48,12 @@ def cancel_prompt(job: Job, *, owner: bool = True) -> tuple[str, discord.ui.View
     another member's job, so the words say whose quota it is."""
     whose = "your" if owner else "the member's"
     if job.status is JobStatus.QUEUED:
-        text = f"Cancel job #{job.id}? It has not been sent yet, so {whose} quota is given back."
+        text = f"Cancel job #{job.id}? It has not been sent yet, so {whose} quota is refunded."
     elif job.status in (JobStatus.SUBMITTING, JobStatus.RUNNING):
         text = (
             f"Cancel job #{job.id}? The video service is already making it and cannot be "
             "stopped. I will not post it. If the service still finishes, the video was paid "
-            f"for and {whose} quota stays used; if it fails, {whose} quota is given back."
+            f"for and {whose} quota stays used; if it fails, {whose} quota is refunded."
         )
     else:
         text = (
@@ -130,7 +130,7 @@ class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
             return
         whose = "your" if job.user_id == interaction.user.id else "the member's"
         if job.status is JobStatus.CANCELLED:
-            text = f"Job #{job.id} is cancelled and {whose} quota was given back."
+            text = f"Job #{job.id} is cancelled and {whose} quota was refunded."
         elif job.completed_at is not None:
             text = (
                 f"Job #{job.id} will not be posted. It was already made, so the quota stays used."
@@ -218,35 +218,34 @@ class RemixButton(_JobButton, template=r"veo:remix:(?P<job>\d+)"):
 
 
 class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
+    """Asks first: deleting removes the video and the job message (whose prompt echo is
+    what a moderator usually wants gone), and cannot be undone."""
+
     key, label, emoji, action = "delete", "Delete", "🗑️", Action.DELETE
 
     async def act(self, interaction: Interaction, job: Job) -> None:
-        # Only the message clicked, and only if it is the bot's own post of this job's
-        # video: a moderator's Manage Messages must not reach anyone else's message.
-        message = interaction.message
-        me = interaction.client.user
-        if (
-            message is None
-            or me is None
-            or message.author.id != me.id
-            or message.id != job.delivered_message_id
-        ):
-            await interaction.response.send_message(
-                f"⚠️ This button only deletes the video I posted for job #{job.id}, "
-                "and this is not that post.",
-                ephemeral=True,
-            )
-            return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            await message.delete()
-        except discord.HTTPException as exc:
-            log.info("job %d: could not delete its post: %s", job.id, exc)
-            await interaction.edit_original_response(content="I could not delete that post.")
-            return
+        view = discord.ui.View(timeout=None)
+        view.add_item(ConfirmDeleteButton(job.id))
+        await interaction.response.send_message(
+            messages.delete_question(job.id), view=view, ephemeral=True
+        )
+
+
+class ConfirmDeleteButton(_JobButton, template=r"veo:delete-yes:(?P<job>\d+)"):
+    key, label, style = "delete-yes", "Yes, delete them", discord.ButtonStyle.danger
+    action = Action.DELETE
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        # Only the two messages the job's row names, both the bot's own posts in the job's
+        # channel: a moderator's Manage Messages reaches nothing else through this button.
         bot: ChatBot = interaction.client
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        removed = await bot.publisher.remove(job)
+        if not removed:
+            await interaction.edit_original_response(content=messages.delete_failed(job.id))
+            return
         await bot.service.deleted(job, asker_of(interaction))
-        await interaction.edit_original_response(content=f"Deleted the video of job #{job.id}.")
+        await interaction.edit_original_response(content=messages.deleted(job.id))
 
 
 def result_custom_id(job_id: int) -> str:
@@ -323,4 +322,5 @@ BUTTONS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     NewTakeButton,
     RemixButton,
     DeleteButton,
+    ConfirmDeleteButton,
 )

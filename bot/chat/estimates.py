@@ -10,16 +10,6 @@ from bot.providers.registry import ProviderRegistry
 from storage import Job
 
 
-def after_elapsed(typical: Typical | None) -> str:
-    """What follows the time a running job has taken: " of about 2m 00s typical" (the
-    documented guess) or "; usually 1m 40s, 9 of 10 within 2m 30s" (learned)."""
-    if typical is None:
-        return ""
-    if typical.samples == 0:
-        return f" of about {duration_text(typical.median)} typical"
-    return f"; {usually(typical)}"
-
-
 def usually(typical: Typical) -> str:
     return f"usually {duration_text(typical.median)}, 9 of 10 within {duration_text(typical.p90)}"
 

@@ -6,7 +6,7 @@ from typing import assert_never
 
 import discord
 
-from bot.chat.estimates import after_elapsed, ready_after_start
+from bot.chat.estimates import ready_after_start
 from bot.chat.failures import job_failure_text
 from bot.jobs.days import duration_text
 from bot.jobs.preferences import Defaults
@@ -58,17 +58,16 @@ def status_line(
         return "📨 Sending to the video service…"
     if status is JobStatus.RUNNING:
         started = job.submitted_at or job.created_at
-        elapsed = duration_text(now - started)
-        who = service or "the video service"
-        expect = after_elapsed(typical)
+        who = service or "the service"
         if job.stage in (None, "submitted"):  # no check has shown the vendor at work yet
-            return f"📨 Sent to {who}, waiting for it to accept ({elapsed}{expect})"
-        accepted = f"accepted by {who}"
-        if job.progress is not None and 0 < job.progress < 100:
-            stage = f", {job.stage}" if job.stage != "generating" else ""
-            return f"🎞️ Generating — {job.progress}%{stage} · {accepted} ({elapsed})"
+            return f"📨 Sent to {who}, waiting for it to accept · sent <t:{int(started)}:R>"
+        expect = expected(started, typical, now)
+        if job.stage == "queued":  # in the vendor's own queue: not generating yet
+            return f"⏳ Waiting in its queue · accepted by {who}{expect}"
         stage = f" — {job.stage}" if job.stage != "generating" else ""
-        return f"🎞️ Generating{stage} · {accepted} ({elapsed}{expect})"
+        if job.progress is not None and 0 < job.progress < 100:
+            stage = f" — {job.progress}%{', ' + job.stage if stage else ''}"
+        return f"🎞️ Generating{stage} · accepted by {who}{expect}"
     if status is JobStatus.DOWNLOADING:
         return "⬇️ Fetching the video…"
     if status is JobStatus.DELIVERING:
@@ -83,6 +82,17 @@ def status_line(
     assert_never(status)
 
 
+def expected(started: float, typical: Typical | None, now: float) -> str:
+    """When a render is usually done, as a Discord relative time that counts on by itself
+    (" · usually ready in 2 minutes"), so the message need not be edited to stay true."""
+    if typical is None or typical.median < 1:
+        return ""
+    ready = started + typical.median
+    if ready <= now:
+        return " · taking longer than usual"
+    return f" · usually ready <t:{int(ready)}:R>"
+
+
 def job_message(
     job: Job,
     label: str,
@@ -94,11 +104,17 @@ def job_message(
 ) -> str:
     """The public job message: who, what, and where it stands (with its place in the
     queue while it waits, when `position` is known)."""
+    head = f"🎬 **Job #{job.id}** for <@{job.user_id}>{made_from(job)}"
+    if job.status is JobStatus.DELIVERED and job.delivered_message_id is not None:
+        # Collapsed to a pointer: the video post below carries the prompt and settings.
+        link = message_link(job.guild_id, job.channel_id, job.delivered_message_id)
+        took = duration_text((job.finished_at or now) - job.created_at)
+        return f"{head} · ✅ Delivered in {took}: [the video](<{link}>)"
     status = status_line(job, now, typical, service)
     if job.status is JobStatus.QUEUED and position > 0:
         status += f" · {queue_note(position, typical)}"
     lines = [
-        f"🎬 **Job #{job.id}** for <@{job.user_id}>{made_from(job)}",
+        head,
         preview(prompt_of(job)),
         describe_settings(job, label),
         status,
@@ -275,3 +291,18 @@ def continue_title(job_id: int, units: int) -> str:
 
 def continue_label(model_label: str) -> str:
     return f"What happens next? ({model_label})"
+
+
+# -- Delete ------------------------------------------------------------------------------
+
+
+def delete_question(job_id: int) -> str:
+    return f"Delete the video of job #{job_id} and its job message? This cannot be undone."
+
+
+def deleted(job_id: int) -> str:
+    return f"Deleted the video of job #{job_id} and its job message."
+
+
+def delete_failed(job_id: int) -> str:
+    return f"I could not delete the messages of job #{job_id}; they may be gone already."

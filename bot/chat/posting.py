@@ -257,7 +257,7 @@ class VideoPoster:
 
     async def _result_embed(self, job: Job) -> discord.Embed:
         quota = None
-        if self.quota_left is not None:
+        if self.quota_left is not None and job.quota_units > 0:  # 0: exempt, no count
             try:
                 quota = await self.quota_left(job)
             except Exception:  # a nicety: never let it stop a delivery

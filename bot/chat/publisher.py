@@ -306,6 +306,28 @@ class DiscordPublisher:
             return False
         return True
 
+    async def remove(self, job: Job) -> bool:
+        """Delete a job's video post and its job message (Delete); whether any went. In
+        followup mode they are the member's interaction's, deletable while it is valid."""
+        removed = False
+        webhook = self.where.webhook(job) if job.delivery_mode == "followup" else None
+        for message_id in (job.delivered_message_id, job.status_message_id):
+            if message_id is None:
+                continue
+            try:
+                if job.delivery_mode == "followup":
+                    if webhook is None:
+                        continue
+                    await webhook.delete_message(message_id)
+                else:
+                    await self.where.channel(job).get_partial_message(message_id).delete()
+                removed = True
+            except discord.NotFound:
+                removed = True  # gone already: what was asked for
+            except (discord.HTTPException, aiohttp.ClientError) as exc:
+                log.info("job %d: could not delete message %d: %s", job.id, message_id, exc)
+        return removed
+
     async def deliver(self, job: Job, *, resumed: bool) -> int:
         return await self.poster.deliver(job, resumed=resumed)
 

@@ -48,7 +48,8 @@ def quota_refusal(
         )
     if isinstance(exc, TooManyActive):
         return "active", QuotaRefused(
-            f"You already have {exc.active} video(s) in progress (the limit is {exc.limit}). "
+            f"You already have {exc.active} {'job' if exc.active == 1 else 'jobs'} in progress "
+            f"(the limit is {exc.limit}). "
             "Wait for one to finish, then try again. Nothing was charged."
         )
     if limit <= 0 and in_server:

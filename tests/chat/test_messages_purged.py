@@ -3,6 +3,7 @@ of an empty quote. The rows come from a real SQLite file, purged the way the swe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -36,7 +37,10 @@ async def finished_job(store: JobStore, *, purge: bool) -> Job:
 def every_prompt_view(job: Job) -> dict[str, str]:
     embed = messages.result_embed(job, None, "Demo clip", time.time())
     return {
-        "job_message": messages.job_message(job, "Demo clip", time.time()),
+        # As it read while the job ran (once delivered it collapses to a pointer).
+        "job_message": messages.job_message(
+            dataclasses.replace(job, delivered_message_id=None), "Demo clip", time.time()
+        ),
         "job_details": listings.job_details(job, "Demo clip", time.time()),
         "job_choice_label": listings.job_choice_label(job),
         "history_line": listings.history_line(job),

@@ -155,8 +155,15 @@ async def test_retry_and_delete_work_after_a_restart(
     request = stored_request(take)
     assert request.prompt == "a paper boat" and request.seed not in (None, 7)
 
-    await click(second, discord_sim, "veo:delete:1", post)
-    assert not any(m["id"] == post["id"] for m in discord_sim.messages(CHANNEL_ID))
+    status_id = job_message(discord_sim, 1)["id"]
+    record = await click(second, discord_sim, "veo:delete:1", post)
+    assert record.callbacks[0]["data"]["content"].startswith("Delete the video of job #1")
+    question = discord_sim.message(record.original_message_id or 0)
+    assert buttons(question) == ["veo:delete-yes:1"]
+    record = await click(second, discord_sim, "veo:delete-yes:1", question)
+    await discord_sim.wait_for_request("PATCH", rf"/webhooks/\d+/{record.token}/messages/")
+    left = [m["id"] for m in discord_sim.messages(CHANNEL_ID)]
+    assert post["id"] not in left and status_id not in left
 
 
 async def test_remix_opens_a_modal_and_queues_the_new_prompt(

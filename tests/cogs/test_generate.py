@@ -178,7 +178,7 @@ async def test_too_many_active_jobs_is_refused(
     for prompt in ("one", "two"):
         await generate(bot, discord_sim, prompt=prompt)
     iid = await generate(bot, discord_sim, prompt="three")
-    assert "already have 2 video(s) in progress" in reply_text(discord_sim, iid)
+    assert "already have 2 jobs in progress" in reply_text(discord_sim, iid)
     assert await job_count(bot) == 2 and await used(bot) == 2
 
 

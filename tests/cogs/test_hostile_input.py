@@ -108,7 +108,10 @@ async def test_control_characters_are_not_sent_or_echoed(
     [sent] = apiyi_sim.submits()
     prompt = sent.json["prompt"] if sent.json is not None else sent.form["prompt"][0]
     assert prompt == "a green fox\nin the snow"
-    posted = [str(m["content"]) for m in discord_sim.messages(CHANNEL_ID)]
+    posted = [
+        str(m["content"]) + "".join(str(e.get("description")) for e in m.get("embeds", []))
+        for m in discord_sim.messages(CHANNEL_ID)
+    ]
     assert any("a green fox" in text for text in posted)
     assert not any(ch in text for text in posted for ch in "\u202e\u202c\u200b\x00\r")
 

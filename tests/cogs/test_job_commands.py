@@ -166,15 +166,13 @@ async def test_cancel_command_asks_then_the_button_cancels_and_refunds(
     assert stranger["content"] == "⚠️ You have no job #1."
 
     data, iid = await command(bot, discord_sim, "cancel", options={"job": "#1"})
-    assert (
-        data["content"] == "Cancel job #1? It has not been sent yet, so your quota is given back."
-    )
+    assert data["content"] == "Cancel job #1? It has not been sent yet, so your quota is refunded."
     question = discord_sim.message(discord_sim.interaction(iid).original_message_id or 0)
     assert buttons(question) == [("veo:cancel-yes:1", False)]
 
     answer = await click(bot, discord_sim, "veo:cancel-yes:1", question)
     assert answer["type"] == 7  # the question itself becomes the answer
-    assert answer["data"]["content"] == "Job #1 is cancelled and your quota was given back."
+    assert answer["data"]["content"] == "Job #1 is cancelled and your quota was refunded."
     job = await bot.store.get(1)
     assert job is not None
     assert (job.status, job.quota_state) == (JobStatus.CANCELLED, QuotaState.REFUNDED)
@@ -297,6 +295,7 @@ async def test_quota_shows_queue_position_and_a_typical_time(
     await add_jobs(bot, 1, provider="apiyi", model=FAST)  # job #2 waits in our queue
     spec = bot.providers.model("apiyi", FAST)
     assert spec is not None
+
     minutes, seconds = divmod(int(spec.timing_for(None).initial_wait * 2), 60)
     about = f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
@@ -305,8 +304,10 @@ async def test_quota_shows_queue_position_and_a_typical_time(
     assert "used **2** of **5**" in lines[0]
     assert lines[1] == "In progress:"
     assert (
-        lines[2].startswith("• **#1** — 🎞️ Generating — queued · accepted by APIYI (")
-        and f"of about {about} typical" in lines[2]
+        # In the vendor's queue (not "generating"), with when it is usually ready as a
+        # Discord relative time (the typical render after it was sent).
+        lines[2].startswith("• **#1** — ⏳ Waiting in its queue · accepted by APIYI")
+        and " · usually ready <t:" in lines[2]
     )
     assert lines[3] == (
         f"• **#2** — ⏳ Queued · position **1** in the queue · "

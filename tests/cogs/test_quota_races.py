@@ -227,7 +227,7 @@ async def test_concurrent_generates_respect_the_active_job_cap(
 
     assert queued_ids(answers) == [1, 2]
     for text in (a for a in answers if not QUEUED.search(a)):
-        assert "You already have 2 video(s) in progress (the limit is 2)" in text
+        assert "You already have 2 jobs in progress (the limit is 2)" in text
     assert await job_count(bot) == 2 and await used(bot) == 2
     await assert_ledger_matches_jobs(bot)
 
@@ -312,7 +312,7 @@ async def test_concurrent_cancels_of_a_queued_job_refund_it_once(
     answers = await burst(bot, discord_sim, clicks)
 
     assert all(
-        a == f"Job #{target.id} is cancelled and your quota was given back."
+        a == f"Job #{target.id} is cancelled and your quota was refunded."
         or a == f"Job #{target.id} has already ended (cancelled)."
         for a in answers
     ), answers

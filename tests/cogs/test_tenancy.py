@@ -263,15 +263,19 @@ async def test_cancel_buttons(
 # -- Retry, Remix and Delete under the finished video --------------------------------------
 
 
-@pytest.mark.parametrize("button", ["retry", "remix", "delete"])
+@pytest.mark.parametrize("button", ["retry", "remix", "delete", "delete-yes"])
 @pytest.mark.parametrize("who", [pytest.param(w, id=w.name) for w in CLICKERS])
 async def test_result_buttons(bot: VeoBot, discord_sim: DiscordSim, button: str, who: Who) -> None:
-    allowed = who in (DELETERS if button == "delete" else ACTORS)
+    allowed = who in (DELETERS if button.startswith("delete") else ACTORS)
     missing = await before_job_1(bot, discord_sim, who, button)
     await generate(bot, discord_sim)
     await wait_for_job(bot, 1)
     post = result_post(discord_sim)
-    message = in_reach(discord_sim, who, post)
+    status_id = job_message(discord_sim)["id"]
+    if button == "delete-yes":  # the private question's button, however it was reached
+        message = bot_message(discord_sim, who.channel_id, ["veo:delete-yes:1"])
+    else:
+        message = in_reach(discord_sim, who, post)
     before = await snapshot(bot, discord_sim)
     answer = await click(bot, discord_sim, who, f"veo:{button}:1", message)
     if not allowed:
@@ -289,10 +293,17 @@ async def test_result_buttons(bot: VeoBot, discord_sim: DiscordSim, button: str,
     elif button == "remix":
         assert answer["type"] == 9
         assert PROMPT in json.dumps(answer["data"]["components"])
+    elif button == "delete":
+        # Asked first (privately), nothing deleted yet.
+        assert answer["type"] == 4 and answer["data"]["flags"] & FLAG_EPHEMERAL
+        assert answer["data"]["content"].startswith("Delete the video of job #1")
+        assert await snapshot(bot, discord_sim) == before
+        assert discord_sim.find_requests("DELETE", "/channels/") == []
     else:
-        await discord_sim.wait_for_request("DELETE", rf"/messages/{post['id']}$")
+        # Confirmed: the video and the job message both go.
+        await discord_sim.wait_for_request("DELETE", rf"/messages/{status_id}$")
         remaining = [m["id"] for m in discord_sim.messages(CHANNEL_A)]
-        assert post["id"] not in remaining and job_message(discord_sim)["id"] in remaining
+        assert post["id"] not in remaining and status_id not in remaining
 
 
 def remix_submit(modal: dict[str, Any], prompt: str, who: Who) -> dict[str, Any]:
@@ -353,26 +364,29 @@ async def test_the_remix_form_asks_the_rule_again_when_sent(
         assert await snapshot(bot, discord_sim) == before
 
 
-async def test_delete_only_deletes_the_bots_own_post_of_that_job(
+async def test_delete_only_deletes_the_bots_own_messages_of_that_job(
     bot: VeoBot, discord_sim: DiscordSim
 ) -> None:
     await generate(bot, discord_sim)
     await wait_for_job(bot, 1)
     post = result_post(discord_sim)
+    row = [{"type": 2, "style": 4, "label": "x", "custom_id": "veo:delete-yes:1"}]
     members = discord_sim.add_message(
-        CHANNEL_A, content="mine", author=user(STRANGER_A.user_id), components=post["components"]
+        CHANNEL_A,
+        content="mine",
+        author=user(STRANGER_A.user_id),
+        components=[{"type": 1, "components": row}],
     )
     others = bot_message(discord_sim, CHANNEL_A, ["veo:delete:1"])  # the bot's, another post
-    for message in (members, others):
-        answer = await click(bot, discord_sim, OWNER, "veo:delete:1", message)
-        assert answer["type"] == 4, answer  # said at once, nothing attempted
-        assert answer["data"]["content"] == (
-            "⚠️ This button only deletes the video I posted for job #1, and this is not that post."
-        )
-        assert any(m["id"] == message["id"] for m in discord_sim.messages(CHANNEL_A))
-    assert discord_sim.find_requests("DELETE", "/channels/") == []
-    await click(bot, discord_sim, OWNER, "veo:delete:1", post)
-    await discord_sim.wait_for_request("DELETE", rf"/channels/{CHANNEL_A}/messages/{post['id']}$")
+    status_id = job_message(discord_sim)["id"]
+    # The button's custom_id names the job; what it deletes comes from the job's row (its
+    # video post and job message, both the bot's), never from the message clicked.
+    await click(bot, discord_sim, OWNER, "veo:delete-yes:1", members)
+    await discord_sim.wait_for_request("DELETE", rf"/channels/{CHANNEL_A}/messages/{status_id}$")
+    deleted = {r.path.rsplit("/", 1)[-1] for r in discord_sim.find_requests("DELETE", "/channels/")}
+    assert deleted == {post["id"], status_id}
+    remaining = [m["id"] for m in discord_sim.messages(CHANNEL_A)]
+    assert members["id"] in remaining and others["id"] in remaining
 
 
 # -- /veo history pages --------------------------------------------------------------------
