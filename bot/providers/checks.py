@@ -4,7 +4,7 @@ Each adapter re-checks a SubmitRequest against its ModelSpec before it pays for 
 trip. The spec-driven parts (unknown model, mode, image count, image type and size, empty
 prompt, options the model has no field for) are the same everywhere and live here; the
 member sentences that differ between vendors come in as parameters (`Say`: the words
-are in `bot.chat.sentences`), and the truly vendor-specific rules stay in the adapters.
+are in the catalogue (`bot/chat/locales/en.toml`, `[failure]`)), and the truly vendor-specific rules stay in the adapters.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def check_options(
 
 def unsupported_options(request: SubmitRequest, spec: ModelSpec) -> list[str]:
     """The options the member gave that the model has no field for, in a fixed order, by
-    key: a sentence names them with `{options:options}` (see `bot.chat.sentences`)."""
+    key: a sentence names them with `{options:options}` (see the catalogue (`bot/chat/locales/en.toml`, `[failure]`))."""
     return [
         what
         for what, given, offered in (

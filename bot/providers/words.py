@@ -1,5 +1,5 @@
 """What a member is told when a vendor call goes wrong, by name: the sentences every adapter
-shares. The words themselves are in `bot.chat.sentences` (under these keys), so one edit
+shares. The words themselves are in the catalogue (`bot/chat/locales/en.toml`, `[failure]`) (under these keys), so one edit
 there changes what every vendor's members read.
 
 An adapter raises with one of these (or with its own, where its vendor says something more

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import sentences
 from bot.chat.failures import alert_text, failure_text, job_failure_text
+from bot.chat.i18n import text
 from bot.chat.messages import status_line
 from bot.jobs.endings import Step
 from bot.providers.codes import ErrorCode, Failure, say
@@ -87,7 +87,7 @@ ENDINGS: dict[str, tuple[Failure, str]] = {
             ErrorCode.CONTENT_POLICY
         ),
         # Said before, then what to change (a content-rule refusal, whoever said it).
-        f"{REASON} {sentences.POLICY_ADVICE}",
+        f"{REASON} {text('ending.policy_advice')}",
     ),
     "download failed": (
         say("too_slow", seconds=125.0).failure(ErrorCode.DOWNLOAD_TOO_SLOW, step=Step.DOWNLOAD),

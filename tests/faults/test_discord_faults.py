@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 
 from bot.chat.failures import job_failure_text
-from bot.chat.sentences import SENTENCES
 from bot.settings import Settings
 from storage import Job, JobStatus, QuotaState
+from tests.chat.test_sentences import SENTENCES
 from tests.cogs.test_generate import generate
 from tests.conftest import BotFactory, wait_for_job
 from tests.faults import (

@@ -46,7 +46,6 @@ from hypothesis.control import currently_in_test_context
 from hypothesis.strategies import SearchStrategy
 
 from bot.chat.failures import error_text, failure_text
-from bot.chat.sentences import SENTENCES
 from bot.providers.apixo import wire as apixo_wire
 from bot.providers.apixo.adapter import ApixoProvider
 from bot.providers.apixo.catalog import FAST, fail_kind
@@ -68,6 +67,7 @@ from bot.providers.veo3o1.adapter import Veo3o1Provider
 from bot.providers.veo3o1.catalog import MODEL as VEO3O1_MODEL
 from bot.providers.yelinai import wire as yelinai_wire
 from bot.providers.yelinai.adapter import YelinaiProvider
+from tests.chat.test_sentences import SENTENCES
 from tests.net import free_port
 
 T = TypeVar("T")

@@ -248,7 +248,7 @@ def host(url: str) -> str:
         return "?"
 
 
-# -- what a member reads (only this vendor says it; the words are in bot.chat.sentences) --
+# -- what a member reads (only this vendor says it; the words are in the catalogue, bot/chat/locales) --
 
 OUT_OF_CREDIT = say("apixo.out_of_credit")
 NO_MODEL = say("apixo.no_model")

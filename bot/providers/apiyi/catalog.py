@@ -102,7 +102,7 @@ def technical(code: str | None, message: str) -> bool:
 
 # -- what a member reads (only this vendor says it) -----------------------------------------
 
-# The words are in `bot.chat.sentences`, under these keys.
+# The words are in the catalogue (`bot/chat/locales/en.toml`, `[failure]`), under these keys.
 
 # A failed task, when the vendor gives no reason a member may read: these are the usual ones.
 FAILED = say("apiyi.failed").then(words.NOT_CHARGED)

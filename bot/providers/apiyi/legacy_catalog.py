@@ -123,7 +123,7 @@ def video_url(text: str, base: str, scrub: Callable[[str], str]) -> yarl.URL | N
 
 # -- words only this channel's members read ---------------------------------------------------
 
-# The words are in `bot.chat.sentences`, under these keys.
+# The words are in the catalogue (`bot/chat/locales/en.toml`, `[failure]`), under these keys.
 
 PROMPT_MSG = say("apiyi_legacy.prompt_refused")
 # When the vendor gives no reason a member may read: these are the usual ones.

@@ -185,7 +185,7 @@ def is_generic(message: str) -> bool:
     return message.strip().lower() in GENERIC_MSGS
 
 
-# -- what a member is told (only this vendor says it; the words are in bot.chat.sentences) --
+# -- what a member is told (only this vendor says it; the words are in the catalogue, bot/chat/locales) --
 
 # The vendor names the credits, and its 1001 answer says how many the task needed.
 CREDITS = say("veo3o1.credits")

@@ -2,7 +2,7 @@
 
 The models and what each can do, the checks a request passes before it costs a round
 trip, their poll schedules, the API's paths, and the sentences (by key: the words are in
-`bot.chat.sentences`) and word lists only this vendor needs to read its answers. Kept apart from the adapter so a new model or a changed
+the catalogue (`bot/chat/locales/en.toml`, `[failure]`)) and word lists only this vendor needs to read its answers. Kept apart from the adapter so a new model or a changed
 schedule is an edit here and nothing else.
 
 There are no aspect ratio, length or resolution options. Veo 3 renders 8 s, 16:9, 720p
@@ -245,7 +245,7 @@ _POLICY_WORDS = (
 )
 _IMAGE_WORDS = ("image", "download", "picture", "photo")
 
-# -- what a member reads (only this vendor says it; the words are in bot.chat.sentences) --
+# -- what a member reads (only this vendor says it; the words are in the catalogue, bot/chat/locales) --
 
 # The vendor counts the account in quota (`QUOTA_EXCEEDED`), not in credit.
 QUOTA = say("yelinai.quota")

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.chat import i18n
 from bot.chat.failures import error_text, failure_text
-from bot.chat.sentences import POLICY_ADVICE
 from bot.providers.base import (
     InputImage,
     Mode,
@@ -698,7 +698,7 @@ async def test_failed_reason_in_envelope_msg(
     assert (st.state, st.error_code) == (TaskState.FAILED, "content_policy")
     assert told(st) == (
         "The video service refused this video under its content rules. "
-        f"You were not charged. {POLICY_ADVICE}"
+        f"You were not charged. {i18n.text('ending.policy_advice')}"
     )
 
 

@@ -1,0 +1,112 @@
+"""The words members read, in their language: one catalogue per shipped locale.
+
+`locales/en.toml` is the source; `zh-CN.toml` and `es-ES.toml` translate it key for key
+with the same `{placeholders}` (a test holds them to it). A key missing from a locale
+reads in English, so a new sentence never shows blank. Private replies are told in the
+language of the member's Discord client (`interaction.locale`); public posts in the
+server's (`Job.locale`, stored when the command ran, since the process that posts may not
+have the server cached). Discord's `es-419` reads the Spanish of Spain; any other Chinese
+than `zh-CN` reads English rather than the wrong script.
+
+Command names, descriptions and choices reach Discord through `Translator`, from the
+same catalogues (`[command]`).
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.providers.download import spoken_duration
+
+ENGLISH = "en"
+SHIPPED = ("en", "zh-CN", "es-ES")
+# Discord locales that read another shipped one.
+FALLBACKS = {"es-419": "es-ES", "en-US": "en", "en-GB": "en"}
+
+
+@cache
+def catalogue(locale: str) -> Mapping[str, str]:
+    """Every sentence of one shipped locale, by "section.key"."""
+    path = resources.files("bot.chat").joinpath(f"locales/{locale}.toml")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {
+        f"{section}.{key}": str(text)
+        for section, table in data.items()
+        for key, text in table.items()
+    }
+
+
+def shipped(locale: str | None) -> str:
+    """The shipped locale that a Discord locale reads ("es-419" → "es-ES", "fr" → "en")."""
+    if locale is None:
+        return ENGLISH
+    locale = FALLBACKS.get(locale, locale)
+    return locale if locale in SHIPPED else ENGLISH
+
+
+def has(key: str) -> bool:
+    return key in catalogue(ENGLISH)
+
+
+class _Fill(string.Formatter):
+    """`str.format` that leaves a missing parameter empty rather than raising: a row
+    written by an older or newer bot must still show a sentence."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+
+    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
+        return kwargs.get(str(key), "")
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        # "{seconds:duration}": a number of seconds as a member says it ("2 minutes").
+        if format_spec == "duration":
+            return spoken_duration(float(value)) if isinstance(value, int | float) else ""
+        # "{options:options}": option keys ("seed,negative_prompt") as a member reads them.
+        if format_spec == "options":
+            keys = [f"failure.option.{key}" for key in str(value).split(",")]
+            names = [text(k, self.locale) if has(k) else k for k in keys]
+            return text("word.or", self.locale).join(names)
+        try:
+            return str(super().format_field(value, format_spec))
+        except ValueError:  # "{limit:,}" of a parameter a row lacks: shown plainly
+            return str(value)
+
+
+def text(key: str, locale: str | None = None, /, **params: Any) -> str:
+    """The sentence `key` in `locale` (English where it has none), filled in."""
+    chosen = shipped(locale)
+    template = catalogue(chosen).get(key)
+    if template is None:
+        template = catalogue(ENGLISH)[key]
+    return _Fill(chosen).format(template, **params)
+
+
+class Translator(app_commands.Translator):
+    """Command names, descriptions and choices from the catalogues' `[command]` section:
+    a `locale_str` whose extras carry `key` is looked up; anything else stays as written."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        key = string.extras.get("key")
+        chosen = shipped(locale.value)
+        if key is None or chosen == ENGLISH:
+            return None
+        return catalogue(chosen).get(f"command.{key}")
+
+
+def cmd(english: str, key: str) -> app_commands.locale_str:
+    """A command's name, description or choice, translatable by `Translator`."""
+    return app_commands.locale_str(english, key=key)
