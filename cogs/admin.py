@@ -3,6 +3,11 @@
 Discord hides the group from others (`default_permissions`), but a server can override
 that, so every command checks Manage Server again here. The rules themselves are
 applied in `bot.jobs.service`; this module only stores them and shows them back.
+
+One reading of every number option: 0 is the number zero (a quota of 0 makes no videos,
+a cap of $0 spends nothing), and leaving the option out puts the setting back to its
+default (or removes it). Channels and exempt roles are picked from Discord's own menus
+(`cogs.admin_pickers`).
 """
 
 from __future__ import annotations
@@ -14,26 +19,26 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.askers import asker_of
-from bot.chat.audit_view import audit_embed
+from bot.chat.audit_view import audit_embed, counted
 from bot.chat.stats_view import stats_embed
 from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.requests import RequestInvalid, choose_model
-from bot.jobs.rules import channel_list
 from cogs.admin_forms import (
+    DM_ONLY,
+    NO_PINGS,
+    budget_done,
     model_choices,
-    parse_channels,
     parse_models,
-    parse_roles,
     parse_words,
+    quota_done,
     settings_embed,
 )
+from cogs.admin_pickers import ADMIN_ITEMS, What, picker
 from storage.stats import DEFAULT_DAYS, MAX_DAYS
 
 if TYPE_CHECKING:
     from bot.client import VeoBot
 
-NO_PINGS = discord.AllowedMentions.none()
-DM_ONLY = "These settings belong to a server: use `/veo-admin` in the server itself."
 LOG_DEFAULT = 20
 
 
@@ -47,6 +52,14 @@ class AdminCog(commands.Cog):
 
     def __init__(self, bot: VeoBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        # The pickers of `channels` and `exempt-roles` belong to this cog: they work again
+        # after a restart once it is loaded.
+        self.bot.add_dynamic_items(*ADMIN_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*ADMIN_ITEMS)
 
     async def _guild(self, interaction: discord.Interaction[VeoBot]) -> int | None:
         """The guild id if the member may change its settings; otherwise say why not."""
@@ -82,23 +95,23 @@ class AdminCog(commands.Cog):
             await self._show(interaction, guild_id)
 
     @admin.command(name="quota", description="How many videos each member may make a day")
-    @app_commands.describe(daily="Videos per member per day; 0 = use the bot's default")
+    @app_commands.describe(
+        daily="Videos per member a day (0 = none at all); leave out for the bot's default"
+    )
     async def quota(
-        self, interaction: discord.Interaction[VeoBot], daily: app_commands.Range[int, 0, 1000]
+        self,
+        interaction: discord.Interaction[VeoBot],
+        daily: app_commands.Range[int, 0, 1000] | None = None,
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
-        await self.bot.service.admin.change(asker_of(interaction), daily_quota=daily or None)
-        done = (
-            f"Members may now make {daily} video(s) a day."
-            if daily
-            else f"The server quota is off: the bot's default ({self.bot.settings.daily_quota}) applies."
-        )
-        await self._show(interaction, guild_id, done)
+        await self.bot.service.admin.change(asker_of(interaction), daily_quota=daily)
+        await self._show(interaction, guild_id, quota_done(self.bot, daily))
 
     @admin.command(name="quota-member", description="Give one member their own daily quota")
     @app_commands.describe(
-        member="The member", daily="Videos per day for them (0 = none); leave out to remove"
+        member="The member",
+        daily="Videos a day for them (0 = none at all); leave out to remove their own quota",
     )
     async def quota_member(
         self,
@@ -110,13 +123,13 @@ class AdminCog(commands.Cog):
             return
         await self.bot.service.admin.member_quota(asker_of(interaction), member.id, daily)
         done = (
-            f"{member.mention} may now make {daily} video(s) a day."
+            f"{member.mention} may now make {counted(daily, 'video')} a day."
             if daily is not None
             else f"{member.mention} follows the server quota again."
         )
         await self._show(interaction, guild_id, done)
 
-    @admin.command(name="quota-reset", description="Give a member back today's used videos")
+    @admin.command(name="quota-reset", description="Refund the videos a member used today")
     @app_commands.describe(member="The member")
     async def quota_reset(
         self, interaction: discord.Interaction[VeoBot], member: discord.User
@@ -124,29 +137,25 @@ class AdminCog(commands.Cog):
         if (guild_id := await self._guild(interaction)) is None:
             return
         was = await self.bot.service.admin.reset_quota(asker_of(interaction), member.id)
-        await self._show(
-            interaction, guild_id, f"{member.mention} got back the {was} video(s) used today."
-        )
-
-    @admin.command(name="channels", description="The channels where /veo may be used")
-    @app_commands.describe(channels="Channel mentions (#name …); leave out to allow every channel")
-    async def channels(
-        self, interaction: discord.Interaction[VeoBot], channels: str | None = None
-    ) -> None:
-        if (guild_id := await self._guild(interaction)) is None:
-            return
-        try:
-            ids = parse_channels(channels or "")
-        except RequestInvalid as exc:
-            await self._say(interaction, str(exc))
-            return
-        await self.bot.service.admin.change(asker_of(interaction), allowed_channels=ids)
         done = (
-            f"/veo now works only in {channel_list(ids)}."
-            if ids
-            else "/veo works in every channel."
+            f"Refunded the {counted(was, 'video')} {member.mention} used today."
+            if was
+            else f"{member.mention} has used no videos today: nothing to refund."
         )
         await self._show(interaction, guild_id, done)
+
+    @admin.command(name="channels", description="Pick the channels where /veo may be used")
+    async def channels(self, interaction: discord.Interaction[VeoBot]) -> None:
+        await self._picker(interaction, "channels")
+
+    async def _picker(self, interaction: discord.Interaction[VeoBot], what: What) -> None:
+        """Answer privately with the server's settings and the picker for `what`."""
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        text, embed, view = await picker(self.bot, guild_id, what)
+        await interaction.response.send_message(
+            text, embed=embed, view=view, ephemeral=True, allowed_mentions=NO_PINGS
+        )
 
     @admin.command(name="banned-words", description="Words that may not appear in prompts")
     @app_commands.describe(words="Comma-separated words or phrases; leave out to clear the list")
@@ -162,7 +171,9 @@ class AdminCog(commands.Cog):
             return
         await self.bot.service.admin.change(asker_of(interaction), banned_words=parsed)
         done = (
-            f"{len(parsed)} banned word(s) saved." if parsed else "The banned-word list is empty."
+            f"{counted(len(parsed), 'banned word')} saved."
+            if parsed
+            else "The banned-word list is empty."
         )
         await self._show(interaction, guild_id, done)
 
@@ -218,26 +229,9 @@ class AdminCog(commands.Cog):
         chosen = getattr(interaction.namespace, "provider", None)
         return model_choices(self.bot.providers, current, chosen)
 
-    @admin.command(name="exempt-roles", description="Roles whose members have no daily quota")
-    @app_commands.describe(roles="Role mentions (@role …); leave out to clear the list")
-    async def exempt_roles(
-        self, interaction: discord.Interaction[VeoBot], roles: str | None = None
-    ) -> None:
-        if (guild_id := await self._guild(interaction)) is None:
-            return
-        try:
-            ids = parse_roles(roles or "")
-        except RequestInvalid as exc:
-            await self._say(interaction, str(exc))
-            return
-        await self.bot.service.admin.change(asker_of(interaction), exempt_roles=ids)
-        done = (
-            f"Members with {' '.join(f'<@&{r}>' for r in ids)} now have no daily quota "
-            "(the spend cap still applies)."
-            if ids
-            else "Every member has a daily quota again."
-        )
-        await self._show(interaction, guild_id, done)
+    @admin.command(name="exempt-roles", description="Pick the roles whose members have no quota")
+    async def exempt_roles(self, interaction: discord.Interaction[VeoBot]) -> None:
+        await self._picker(interaction, "exempt-roles")
 
     @admin.command(name="models", description="Which services and models members may use")
     @app_commands.describe(
@@ -264,12 +258,15 @@ class AdminCog(commands.Cog):
     @admin.command(
         name="weight", description="How many daily videos one video of a model counts as"
     )
-    @app_commands.describe(model="The model", units="Quota units per video (1 = a normal video)")
+    @app_commands.describe(
+        model="The model",
+        units="Videos of the quota it counts as (at least 1; 0 is refused); leave out for 1",
+    )
     async def weight(
         self,
         interaction: discord.Interaction[VeoBot],
         model: str,
-        units: app_commands.Range[int, 1, 100],
+        units: app_commands.Range[int, 0, 100] | None = None,
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
@@ -278,16 +275,17 @@ class AdminCog(commands.Cog):
             chosen, name = choose_model(None, model, registry)
             if registry.model(chosen, name) is None:
                 raise RequestInvalid(f"`{model}` is not a model of this bot.")
+            key = f"{chosen}/{name}"
+            await self.bot.service.admin.weight(asker_of(interaction), key, units)
         except RequestInvalid as exc:
             await self._say(interaction, str(exc))
             return
-        key = f"{chosen}/{name}"
-        rules = await self.bot.service.server_settings(guild_id)
-        weights = {k: v for k, v in rules.model_weights.items() if k != key}
-        if units > 1:
-            weights[key] = units
-        await self.bot.service.admin.change(asker_of(interaction), model_weights=weights)
-        await self._show(interaction, guild_id, f"A `{key}` video now counts as {units}.")
+        done = (
+            f"A `{key}` video now counts as {counted(units, 'video')}."
+            if units is not None
+            else f"A `{key}` video counts as 1 video again."
+        )
+        await self._show(interaction, guild_id, done)
 
     @weight.autocomplete("model")
     async def _weight_autocomplete(
@@ -297,24 +295,38 @@ class AdminCog(commands.Cog):
 
     @admin.command(name="budget", description="The most this server may spend on videos a day")
     @app_commands.describe(
-        dollars="US dollars a day, from the documented prices; leave out for none"
+        dollars="US dollars a day, from documented prices (0 = nothing); leave out for no cap"
     )
     async def budget(
         self,
         interaction: discord.Interaction[VeoBot],
-        dollars: app_commands.Range[float, 0.01, 1_000_000.0] | None = None,
+        dollars: app_commands.Range[float, 0.0, 1_000_000.0] | None = None,
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
         await self.bot.service.admin.change(asker_of(interaction), daily_budget_usd=dollars)
+        await self._show(interaction, guild_id, budget_done(dollars))
+
+    @admin.command(
+        name="animate-own-only", description="Animate with Veo only on the member's own messages"
+    )
+    @app_commands.describe(
+        enabled="True: members animate only their own messages; False: any message"
+    )
+    async def animate_own_only(
+        self, interaction: discord.Interaction[VeoBot], enabled: bool
+    ) -> None:
+        if (guild_id := await self._guild(interaction)) is None:
+            return
+        await self.bot.service.admin.change(asker_of(interaction), animate_own_only=enabled)
         done = (
-            f"New videos stop for the day once the estimated spend reaches ${dollars:,.2f}."
-            if dollars is not None
-            else "This server has no daily spend cap."
+            "Animate with Veo now works only on a member's own messages."
+            if enabled
+            else "Animate with Veo works on any message again."
         )
         await self._show(interaction, guild_id, done)
 
-    @admin.command(name="refund", description="Give a member back the quota one job used")
+    @admin.command(name="refund", description="Refund the quota one finished job used")
     @app_commands.describe(job="The job number")
     async def refund(
         self, interaction: discord.Interaction[VeoBot], job: app_commands.Range[int, 1]
@@ -329,8 +341,8 @@ class AdminCog(commands.Cog):
         await self._show(
             interaction,
             guild_id,
-            f"Job #{refunded.id} was refunded: <@{refunded.user_id}> got back "
-            f"{refunded.quota_units} video(s) of {refunded.quota_day}.",
+            f"Job #{refunded.id} was refunded to <@{refunded.user_id}>: "
+            f"{counted(refunded.quota_units, 'video')} of {refunded.quota_day}.",
         )
 
     @admin.command(name="stats", description="Jobs, failures, spend and top members lately")

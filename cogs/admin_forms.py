@@ -1,16 +1,20 @@
 """The `/veo-admin` forms: what an admin types turned into settings, and the settings shown
 back. Pure functions of Discord's objects and the registry; the commands are in
-`cogs.admin`.
+`cogs.admin`, the channel and role pickers in `cogs.admin_pickers`.
+
+Every number reads the same way in every command: 0 is the number zero (no videos, no
+dollars), and an option left out means the default (shown here as "the bot's default",
+"none" or "every …").
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
+from bot.chat.audit_view import counted
 from bot.jobs.requests import RequestInvalid
 from bot.jobs.rules import channel_list
 from bot.providers.registry import ProviderRegistry
@@ -19,37 +23,10 @@ from storage import GuildSettings
 if TYPE_CHECKING:
     from bot.client import VeoBot
 
-CHANNEL_REF = re.compile(r"<#(\d{15,20})>|(\d{15,20})")
-ROLE_REF = re.compile(r"<@&(\d{15,20})>|(\d{15,20})")
+NO_PINGS = discord.AllowedMentions.none()
+DM_ONLY = "These settings belong to a server: use `/veo-admin` in the server itself."
 MAX_BANNED = 200
 MAX_WORD = 100
-
-
-def _parse_ids(text: str, pattern: re.Pattern[str], problem: str) -> list[int]:
-    ids: list[int] = []
-    if pattern.sub(" ", text).replace(",", " ").strip():
-        raise RequestInvalid(problem)
-    for match in pattern.finditer(text):
-        found = int(match[1] or match[2])
-        if found not in ids:
-            ids.append(found)
-    return ids
-
-
-def parse_channels(text: str) -> list[int]:
-    """`<#1> <#2>`, `1, 2` → [1, 2]; raises RequestInvalid on anything else."""
-    return _parse_ids(
-        text,
-        CHANNEL_REF,
-        "Give channels as mentions (type `#` and pick them), separated by spaces.",
-    )
-
-
-def parse_roles(text: str) -> list[int]:
-    """`<@&1> <@&2>` → [1, 2]; raises RequestInvalid on anything else."""
-    return _parse_ids(
-        text, ROLE_REF, "Give roles as mentions (type `@` and pick them), separated by spaces."
-    )
 
 
 def parse_models(text: str, registry: ProviderRegistry) -> list[str]:
@@ -82,14 +59,8 @@ def parse_words(text: str) -> list[str]:
 
 def settings_embed(bot: VeoBot, rules: GuildSettings, spent_today: float = 0.0) -> discord.Embed:
     """Every current setting of a server, as an admin sees it."""
-    env_quota = bot.settings.daily_quota
     embed = discord.Embed(title="Video settings for this server", colour=discord.Colour.blurple())
-    quota = (
-        f"**{rules.daily_quota}** videos a day per member"
-        if rules.daily_quota is not None
-        else f"**{env_quota}** videos a day per member (the bot's default)"
-    )
-    embed.add_field(name="Daily quota", value=quota, inline=False)
+    embed.add_field(name="Daily quota", value=quota_text(bot, rules), inline=False)
     overrides = [f"<@{u}>: **{d}** a day" for u, d in rules.overrides.items()]
     embed.add_field(name="Member quotas", value=_clip(overrides, "none"), inline=False)
     embed.add_field(
@@ -126,12 +97,52 @@ def settings_embed(bot: VeoBot, rules: GuildSettings, spent_today: float = 0.0) 
     embed.add_field(
         name="Daily spend cap", value=budget_text(bot, rules, spent_today), inline=False
     )
+    animate = "only on the member's own messages" if rules.animate_own_only else "on any message"
+    embed.add_field(name="Animate with Veo", value=animate, inline=False)
     return embed
+
+
+def quota_text(bot: VeoBot, rules: GuildSettings) -> str:
+    """The server's daily quota; 0 is shown as what it does (nobody makes videos)."""
+    if rules.daily_quota is None:
+        default = counted(bot.settings.daily_quota, "video", bold=True)
+        return f"{default} a day per member (the bot's default)"
+    text = f"{counted(rules.daily_quota, 'video', bold=True)} a day per member"
+    if rules.daily_quota == 0:
+        text += " (switched off, but for member quotas and roles without a quota)"
+    return text
+
+
+def quota_done(bot: VeoBot, daily: int | None) -> str:
+    """What `/veo-admin quota` did: left out, 0 and a number each read as they act."""
+    if daily is None:
+        default = counted(bot.settings.daily_quota, "video")
+        return f"The server quota is removed: the bot's default of {default} a day applies."
+    if daily == 0:
+        return (
+            "Members may now make 0 videos a day: making videos is switched off here, "
+            "but for members with their own quota or a role without a quota."
+        )
+    return f"Members may now make {counted(daily, 'video')} a day."
+
+
+def budget_done(dollars: float | None) -> str:
+    """What `/veo-admin budget` did: no cap, a cap of $0, or a cap."""
+    if dollars is None:
+        return "This server has no daily spend cap."
+    if dollars == 0:
+        return (
+            "Nothing may be spent here: every video with a documented price is refused "
+            "(models without one count as $0 and can still be used)."
+        )
+    return f"New videos stop for the day once the estimated spend reaches ${dollars:,.2f}."
 
 
 def budget_text(bot: VeoBot, rules: GuildSettings, spent_today: float) -> str:
     cap = rules.daily_budget_usd
     text = f"**${cap:,.2f}** a day" if cap is not None else "none"
+    if cap == 0:
+        text += ": only models without a documented price (counted as $0) can be used"
     text += f" (estimated today: ${spent_today:,.2f})"
     if bot.settings.daily_budget_usd is not None:
         text += f"; the bot's own cap of ${bot.settings.daily_budget_usd:,.2f} a day also applies"

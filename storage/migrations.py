@@ -253,6 +253,39 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE guild_settings ADD COLUMN animate_own_only INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN locale TEXT;
     """,
+    # 12: 0 is the number zero in every admin setting: a server quota of 0 makes no
+    # videos, a daily spend cap of $0 spends nothing (None is still "the default" / "no
+    # cap"). Neither engine can loosen a CHECK in place in the same words, so the table
+    # is copied into one with the new checks, same columns in the same order.
+    """
+    CREATE TABLE guild_settings_new (
+        guild_id          INTEGER PRIMARY KEY,
+        daily_quota       INTEGER CHECK (daily_quota IS NULL OR daily_quota >= 0),
+        allowed_channels  TEXT    NOT NULL DEFAULT '[]',
+        banned_words      TEXT    NOT NULL DEFAULT '[]',
+        default_provider  TEXT,
+        default_model     TEXT,
+        alert_channel_id  INTEGER,
+        updated_at        REAL    NOT NULL,
+        exempt_roles      TEXT    NOT NULL DEFAULT '[]',
+        allowed_models    TEXT    NOT NULL DEFAULT '[]',
+        model_weights     TEXT    NOT NULL DEFAULT '{}',
+        daily_budget_usd  REAL    CHECK (daily_budget_usd IS NULL OR daily_budget_usd >= 0),
+        left_at           REAL,
+        animate_own_only  INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO guild_settings_new (
+        guild_id, daily_quota, allowed_channels, banned_words, default_provider,
+        default_model, alert_channel_id, updated_at, exempt_roles, allowed_models,
+        model_weights, daily_budget_usd, left_at, animate_own_only
+    )
+    SELECT guild_id, daily_quota, allowed_channels, banned_words, default_provider,
+        default_model, alert_channel_id, updated_at, exempt_roles, allowed_models,
+        model_weights, daily_budget_usd, left_at, animate_own_only
+    FROM guild_settings;
+    DROP TABLE guild_settings;
+    ALTER TABLE guild_settings_new RENAME TO guild_settings;
+    """,
 )
 
 

@@ -2,6 +2,8 @@
 
 Entries hold ids and values; the words are made here. Banned words are never echoed
 (the log is read by every admin, and the words may be slurs); a count is shown instead.
+A value left out of a command is stored as None (or an empty list) and read here as what
+it means for that setting; 0 is always the number zero.
 """
 
 from __future__ import annotations
@@ -27,12 +29,34 @@ SETTING_NAMES = {
     "allowed_models": "allowed models",
     "model_weights": "model weights",
     "daily_budget_usd": "daily spend cap",
+    "animate_own_only": "own-messages-only rule of Animate with Veo",
+}
+# What an empty value (the option left out) means, per setting.
+EMPTY = {
+    "daily_quota": "the bot's default",
+    "allowed_channels": "every channel",
+    "banned_words": "none",
+    "default_provider": "the bot's default",
+    "default_model": "the bot's default",
+    "alert_channel_id": "off",
+    "exempt_roles": "none",
+    "allowed_models": "every model",
+    "model_weights": "1 for every model",
+    "daily_budget_usd": "none",
 }
 
 
+def counted(n: int, noun: str, *, bold: bool = False) -> str:
+    """`1 video`, `2 videos` (`**2** videos` when bold): never "video(s)"."""
+    number = f"**{n}**" if bold else str(n)
+    return f"{number} {noun if n == 1 else noun + 's'}"
+
+
 def _value(key: str, value: Any) -> str:
+    if key == "animate_own_only":
+        return "**on**" if value else "**off**"
     if value is None or value == [] or value == {}:
-        return "the default" if key not in ("alert_channel_id",) else "off"
+        return EMPTY.get(key, "the default")
     if key == "allowed_channels":
         return " ".join(f"<#{c}>" for c in value)
     if key == "exempt_roles":
@@ -40,13 +64,15 @@ def _value(key: str, value: Any) -> str:
     if key == "alert_channel_id":
         return f"<#{value}>"
     if key == "banned_words":
-        return f"{len(value)} word(s)"
+        return counted(len(value), "word")
     if key == "allowed_models":
         return ", ".join(f"`{m}`" for m in value)
     if key == "model_weights":
         return ", ".join(f"`{m}` counts {w}" for m, w in sorted(value.items()))
     if key == "daily_budget_usd":
         return f"**${float(value):,.2f}**"
+    if key == "daily_quota" and isinstance(value, int):
+        return counted(value, "video", bold=True) + " a day"
     return f"**{discord.utils.escape_markdown(str(value))}**"
 
 
@@ -73,12 +99,13 @@ def audit_line(entry: AuditEntry) -> str:
         what = _settings(entry.detail)
     elif action == AuditAction.MEMBER_QUOTA:
         what = (
-            f"set {target}'s own quota to **{entry.detail}** a day"
-            if entry.detail
+            f"set {target}'s own quota to {counted(int(entry.detail), 'video', bold=True)} a day"
+            if entry.detail.isdigit()
             else f"removed {target}'s own quota"
         )
     elif action == AuditAction.QUOTA_RESET:
-        what = f"reset {target}'s quota for today (gave back **{entry.detail or 0}**)"
+        units = int(entry.detail) if entry.detail.isdigit() else 0
+        what = f"reset {target}'s quota for today (refunded {counted(units, 'video', bold=True)})"
     elif action == AuditAction.REFUND:
         what = f"refunded {job} of {target}"
     elif action == AuditAction.DELETE:

@@ -20,6 +20,11 @@ from storage.audit import AuditEntry, AuditStore
 from storage.stats import ServerStats, StatsStore, day_window
 
 NOT_ADMIN = "Only members with the **Manage Server** permission can change the video settings."
+ZERO_WEIGHT = (
+    "A model must count as at least 1 video: at 0 it would have no limit at all, even for "
+    "members whose quota is 0. To stop a model, leave it out of `/veo-admin models`."
+)
+NEGATIVE = "A quota or a spend cap cannot be below 0."
 
 
 class AuditAction:
@@ -57,16 +62,39 @@ class ServerAdmin:
         return asker.guild_id
 
     async def change(self, asker: Asker, **values: Any) -> GuildSettings:
-        """Set one or more of the server's settings (see `GuildStore.set`)."""
+        """Set one or more of the server's settings (see `GuildStore.set`). None is "back
+        to the default" (what an option left out means); 0 is the number zero, as in
+        every admin command: a quota of 0 makes no videos, a cap of $0 spends nothing."""
         guild_id = self.server_of(asker)
+        if any(
+            isinstance(values.get(k), int | float) and values[k] < 0
+            for k in ("daily_quota", "daily_budget_usd")
+        ):
+            raise RequestInvalid(NEGATIVE)
         settings = await self.guilds.set(guild_id, **values)
         detail = json.dumps({k: _plain(v) for k, v in values.items()}, sort_keys=True)
         await self.audit.record(guild_id, asker.user_id, AuditAction.SETTINGS, detail=detail)
         return settings
 
-    async def member_quota(self, asker: Asker, member_id: int, daily: int | None) -> None:
-        """Give one member their own daily quota here (None: remove it)."""
+    async def weight(self, asker: Asker, model: str, units: int | None) -> GuildSettings:
+        """How many quota units one video of `model` ("provider/model") counts as here;
+        None puts it back to 1. 0 is refused: such a model would pass every quota, a
+        member's 0 included, so the quota would no longer say what it says."""
         guild_id = self.server_of(asker)
+        if units is not None and units < 1:
+            raise RequestInvalid(ZERO_WEIGHT)
+        current = await self.guilds.get(guild_id)
+        weights = {k: v for k, v in current.model_weights.items() if k != model}
+        if units is not None and units != 1:  # 1 is what every model counts as anyway
+            weights[model] = units
+        return await self.change(asker, model_weights=weights)
+
+    async def member_quota(self, asker: Asker, member_id: int, daily: int | None) -> None:
+        """Give one member their own daily quota here: 0 blocks them, None removes it
+        (they follow the server's quota again)."""
+        guild_id = self.server_of(asker)
+        if daily is not None and daily < 0:
+            raise RequestInvalid(NEGATIVE)
         await self.guilds.set_member_quota(guild_id, member_id, daily)
         await self.audit.record(
             guild_id,
@@ -77,7 +105,7 @@ class ServerAdmin:
         )
 
     async def reset_quota(self, asker: Asker, member_id: int) -> int:
-        """Give a member back today's used units here; returns how many."""
+        """Refund a member's units used today here; returns how many."""
         guild_id = self.server_of(asker)
         given = await self.store.reset_usage(member_id, day_key(self.clock()), guild_id)
         await self.audit.record(

@@ -20,10 +20,13 @@ log = logging.getLogger(__name__)
 DMS_OFF = (
     "Videos can only be made in a server. Please use `/veo` in a server channel where this bot is."
 )
+# Said to the member alone (the answer is private), so it may name their own word; the
+# admin log never holds it (`bot.chat.audit_view` counts banned words instead).
 BANNED_WORD_REFUSAL = (
-    "Your prompt contains a word that is not allowed on this server. "
+    "Your prompt contains “{word}”, which this server does not allow. "
     "Please rephrase it and try again. Nothing was charged."
 )
+_MARKDOWN = re.compile(r"([\\*_~`|>])")
 
 
 def banned_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
@@ -34,9 +37,25 @@ def banned_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{'|'.join(escaped)})(?!\w)", re.IGNORECASE)
 
 
-def has_banned_word(words: Iterable[str], *texts: str | None) -> bool:
+def banned_word_in(words: Iterable[str], *texts: str | None) -> str | None:
+    """The first banned word or phrase found, as the member wrote it (their own casing),
+    so the refusal can tell them what to change; None when there is none."""
     pattern = banned_pattern(words)
-    return pattern is not None and any(t and pattern.search(t) for t in texts)
+    if pattern is None:
+        return None
+    for text in texts:
+        if text and (found := pattern.search(text)):
+            return found[0]
+    return None
+
+
+def has_banned_word(words: Iterable[str], *texts: str | None) -> bool:
+    return banned_word_in(words, *texts) is not None
+
+
+def banned_word_refusal(word: str) -> str:
+    """The member's refusal naming `word`, its Markdown escaped so it reads as typed."""
+    return BANNED_WORD_REFUSAL.format(word=_MARKDOWN.sub(r"\\\1", word))
 
 
 def channel_list(ids: Iterable[int]) -> str:
@@ -67,8 +86,9 @@ def check_content(rules: GuildSettings, request: GenerationRequest) -> None:
             f"`{request.provider}/{request.model}` can't be used on this server. "
             f"Pick one of: {choices}. Nothing was charged."
         )
-    if has_banned_word(rules.banned_words, request.prompt, request.negative_prompt):
-        raise RequestInvalid(BANNED_WORD_REFUSAL)
+    word = banned_word_in(rules.banned_words, request.prompt, request.negative_prompt)
+    if word is not None:
+        raise RequestInvalid(banned_word_refusal(word))
 
 
 def check_channel(rules: GuildSettings, channel_id: int, parent_channel_id: int | None) -> None:

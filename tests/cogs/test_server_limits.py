@@ -6,10 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from bot.client import VeoBot
+from bot.jobs.admin import ZERO_WEIGHT
 from bot.jobs.days import day_key
 from bot.jobs.rules import DMS_OFF
 from storage import JobStatus, QuotaState
-from tests.cogs.test_admin import FAST, QUALITY, admin, fields, generate, two_at_once
+from tests.cogs.test_admin import (
+    FAST,
+    QUALITY,
+    admin,
+    clear,
+    fields,
+    generate,
+    open_picker,
+    pick,
+    set_channels,
+    two_at_once,
+)
 from tests.cogs.test_generate import job_count, reply_text, run
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID, slash_command
@@ -60,9 +72,23 @@ async def test_an_exempt_role_has_no_quota_and_others_keep_theirs(
 ) -> None:
     bot = await start_bot(two_at_once(make_settings))
     await admin(bot, discord_sim, "quota", daily=1)
-    answer = await admin(bot, discord_sim, "exempt-roles", roles=f"<@&{ROLE}>")
+    panel = await open_picker(bot, discord_sim, "exempt-roles")
+    assert panel["content"].startswith("Pick the roles whose members have no daily quota")
+    [menu, button] = [c for row in panel["components"] for c in row["components"]]
+    assert (menu["type"], menu["custom_id"], menu.get("default_values", [])) == (
+        6,
+        "veo-admin:exempt-roles",
+        [],
+    )
+    assert button["custom_id"] == "veo-admin:exempt-roles:clear"
+    record = await pick(bot, discord_sim, panel, "exempt-roles", [ROLE])
+    assert record.callbacks[0]["type"] == 7
+    answer = discord_sim.message(panel["id"])
     assert answer["content"].startswith(f"✅ Members with <@&{ROLE}> now have no daily quota")
     assert fields(answer)["Roles without a quota"] == f"<@&{ROLE}>"
+    [menu] = [c for row in answer["components"] for c in row["components"] if c["type"] == 6]
+    saved = [(int(v["id"]), v["type"]) for v in menu["default_values"]]
+    assert saved == [(ROLE, "role")]  # the picker shows what is saved
     for prompt in ("one", "two", "three"):
         payload = slash_command(name="veo", subcommand="generate", options={"prompt": prompt})
         iid = await run(bot, discord_sim, with_role(payload, ROLE))
@@ -76,10 +102,11 @@ async def test_an_exempt_role_has_no_quota_and_others_keep_theirs(
     await generate(bot, discord_sim, prompt="four")
     iid = await generate(bot, discord_sim, prompt="five")
     assert "You have used all 1 of today's videos" in reply_text(discord_sim, iid)
-    # Bad input is refused and changes nothing.
-    answer = await admin(bot, discord_sim, "exempt-roles", roles="moderators")
-    assert "Give roles as mentions" in answer["content"]
+    # Clear: every member has a quota again.
     assert (await bot.service.guilds.get(GUILD_ID)).exempt_roles == (ROLE,)
+    await clear(bot, discord_sim, answer, "exempt-roles")
+    assert discord_sim.message(panel["id"])["content"] == "✅ Every member has a daily quota again."
+    assert (await bot.service.guilds.get(GUILD_ID)).exempt_roles == ()
 
 
 async def test_only_allowed_models_can_be_picked_or_suggested(
@@ -122,7 +149,7 @@ async def test_a_weighted_model_reserves_its_weight(
     bot = await start_bot(apiyi_settings.model_copy(update={"max_active_per_user": 5}))
     await admin(bot, discord_sim, "quota", daily=4)
     answer = await admin(bot, discord_sim, "weight", model=f"apiyi/{QUALITY}", units=3)
-    assert answer["content"] == f"✅ A `apiyi/{QUALITY}` video now counts as 3."
+    assert answer["content"] == f"✅ A `apiyi/{QUALITY}` video now counts as 3 videos."
     assert fields(answer)["Model weights"] == f"`apiyi/{QUALITY}`: counts as **3**"
     await generate(bot, discord_sim, prompt="one", model=f"apiyi/{QUALITY}")
     assert await used(bot) == 3
@@ -140,8 +167,17 @@ async def test_a_weighted_model_reserves_its_weight(
     await admin(bot, discord_sim, "quota-reset", target=USER_ID)
     iid = await generate(bot, discord_sim, prompt="four", model=f"apiyi/{QUALITY}")
     assert "costs 9 of your videos, more than your daily quota of 4" in reply_text(discord_sim, iid)
-    # Weight 1 removes the entry.
-    await admin(bot, discord_sim, "weight", model=f"apiyi/{QUALITY}", units=1)
+    # 0 is refused, with the reason, and changes nothing: such a model would pass every
+    # quota, a member's 0 included.
+    answer = await admin(bot, discord_sim, "weight", model=f"apiyi/{QUALITY}", units=0)
+    assert answer["content"] == f"⚠️ {ZERO_WEIGHT}" and not answer.get("embeds")
+    assert (await bot.service.guilds.get(GUILD_ID)).model_weights == {f"apiyi/{QUALITY}": 9}
+    # Left out: back to 1 (the entry goes); 1 is the same.
+    answer = await admin(bot, discord_sim, "weight", model=f"apiyi/{QUALITY}")
+    assert answer["content"] == f"✅ A `apiyi/{QUALITY}` video counts as 1 video again."
+    assert fields(answer)["Model weights"] == "every video counts as 1"
+    await admin(bot, discord_sim, "weight", model=f"apiyi/{FAST}", units=2)
+    await admin(bot, discord_sim, "weight", model=f"apiyi/{FAST}", units=1)
     assert (await bot.service.guilds.get(GUILD_ID)).model_weights == {}
 
 
@@ -161,6 +197,36 @@ async def test_the_server_spend_cap_refuses_new_jobs_politely(
     answer = await admin(bot, discord_sim, "show")
     assert fields(answer)["Daily spend cap"] == "**$0.50** a day (estimated today: $0.30)"
     await admin(bot, discord_sim, "budget")
+    iid = await generate(bot, discord_sim, prompt="three", model=f"apiyi/{FAST}")
+    assert "Queued as" in reply_text(discord_sim, iid)
+
+
+async def test_a_spend_cap_of_zero_spends_nothing(
+    start_bot: BotFactory, apiyi_settings: Any, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(
+        apiyi_settings.model_copy(update={"demo": True, "max_active_per_user": 5})
+    )
+    answer = await admin(bot, discord_sim, "budget", dollars=0.0)
+    assert answer["content"] == (
+        "✅ Nothing may be spent here: every video with a documented price is refused "
+        "(models without one count as $0 and can still be used)."
+    )
+    assert fields(answer)["Daily spend cap"].startswith(
+        "**$0.00** a day: only models without a documented price"
+    )
+    assert (await bot.service.guilds.get(GUILD_ID)).daily_budget_usd == 0
+    iid = await generate(bot, discord_sim, prompt="one", model=f"apiyi/{FAST}")  # $0.30
+    assert reply_text(discord_sim, iid).startswith(
+        "⚠️ This server has reached today's spending limit for videos."
+    )
+    assert await job_count(bot) == 0 and await used(bot) == 0
+    iid = await generate(bot, discord_sim, prompt="two", provider="demo")  # priced $0
+    assert "Queued as" in reply_text(discord_sim, iid)
+    # Left out: no cap at all (not $0).
+    answer = await admin(bot, discord_sim, "budget")
+    assert answer["content"] == "✅ This server has no daily spend cap."
+    assert fields(answer)["Daily spend cap"].startswith("none")
     iid = await generate(bot, discord_sim, prompt="three", model=f"apiyi/{FAST}")
     assert "Queued as" in reply_text(discord_sim, iid)
 
@@ -191,7 +257,7 @@ async def test_an_admin_refunds_one_finished_job(
     assert job.quota_state is QuotaState.COMMITTED and await used(bot) == 1
     answer = await admin(bot, discord_sim, "refund", job=1)
     assert answer["content"] == (
-        f"✅ Job #1 was refunded: <@{USER_ID}> got back 1 video(s) of {job.quota_day}."
+        f"✅ Job #1 was refunded to <@{USER_ID}>: 1 video of {job.quota_day}."
     )
     assert await used(bot) == 0
     refunded = await bot.store.get(1)
@@ -206,7 +272,7 @@ async def test_a_thread_inside_an_allowed_channel_is_allowed(
     start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim
 ) -> None:
     bot = await start_bot(two_at_once(make_settings))
-    await admin(bot, discord_sim, "channels", channels=f"<#{CHANNEL_ID}>")
+    await set_channels(bot, discord_sim, [CHANNEL_ID])
     payload = slash_command(name="veo", subcommand="generate", options={"prompt": "a fox"})
     iid = await run(bot, discord_sim, in_thread(payload, CHANNEL_ID))
     assert "Queued as" in reply_text(discord_sim, iid)

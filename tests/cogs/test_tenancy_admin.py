@@ -1,7 +1,7 @@
-"""Servers are tenants, for `/veo-admin refund`, `/veo-admin stats` (and `show`'s spend) and
-the Animate menu: an admin reaches only the jobs, members and spend of the server they act
-from, and one server's settings never apply in another. The members and helpers are
-those of `test_tenancy.py`."""
+"""Servers are tenants, for `/veo-admin refund`, `/veo-admin stats` (and `show`'s spend), the
+channel and role pickers, the Animate option and the Animate menu: an admin reaches only the
+jobs, members, spend and settings of the server they act from, and one server's settings
+never apply in another. The members and helpers are those of `test_tenancy.py`."""
 
 from __future__ import annotations
 
@@ -12,13 +12,17 @@ import discord
 import pytest
 
 from bot.client import VeoBot
+from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.days import day_key
 from bot.settings import Settings
+from cogs.admin_forms import DM_ONLY
 from storage import JobStatus, NewJob
+from tests.cogs.test_admin import clear, open_picker, pick
 from tests.cogs.test_animate import PNG, message_command, modal_submit
 from tests.cogs.test_generate import run
 from tests.cogs.test_tenancy import (
     ADMIN_A,
+    ADMIN_A_DEMOTED,
     ADMIN_B,
     CHANNEL_A,
     CHANNEL_B,
@@ -27,7 +31,9 @@ from tests.cogs.test_tenancy import (
     MOD_A,
     OWNER,
     OWNER_IN_B,
+    OWNER_IN_DM,
     ROOT_A,
+    STRANGER_A,
     Who,
     cases,
     generate,
@@ -82,7 +88,7 @@ async def test_refund_reaches_only_the_admins_own_server(
     before = await snapshot(bot, discord_sim)
     answer = await admin(bot, discord_sim, who, "refund", job=1)
     if allowed:
-        assert answer["data"]["content"].startswith(f"✅ Job #1 was refunded: <@{USER_ID}>")
+        assert answer["data"]["content"].startswith(f"✅ Job #1 was refunded to <@{USER_ID}>:")
         assert await used(bot, USER_ID, GUILD_A) == 0
         return
     same_as_missing(answer, missing)
@@ -133,14 +139,113 @@ async def test_stats_and_spend_show_only_the_admins_own_server(
     assert f"(estimated today: ${ours[1]:.2f})" in json.dumps(settings)
 
 
+# -- The channel and role pickers: the clicker's own server, and its admins only ----------
+
+ROLE_A, ROLE_B, ROLE_NEW = (USER_ID + 100, USER_ID + 200, USER_ID + 300)
+PICKED = {"channels": ELSEWHERE, "exempt-roles": ROLE_NEW}
+CLICKERS = (ADMIN_A, ROOT_A, ADMIN_A_DEMOTED, MOD_A, STRANGER_A, ADMIN_B, OWNER_IN_DM)
+
+
+async def saved(bot: VeoBot, what: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """What servers A and B have saved for `what`."""
+    a, b = [await bot.service.guilds.get(g) for g in (GUILD_A, GUILD_B)]
+    if what == "channels":
+        return a.allowed_channels, b.allowed_channels
+    return a.exempt_roles, b.exempt_roles
+
+
+@pytest.mark.parametrize("action", ["pick", "clear"])
+@pytest.mark.parametrize("what", ["channels", "exempt-roles"])
+@cases(ADMIN_A, ROOT_A, among=CLICKERS)
+async def test_a_picker_changes_only_the_clickers_own_server(
+    bot: VeoBot, discord_sim: DiscordSim, who: Who, allowed: bool, what: str, action: str
+) -> None:
+    """Server A's admin opens the picker in A; `who` uses it. The server is the
+    interaction's own and Manage Server is checked there on every use: nothing in the
+    custom_id or the message decides which server changes."""
+    start = {"channels": (CHANNEL_A, CHANNEL_B), "exempt-roles": (ROLE_A, ROLE_B)}[what]
+    key = "allowed_channels" if what == "channels" else "exempt_roles"
+    for guild_id, value in zip((GUILD_A, GUILD_B), start, strict=True):
+        await bot.service.guilds.set(guild_id, **{key: [value]})
+    panel = await open_picker(bot, discord_sim, what, **ADMIN_A.kw())
+    after: tuple[int, ...]
+    if action == "pick":
+        record = await pick(bot, discord_sim, panel, what, [PICKED[what]], **who.kw())
+        after = (PICKED[what],)
+    else:
+        record = await clear(bot, discord_sim, panel, what, **who.kw())
+        after = ()
+    [answer] = record.callbacks
+    a_log = await bot.service.audit.recent(GUILD_A)
+    b_log = await bot.service.audit.recent(GUILD_B)
+    if allowed:
+        assert answer["type"] == 7  # the answer is redrawn with what was saved
+        assert await saved(bot, what) == (after, (start[1],))
+        assert [(e.actor_id, e.action) for e in a_log] == [(who.user_id, "settings")]
+        assert b_log == []
+    elif who is ADMIN_B:
+        # Manage Server in B, clicking from B: only B's settings can change, never A's.
+        assert answer["type"] == 7
+        assert await saved(bot, what) == ((start[0],), after)
+        assert a_log == [] and [e.actor_id for e in b_log] == [ADMIN_B.user_id]
+    else:
+        assert answer["type"] == 4 and answer["data"]["flags"] & FLAG_EPHEMERAL
+        refusal = DM_ONLY if who is OWNER_IN_DM else NOT_ADMIN
+        assert answer["data"]["content"] == f"⚠️ {refusal}"
+        assert await saved(bot, what) == ((start[0],), (start[1],))
+        assert a_log == [] and b_log == []
+        assert discord_sim.message(panel["id"])["content"] == panel["content"]  # unchanged
+
+
+async def test_a_picker_still_works_after_a_restart(
+    start_bot: BotFactory, make_settings: Any, discord_sim: DiscordSim
+) -> None:
+    """The pickers are persistent: an answer opened before a restart still saves, for
+    the server the click comes from."""
+    settings = make_settings()
+    first = await start_bot(settings)
+    panel = await open_picker(first, discord_sim, "channels", **ADMIN_A.kw())
+    await first.close()
+    second = await start_bot(settings)
+    record = await pick(second, discord_sim, panel, "channels", [ELSEWHERE], **ADMIN_A.kw())
+    assert record.callbacks[0]["type"] == 7
+    assert await saved(second, "channels") == ((ELSEWHERE,), ())
+
+
+@pytest.mark.parametrize(("who", "other"), [(ADMIN_A, ADMIN_B), (ADMIN_B, ADMIN_A)])
+async def test_animate_own_only_is_set_for_the_admins_own_server_only(
+    bot: VeoBot, discord_sim: DiscordSim, who: Who, other: Who
+) -> None:
+    answer = await admin(bot, discord_sim, who, "animate-own-only", enabled=True)
+    assert answer["data"]["content"].startswith("✅ Animate with Veo now works only")
+    assert who.guild_id is not None and other.guild_id is not None
+    assert (await bot.service.guilds.get(who.guild_id)).animate_own_only
+    assert not (await bot.service.guilds.get(other.guild_id)).animate_own_only
+    [shown] = (await admin(bot, discord_sim, other, "show"))["data"]["embeds"]
+    assert {f["name"]: f["value"] for f in shown["fields"]}["Animate with Veo"] == (
+        "on any message"
+    )
+
+
 # -- Animate with Veo: each server's settings stay in that server -------------------------
 
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "allowed-models": ("models", {"allowed": "demo"}),
     "member-quota-off": ("quota-member", {"target": USER_ID, "daily": 0}),
-    "channels": ("channels", {"channels": f"<#{ELSEWHERE}>"}),
+    "server-quota-off": ("quota", {"daily": 0}),
+    "channels": ("channels", {}),  # picked, see `apply`
 }
 SERVERS = {"A": (OWNER, ADMIN_A), "B": (OWNER_IN_B, ADMIN_B)}
+
+
+async def apply(bot: VeoBot, sim: DiscordSim, who: Who, setting: str) -> str:
+    """`who` sets `setting` in their own server; what they were told."""
+    if setting == "channels":
+        panel = await open_picker(bot, sim, "channels", **who.kw())
+        await pick(bot, sim, panel, "channels", [ELSEWHERE], **who.kw())
+        return str(sim.message(panel["id"])["content"])
+    sub, options = SETTINGS[setting]
+    return str((await admin(bot, sim, who, sub, **options))["data"]["content"])
 
 
 async def animate(bot: VeoBot, sim: DiscordSim, who: Who) -> tuple[str, dict[str, Any]]:
@@ -172,17 +277,14 @@ async def test_animate_in_one_server_ignores_the_others_settings(
         apiyi_settings.model_copy(update={"demo": True, "max_active_per_user": 5})
     )
     (owner_here, admin_here), (owner_there, _) = SERVERS[here], SERVERS[there]
-    sub, options = SETTINGS[setting]
-    assert (await admin(bot, discord_sim, admin_here, sub, **options))["data"][
-        "content"
-    ].startswith("✅")
+    assert (await apply(bot, discord_sim, admin_here, setting)).startswith("✅")
 
     text, menu = await animate(bot, discord_sim, owner_here)  # where the setting applies
     if setting == "allowed-models":
         assert "Queued as **job #1**" in text
         made = await wait_for_job(bot, 1)
         assert (made.guild_id, made.provider) == (owner_here.guild_id, "demo")
-    elif setting == "member-quota-off":
+    elif setting in ("member-quota-off", "server-quota-off"):
         assert menu["type"] == 4 and menu["data"]["flags"] & FLAG_EPHEMERAL  # before the form
     else:
         assert text == (

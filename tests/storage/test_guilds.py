@@ -34,7 +34,7 @@ async def test_a_schema_1_database_is_migrated_to_the_latest_with_its_jobs_intac
     db = await Database.open(path)
     try:
         row = await db.fetchone("PRAGMA user_version")
-        assert row is not None and row[0] == len(MIGRATIONS) == 11
+        assert row is not None and row[0] == len(MIGRATIONS) == 12
         store = JobStore(db)
         job = await store.get(1)
         assert job is not None and job.user_id == 7 and job.request_json == '{"prompt": "old"}'
