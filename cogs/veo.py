@@ -228,14 +228,14 @@ class VeoCog(commands.Cog):
     @veo.command(name="settings", description="Your own defaults, and DMs, spoilers and pings")
     async def settings(self, interaction: discord.Interaction[VeoBot]) -> None:
         prefs = await self.service.preferences.get(interaction.user.id)
-        text, view = panel(prefs, self.bot.providers)
+        text, view = panel(prefs, self.bot.providers, str(interaction.locale))
         await interaction.response.send_message(text, view=view, ephemeral=True)
 
     @veo.command(
         name="forget", description="Delete your settings and your jobs' prompts and images"
     )
     async def forget(self, interaction: discord.Interaction[VeoBot]) -> None:
-        text, view = forget_question(interaction.user.id)
+        text, view = forget_question(interaction.user.id, str(interaction.locale))
         await interaction.response.send_message(text, view=view, ephemeral=True)
 
     # -- /veo help ---------------------------------------------------------------------

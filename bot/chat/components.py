@@ -227,7 +227,9 @@ class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
         view = discord.ui.View(timeout=None)
         view.add_item(ConfirmDeleteButton(job.id))
         await interaction.response.send_message(
-            messages.delete_question(job.id), view=view, ephemeral=True
+            messages.reply("delete_question", str(interaction.locale), job=job.id),
+            view=view,
+            ephemeral=True,
         )
 
 
@@ -242,10 +244,14 @@ class ConfirmDeleteButton(_JobButton, template=r"veo:delete-yes:(?P<job>\d+)"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         removed = await bot.publisher.remove(job)
         if not removed:
-            await interaction.edit_original_response(content=messages.delete_failed(job.id))
+            await interaction.edit_original_response(
+                content=messages.reply("delete_failed", str(interaction.locale), job=job.id)
+            )
             return
         await bot.service.deleted(job, asker_of(interaction))
-        await interaction.edit_original_response(content=messages.deleted(job.id))
+        await interaction.edit_original_response(
+            content=messages.reply("deleted", str(interaction.locale), job=job.id)
+        )
 
 
 def result_custom_id(job_id: int) -> str:

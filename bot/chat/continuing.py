@@ -37,16 +37,18 @@ class ContinueButton(_JobButton, template=r"veo:continue:(?P<job>\d+)"):
         except RequestInvalid as exc:
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
             return
-        await interaction.response.send_modal(ContinueModal(job, plan))
+        await interaction.response.send_modal(ContinueModal(job, plan, str(interaction.locale)))
 
 
 class ContinueModal(discord.ui.Modal):
-    def __init__(self, job: Job, plan: Continuation) -> None:
-        super().__init__(title=messages.continue_title(job.id, plan.units)[:45], timeout=600)
+    def __init__(self, job: Job, plan: Continuation, locale: str | None = None) -> None:
+        super().__init__(
+            title=messages.continue_title(job.id, plan.units, locale)[:45], timeout=600
+        )
         self.job = job
         self.plan = plan
         self.prompt: discord.ui.TextInput[ContinueModal] = discord.ui.TextInput(
-            label=messages.continue_label(plan.label)[:45],
+            label=messages.reply("continue_label", locale, model=plan.label)[:45],
             style=discord.TextStyle.paragraph,
             max_length=min(plan.prompt_limit, 4000),
         )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.chat import messages
+from bot.chat.i18n import text
 from bot.jobs.requests import RequestInvalid
 from bot.providers.registry import ProviderRegistry
 from storage import MemberSettings
@@ -44,30 +45,26 @@ def _resolutions(providers: ProviderRegistry) -> list[str]:
     return list(dict.fromkeys(seen))[:24]
 
 
-def panel(prefs: MemberSettings, providers: ProviderRegistry) -> tuple[str, discord.ui.View]:
-    """The panel's words and controls, showing what `prefs` holds."""
+def panel(
+    prefs: MemberSettings, providers: ProviderRegistry, locale: str | None = None
+) -> tuple[str, discord.ui.View]:
+    """The panel's words and controls, showing what `prefs` holds, in `locale`."""
     model = f"{prefs.provider}/{prefs.model}" if prefs.model else ANY
     label = dict(_models(providers)).get(model)
+    anything = (ANY, text("settings.no_preference", locale))
+    lengths = [(str(d), text("job.seconds", locale, seconds=d)) for d in _lengths(providers)]
+    menus = (
+        ("model", model, _models(providers)),
+        ("aspect", prefs.aspect_ratio or ANY, [(a, a) for a in ASPECTS]),
+        ("length", str(prefs.duration) if prefs.duration else ANY, lengths),
+        ("size", prefs.resolution or ANY, [(r, r) for r in _resolutions(providers)]),
+    )
     view = discord.ui.View(timeout=None)
-    view.add_item(
-        SettingSelect("model", model, [(ANY, messages.NO_PREFERENCE), *_models(providers)])
-    )
-    aspects = [(a, a) for a in ASPECTS]
-    view.add_item(
-        SettingSelect(
-            "aspect", prefs.aspect_ratio or ANY, [(ANY, messages.NO_PREFERENCE), *aspects]
-        )
-    )
-    lengths = [(str(d), f"{d} s") for d in _lengths(providers)]
-    chosen = str(prefs.duration) if prefs.duration else ANY
-    view.add_item(SettingSelect("length", chosen, [(ANY, messages.NO_PREFERENCE), *lengths]))
-    sizes = [(r, r) for r in _resolutions(providers)]
-    view.add_item(
-        SettingSelect("size", prefs.resolution or ANY, [(ANY, messages.NO_PREFERENCE), *sizes])
-    )
+    for what, chosen, options in menus:
+        view.add_item(SettingSelect(what, chosen, [anything, *options], locale))
     for flag in FLAGS:
-        view.add_item(FlagButton(flag, on=bool(getattr(prefs, flag))))
-    return messages.settings_panel(prefs, label), view
+        view.add_item(FlagButton(flag, on=bool(getattr(prefs, flag)), locale=locale))
+    return messages.settings_panel(prefs, label, locale), view
 
 
 class SettingSelect(
@@ -77,17 +74,21 @@ class SettingSelect(
     """One menu of the panel: the default model, aspect, length or resolution."""
 
     def __init__(
-        self, what: str, chosen: str = ANY, options: list[tuple[str, str]] | None = None
+        self,
+        what: str,
+        chosen: str = ANY,
+        options: list[tuple[str, str]] | None = None,
+        locale: str | None = None,
     ) -> None:
         self.what = what
         choices = [
             discord.SelectOption(label=label, value=value, default=value == chosen)
-            for value, label in options or [(ANY, messages.NO_PREFERENCE)]
+            for value, label in options or [(ANY, ANY)]
         ]
         super().__init__(
             discord.ui.Select(
                 custom_id=f"veo:set:{what}",
-                placeholder=messages.SETTING_NAMES[what],
+                placeholder=text(f"settings.{what}", locale),
                 options=choices,
             )
         )
@@ -121,11 +122,11 @@ class FlagButton(
 ):
     """A toggle of the panel; the button's look shows whether it is on."""
 
-    def __init__(self, flag: str, *, on: bool = False) -> None:
+    def __init__(self, flag: str, *, on: bool = False, locale: str | None = None) -> None:
         self.flag = flag
         super().__init__(
             discord.ui.Button(
-                label=messages.SETTING_NAMES[flag],
+                label=text(f"settings.{flag}", locale),
                 emoji="✅" if on else "⬜",
                 style=discord.ButtonStyle.success if on else discord.ButtonStyle.secondary,
                 custom_id=f"veo:set:flag:{flag}",
@@ -150,14 +151,14 @@ async def _change(bot: ChatBot, interaction: Interaction, changes: dict[str, obj
     except RequestInvalid as exc:
         await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
         return
-    text, view = panel(prefs, bot.providers)
-    await interaction.response.edit_message(content=text, view=view)
+    said, view = panel(prefs, bot.providers, str(interaction.locale))
+    await interaction.response.edit_message(content=said, view=view)
 
 
-def forget_question(user_id: int) -> tuple[str, discord.ui.View]:
+def forget_question(user_id: int, locale: str | None) -> tuple[str, discord.ui.View]:
     view = discord.ui.View(timeout=None)
-    view.add_item(ForgetButton(user_id))
-    return messages.FORGET_QUESTION, view
+    view.add_item(ForgetButton(user_id, locale))
+    return text("settings.forget_question", locale), view
 
 
 class ForgetButton(
@@ -165,11 +166,11 @@ class ForgetButton(
 ):
     """The confirmation of `/veo forget`, for the member who asked and nobody else."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int, locale: str | None = None) -> None:
         self.user_id = user_id
         super().__init__(
             discord.ui.Button(
-                label=messages.FORGET_CONFIRM,
+                label=text("settings.forget_confirm", locale),
                 style=discord.ButtonStyle.danger,
                 custom_id=f"veo:forget-yes:{user_id}",
             )
@@ -183,11 +184,14 @@ class ForgetButton(
 
     async def callback(self, interaction: Interaction) -> None:
         if interaction.user.id != self.user_id:
-            await interaction.response.send_message(messages.NOT_YOURS, ephemeral=True)
+            await interaction.response.send_message(
+                text("reply.not_yours", str(interaction.locale)), ephemeral=True
+            )
             return
         bot: ChatBot = interaction.client
         purged = await bot.service.preferences.forget(self.user_id)
-        await interaction.response.edit_message(content=messages.forgotten(purged), view=None)
+        said = messages.forgotten(purged, str(interaction.locale))
+        await interaction.response.edit_message(content=said, view=None)
 
 
 SETTINGS_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (

@@ -190,12 +190,12 @@ async def announce(
     followup = message is None
     if message is None:
         await interaction.edit_original_response(
-            content=messages.queued_below(job.id, reason, defaults)
+            content=messages.queued_below(job.id, reason, defaults, str(interaction.locale))
         )
         message = await interaction.followup.send(text, wait=True, allowed_mentions=NO_PINGS)
     else:
         link = messages.message_link(origin.guild_id, origin.channel_id, message.id)
         await interaction.edit_original_response(
-            content=messages.queued_here(job.id, link, defaults)
+            content=messages.queued_here(job.id, link, defaults, str(interaction.locale))
         )
     await bot.service.started(job, message.id, followup=followup)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.chat import messages
+from bot.chat import i18n, messages
 from bot.client import VeoBot
 from bot.jobs.days import day_key
 from bot.jobs.requests import stored_request
@@ -307,7 +307,7 @@ async def test_forget_asks_first_and_deletes_only_the_members_words(
     record = discord_sim.interaction(await veo(bot, discord_sim, "forget"))
     [answer] = record.callbacks
     assert answer["data"]["flags"] & FLAG_EPHEMERAL
-    assert answer["data"]["content"] == messages.FORGET_QUESTION
+    assert answer["data"]["content"] == i18n.text("settings.forget_question")
     question = discord_sim.message(record.original_message_id or 0)
     assert [c["custom_id"] for c in components(question)] == [f"veo:forget-yes:{USER_ID}"]
 
@@ -315,14 +315,14 @@ async def test_forget_asks_first_and_deletes_only_the_members_words(
         bot, discord_sim, component_click(f"veo:forget-yes:{USER_ID}", question, user_id=OTHER)
     )
     [answer] = refused.callbacks
-    assert answer["data"]["content"] == messages.NOT_YOURS
+    assert answer["data"]["content"] == "This button belongs to someone else."
     assert answer["data"]["flags"] & FLAG_EPHEMERAL
     assert (await bot.service.preferences.get(USER_ID)).spoiler
     assert stored_request(await wait_for_job(bot, 1)).prompt == "my secret garden"
 
     done = await dispatch(bot, discord_sim, component_click(f"veo:forget-yes:{USER_ID}", question))
     assert done.callbacks[0]["type"] == 7
-    assert discord_sim.message(question["id"])["content"] == messages.forgotten(2)
+    assert discord_sim.message(question["id"])["content"] == messages.forgotten(2, None)
     assert await bot.service.preferences.get(USER_ID) == MemberSettings()
     for n in (1, 2):
         job = await bot.store.get(n)
