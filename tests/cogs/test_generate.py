@@ -41,7 +41,9 @@ async def run(bot: VeoBot, sim: DiscordSim, payload: dict[str, Any]) -> int:
 
 async def generate(bot: VeoBot, sim: DiscordSim, **options: object) -> int:
     extra = {
-        k: options.pop(k) for k in ("app_permissions", "attachment_size_limit") if k in options
+        k: options.pop(k)
+        for k in ("app_permissions", "attachment_size_limit", "locale", "guild_locale")
+        if k in options
     }
     return await run(
         bot, sim, slash_command(name="veo", subcommand="generate", options=options, **extra)

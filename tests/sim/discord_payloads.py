@@ -127,6 +127,7 @@ def _base(
     token: str | None,
     attachment_size_limit: int,
     locale: str,
+    guild_locale: str = "en-US",
 ) -> dict[str, Any]:
     interaction_id = interaction_id if interaction_id is not None else next_id()
     payload: dict[str, Any] = {
@@ -144,8 +145,8 @@ def _base(
     if guild_id is not None:
         payload.update(
             guild_id=str(guild_id),
-            guild={"id": str(guild_id), "locale": "en-US", "features": []},
-            guild_locale="en-US",
+            guild={"id": str(guild_id), "locale": guild_locale, "features": []},
+            guild_locale=guild_locale,
             channel=text_channel(channel_id, guild_id, permissions=member_permissions),
             member=member(user_id, permissions=member_permissions),
             authorizing_integration_owners={"0": str(guild_id)},
@@ -226,8 +227,10 @@ def slash_command(
     token: str | None = None,
     attachment_size_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
     locale: str = "en-US",
+    guild_locale: str = "en-US",
 ) -> dict[str, Any]:
-    """An APPLICATION_COMMAND (type 2) chat-input interaction.
+    """An APPLICATION_COMMAND (type 2) chat-input interaction (``locale``: the member's
+    client's language; ``guild_locale``: the server's).
 
     ``options`` maps names to values: str → 3, int → 4, bool → 5, float → 10, and an attachment
     object (e.g. from ``sim.add_attachment``) → 11 with the object in ``data.resolved``.
@@ -246,6 +249,7 @@ def slash_command(
         token=token,
         attachment_size_limit=attachment_size_limit,
         locale=locale,
+        guild_locale=guild_locale,
     )
     payload["data"] = _command_data(
         command_id=command_id,
