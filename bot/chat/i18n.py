@@ -32,15 +32,28 @@ SHIPPED = ("en", "zh-CN", "es-ES")
 FALLBACKS = {"es-419": "es-ES", "en-US": "en", "en-GB": "en"}
 
 
+def sections(locale: str) -> dict[str, dict[str, str]]:
+    """One locale's catalogue as its sections: `<locale>.toml` and any `<locale>.<part>.toml`
+    (a part per side of the bot, e.g. `en.refusals.toml`), which must not share a section."""
+    merged: dict[str, dict[str, str]] = {}
+    folder = resources.files("bot.chat").joinpath("locales")
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        name = path.name
+        if name == f"{locale}.toml" or (name.startswith(f"{locale}.") and name.endswith(".toml")):
+            for section, table in tomllib.loads(path.read_text(encoding="utf-8")).items():
+                if section in merged:
+                    raise ValueError(f"{name}: section [{section}] is already in another part")
+                merged[section] = {str(k): str(v) for k, v in table.items()}
+    return merged
+
+
 @cache
 def catalogue(locale: str) -> Mapping[str, str]:
     """Every sentence of one shipped locale, by "section.key"."""
-    path = resources.files("bot.chat").joinpath(f"locales/{locale}.toml")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
     return {
-        f"{section}.{key}": str(text)
-        for section, table in data.items()
-        for key, text in table.items()
+        f"{section}.{key}": said
+        for section, table in sections(locale).items()
+        for key, said in table.items()
     }
 
 

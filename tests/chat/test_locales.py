@@ -5,8 +5,6 @@ public posts in Spanish while a member's private replies follow their own client
 from __future__ import annotations
 
 import string
-import tomllib
-from importlib import resources
 
 import pytest
 
@@ -20,8 +18,7 @@ from tests.sim.discord_sim import DiscordSim
 
 
 def raw(locale: str) -> dict[str, dict[str, str]]:
-    path = resources.files("bot.chat").joinpath(f"locales/{locale}.toml")
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    return i18n.sections(locale)
 
 
 def placeholders(template: str) -> list[tuple[str, str]]:
