@@ -23,7 +23,8 @@ from bot.providers.apiyi import catalog as apiyi
 from bot.providers.base import Mode
 from bot.providers.yelinai import catalog as yelinai
 from bot.settings import Settings
-from cogs.animate import MENU_NAME, NO_IMAGES, image_readings, is_image, map_images, parse_mode
+from cogs.animate import MENU_NAME, NO_IMAGES, OWN_ONLY, is_image
+from cogs.animate_images import choices_for, image_readings, map_images, parse_mode
 from storage import JobStatus
 from tests.conftest import BotFactory, wait_for_job
 from tests.media.test_input_hardening import jpeg, png, webp_lossy
@@ -50,6 +51,7 @@ APIYI_FAST = apiyi.MODELS["veo-3.1-fast-generate-preview"]
 APIXO_FAST = apixo.MODELS[apixo.FAST]
 APIXO_QUALITY = apixo.MODELS[apixo.QUALITY]
 YELINAI_VEO3 = yelinai.MODELS["veo3"]
+OTHER_MEMBER = USER_ID + 1
 
 
 # -- vendor simulators not in conftest ----------------------------------------------------
@@ -76,13 +78,18 @@ def yelinai_settings(
 # -- payloads and dispatch ----------------------------------------------------------------
 
 
-def posted(sim: DiscordSim, *files: tuple[str, bytes, str | None]) -> dict[str, Any]:
-    """A member's message in the channel with these (filename, bytes, content type) files."""
+def posted(
+    sim: DiscordSim, *files: tuple[str, bytes, str | None], author: int = USER_ID
+) -> dict[str, Any]:
+    """A message in the channel with these (filename, bytes, content type) files, by the
+    member using the menu unless `author` says whose."""
     attachments = [
         sim.add_attachment(name, data, content_type, ephemeral=False)
         for name, data, content_type in files
     ]
-    return sim.add_message(CHANNEL_ID, content="look!", author=user(), attachments=attachments)
+    return sim.add_message(
+        CHANNEL_ID, content="look!", author=user(author), attachments=attachments
+    )
 
 
 def message_command(message: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -107,31 +114,69 @@ def modal_inputs(callback: dict[str, Any]) -> list[dict[str, Any]]:
     return inputs
 
 
-def modal_submit(callback: dict[str, Any], values: list[str], **kw: Any) -> dict[str, Any]:
+def modal_select(callback: dict[str, Any]) -> dict[str, Any] | None:
+    """The modal's select, inside its label (the label's text and description added)."""
+    for top in callback["data"]["components"]:
+        if top["type"] == 18 and top["component"]["type"] == 3:
+            return {**top["component"], "label": top["label"], "hint": top.get("description")}
+    return None
+
+
+def modal_notices(callback: dict[str, Any]) -> list[str]:
+    """The text displays (type 10) of a modal."""
+    return [str(c["content"]) for c in callback["data"]["components"] if c["type"] == 10]
+
+
+def option(callback: dict[str, Any], label: str) -> str:
+    """The value of the modal select's option shown as `label`."""
+    select = modal_select(callback)
+    assert select is not None
+    [value] = [o["value"] for o in select["options"] if o["label"] == label]
+    return str(value)
+
+
+def modal_submit(
+    callback: dict[str, Any], values: list[str], pick: str | None = None, **kw: Any
+) -> dict[str, Any]:
     """A MODAL_SUBMIT interaction (type 5) answering the modal with `values`, in order,
-    shaped like the modal (Discord echoes labels as type 18 around each input)."""
+    and `pick` in its select (its default option when None), shaped like the modal
+    (Discord echoes labels as type 18 around each input, text displays by id)."""
     payload = slash_command(name=MENU_NAME, **kw)
     payload["type"] = 5
-    components = []
-    for field, value in zip(modal_inputs(callback), values, strict=True):
-        answer = {"type": 4, "custom_id": field["custom_id"], "value": value}
+    texts = iter(values)
+    components: list[dict[str, Any]] = []
+    for top in callback["data"]["components"]:
+        if top["type"] == 10:
+            components.append({"type": 10, "id": next_id() % 1000})
+            continue
+        field = top["component"] if top["type"] == 18 else top["components"][0]
+        if field["type"] == 4:
+            answer = {"type": 4, "custom_id": field["custom_id"], "value": next(texts)}
+        else:
+            chosen = pick or next(o["value"] for o in field["options"] if o.get("default"))
+            answer = {"type": 3, "custom_id": field["custom_id"], "values": [chosen]}
         components.append({"type": 18, "id": next_id() % 1000, "component": answer})
+    assert next(texts, None) is None, "more values than the form has text inputs"
     payload["data"] = {"custom_id": callback["data"]["custom_id"], "components": components}
     return payload
 
 
-async def open_menu(bot: VeoBot, sim: DiscordSim, message: dict[str, Any]) -> dict[str, Any]:
+async def open_menu(
+    bot: VeoBot, sim: DiscordSim, message: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
     """Use the menu on `message`; return the bot's one immediate answer (a callback)."""
-    payload = sim.register_interaction(message_command(message))
+    payload = sim.register_interaction(message_command(message, **kw))
     await bot.tree._call(discord.Interaction(data=payload, state=bot._connection))
     [callback] = sim.interaction(int(payload["id"])).callbacks
     assert sim.errors == [] and sim.unhandled == []
     return callback
 
 
-async def submit(bot: VeoBot, sim: DiscordSim, modal: dict[str, Any], *values: str) -> str:
+async def submit(
+    bot: VeoBot, sim: DiscordSim, modal: dict[str, Any], *values: str, pick: str | None = None
+) -> str:
     """Send the form the way the gateway does; return the private answer once settled."""
-    payload = sim.register_interaction(modal_submit(modal, list(values)))
+    payload = sim.register_interaction(modal_submit(modal, list(values), pick))
     bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
     record = sim.interaction(int(payload["id"]))
     for _ in range(500):
@@ -197,20 +242,6 @@ async def test_one_image_becomes_the_first_frame_and_is_delivered(
     assert request.prompt == "the cat yawns"
     [video] = [m for m in discord_sim.messages(CHANNEL_ID) if ready_marker(1) in str(m["content"])]
     assert video["attachments"] and await used(bot) == 1
-
-
-async def test_two_images_on_a_first_frame_model_are_refused_before_the_form(
-    start_bot: BotFactory, apiyi_settings, apiyi_sim: ApiyiSimulator, discord_sim: DiscordSim
-) -> None:
-    bot = await start_bot(apiyi_settings)
-    message = posted(discord_sim, ("a.png", PNG, "image/png"), ("b.jpg", JPEG, "image/jpeg"))
-    text = refusal(await open_menu(bot, discord_sim, message))
-    assert text == (
-        "⚠️ That message has 2 images, but **Veo 3.1 Fast** can use at most 1. "
-        "Try `/veo generate` with the images you want."
-    )
-    assert await job_count(bot) == 0 and await used(bot) == 0
-    assert apiyi_sim.submits() == []
 
 
 async def test_a_file_that_lies_about_being_a_png_is_refused_by_its_bytes(
@@ -300,9 +331,12 @@ async def test_five_images_on_yelinai_are_five_references(
     assert len(sent.json["images"]) == 5
 
     six = [*files, ("p5.png", PNG, "image/png")]
-    text = refusal(await open_menu(bot, discord_sim, posted(discord_sim, *six)))
-    assert "has 6 images, but **Veo 3 (yelinai)** can use at most 5" in text
-    assert await job_count(bot) == 1
+    form = await open_menu(bot, discord_sim, posted(discord_sim, *six))
+    assert modal_notices(form) == [
+        "This message has 6 images, but **Veo 3 (yelinai)** takes only 5 and no model here "
+        "takes all 6, so only the first image will be animated."
+    ]
+    assert modal_select(form) is None and await job_count(bot) == 1
 
 
 async def test_no_videos_left_is_said_before_the_form(
@@ -360,6 +394,167 @@ async def test_unexpected_failures_are_apologised_for_with_a_reference(
     assert await job_count(bot) == 0
 
 
+# -- more images than the default model takes ---------------------------------------------
+
+
+@pytest.fixture
+def two_vendors(
+    make_settings: Callable[..., Settings], apiyi_sim: ApiyiSimulator, apixo_sim: ApixoSimulator
+) -> Settings:
+    """apiyi (whose models take one image) is the default; apixo's take two or three."""
+    return make_settings(
+        APIYI_API_KEY=apiyi_sim.api_key,
+        APIYI_BASE_URL=apiyi_sim.base_url,
+        **vendor_env("APIXO", apixo_sim),
+    )
+
+
+TWO = (("a.png", PNG, "image/png"), ("b.jpg", JPEG, "image/jpeg"))
+ONLY_FIRST = "Only the first image (Veo 3.1 Fast)"
+
+
+async def test_two_images_on_a_one_image_default_offer_a_model_that_takes_both(
+    start_bot: BotFactory,
+    two_vendors: Settings,
+    apiyi_sim: ApiyiSimulator,
+    apixo_sim: ApixoSimulator,
+    discord_sim: DiscordSim,
+) -> None:
+    bot = await start_bot(two_vendors)
+    # Not apiyi's earlier channel, whose frame-to-video models take two images as well.
+    await bot.service.guilds.set(GUILD_ID, allowed_models=[f"apiyi/{APIYI_FAST.name}", "apixo"])
+    message = posted(discord_sim, *TWO)
+    form = await open_menu(bot, discord_sim, message)
+    assert form["type"] == 9 and form["data"]["title"] == "Animate 2 images with Veo"
+    [prompt] = modal_inputs(form)
+    assert prompt["max_length"] == 2000  # VEO_MAX_PROMPT: below both models' own limits
+    select = modal_select(form)
+    assert select is not None and select["required"] and modal_notices(form) == []
+    assert select["label"] == "How to use the images"
+    assert select["hint"] == "Veo 3.1 Fast takes 1 image; this message has 2."
+    assert [(o["label"], o.get("default", False)) for o in select["options"]] == [
+        ("Veo 3.1 Fast (apixo): first + last frame", True),
+        ("Veo 3.1 Fast (apixo): reference images", False),
+        ("Veo 3.1 Quality (apixo): first + last frame", False),
+        (ONLY_FIRST, False),
+    ]
+    assert select["options"][-1]["description"] == "it opens the video; the other image is not used"
+
+    # Only the first image: a first-frame job on the default model, with that one image.
+    text = await submit(bot, discord_sim, form, "a door opens", pick=option(form, ONLY_FIRST))
+    assert "job #1" in text
+    first = await wait_for_job(bot, 1)
+    assert first.status is JobStatus.DELIVERED, (first.error_code, first.error_params)
+    assert (first.provider, first.model) == ("apiyi", APIYI_FAST.name)
+    request = stored_request(first)
+    assert (request.mode, request.image_count) == (Mode.FIRST_FRAME, 1)
+    [sent] = apiyi_sim.submits()
+    assert [f.data for f in sent.files["input_reference"]] == [PNG]
+
+    # The offered default: both images, as first + last frame on apixo.
+    form = await open_menu(bot, discord_sim, message)
+    assert "job #2" in await submit(bot, discord_sim, form, "a door opens")
+    second = await wait_for_job(bot, 2)
+    assert second.status is JobStatus.DELIVERED, (second.error_code, second.error_params)
+    assert (second.provider, second.model) == ("apixo", APIXO_FAST.name)
+    request = stored_request(second)
+    assert (request.mode, request.image_count) == (Mode.FIRST_LAST, 2)
+    [body] = [r.json["input"] for r in apixo_sim.submits()]
+    assert body["generationType"] == "FIRST_AND_LAST_FRAMES_2_VIDEO"
+    assert len(body["image_urls"]) == 2
+    assert len(apiyi_sim.submits()) == 1 and await used(bot) == 2
+
+
+async def test_a_server_that_allows_no_model_for_all_images_animates_only_the_first(
+    start_bot: BotFactory,
+    two_vendors: Settings,
+    apiyi_sim: ApiyiSimulator,
+    apixo_sim: ApixoSimulator,
+    discord_sim: DiscordSim,
+) -> None:
+    bot = await start_bot(two_vendors)
+    # apiyi's current channel (one image) and not apixo or apiyi's earlier channel (two).
+    await bot.service.guilds.set(GUILD_ID, allowed_models=[f"apiyi/{APIYI_FAST.name}"])
+    form = await open_menu(bot, discord_sim, posted(discord_sim, *TWO))
+    assert form["type"] == 9 and modal_select(form) is None
+    assert modal_notices(form) == [
+        "This message has 2 images, but **Veo 3.1 Fast** takes only 1 and no model here "
+        "takes all 2, so only the first image will be animated."
+    ]
+    assert len(modal_inputs(form)) == 1
+    assert "job #1" in await submit(bot, discord_sim, form, "a door opens")
+    done = await wait_for_job(bot, 1)
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
+    assert (done.provider, stored_request(done).mode, stored_request(done).image_count) == (
+        "apiyi",
+        Mode.FIRST_FRAME,
+        1,
+    )
+    assert apixo_sim.submits() == []
+
+
+async def test_the_prompt_limit_is_the_smallest_offered_and_the_chosen_one_is_checked(
+    start_bot: BotFactory,
+    make_settings: Callable[..., Settings],
+    apixo_sim: ApixoSimulator,
+    discord_sim: DiscordSim,
+) -> None:
+    # The demo model (2,000 characters, one image) is the default; apixo takes 10,000.
+    settings = make_settings(
+        VEO_DEMO=True,
+        VEO_DEFAULT_PROVIDER="demo",
+        VEO_MAX_PROMPT=10000,
+        **vendor_env("APIXO", apixo_sim),
+    )
+    bot = await start_bot(settings)
+    form = await open_menu(bot, discord_sim, posted(discord_sim, *TWO))
+    [prompt] = modal_inputs(form)
+    assert prompt["max_length"] == 2000
+    only_first = option(form, "Only the first image (Demo clip)")
+    text = await submit(bot, discord_sim, form, "x" * 2500, pick=only_first)
+    assert text == "⚠️ The prompt is 2,500 characters long; the limit is 2,000. Please shorten it."
+    assert await job_count(bot) == 0 and await used(bot) == 0
+    assert apixo_sim.submits() == []
+    assert discord_sim.find_requests("GET", "/attachments/") == []
+
+
+# -- animating one's own messages only ----------------------------------------------------
+
+
+async def test_a_server_can_keep_animate_to_members_own_messages(
+    start_bot: BotFactory,
+    apiyi_settings: Settings,
+    apiyi_sim: ApiyiSimulator,
+    discord_sim: DiscordSim,
+) -> None:
+    bot = await start_bot(apiyi_settings.model_copy(update={"allow_dms": True}))
+    await bot.service.guilds.set(GUILD_ID, animate_own_only=True)
+    theirs = posted(discord_sim, ("cat.png", PNG, "image/png"), author=OTHER_MEMBER)
+    assert refusal(await open_menu(bot, discord_sim, theirs)) == OWN_ONLY
+    assert await job_count(bot) == 0 and await used(bot) == 0
+    assert apiyi_sim.submits() == []
+    assert discord_sim.find_requests("GET", "/attachments/") == []
+    assert discord_sim.messages(CHANNEL_ID) == [theirs]
+
+    # One's own message is animated as ever ...
+    mine = posted(discord_sim, ("cat.png", PNG, "image/png"))
+    form = await open_menu(bot, discord_sim, mine)
+    assert "job #1" in await submit(bot, discord_sim, form, "the cat yawns")
+    done = await wait_for_job(bot, 1)
+    assert done.status is JobStatus.DELIVERED, (done.error_code, done.error_params)
+
+    # ... and a DM has no such rule.
+    assert (await open_menu(bot, discord_sim, theirs, guild_id=None))["type"] == 9
+
+
+async def test_other_members_messages_are_animated_where_the_option_is_off(
+    start_bot: BotFactory, make_settings: Callable[..., Settings], discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(make_settings())
+    theirs = posted(discord_sim, ("cat.png", PNG, "image/png"), author=OTHER_MEMBER)
+    assert (await open_menu(bot, discord_sim, theirs))["type"] == 9
+
+
 # -- the mapping, as a unit ---------------------------------------------------------------
 
 
@@ -412,6 +607,29 @@ def test_a_text_only_model_cannot_animate() -> None:
     text_only = dataclasses.replace(APIYI_FAST, modes=frozenset({Mode.TEXT}))
     with pytest.raises(RequestInvalid, match="makes videos from text only"):
         map_images(1, text_only)
+
+
+def test_choices_list_every_way_to_take_them_all_then_the_first_image() -> None:
+    allowed = [("apiyi", APIYI_FAST, 1), ("apixo", APIXO_FAST, 1), ("yelinai", YELINAI_VEO3, 1)]
+    choices = choices_for(3, ("apiyi", APIYI_FAST), allowed)
+    assert [(c.provider, c.spec.name, c.mode, c.count) for c in choices] == [
+        ("apixo", APIXO_FAST.name, Mode.REFERENCE, 3),
+        ("yelinai", YELINAI_VEO3.name, Mode.REFERENCE, 3),
+        ("apiyi", APIYI_FAST.name, Mode.FIRST_FRAME, 1),
+    ]
+    assert [c.description for c in choices] == [
+        "all 3 guide subjects and style",
+        "all 3 guide subjects and style",
+        "it opens the video; the other 2 images are not used",
+    ]
+    # The default takes them all: nothing to choose (the form may still ask how).
+    assert choices_for(2, ("apixo", APIXO_FAST), allowed) == []
+    # A text-only default, and nothing allowed that takes the image: its own refusal.
+    text_only = dataclasses.replace(APIYI_FAST, modes=frozenset({Mode.TEXT}))
+    with pytest.raises(RequestInvalid, match="makes videos from text only"):
+        choices_for(1, ("apiyi", text_only), [("apiyi", text_only, 1)])
+    [only] = choices_for(1, ("apiyi", text_only), [("apixo", APIXO_QUALITY, 1)])
+    assert (only.spec, only.mode, only.first_only) == (APIXO_QUALITY, Mode.FIRST_FRAME, False)
 
 
 def test_readings_offer_a_choice_only_where_it_matters() -> None:
