@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.bot import ChatBot
+from bot.chat.i18n import Translator
 from bot.chat.publisher import DiscordPublisher
 from bot.jobs.health import VendorHealth
 from bot.jobs.loop import JobManager
@@ -203,6 +204,8 @@ class VeoBot(ChatBot):
             metrics=self.metrics,
             clock=clock,
         )
+        # Command names and descriptions in the shipped languages, sent with every sync.
+        await self.tree.set_translator(Translator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.web is not None:

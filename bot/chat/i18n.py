@@ -103,9 +103,33 @@ def text(key: str, locale: str | None = None, /, **params: Any) -> str:
     return _Fill(chosen).format(template, **params)
 
 
+def command_key(location: app_commands.TranslationContextLocation, data: Any) -> str | None:
+    """The catalogue key of one translatable string of the command tree, from where it
+    is: "veo.generate.name", "veo.generate.description", "veo.generate.prompt.description",
+    "Animate with Veo.name". Keys follow the tree, so the cogs keep plain English strings."""
+    where = app_commands.TranslationContextLocation
+    if location in (where.command_name, where.group_name):
+        return f"{_path(data)}.name"
+    if location in (where.command_description, where.group_description):
+        return f"{_path(data)}.description"
+    if location is where.parameter_name:
+        return f"{_path(data.command)}.{data.name}.name"
+    if location is where.parameter_description:
+        return f"{_path(data.command)}.{data.name}.description"
+    return None  # choices: the bot's are offered by autocomplete, in the member's words
+
+
+def _path(command: Any) -> str:
+    """A slash command's place in its groups ("veo.generate"); a context menu's name,
+    which is one name that may hold spaces ("Animate with Veo")."""
+    if isinstance(command, app_commands.ContextMenu):
+        return command.name
+    return str(command.qualified_name).replace(" ", ".")
+
+
 class Translator(app_commands.Translator):
-    """Command names, descriptions and choices from the catalogues' `[command]` section:
-    a `locale_str` whose extras carry `key` is looked up; anything else stays as written."""
+    """Command names and descriptions from the catalogues' `[command]` section, by their
+    place in the command tree (`command_key`); English stays as the cogs write it."""
 
     async def translate(
         self,
@@ -113,13 +137,8 @@ class Translator(app_commands.Translator):
         locale: discord.Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        key = string.extras.get("key")
         chosen = shipped(locale.value)
+        key = command_key(context.location, context.data)
         if key is None or chosen == ENGLISH:
             return None
         return catalogue(chosen).get(f"command.{key}")
-
-
-def cmd(english: str, key: str) -> app_commands.locale_str:
-    """A command's name, description or choice, translatable by `Translator`."""
-    return app_commands.locale_str(english, key=key)
