@@ -33,6 +33,11 @@ default): `first` / `first frame` / `start`; `first+last` / `first and last` / `
 `reference` / `references` / `ref` / `refs`; and the mode values `first_frame`,
 `first_last`, `reference`.
 
+Every sentence here is the catalogue's `[animate]` section
+(`bot/chat/locales/<locale>.animate.toml`), in the member's language (`interaction.locale`):
+the menu's answers and the form are private. A refusal raised by `cogs.animate_images` is
+already worded in that language (a plain sentence, shown as it is).
+
 The form is not persistent: after a restart (or 30 minutes) an open form can no longer be
 sent, and the member simply uses the menu again.
 """
@@ -47,17 +52,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.chat.i18n import text
 from bot.chat.submission import role_ids_of, submit_draft
 from bot.jobs.requests import Draft, RequestInvalid, prompt_limit
 from bot.providers.base import ModelSpec
 from cogs.animate_images import (
-    MODE_HINTS,
     MODE_WORDS,
+    MOST_SAID,
     Choice,
     choices_for,
     image_readings,
     images_word,
     map_images,
+    mode_hint,
     most_images,
     parse_mode,
 )
@@ -70,17 +77,11 @@ log = logging.getLogger(__name__)
 MENU_NAME = "Animate with Veo"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 DISCORD_TEXT_INPUT_MAX = 4000
+# Discord's longest form title and label, and text field placeholder (a translation that
+# runs longer is cut rather than refused by Discord).
+MOST_TITLE = 45
+MOST_PLACEHOLDER = 100
 FORM_TIMEOUT = 30 * 60.0
-
-OWN_ONLY = "On this server you can animate your own messages only."
-NO_IMAGES = (
-    "That message has no images to animate. Use **Animate with Veo** on a message with a "
-    "JPEG, PNG or WebP picture attached, or make a video from a prompt with `/veo generate`."
-)
-FAILED = (
-    "⚠️ Something went wrong on my side (reference `{ref}`). "
-    "Nothing was charged for a job that was not queued."
-)
 
 
 def is_image(attachment: discord.Attachment) -> bool:
@@ -94,7 +95,7 @@ def is_image(attachment: discord.Attachment) -> bool:
 class AnimateModal(discord.ui.Modal):
     """The form: a prompt, and how to use the images where there is something to decide
     (see the module's docstring). `choices` is `choices_for`'s list: empty when the
-    default model takes every image."""
+    default model takes every image. Worded in `locale`, the member's."""
 
     def __init__(
         self,
@@ -104,9 +105,12 @@ class AnimateModal(discord.ui.Modal):
         spec: ModelSpec,
         images: list[discord.Attachment],
         choices: list[Choice] | None = None,
+        locale: str | None = None,
     ) -> None:
-        super().__init__(title=f"Animate {images_word(len(images))} with Veo", timeout=FORM_TIMEOUT)
+        title = text("animate.title", locale, images=images_word(len(images), locale))
+        super().__init__(title=title[:MOST_TITLE], timeout=FORM_TIMEOUT)
         self.bot = bot
+        self.locale = locale
         self.provider = provider
         self.spec = spec
         self.images = images
@@ -122,15 +126,15 @@ class AnimateModal(discord.ui.Modal):
         limit = min(prompt_limit(s, bot.settings.max_prompt) for s in offered)
         self.prompt: discord.ui.TextInput[AnimateModal] = discord.ui.TextInput(
             style=discord.TextStyle.paragraph,
-            placeholder="e.g. The camera slowly pushes in as the dog turns its head; warm evening light.",
+            placeholder=text("animate.prompt_placeholder", locale)[:MOST_PLACEHOLDER],
             required=True,
             min_length=1,
             max_length=min(limit, DISCORD_TEXT_INPUT_MAX),
         )
         self.add_item(
             discord.ui.Label(
-                text="Prompt",
-                description="What should happen in the video: action, camera, light, sound.",
+                text=text("animate.prompt_label", locale)[:MOST_TITLE],
+                description=text("animate.prompt_description", locale)[:MOST_SAID],
                 component=self.prompt,
             )
         )
@@ -143,43 +147,52 @@ class AnimateModal(discord.ui.Modal):
 
     def _only_first(self) -> str:
         count, most = len(self.images), most_images(self.spec)
-        return (
-            f"This message has {count} images, but **{self.spec.label}** takes only "
-            f"{most} and no model here takes all {count}, so only the first image will be "
-            "animated."
+        return text(
+            "animate.only_first", self.locale, count=count, label=self.spec.label, most=most
         )
 
     def _ask_how(self) -> None:
+        locale = self.locale
         default, *others = self.readings
+        placeholder = text(
+            "animate.how_placeholder",
+            locale,
+            default=MODE_WORDS[default],
+            others=text("word.or", locale).join(MODE_WORDS[m] for m in others),
+        )
         self.how = discord.ui.TextInput(
             style=discord.TextStyle.short,
-            placeholder=(
-                f"{MODE_WORDS[default]} (the default if left empty) or "
-                + " or ".join(MODE_WORDS[m] for m in others)
-            )[:100],
+            placeholder=placeholder[:MOST_PLACEHOLDER],
             required=False,
             max_length=40,
         )
-        hints = "; ".join(f"{MODE_WORDS[m]}: {MODE_HINTS[m]}" for m in self.readings)
+        hints = text("animate.hint_joiner", locale).join(
+            text("animate.hint_item", locale, word=MODE_WORDS[m], hint=mode_hint(m, locale))
+            for m in self.readings
+        )
         self.add_item(
             discord.ui.Label(
-                text="How to use the images (optional)",
-                description=hints[:100],
+                text=text("animate.how_label_optional", locale)[:MOST_TITLE],
+                description=hints[:MOST_SAID],
                 component=self.how,
             )
         )
 
     def _offer_choices(self) -> None:
+        locale, label = self.locale, self.spec.label
         count, most = len(self.images), most_images(self.spec)
-        why = (
-            f"{self.spec.label} makes videos from text only."
-            if most == 0
-            else f"{self.spec.label} takes {images_word(most)}; this message has {count}."
-        )
+        if most == 0:
+            why = text("animate.why_text_only", locale, label=label)
+        else:
+            images = images_word(most, locale)
+            why = text("animate.why_too_many", locale, label=label, images=images, count=count)
         self.pick = discord.ui.Select(
             options=[
                 discord.SelectOption(
-                    label=c.label, value=str(i), description=c.description, default=i == 0
+                    label=c.label(locale),
+                    value=str(i),
+                    description=c.description(locale),
+                    default=i == 0,
                 )
                 for i, c in enumerate(self.choices)
             ],
@@ -187,31 +200,35 @@ class AnimateModal(discord.ui.Modal):
         )
         self.add_item(
             discord.ui.Label(
-                text="How to use the images", description=why[:100], component=self.pick
+                text=text("animate.how_label", locale)[:MOST_TITLE],
+                description=why[:MOST_SAID],
+                component=self.pick,
             )
         )
 
-    def chosen(self) -> Choice:
+    def chosen(self, locale: str | None = None) -> Choice:
         """What the member picked, or the one reading typed (or defaulted) for the default
-        model."""
+        model; refused in `locale`."""
         count = len(self.images)
         if not self.choices:
-            mode = parse_mode(self.how.value, self.readings) if self.how is not None else None
+            typed = self.how.value if self.how is not None else ""
+            mode = parse_mode(typed, self.readings, locale)
             return Choice(self.provider, self.spec, mode or self.readings[0], count, count)
         if self.pick is None:
             return self.choices[0]
         values = self.pick.values
         index = int(values[0]) if len(values) == 1 and values[0].isdigit() else -1
         if not 0 <= index < len(self.choices):
-            raise RequestInvalid("Please choose how to use the images.")
+            raise RequestInvalid(text("animate.choose_how", locale))
         return self.choices[index]
 
     async def on_submit(self, interaction: discord.Interaction[VeoBot]) -> None:  # type: ignore[override]
         # Acknowledge first: reading the images and queueing may take longer than 3 seconds.
         await interaction.response.defer(ephemeral=True, thinking=True)
+        locale = str(interaction.locale)
         try:
-            choice = self.chosen()
-            fields, slots = map_images(choice.count, choice.spec, choice.mode)
+            choice = self.chosen(locale)
+            fields, slots = map_images(choice.count, choice.spec, choice.mode, locale=locale)
         except RequestInvalid as exc:
             await interaction.edit_original_response(content=f"⚠️ {exc}")
             return
@@ -232,12 +249,12 @@ class AnimateModal(discord.ui.Modal):
         # same way (a reference the operator finds in the log).
         ref = secrets.token_hex(4)
         log.error("the %s form failed [ref %s]", MENU_NAME, ref, exc_info=error)
-        text = FAILED.format(ref=ref)
+        sorry = f"⚠️ {text('animate.failed', str(interaction.locale), ref=ref)}"
         try:
             if interaction.response.is_done():
-                await interaction.edit_original_response(content=text)
+                await interaction.edit_original_response(content=sorry)
             else:
-                await interaction.response.send_message(text, ephemeral=True)
+                await interaction.response.send_message(sorry, ephemeral=True)
         except discord.HTTPException:
             log.info("could not apologise for ref %s", ref)
 
@@ -258,12 +275,17 @@ class AnimateCog(commands.Cog):
     async def animate(
         self, interaction: discord.Interaction[VeoBot], message: discord.Message
     ) -> None:
+        locale = str(interaction.locale)
         if await self._not_theirs(interaction, message):
-            await interaction.response.send_message(OWN_ONLY, ephemeral=True)
+            await interaction.response.send_message(
+                text("animate.own_only", locale), ephemeral=True
+            )
             return
         images = [a for a in message.attachments if is_image(a)]
         if not images:
-            await interaction.response.send_message(NO_IMAGES, ephemeral=True)
+            await interaction.response.send_message(
+                text("animate.no_images", locale), ephemeral=True
+            )
             return
         service = self.bot.service
         provider, model = await service.default_model(interaction.guild_id)
@@ -272,7 +294,7 @@ class AnimateCog(commands.Cog):
         takes_all = bool(image_readings(len(images), spec))
         allowed = [] if takes_all else await service.models_for(interaction.guild_id)
         try:
-            choices = choices_for(len(images), (provider, spec), allowed)
+            choices = choices_for(len(images), (provider, spec), allowed, locale=locale)
         except RequestInvalid as exc:
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
             return
@@ -281,13 +303,12 @@ class AnimateCog(commands.Cog):
             interaction.user.id, interaction.guild_id, role_ids_of(interaction)
         )
         if quota.remaining == 0 and not quota.exempt:
-            await interaction.response.send_message(
-                f"⚠️ You have used all {quota.limit} of today's videos. Your quota resets "
-                f"<t:{quota.resets_at}:R> (<t:{quota.resets_at}:t>).",
-                ephemeral=True,
-            )
+            used = text("animate.quota_used", locale, limit=quota.limit, reset=quota.resets_at)
+            await interaction.response.send_message(f"⚠️ {used}", ephemeral=True)
             return
-        modal = AnimateModal(self.bot, provider=provider, spec=spec, images=images, choices=choices)
+        modal = AnimateModal(
+            self.bot, provider=provider, spec=spec, images=images, choices=choices, locale=locale
+        )
         await interaction.response.send_modal(modal)
 
     async def _not_theirs(

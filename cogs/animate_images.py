@@ -1,7 +1,9 @@
 """How "Animate with Veo" reads a message's images: pure functions of counts and models.
 
 Kept apart from the cog so the rules can be tested as plain data and the cog stays a
-translation of Discord in and words out.
+translation of Discord in and words out. Every sentence is the catalogue's (`[animate]`,
+`bot/chat/locales/<locale>.animate.toml`), told in the `locale` a caller passes (the
+member's; English when none); a refusal raised here is already in that language.
 
 How the images are read, in message order (`map_images`):
 
@@ -22,6 +24,7 @@ from typing import TypedDict
 
 import discord
 
+from bot.chat.i18n import has, text
 from bot.jobs.requests import MODE_LABELS, RequestInvalid
 from bot.providers.base import Mode, ModelSpec
 
@@ -30,16 +33,15 @@ REFERENCE_SLOTS = ("image", "image2", "image3", "image4", "image5")
 # A select offers at most 25 options; one is kept for "only the first image".
 MOST_CHOICES = 24
 
-# The word a member types for each reading, and what it means (for the form's hints).
+# Discord's longest select option label and description, and label description.
+MOST_SAID = 100
+
+# The word a member types for each reading (in English in every language: `parse_mode`
+# reads these); what it means is the catalogue's `animate.hint.<mode>` (`mode_hint`).
 MODE_WORDS = {
     Mode.FIRST_FRAME: "first",
     Mode.FIRST_LAST: "first+last",
     Mode.REFERENCE: "reference",
-}
-MODE_HINTS = {
-    Mode.FIRST_FRAME: "the image opens the video",
-    Mode.FIRST_LAST: "1st image opens the video, 2nd ends it",
-    Mode.REFERENCE: "they guide subjects and style",
 }
 _ACCEPTED: dict[str, Mode] = {
     "first": Mode.FIRST_FRAME,
@@ -80,26 +82,47 @@ class Choice:
     def first_only(self) -> bool:
         return self.count < self.of
 
-    @property
-    def label(self) -> str:
+    def label(self, locale: str | None = None) -> str:
+        """The select option's label, in `locale`."""
         if self.first_only:
-            return f"Only the first image ({self.spec.label})"[:100]
-        return f"{self.spec.label}: {MODE_LABELS[self.mode]}"[:100]
+            said = text("animate.option_only_first", locale, label=self.spec.label)
+        else:
+            mode = mode_name(self.mode, locale)
+            said = text("animate.option_model_mode", locale, label=self.spec.label, mode=mode)
+        return said[:MOST_SAID]
 
-    @property
-    def description(self) -> str:
+    def description(self, locale: str | None = None) -> str:
+        """The select option's description, in `locale`."""
         if self.first_only:
             left = self.of - 1
-            rest = "the other image is" if left == 1 else f"the other {left} images are"
-            what = "it opens the video" if self.mode is Mode.FIRST_FRAME else "it guides the video"
-            return f"{what}; {rest} not used"[:100]
-        if self.mode is Mode.REFERENCE:
-            return f"{'both' if self.of == 2 else f'all {self.of}'} guide subjects and style"
-        return MODE_HINTS[self.mode]
+            what = "opens" if self.mode is Mode.FIRST_FRAME else "guides"
+            key = f"animate.only_first.{what}{'_one' if left == 1 else ''}"
+            said = text(key, locale, left=left)
+        elif self.mode is Mode.REFERENCE and self.of == 2:
+            said = text("animate.both_guide", locale)
+        elif self.mode is Mode.REFERENCE:
+            said = text("animate.all_guide", locale, count=self.of)
+        else:
+            said = mode_hint(self.mode, locale)
+        return said[:MOST_SAID]
 
 
-def images_word(count: int) -> str:
-    return f"{count} image" if count == 1 else f"{count} images"
+def images_word(count: int, locale: str | None = None) -> str:
+    """How many images, in words ("1 image", "3 images"), in `locale`."""
+    key = "animate.image_one" if count == 1 else "animate.images"
+    return text(key, locale, count=count)
+
+
+def mode_name(mode: Mode, locale: str | None = None) -> str:
+    """A generation mode as the bot's refusals name it (`refusal.mode.<value>`), in
+    `locale`; the job core's English label where the catalogue has no such name."""
+    key = f"refusal.mode.{mode.value}"
+    return text(key, locale) if has(key) else MODE_LABELS[mode]
+
+
+def mode_hint(mode: Mode, locale: str | None = None) -> str:
+    """What a reading of the images does ("the image opens the video"), in `locale`."""
+    return text(f"animate.hint.{mode.value}", locale)
 
 
 def image_readings(count: int, spec: ModelSpec) -> list[Mode]:
@@ -127,47 +150,57 @@ def most_images(spec: ModelSpec) -> int:
     return most
 
 
-def _listing(readings: list[Mode]) -> str:
-    labels = [MODE_LABELS[m] for m in readings]
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+def listing(words: list[str], locale: str | None = None) -> str:
+    """A list in words ("a, b or c"), in `locale`."""
+    if len(words) < 2:
+        return "".join(words)
+    head = text("animate.list_comma", locale).join(words[:-1])
+    return head + text("word.or", locale) + words[-1]
 
 
-def cannot_take(count: int, spec: ModelSpec) -> RequestInvalid:
-    """The one sentence saying `spec` cannot read `count` images."""
+def _modes(readings: list[Mode], locale: str | None) -> str:
+    return listing([mode_name(m, locale) for m in readings], locale)
+
+
+def cannot_take(count: int, spec: ModelSpec, locale: str | None = None) -> RequestInvalid:
+    """The one sentence saying `spec` cannot read `count` images, in `locale`."""
     most = most_images(spec)
     if most == 0:
-        return RequestInvalid(
-            f"**{spec.label}**, the model used here, makes videos from text only, so it "
-            "cannot animate images."
-        )
+        return RequestInvalid(text("animate.text_only_model", locale, label=spec.label))
+    images = images_word(count, locale)
     if count > most:
         return RequestInvalid(
-            f"That message has {images_word(count)}, but **{spec.label}** can use at most "
-            f"{most}. Try `/veo generate` with the images you want."
+            text("animate.at_most", locale, images=images, label=spec.label, most=most)
         )
-    can = _listing([m for m in MODE_LABELS if m in spec.modes and m is not Mode.TEXT])
+    can = _modes([m for m in MODE_LABELS if m in spec.modes and m is not Mode.TEXT], locale)
     return RequestInvalid(
-        f"**{spec.label}** cannot animate {images_word(count)}; it can do: {can}."
+        text("animate.cannot_animate", locale, label=spec.label, images=images, modes=can)
     )
 
 
 def map_images(
-    count: int, spec: ModelSpec, mode: Mode | None = None
+    count: int, spec: ModelSpec, mode: Mode | None = None, *, locale: str | None = None
 ) -> tuple[ImageFields, tuple[str, ...]]:
     """Map `count` images (in message order) to the draft's image fields and slot names.
 
-    Raises RequestInvalid with one sentence when `spec` cannot use that many images, or
-    not in the chosen `mode`.
+    Raises RequestInvalid with one sentence (in `locale`) when `spec` cannot use that many
+    images, or not in the chosen `mode`.
     """
     readings = image_readings(count, spec)
     if not readings:
-        raise cannot_take(count, spec)
+        raise cannot_take(count, spec, locale)
     if mode is None:
         mode = readings[0]
     elif mode not in readings:
         raise RequestInvalid(
-            f"With {images_word(count)}, **{spec.label}** can use them as {_listing(readings)}, "
-            f"not as {MODE_LABELS[mode]}."
+            text(
+                "animate.readings_mismatch",
+                locale,
+                images=images_word(count, locale),
+                label=spec.label,
+                readings=_modes(readings, locale),
+                mode=mode_name(mode, locale),
+            )
         )
     if mode is Mode.FIRST_FRAME:
         slots: tuple[str, ...] = ("image",)
@@ -188,13 +221,16 @@ def choices_for(
     count: int,
     default: tuple[str, ModelSpec],
     allowed: list[tuple[str, ModelSpec, int]],
+    *,
+    locale: str | None = None,
 ) -> list[Choice]:
     """What to offer when the default model cannot take all `count` images: every way an
     allowed model (`VideoService.models_for`, in its order) reads them all, then only the
     first image on the default model. Empty when the default takes them all (the form
     then asks only how, if the default can read them more than one way).
 
-    Raises RequestInvalid (why the default cannot) when there is nothing to offer.
+    Raises RequestInvalid (why the default cannot, in `locale`) when there is nothing to
+    offer.
     """
     provider, spec = default
     if image_readings(count, spec):
@@ -208,21 +244,18 @@ def choices_for(
     if count > 1 and first:
         choices.append(Choice(provider, spec, first[0], 1, count))
     if not choices:
-        raise cannot_take(count, spec)
+        raise cannot_take(count, spec, locale)
     return choices
 
 
-def parse_mode(text: str, readings: list[Mode]) -> Mode | None:
-    """The reading a member typed; None when left empty."""
-    words = [w for w in re.findall(r"[a-z]+", text.lower()) if w not in _FILLER]
+def parse_mode(typed: str, readings: list[Mode], locale: str | None = None) -> Mode | None:
+    """The reading a member typed; None when left empty. Refused in `locale`."""
+    words = [w for w in re.findall(r"[a-z]+", typed.lower()) if w not in _FILLER]
     if not words:
         return None
     mode = _ACCEPTED.get("+".join(words))
     if mode is None:
-        accepted = " or ".join(f"`{MODE_WORDS[m]}`" for m in readings)
-        shown = discord.utils.escape_markdown(text.strip()[:50])
-        raise RequestInvalid(
-            f"I did not understand “{shown}” as a way to use the images. Write {accepted}, "
-            "or leave it empty."
-        )
+        accepted = text("word.or", locale).join(f"`{MODE_WORDS[m]}`" for m in readings)
+        shown = discord.utils.escape_markdown(typed.strip()[:50])
+        raise RequestInvalid(text("animate.not_understood", locale, shown=shown, accepted=accepted))
     return mode

@@ -1,8 +1,10 @@
 """How long a render takes, in members' words: learned from the model's recent renders
-(`bot.jobs.schedule`), or the documented schedule's rough guess until enough were seen."""
+(`bot.jobs.schedule`), or the documented schedule's rough guess until enough were seen.
+The words are the catalogue's `[listing]` section, in `locale` (None reads English)."""
 
 from __future__ import annotations
 
+from bot.chat.i18n import text
 from bot.jobs.days import duration_text
 from bot.jobs.requests import stored_request
 from bot.jobs.schedule import Schedules, Typical
@@ -10,25 +12,26 @@ from bot.providers.registry import ProviderRegistry
 from storage import Job
 
 
-def usually(typical: Typical) -> str:
-    return f"usually {duration_text(typical.median)}, 9 of 10 within {duration_text(typical.p90)}"
+def usually(typical: Typical, *, locale: str | None = None) -> str:
+    median, p90 = duration_text(typical.median), duration_text(typical.p90)
+    return text("listing.usually", locale, median=median, p90=p90)
 
 
-def ready_after_start(typical: Typical) -> str:
+def ready_after_start(typical: Typical, *, locale: str | None = None) -> str:
     """For a job still in our queue: how long after it starts it is usually ready."""
+    median = duration_text(typical.median)
     if typical.samples == 0:
-        return f"usually ready about {duration_text(typical.median)} after it starts"
-    return (
-        f"usually ready {duration_text(typical.median)} after it starts, "
-        f"9 of 10 within {duration_text(typical.p90)}"
-    )
+        return text("listing.ready_about", locale, median=median)
+    p90 = duration_text(typical.p90)
+    return text("listing.ready_learned", locale, median=median, p90=p90)
 
 
-def render_time_note(typical: Typical | None) -> str:
+def render_time_note(typical: Typical | None, *, locale: str | None = None) -> str:
     """A line for `/veo models` once the model's renders were seen (else nothing)."""
     if typical is None:
         return ""
-    return f"\nRenders lately: {usually(typical)} (the last {typical.samples})."
+    said = usually(typical, locale=locale)
+    return "\n" + text("listing.renders_lately", locale, usually=said, samples=typical.samples)
 
 
 def typical_for(providers: ProviderRegistry, schedules: Schedules, job: Job) -> Typical | None:

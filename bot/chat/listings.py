@@ -1,11 +1,17 @@
 """The words of the listings members ask for: `/veo status`, `history`, `quota`, `help`
-and `models`. Pure functions, like `messages` (the words about one job as it runs)."""
+and `models`. Pure functions, like `messages` (the words about one job as it runs).
+
+The sentences are the catalogue's `[listing]` section (`locales/<locale>.listings.toml`);
+each function takes the member's `locale` (None reads English). The job's own lines that
+`messages` makes (its status, settings, a purged prompt's note) follow `locale` too, and
+read the job's language when it is None, as they always have."""
 
 from __future__ import annotations
 
 import discord
 from discord.utils import escape_markdown
 
+from bot.chat.i18n import text
 from bot.chat.messages import (
     describe_settings,
     post_link,
@@ -16,39 +22,46 @@ from bot.chat.messages import (
 )
 from bot.jobs.days import duration_text
 from bot.jobs.quota import QuotaView
-from bot.jobs.requests import MODE_LABELS, stored_request
+from bot.jobs.requests import stored_request
 from bot.jobs.schedule import Typical
 from bot.providers.base import Mode, ModelSpec
 from bot.providers.registry import ProviderRegistry
 from storage import Job, JobStatus
 
 
-def model_summary(spec: ModelSpec) -> str:
+def mode_label(mode: Mode, locale: str | None = None) -> str:
+    """A generation mode as a member reads it ("first frame")."""
+    return text(f"listing.mode.{mode.value}", locale)
+
+
+def model_summary(spec: ModelSpec, *, locale: str | None = None) -> str:
     """One model's capabilities in a line or two, for `/veo models`."""
-    modes = ", ".join(MODE_LABELS[m] for m in Mode if m in spec.modes)
+    comma = text("listing.comma", locale)
+    modes = comma.join(mode_label(m, locale) for m in Mode if m in spec.modes)
     if Mode.REFERENCE in spec.modes:
-        modes += f" (up to {spec.max_reference_images})"
+        modes += text("listing.up_to", locale, most=spec.max_reference_images)
     parts = [
         f"`{spec.name}`",
         modes,
         "/".join(spec.aspect_ratios),
-        "/".join(str(d) for d in spec.durations) + " s",
+        text("listing.seconds", locale, seconds="/".join(str(d) for d in spec.durations)),
         "/".join(spec.resolutions),
     ]
     extras = [
-        word
-        for word, has in (
-            ("negative prompt", spec.negative_prompt),
+        text(f"listing.{key}", locale)
+        for key, has in (
+            ("negative_prompt", spec.negative_prompt),
             ("seed", spec.seed),
-            ("prompt enhancement", spec.enhance_prompt),
+            ("enhance_prompt", spec.enhance_prompt),
         )
         if has
     ]
     if extras:
-        parts.append(", ".join(extras))
+        parts.append(comma.join(extras))
     if spec.price_usd:
-        parts.append(f"${spec.price_usd:.2f} per video")
-    parts.append(f"about {duration_text(spec.timing.initial_wait * 2)}")
+        parts.append(text("listing.price", locale, price=spec.price_usd))
+    took = duration_text(spec.timing.initial_wait * 2)
+    parts.append(text("listing.about", locale, duration=took))
     return " · ".join(parts)[:1024]
 
 
@@ -69,9 +82,14 @@ HISTORY_PAGE_SIZE = 10
 MESSAGE_LIMIT = 2000
 
 
-def status_badge(job: Job) -> str:
+def status_word(job: Job, locale: str | None = None) -> str:
+    """The job's status as a word, e.g. `delivered`."""
+    return text(f"listing.status.{job.status.value}", locale)
+
+
+def status_badge(job: Job, *, locale: str | None = None) -> str:
     """The status as an emoji and a word, e.g. `✅ delivered`."""
-    return f"{STATUS_EMOJI[job.status]} {job.status.value}"
+    return f"{STATUS_EMOJI[job.status]} {status_word(job, locale)}"
 
 
 def one_line(text: str, limit: int) -> str:
@@ -86,24 +104,30 @@ def _plain(text: str) -> str:
 
 
 def quota_job_line(
-    job: Job, now: float, typical: Typical | None, position: int, service: str | None = None
+    job: Job,
+    now: float,
+    typical: Typical | None,
+    position: int,
+    service: str | None = None,
+    *,
+    locale: str | None = None,
 ) -> str:
     """One in-progress job in `/veo quota`."""
-    line = f"• **#{job.id}** — {status_line(job, now, typical, service)}"
+    line = f"• **#{job.id}** — {status_line(job, now, typical, service, locale)}"
     if job.status is JobStatus.QUEUED:
-        note = queue_note(position, typical)
+        note = queue_note(position, typical, locale)
         if note:
             line += f" · {note}"
     return line
 
 
-def _image_settings(job: Job) -> str | None:
+def _image_settings(job: Job, locale: str | None) -> str | None:
     req = stored_request(job)
     count = req.image_count
     if not count:
         return None
-    mode = MODE_LABELS[req.mode]
-    return f"Images: {mode} ({count} image{'s' if count != 1 else ''})"
+    key = "listing.images_one" if count == 1 else "listing.images"
+    return text(key, locale, mode=mode_label(req.mode, locale), count=count)
 
 
 def job_details(
@@ -115,107 +139,122 @@ def job_details(
     position: int = 0,
     show_owner: bool = False,
     service: str | None = None,
+    locale: str | None = None,
 ) -> str:
     """One job in detail, for `/veo status` (private, so the owner mention never pings)."""
-    owner = f" for <@{job.user_id}>" if show_owner else ""
-    lines = [f"🎬 **Job #{job.id}**{owner}", preview(prompt_of(job))]
-    lines.append(describe_settings(job, label))
-    images = _image_settings(job)
+    head = "listing.details_head_owner" if show_owner else "listing.details_head"
+    lines = [
+        text(head, locale, job=job.id, user=job.user_id),
+        preview(prompt_of(job, locale)),
+        describe_settings(job, label, locale),
+    ]
+    images = _image_settings(job, locale)
     if images:
         lines.append(images)
     negative = stored_request(job).negative_prompt
     if negative:
-        lines.append(f"Avoid: {_plain(one_line(negative, 200))}")
-    status = status_line(job, now, typical, service)
+        lines.append(text("listing.avoid", locale, negative=_plain(one_line(negative, 200))))
+    status = status_line(job, now, typical, service, locale)
     if job.status is JobStatus.QUEUED:
-        note = queue_note(position, typical)
+        note = queue_note(position, typical, locale)
         status += f" · {note}" if note else ""
-    lines.append(f"Status: {status}")
-    created = int(job.created_at)
-    lines.append(f"Created <t:{created}:f> (<t:{created}:R>)")
+    lines.append(text("listing.status_is", locale, status=status))
+    lines.append(text("listing.created", locale, at=int(job.created_at)))
     if job.finished_at is not None and not job.is_active:
-        lines.append(f"Ended <t:{int(job.finished_at)}:R>")
+        lines.append(text("listing.ended", locale, at=int(job.finished_at)))
     link = post_link(job)
     if link is not None:
-        what = "Video" if job.delivered_message_id else "Job message"
-        lines.append(f"{what}: {link}")
-    text = "\n".join(lines)
-    if len(text) > MESSAGE_LIMIT:  # only a huge negative prompt can get here
-        text = text[: MESSAGE_LIMIT - 1] + "…"
-    return text
+        key = "listing.video_at" if job.delivered_message_id else "listing.job_message_at"
+        lines.append(text(key, locale, link=link))
+    said = "\n".join(lines)
+    if len(said) > MESSAGE_LIMIT:  # only a huge negative prompt can get here
+        said = said[: MESSAGE_LIMIT - 1] + "…"
+    return said
 
 
-def job_choice_label(job: Job) -> str:
+def job_choice_label(job: Job, *, locale: str | None = None) -> str:
     """An autocomplete choice for a job: `#12 · delivered · a lighthouse at dusk`."""
-    head = f"#{job.id} · {job.status.value} · "
-    return head + one_line(prompt_of(job), 100 - len(head))
+    head = f"#{job.id} · {status_word(job, locale)} · "
+    return head + one_line(prompt_of(job, locale), 100 - len(head))
 
 
-def history_line(job: Job, prompt_limit: int = 60) -> str:
+def history_line(job: Job, prompt_limit: int = 60, *, locale: str | None = None) -> str:
     """`#id · status · short prompt · link`, one line of `/veo history`."""
+    prompt = _plain(one_line(prompt_of(job, locale), prompt_limit))
     parts = [
         f"**#{job.id}**",
-        status_badge(job),
-        _plain(one_line(prompt_of(job), prompt_limit)) or "(no prompt)",
+        status_badge(job, locale=locale),
+        prompt or text("listing.no_prompt", locale),
     ]
     link = post_link(job)
     if link is not None:
-        parts.append(f"[{'video' if job.delivered_message_id else 'post'}](<{link}>)")
+        key = "listing.history_video" if job.delivered_message_id else "listing.history_post"
+        parts.append(text(key, locale, link=link))
     return " · ".join(parts)
 
 
-def history_page(jobs: list[Job], page: int, *, has_more: bool) -> str:
+def history_page(jobs: list[Job], page: int, *, has_more: bool, locale: str | None = None) -> str:
     """One page of `/veo history` (up to HISTORY_PAGE_SIZE jobs, newest first)."""
     if not jobs:
         if page == 0:
-            return "You have not made any videos yet. Start with `/veo generate`."
-        return f"There are no older videos on page {page + 1}. Go back with **◀ Newer**."
+            return text("listing.history_none", locale)
+        return text("listing.history_no_older", locale, page=page + 1)
     first = page * HISTORY_PAGE_SIZE + 1
     last = first + len(jobs) - 1
     if page == 0 and not has_more:
-        header = f"**Your videos**, newest first ({len(jobs)} in all):"
+        header = text("listing.history_all", locale, count=len(jobs))
     else:
-        oldest = "" if has_more else ", your oldest"
-        header = f"**Your videos**, newest first — page {page + 1} (videos {first}–{last}{oldest}):"
+        key = "listing.history_page" if has_more else "listing.history_page_oldest"
+        header = text(key, locale, page=page + 1, first=first, last=last)
     for limit in (60, 40, 20, 0):
-        lines = [header, *(history_line(job, limit) for job in jobs)]
-        text = "\n".join(lines)
-        if len(text) <= MESSAGE_LIMIT:
-            return text
-    return text[: MESSAGE_LIMIT - 1] + "…"
+        lines = [header, *(history_line(job, limit, locale=locale) for job in jobs)]
+        said = "\n".join(lines)
+        if len(said) <= MESSAGE_LIMIT:
+            return said
+    return said[: MESSAGE_LIMIT - 1] + "…"
 
 
-def image_modes(spec: ModelSpec) -> str:
+def image_modes(spec: ModelSpec, *, locale: str | None = None) -> str:
     """What a model can do with images, in a few words, for `/veo help`."""
-    modes = [MODE_LABELS[m] for m in Mode if m in spec.modes and m is not Mode.TEXT]
+    modes = [mode_label(m, locale) for m in Mode if m in spec.modes and m is not Mode.TEXT]
     if Mode.REFERENCE in spec.modes:
-        modes[-1] += f" (up to {spec.max_reference_images})"
+        modes[-1] += text("listing.up_to", locale, most=spec.max_reference_images)
     if not modes:
-        return "text only, no images"
-    return ", ".join(modes) + ("" if Mode.TEXT in spec.modes else " (an image is required)")
+        return text("listing.text_only", locale)
+    needed = "" if Mode.TEXT in spec.modes else text("listing.image_required", locale)
+    return text("listing.comma", locale).join(modes) + needed
 
 
-def help_intro(commands: list[tuple[str, str]], quota: QuotaView, *, max_active: int) -> str:
+def help_intro(
+    commands: list[tuple[str, str]],
+    quota: QuotaView,
+    *,
+    max_active: int,
+    locale: str | None = None,
+) -> str:
     """The top of `/veo help`: what the bot does, its commands, the member's limits (an
     exempt member has no daily count, so none is shown)."""
     daily = (
-        "• Your role on this server has no daily limit."
+        text("listing.help_no_daily_limit", locale)
         if quota.exempt
-        else f"• **{quota.limit}** videos per day (UTC); **{quota.remaining}** left today, "
-        f"resetting <t:{quota.resets_at}:R>."
+        else text(
+            "listing.help_daily",
+            locale,
+            limit=quota.limit,
+            remaining=quota.remaining,
+            at=quota.resets_at,
+        )
     )
     lines = [
-        "I make short AI videos with Google's Veo models, through the services this "
-        "server has enabled. Describe a scene (and attach images if you like); I queue the job, "
-        "post its progress in the channel, and post the video there when it is ready.",
+        text("listing.help_about", locale),
         "",
-        "**Commands**",
+        text("listing.help_commands", locale),
         *(f"• {name} — {description}" for name, description in commands),
         "",
-        "**Your limits**",
+        text("listing.help_limits", locale),
         daily,
-        f"• Up to **{max_active}** jobs in progress at once.",
-        "• A job that fails, or that you cancel before it is sent, is refunded.",
+        text("listing.help_active", locale, max_active=max_active),
+        text("listing.help_refunds", locale),
     ]
     return "\n".join(lines)[:4096]
 
@@ -227,32 +266,33 @@ def help_embed(
     max_active: int,
     providers: ProviderRegistry,
     default_model: str,
+    locale: str | None = None,
 ) -> discord.Embed:
     """`/veo help`: the intro, then how each model uses images, within Discord's limits."""
     embed = discord.Embed(
-        title="Veo video bot — help",
-        description=help_intro(commands, quota, max_active=max_active),
+        title=text("listing.help_title", locale)[:256],
+        description=help_intro(commands, quota, max_active=max_active, locale=locale),
         colour=discord.Colour.blurple(),
     )
-    for name, value in image_mode_fields(providers):
+    for name, value in image_mode_fields(providers, locale=locale):
         if len(embed) + len(name) + len(value) > 5900 or len(embed.fields) == 25:
             break  # Discord: 6,000 characters and 25 fields per embed
         embed.add_field(name=name, value=value, inline=False)
-    embed.set_footer(
-        text=f"Default model here: {default_model}. "
-        "/veo models lists each model's lengths, sizes and prices."
-    )
+    embed.set_footer(text=text("listing.help_footer", locale, model=default_model)[:2048])
     return embed
 
 
-def image_mode_fields(providers: ProviderRegistry) -> list[tuple[str, str]]:
+def image_mode_fields(
+    providers: ProviderRegistry, *, locale: str | None = None
+) -> list[tuple[str, str]]:
     """Each enabled model's image modes, one embed field per service (split at 1,024)."""
     fields: list[tuple[str, str]] = []
     for provider in providers:
-        name = f"Image modes · {provider.label}"[:256]
+        name = text("listing.image_modes_of", locale, service=provider.label)[:256]
         chunk: list[str] = []
         for spec in provider.models.values():
-            line = f"• **{spec.label}**: {image_modes(spec)}"[:1024]
+            modes = image_modes(spec, locale=locale)
+            line = text("listing.image_modes_line", locale, label=spec.label, modes=modes)[:1024]
             if chunk and len("\n".join([*chunk, line])) > 1024:
                 fields.append((name, "\n".join(chunk)))
                 chunk = []
@@ -262,17 +302,19 @@ def image_mode_fields(providers: ProviderRegistry) -> list[tuple[str, str]]:
     return fields
 
 
-def models_embeds(fields: list[tuple[str, str]], default_model: str) -> list[discord.Embed]:
+def models_embeds(
+    fields: list[tuple[str, str]], default_model: str, *, locale: str | None = None
+) -> list[discord.Embed]:
     """`/veo models`: one field per model, split as Discord requires (25 fields an
     embed, 10 embeds a message)."""
     embeds = []
     for start in range(0, len(fields), 25):
+        first = start == 0
         embed = discord.Embed(
-            title="Available video models" if start == 0 else None,
+            title=text("listing.models_title", locale)[:256] if first else None,
             description=(
-                f"Default here: **{default_model}**. Pick with `model:` in `/veo generate`, "
-                "or set your own default with `/veo settings`."
-                if start == 0
+                text("listing.models_default", locale, model=default_model)[:4096]
+                if first
                 else None
             ),
             colour=discord.Colour.blurple(),

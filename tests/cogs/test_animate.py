@@ -14,6 +14,7 @@ from typing import Any
 import discord
 import pytest
 
+from bot.chat.i18n import text
 from bot.chat.messages import ready_marker
 from bot.client import VeoBot
 from bot.jobs.days import day_key
@@ -23,7 +24,7 @@ from bot.providers.apiyi import catalog as apiyi
 from bot.providers.base import Mode
 from bot.providers.yelinai import catalog as yelinai
 from bot.settings import Settings
-from cogs.animate import MENU_NAME, NO_IMAGES, OWN_ONLY, is_image
+from cogs.animate import MENU_NAME, is_image
 from cogs.animate_images import choices_for, image_readings, map_images, parse_mode
 from storage import JobStatus
 from tests.conftest import BotFactory, wait_for_job
@@ -52,6 +53,13 @@ APIXO_FAST = apixo.MODELS[apixo.FAST]
 APIXO_QUALITY = apixo.MODELS[apixo.QUALITY]
 YELINAI_VEO3 = yelinai.MODELS["veo3"]
 OTHER_MEMBER = USER_ID + 1
+
+# What the menu answers at once, word for word (the catalogue's `animate.*`).
+OWN_ONLY = "On this server you can animate your own messages only."
+NO_IMAGES = (
+    "That message has no images to animate. Use **Animate with Veo** on a message with a "
+    "JPEG, PNG or WebP picture attached, or make a video from a prompt with `/veo generate`."
+)
 
 
 # -- vendor simulators not in conftest ----------------------------------------------------
@@ -242,6 +250,23 @@ async def test_one_image_becomes_the_first_frame_and_is_delivered(
     assert request.prompt == "the cat yawns"
     [video] = [m for m in discord_sim.messages(CHANNEL_ID) if ready_marker(1) in str(m["content"])]
     assert video["attachments"] and await used(bot) == 1
+
+
+async def test_a_spanish_client_gets_the_form_in_spanish(
+    start_bot: BotFactory, make_settings, discord_sim: DiscordSim
+) -> None:
+    bot = await start_bot(make_settings())
+    message = posted(discord_sim, ("cat.png", PNG, "image/png"))
+    modal = await open_menu(bot, discord_sim, message, locale="es-ES")
+    assert modal["type"] == 9
+    assert modal["data"]["title"] == "Animar 1 imagen con Veo"
+    assert modal["data"]["title"] == text("animate.title", "es-ES", images="1 imagen")
+    [label] = [c for c in modal["data"]["components"] if c["type"] == 18]
+    assert label["label"] == "Prompt" and label["description"].startswith("Qué debe pasar")
+    # The answers before the form follow the member's client as well.
+    empty = posted(discord_sim)
+    said = refusal(await open_menu(bot, discord_sim, empty, locale="es-ES"))
+    assert said == text("animate.no_images", "es-ES") and "**Animar con Veo**" in said
 
 
 async def test_a_file_that_lies_about_being_a_png_is_refused_by_its_bytes(
@@ -617,7 +642,7 @@ def test_choices_list_every_way_to_take_them_all_then_the_first_image() -> None:
         ("yelinai", YELINAI_VEO3.name, Mode.REFERENCE, 3),
         ("apiyi", APIYI_FAST.name, Mode.FIRST_FRAME, 1),
     ]
-    assert [c.description for c in choices] == [
+    assert [c.description() for c in choices] == [
         "all 3 guide subjects and style",
         "all 3 guide subjects and style",
         "it opens the video; the other 2 images are not used",

@@ -96,7 +96,10 @@ async def check(
     assert not list(bot.manager.work_dir.glob("*.mp4"))  # no download left behind
     if done.status_message_id is not None:  # the job message shows how it ended
         shown_state = str(discord_sim.message(done.status_message_id)["content"])
-        assert shown_state.splitlines()[-1].startswith("✅" if error_code is None else "❌")
+        if error_code is None:  # collapsed to one line pointing at the video
+            assert " · ✅ Delivered in " in shown_state.splitlines()[-1]
+        else:
+            assert shown_state.splitlines()[-1].startswith("❌")
 
 
 # -- (1) after the quota was reserved, before the submit --------------------------------
