@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.bot import ChatBot
+from bot.chat.failures import said_text
 from bot.chat.i18n import Translator
 from bot.chat.publisher import DiscordPublisher
 from bot.jobs.health import VendorHealth
@@ -54,7 +55,8 @@ class VeoTree(app_commands.CommandTree["VeoBot"]):
         if interaction.type is discord.InteractionType.autocomplete:
             await interaction.response.autocomplete([])
         else:
-            await interaction.response.send_message(f"⚠️ {DMS_OFF}", ephemeral=True)
+            refused = said_text(DMS_OFF, str(interaction.locale))
+            await interaction.response.send_message(f"⚠️ {refused}", ephemeral=True)
         return False
 
     async def on_error(

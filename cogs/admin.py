@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from bot.chat.askers import asker_of
 from bot.chat.audit_view import audit_embed, counted
+from bot.chat.failures import refusal_text, said_text
 from bot.chat.stats_view import stats_embed
 from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.requests import RequestInvalid, choose_model
@@ -67,7 +68,7 @@ class AdminCog(commands.Cog):
             await self._say(interaction, DM_ONLY)
             return None
         if not asker_of(interaction).manage_guild:
-            await self._say(interaction, NOT_ADMIN)
+            await self._say(interaction, said_text(NOT_ADMIN, str(interaction.locale)))
             return None
         return interaction.guild_id
 
@@ -167,7 +168,7 @@ class AdminCog(commands.Cog):
         try:
             parsed = parse_words(words or "")
         except RequestInvalid as exc:
-            await self._say(interaction, str(exc))
+            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
             return
         await self.bot.service.admin.change(asker_of(interaction), banned_words=parsed)
         done = (
@@ -205,7 +206,7 @@ class AdminCog(commands.Cog):
                 models = ", ".join(f"`{m}`" for m in registry.get(chosen).models)
                 raise RequestInvalid(f"`{name}` is not a model of {chosen}. Pick one of: {models}.")
         except RequestInvalid as exc:
-            await self._say(interaction, str(exc))
+            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
             return
         await self.bot.service.admin.change(
             asker_of(interaction), default_provider=chosen, default_model=name
@@ -245,7 +246,7 @@ class AdminCog(commands.Cog):
         try:
             entries = parse_models(allowed or "", self.bot.providers)
         except RequestInvalid as exc:
-            await self._say(interaction, str(exc))
+            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
             return
         await self.bot.service.admin.change(asker_of(interaction), allowed_models=entries)
         done = (
@@ -278,7 +279,7 @@ class AdminCog(commands.Cog):
             key = f"{chosen}/{name}"
             await self.bot.service.admin.weight(asker_of(interaction), key, units)
         except RequestInvalid as exc:
-            await self._say(interaction, str(exc))
+            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
             return
         done = (
             f"A `{key}` video now counts as {counted(units, 'video')}."
@@ -336,7 +337,7 @@ class AdminCog(commands.Cog):
         try:
             refunded = await self.bot.service.refund_job(job, asker_of(interaction))
         except RequestInvalid as exc:
-            await self._say(interaction, str(exc))
+            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
             return
         await self._show(
             interaction,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 
 from bot.chat.askers import asker_of
+from bot.chat.failures import refusal_text, said_text
 from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.requests import RequestInvalid
 from bot.jobs.rules import channel_list
@@ -99,7 +100,8 @@ async def save(interaction: Interaction, what: What, ids: list[int]) -> None:
     guild_id = interaction.guild_id
     asker = asker_of(interaction)
     if guild_id is None or not asker.manage_guild:
-        await _refuse(interaction, DM_ONLY if guild_id is None else NOT_ADMIN)
+        locale = str(interaction.locale)
+        await _refuse(interaction, DM_ONLY if guild_id is None else said_text(NOT_ADMIN, locale))
         return
     try:
         if what == "channels":
@@ -107,7 +109,7 @@ async def save(interaction: Interaction, what: What, ids: list[int]) -> None:
         else:
             await bot.service.admin.change(asker, exempt_roles=ids)
     except RequestInvalid as exc:
-        await _refuse(interaction, str(exc))
+        await _refuse(interaction, refusal_text(exc, str(interaction.locale)))
         return
     text, embed, view = await picker(bot, guild_id, what, _done(what, ids))
     await interaction.response.edit_message(

@@ -52,6 +52,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.chat.failures import refusal_text
 from bot.chat.i18n import text
 from bot.chat.submission import role_ids_of, submit_draft
 from bot.jobs.requests import Draft, RequestInvalid, prompt_limit
@@ -230,7 +231,7 @@ class AnimateModal(discord.ui.Modal):
             choice = self.chosen(locale)
             fields, slots = map_images(choice.count, choice.spec, choice.mode, locale=locale)
         except RequestInvalid as exc:
-            await interaction.edit_original_response(content=f"⚠️ {exc}")
+            await interaction.edit_original_response(content=f"⚠️ {refusal_text(exc, locale)}")
             return
         # The chosen model's prompt limit and the server's rules are checked here, again.
         draft = Draft(
@@ -296,7 +297,9 @@ class AnimateCog(commands.Cog):
         try:
             choices = choices_for(len(images), (provider, spec), allowed, locale=locale)
         except RequestInvalid as exc:
-            await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
+            await interaction.response.send_message(
+                f"⚠️ {refusal_text(exc, locale)}", ephemeral=True
+            )
             return
         # Say so now rather than after the member has written a prompt.
         quota = await service.quota(

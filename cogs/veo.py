@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot.chat import estimates, listings
 from bot.chat.askers import asker_of, parse_job_number
 from bot.chat.components import HistoryPageButton, cancel_prompt, history_reply
+from bot.chat.failures import refusal_text
 from bot.chat.settings_view import SETTINGS_ITEMS, forget_question, panel
 from bot.chat.submission import role_ids_of, submit_draft
 from bot.chat.views import JOB_BUTTONS
@@ -173,7 +174,7 @@ class VeoCog(commands.Cog):
         try:
             found = await self._asked_job(interaction, job, Action.VIEW)
         except RequestInvalid as exc:
-            await self._say(interaction, f"⚠️ {exc}")
+            await self._say(interaction, f"⚠️ {refusal_text(exc, str(interaction.locale))}")
             return
         position = (
             await self.service.queue_position(found) if found.status is JobStatus.QUEUED else 0
@@ -196,7 +197,7 @@ class VeoCog(commands.Cog):
         try:
             found = await self._asked_job(interaction, job, Action.CANCEL)
         except RequestInvalid as exc:
-            await self._say(interaction, f"⚠️ {exc}")
+            await self._say(interaction, f"⚠️ {refusal_text(exc, str(interaction.locale))}")
             return
         if not found.is_active:
             await self._say(

@@ -17,6 +17,7 @@ import discord
 
 from bot.chat import listings, messages
 from bot.chat.askers import asker_of
+from bot.chat.failures import refusal_text
 from bot.chat.submission import submit_request
 from bot.jobs.access import Action
 from bot.jobs.origin import Parent
@@ -38,7 +39,9 @@ async def owned_job(interaction: Interaction, job_id: int, action: Action) -> Jo
     try:
         return await bot.service.job_for(job_id, asker_of(interaction), action)
     except RequestInvalid as exc:
-        await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
+        await interaction.response.send_message(
+            f"⚠️ {refusal_text(exc, str(interaction.locale))}", ephemeral=True
+        )
         return None
 
 
@@ -126,7 +129,9 @@ class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
         try:
             job = await bot.service.cancel(job.id, asker_of(interaction))
         except RequestInvalid as exc:
-            await interaction.response.edit_message(content=str(exc), view=None)
+            await interaction.response.edit_message(
+                content=refusal_text(exc, str(interaction.locale)), view=None
+            )
             return
         whose = "your" if job.user_id == interaction.user.id else "the member's"
         if job.status is JobStatus.CANCELLED:
@@ -157,7 +162,9 @@ class RetryButton(_JobButton, template=r"veo:retry:(?P<job>\d+)"):
                 job.id, asker_of(interaction), new_seed=self.new_seed
             )
         except RequestInvalid as exc:
-            await interaction.edit_original_response(content=f"⚠️ {exc}")
+            await interaction.edit_original_response(
+                content=f"⚠️ {refusal_text(exc, str(interaction.locale))}"
+            )
             return
         await submit_request(bot, interaction, request, images, made_from=parent_of(job))
 
@@ -198,7 +205,9 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
                 self.job.id, asker_of(interaction), prompt=self.prompt.value
             )
         except RequestInvalid as exc:
-            await interaction.edit_original_response(content=f"⚠️ {exc}")
+            await interaction.edit_original_response(
+                content=f"⚠️ {refusal_text(exc, str(interaction.locale))}"
+            )
             return
         await submit_request(bot, interaction, request, images, made_from=parent_of(self.job))
 
@@ -212,7 +221,9 @@ class RemixButton(_JobButton, template=r"veo:remix:(?P<job>\d+)"):
         try:
             limit = await bot.service.remix_limit(job)
         except RequestInvalid as exc:
-            await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
+            await interaction.response.send_message(
+                f"⚠️ {refusal_text(exc, str(interaction.locale))}", ephemeral=True
+            )
             return
         await interaction.response.send_modal(RemixModal(job, limit))
 

@@ -14,6 +14,7 @@ import discord
 from bot.chat import messages
 from bot.chat.askers import asker_of
 from bot.chat.components import Interaction, _JobButton, parent_of
+from bot.chat.failures import refusal_text
 from bot.chat.submission import role_ids_of, submit_request
 from bot.jobs.access import Action
 from bot.jobs.continuing import Continuation
@@ -35,7 +36,9 @@ class ContinueButton(_JobButton, template=r"veo:continue:(?P<job>\d+)"):
                 job.id, asker_of(interaction), role_ids_of(interaction)
             )
         except RequestInvalid as exc:
-            await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
+            await interaction.response.send_message(
+                f"⚠️ {refusal_text(exc, str(interaction.locale))}", ephemeral=True
+            )
             return
         await interaction.response.send_modal(ContinueModal(job, plan, str(interaction.locale)))
 
@@ -76,7 +79,9 @@ class ContinueModal(discord.ui.Modal):
             )
             image = await bot.service.last_frame(self.job.id, request)
         except RequestInvalid as exc:
-            await interaction.edit_original_response(content=f"⚠️ {exc}")
+            await interaction.edit_original_response(
+                content=f"⚠️ {refusal_text(exc, str(interaction.locale))}"
+            )
             return
         await submit_request(
             bot, interaction, request, [image], made_from=parent_of(self.job), defaults=defaults

@@ -1,6 +1,7 @@
 """What a member (or a server's admins) read when something fails, made from the failure's
 code and parameters at the moment it is shown, in the reader's language; the sentences
-themselves are in the catalogues (`bot.chat.i18n`: `[ending]`, `[failure]`, `[alert]`).
+themselves are in the catalogues (`bot.chat.i18n`: `[ending]`, `[failure]`, `[alert]`);
+and what a member reads when a request is refused (`[refusal]`, `refusal_text`).
 
 The job core and the store keep a failure as data (`bot.providers.codes.Failure`: a code,
 and the parameters its sentence quotes). A failure that names its sentence (a `say`
@@ -15,8 +16,9 @@ from collections.abc import Mapping
 
 from bot.chat.i18n import has, text
 from bot.jobs.endings import Step
+from bot.jobs.refusals import Refusal, english
 from bot.providers.base import ProviderError
-from bot.providers.codes import ErrorCode, Failure, Param
+from bot.providers.codes import ErrorCode, Failure, Param, Say
 from storage import Job
 
 # (code, step): the sentence of one of the job core's own endings; step None is the code's.
@@ -88,6 +90,21 @@ def job_failure_text(job: Job, locale: str | None = None) -> str:
 def error_text(exc: ProviderError, locale: str | None = None) -> str:
     """What a member is told of a vendor's error (a refusal shown at once, a test's view)."""
     return failure_text(exc.code, exc.say.failure(exc.code).params, locale=locale)
+
+
+def refusal_text(exc: Refusal, locale: str | None = None) -> str:
+    """What a member is told of a refused request (`RequestInvalid`, `QuotaRefused`), in
+    `locale`: the `[refusal]` sentence it names; a plain sentence (a cog's own, with no
+    key) reads as it was given."""
+    return str(exc) if exc.say is None else said_text(exc.say, locale)
+
+
+def said_text(said: Say, locale: str | None = None) -> str:
+    """A refusal's sentence named without the refusal (the job core's `DMS_OFF`,
+    `NOT_ADMIN`), in `locale`; a key this bot does not know reads as its English."""
+    if not has(said.key):
+        return english(said)
+    return text(said.key, locale, **said.params)
 
 
 def alert_text(kind: str, params: Mapping[str, Param], locale: str | None = None) -> str:

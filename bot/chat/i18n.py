@@ -88,6 +88,10 @@ class _Fill(string.Formatter):
             keys = [f"failure.option.{key}" for key in str(value).split(",")]
             names = [text(k, self.locale) if has(k) else k for k in keys]
             return text("word.or", self.locale).join(names)
+        # "{modes:modes}": generation modes ("text,first_frame") by their labels (a refusal's).
+        if format_spec == "modes":
+            keys = [f"refusal.mode.{mode}" for mode in str(value).split(",")]
+            return ", ".join(text(k, self.locale) if has(k) else k for k in keys)
         try:
             return str(super().format_field(value, format_spec))
         except ValueError:  # "{limit:,}" of a parameter a row lacks: shown plainly

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.chat import messages
+from bot.chat.failures import refusal_text
 from bot.chat.i18n import text
 from bot.jobs.requests import RequestInvalid
 from bot.providers.registry import ProviderRegistry
@@ -149,7 +150,9 @@ async def _change(bot: ChatBot, interaction: Interaction, changes: dict[str, obj
     try:
         prefs = await bot.service.preferences.change(interaction.user.id, **changes)
     except RequestInvalid as exc:
-        await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
+        await interaction.response.send_message(
+            f"⚠️ {refusal_text(exc, str(interaction.locale))}", ephemeral=True
+        )
         return
     said, view = panel(prefs, bot.providers, str(interaction.locale))
     await interaction.response.edit_message(content=said, view=view)

@@ -15,6 +15,7 @@ import aiohttp
 import discord
 
 from bot.chat import messages
+from bot.chat.failures import refusal_text
 from bot.jobs.origin import Origin, Parent
 from bot.jobs.preferences import Defaults
 from bot.jobs.quota import QuotaRefused
@@ -53,7 +54,9 @@ async def submit_draft(
         images = await read_images(bot, request, attachments)
         return await submit_request(bot, interaction, request, images, defaults=defaults)
     except RequestInvalid as exc:
-        await interaction.edit_original_response(content=f"⚠️ {exc}")
+        await interaction.edit_original_response(
+            content=f"⚠️ {refusal_text(exc, str(interaction.locale))}"
+        )
         return None
 
 
@@ -72,7 +75,9 @@ async def submit_request(
     try:
         job = await bot.service.accept(request, images, origin, made_from=made_from)
     except (RequestInvalid, QuotaRefused) as exc:
-        await interaction.edit_original_response(content=f"⚠️ {exc}")
+        await interaction.edit_original_response(
+            content=f"⚠️ {refusal_text(exc, str(interaction.locale))}"
+        )
         return None
     await announce(bot, interaction, job, origin, defaults)
     if defaults is not None and defaults.skipped_model is not None:

@@ -9,8 +9,9 @@ Discord.
 - `retry` — backoff, poll spacing and schedules; `health` — vendor health and outage
   alerts; `positions` — what members are shown while a job waits or runs, through the
   `Publisher` port in `publishing`; `pacing` — each vendor's rate and task cap.
-- `service` — what the commands call; `requests` — validating a request; `rules` — a
-  server's rules; `quota` — quota views and refusals; `access` — who may act on a job;
+- `service` — what the commands call; `requests` — validating a request (`cleaning` — the
+  prompt's text); `rules` — a server's rules; `quota` — quota views and refusals;
+  `refusals` — a refusal as a sentence by key (`Say`); `access` — who may act on a job;
   `admin` — a server's settings, stats and admin log; `days` — UTC days and durations;
   `retention` — the sweep that forgets old prompts and departed servers.
 

@@ -15,16 +15,14 @@ from typing import Any
 from bot.jobs.access import Asker
 from bot.jobs.days import day_key
 from bot.jobs.requests import RequestInvalid
+from bot.providers.codes import say
 from storage import GuildSettings, GuildStore, JobStore
 from storage.audit import AuditEntry, AuditStore
 from storage.stats import ServerStats, StatsStore, day_window
 
-NOT_ADMIN = "Only members with the **Manage Server** permission can change the video settings."
-ZERO_WEIGHT = (
-    "A model must count as at least 1 video: at 0 it would have no limit at all, even for "
-    "members whose quota is 0. To stop a model, leave it out of `/veo-admin models`."
-)
-NEGATIVE = "A quota or a spend cap cannot be below 0."
+NOT_ADMIN = say("refusal.not_admin")
+ZERO_WEIGHT = say("refusal.zero_weight")
+NEGATIVE = say("refusal.negative")
 
 
 class AuditAction:

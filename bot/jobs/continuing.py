@@ -12,13 +12,11 @@ from dataclasses import dataclass
 
 from bot.jobs.requests import GenerationRequest, RequestInvalid, prompt_limit
 from bot.providers.base import Mode
+from bot.providers.codes import say
 from bot.providers.registry import ProviderRegistry
 from storage import GuildSettings, Job
 
-NOTHING_TAKES_A_FRAME = (
-    "No model this server allows can start a video from an image, so this video cannot "
-    "be continued here."
-)
+NOTHING_TAKES_A_FRAME = say("refusal.nothing_takes_a_frame")
 
 
 @dataclass(frozen=True, slots=True)

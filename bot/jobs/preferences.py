@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.jobs.requests import Draft, GenerationRequest, RequestInvalid, choose_model
 from bot.jobs.retention import remove_files
+from bot.providers.codes import say
 from bot.providers.registry import ProviderRegistry
 from storage import GuildSettings, MemberSettings
 from storage.members import MemberStore
@@ -138,7 +139,7 @@ class Preferences:
                 prefs.provider is None or self.providers.model(prefs.provider, prefs.model) is None
             )
         ):
-            raise RequestInvalid("That model is not offered any more; please pick another.")
+            raise RequestInvalid(say("refusal.model_retired"))
         # A new default model is worth telling about again where it is not allowed.
         if "model" in changes:
             prefs = dataclasses.replace(prefs, told=frozenset())

@@ -1,7 +1,8 @@
 """Quota as a member sees it: what they have left, and why a request was refused.
 
 The ledger itself (reserve, refund, reset) is in `storage.jobs`; the rules that decide a
-member's limit are the service's. This module turns the store's refusals into words.
+member's limit are the service's. This module turns the store's refusals into the
+member's (a sentence by key, worded by the chat side).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.jobs.days import next_reset
+from bot.jobs.refusals import Refusal
+from bot.providers.codes import say
 from storage import Job, OverBudget, OverQuota, TooManyActive
 
 
@@ -25,8 +28,9 @@ class QuotaView:
         return max(0, self.limit - self.used)
 
 
-class QuotaRefused(Exception):
-    """Over the daily quota or the active-job cap; the message is for the member."""
+class QuotaRefused(Refusal):
+    """Over the daily quota, a spend cap or the active-job cap: a `[refusal]` sentence by
+    key (see `bot.jobs.refusals`), told in the member's language by the chat side."""
 
 
 def quota_refusal(
@@ -38,36 +42,26 @@ def quota_refusal(
     in_server: bool,
     now: float,
 ) -> tuple[str, QuotaRefused]:
-    """(the reason for the metrics, the refusal in the member's words)."""
+    """(the reason for the metrics, the refusal for the member)."""
     reset = next_reset(now)
     if isinstance(exc, OverBudget):
-        who = "This server" if exc.scope == "server" else "The bot"
-        return "budget", QuotaRefused(
-            f"{who} has reached today's spending limit for videos. New videos can be "
-            f"made again <t:{reset}:R> (<t:{reset}:t>). Nothing was charged."
-        )
+        if exc.scope == "server":
+            return "budget", QuotaRefused(say("refusal.server_budget", reset=reset))
+        return "budget", QuotaRefused(say("refusal.bot_budget", reset=reset))
     if isinstance(exc, TooManyActive):
-        return "active", QuotaRefused(
-            f"You already have {exc.active} {'job' if exc.active == 1 else 'jobs'} in progress "
-            f"(the limit is {exc.limit}). "
-            "Wait for one to finish, then try again. Nothing was charged."
-        )
+        if exc.active == 1:
+            busy = say("refusal.too_many_active_one", active=exc.active, limit=exc.limit)
+        else:
+            busy = say("refusal.too_many_active", active=exc.active, limit=exc.limit)
+        return "active", QuotaRefused(busy)
     if limit <= 0 and in_server:
-        return "quota", QuotaRefused(
-            "Making videos is switched off for you on this server. Nothing was charged."
-        )
+        return "quota", QuotaRefused(say("refusal.quota_off"))
     if units > limit:
         return "quota", QuotaRefused(
-            f"`{model}` costs {units} of your videos, more than your daily "
-            f"quota of {limit}. Pick another model. Nothing was charged."
+            say("refusal.costs_more_than_quota", model=model, units=units, limit=limit)
         )
     if units > 1:
         return "quota", QuotaRefused(
-            f"`{model}` counts as {units} of your {limit} daily videos and you "
-            f"don't have that many left today. Pick another model, or wait until your "
-            f"quota resets <t:{reset}:R> (<t:{reset}:t>). Nothing was charged."
+            say("refusal.costs_more_than_left", model=model, units=units, limit=limit, reset=reset)
         )
-    return "quota", QuotaRefused(
-        f"You have used all {limit} of today's videos. "
-        f"Your quota resets <t:{reset}:R> (<t:{reset}:t>)."
-    )
+    return "quota", QuotaRefused(say("refusal.quota_used", limit=limit, reset=reset))

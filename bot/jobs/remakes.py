@@ -26,6 +26,7 @@ from bot.jobs.requests import (
 )
 from bot.jobs.rules import check_content, is_exempt
 from bot.providers.base import InputImage
+from bot.providers.codes import say
 from bot.providers.registry import ProviderRegistry
 from bot.settings import Settings
 from storage import GuildSettings, Job, JobStore
@@ -59,7 +60,7 @@ class Remakes:
         request = stored_request(job)
         stored = await self.store.images(job.id)
         if len(stored) != request.image_count:
-            raise RequestInvalid(f"The images of job #{job_id} are no longer kept.")
+            raise RequestInvalid(say("refusal.images_gone", job=job_id))
         rules = await self._rules(job.guild_id)
         spec = model_spec(
             self.providers, *choose_model(request.provider, request.model, self.providers)
@@ -80,7 +81,7 @@ class Remakes:
         """What a Continue of a delivered job would use (`bot.jobs.continuing`)."""
         job = await self.job_for(job_id, asker, Action.CONTINUE)
         if job.purged_at is not None or job.frame_at is None:
-            raise RequestInvalid(f"The last frame of job #{job_id} is no longer kept.")
+            raise RequestInvalid(say("refusal.frame_gone", job=job_id))
         rules = await self._rules(job.guild_id)
         exempt = is_exempt(rules, role_ids)
         request = stored_request(job)
@@ -91,16 +92,14 @@ class Remakes:
         """A job's kept last frame, checked as the first frame of `request`'s model."""
         frame = await self.store.frame(job_id)
         if frame is None:
-            raise RequestInvalid(f"The last frame of job #{job_id} is no longer kept.")
+            raise RequestInvalid(say("refusal.frame_gone", job=job_id))
         spec = model_spec(self.providers, request.provider, request.model)
         return check_image(frame.data, slot="image", spec=spec, filename=frame.filename)
 
     def _still_kept(self, job: Job) -> None:
         if job.purged_at is not None:
-            raise RequestInvalid(
-                f"Job #{job.id}'s prompt and images are no longer kept (deleted after "
-                f"{self.settings.retention_days:g} days, or at the member's request)."
-            )
+            days = self.settings.retention_days
+            raise RequestInvalid(say("refusal.prompt_gone", job=job.id, days=days))
 
     async def remix_limit(self, job: Job) -> int:
         """How long a Remix's prompt may be: the limit of the model it would go to.

@@ -5,13 +5,14 @@ Everything here runs before any quota is reserved or anything is submitted.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from bot.jobs.cleaning import clean_text as clean_text
+from bot.jobs.cleaning import is_blank as is_blank
+from bot.jobs.refusals import Refusal
 from bot.media.images import (
     EXTENSION,
     MAX_IMAGE_PIXELS,
@@ -21,6 +22,7 @@ from bot.media.images import (
     sniff_image,
 )
 from bot.providers.base import InputImage, Mode, ModelSpec, SubmitRequest
+from bot.providers.codes import say
 from bot.providers.registry import ProviderRegistry
 from storage import Job
 
@@ -34,8 +36,9 @@ MODE_LABELS = {
 }
 
 
-class RequestInvalid(Exception):
-    """A member's request that cannot be done; the message is shown to them as is."""
+class RequestInvalid(Refusal):
+    """A member's request that cannot be done: a `[refusal]` sentence by key (see
+    `bot.jobs.refusals`), told in the member's language by the chat side."""
 
 
 class GenerationRequest(BaseModel):
@@ -122,31 +125,6 @@ class Draft:
     extra_images: int = 0
 
 
-# Characters that draw nothing yet are not whitespace: a prompt of only these is empty.
-_BLANK_LOOKING = "\u115f\u1160\u3164\uffa0\u2800"
-# Line breaks other than "\n" (CR LF, CR, NEL, the Unicode line and paragraph separators).
-_LINE_BREAKS = re.compile("\r\n?|[\x85\u2028\u2029]")
-
-
-def clean_text(text: str) -> str:
-    """What a vendor should see: line breaks as "\\n", no control characters (tabs and
-    newlines stay), and no invisible formatting — zero-width characters, bidi overrides
-    and isolates (U+200B–U+200F, U+202A–U+202E, U+2066–U+2069), the BOM — which could make
-    the echoed prompt read differently from what is sent; then trimmed."""
-    text = _LINE_BREAKS.sub("\n", text)
-    kept = [
-        ch
-        for ch in text
-        if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co"}
-    ]
-    return "".join(kept).strip()
-
-
-def is_blank(text: str) -> bool:
-    """Nothing visible: only whitespace and characters that draw nothing."""
-    return all(ch.isspace() or ch in _BLANK_LOOKING for ch in text)
-
-
 def _listing(values: tuple[str, ...] | list[str]) -> str:
     return ", ".join(values)
 
@@ -155,12 +133,12 @@ def resolve_mode(draft: Draft, spec: ModelSpec) -> Mode:
     """Map the filled image slots (and the `mode` option) to one generation mode."""
     slots = int(draft.has_image) + int(draft.has_last_frame) + draft.extra_images
     if draft.has_last_frame and not draft.has_image:
-        raise RequestInvalid("A `last_frame` needs a first frame too: attach it as `image`.")
+        raise RequestInvalid(say("refusal.last_frame_alone"))
     if draft.mode is not None:
         try:
             mode = Mode(draft.mode)
         except ValueError:
-            raise RequestInvalid(f"`{draft.mode}` is not a mode I know.") from None
+            raise RequestInvalid(say("refusal.unknown_mode", mode=draft.mode)) from None
     elif slots == 0:
         mode = Mode.TEXT
     elif draft.has_last_frame:
@@ -175,35 +153,34 @@ def resolve_mode(draft: Draft, spec: ModelSpec) -> Mode:
         mode = Mode.FIRST_FRAME
     _offers(spec, mode)
     if mode is Mode.TEXT and slots:
-        raise RequestInvalid("You chose text only but attached images: remove them or pick a mode.")
+        raise RequestInvalid(say("refusal.text_with_images"))
     if mode is Mode.FIRST_FRAME and (draft.has_last_frame or draft.extra_images or not slots):
-        raise RequestInvalid("First-frame mode takes exactly one image, attached as `image`.")
+        raise RequestInvalid(say("refusal.first_frame_one_image"))
     if mode is Mode.FIRST_LAST and not (draft.has_image and draft.has_last_frame):
-        raise RequestInvalid("First + last frame mode needs both `image` and `last_frame`.")
+        raise RequestInvalid(say("refusal.first_last_needs_both"))
     if mode is Mode.FIRST_LAST and draft.extra_images:
-        raise RequestInvalid("First + last frame mode takes only `image` and `last_frame`.")
+        raise RequestInvalid(say("refusal.first_last_only_two"))
     if mode is Mode.REFERENCE:
         if draft.has_last_frame:
-            raise RequestInvalid(
-                "Reference mode uses `image`, `image2` and `image3`, not `last_frame`."
-            )
+            raise RequestInvalid(say("refusal.reference_not_last_frame"))
         if slots == 0:
-            raise RequestInvalid("Reference mode needs at least one image.")
+            raise RequestInvalid(say("refusal.reference_needs_image"))
         _takes_references(spec, slots)
     return mode
 
 
 def _offers(spec: ModelSpec, mode: Mode) -> None:
     if mode not in spec.modes:
-        can = _listing([MODE_LABELS[m] for m in Mode if m in spec.modes])
-        raise RequestInvalid(f"**{spec.label}** cannot use {MODE_LABELS[mode]}; it can do: {can}.")
+        can = ",".join(m.value for m in Mode if m in spec.modes)
+        raise RequestInvalid(
+            say("refusal.mode_not_offered", label=spec.label, mode=mode.value, modes=can)
+        )
 
 
 def _takes_references(spec: ModelSpec, count: int) -> None:
     if count > spec.max_reference_images:
-        raise RequestInvalid(
-            f"**{spec.label}** takes at most {spec.max_reference_images} reference image(s)."
-        )
+        most = spec.max_reference_images
+        raise RequestInvalid(say("refusal.references_at_most", label=spec.label, most=most))
 
 
 def _provider_of(model: str | None, registry: ProviderRegistry) -> str | None:
@@ -225,13 +202,14 @@ def choose_model(
     if model is not None and "/" in model:
         named, _, model = model.partition("/")
         if provider is not None and provider != named:
-            raise RequestInvalid(f"`{model}` is a model of {named}, not of {provider}.")
+            raise RequestInvalid(
+                say("refusal.model_of_another", model=model, named=named, provider=provider)
+            )
         provider = named
     provider = provider or _provider_of(model, registry) or registry.default
     if provider not in registry:
-        raise RequestInvalid(
-            f"`{provider}` is not available here. Pick one of: {_listing(registry.names())}."
-        )
+        names = _listing(registry.names())
+        raise RequestInvalid(say("refusal.provider_unknown", provider=provider, providers=names))
     return provider, model or registry.default_model(provider)
 
 
@@ -246,7 +224,9 @@ def model_spec(registry: ProviderRegistry, provider: str, model: str) -> ModelSp
     spec = registry.model(provider, model)
     if spec is None:
         names = _listing(list(registry.get(provider).models))
-        raise RequestInvalid(f"`{model}` is not a model of {provider}. Pick one of: {names}.")
+        raise RequestInvalid(
+            say("refusal.model_unknown", model=model, provider=provider, models=names)
+        )
     return spec
 
 
@@ -254,7 +234,7 @@ def prompt_words(text: str) -> str:
     """The prompt as the vendor will get it, refused when nothing visible is left."""
     prompt = clean_text(text)
     if is_blank(prompt):
-        raise RequestInvalid("The prompt is empty: describe the video you want.")
+        raise RequestInvalid(say("refusal.empty_prompt"))
     return prompt
 
 
@@ -270,7 +250,7 @@ def validate(draft: Draft, registry: ProviderRegistry, *, max_prompt: int) -> Ge
         negative = None  # optional, so nothing visible simply means none
     _fits_words(spec, prompt_limit(spec, max_prompt), prompt, negative, draft.seed)
     if draft.seed is not None and not 0 <= draft.seed <= MAX_SEED:
-        raise RequestInvalid(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        raise RequestInvalid(say("refusal.seed_range", most=MAX_SEED))
     _fits_shape(spec, draft.aspect_ratio, draft.resolution, draft.duration, draft.enhance_prompt)
     mode = resolve_mode(draft, spec)
     _fits_mode_ratio(spec, mode, draft.aspect_ratio)
@@ -309,15 +289,13 @@ def _fits_words(
     spec: ModelSpec, limit: int, prompt: str, negative: str | None, seed: int | None
 ) -> None:
     if len(prompt) > limit:
-        raise RequestInvalid(
-            f"The prompt is {len(prompt):,} characters long; the limit is {limit:,}. Please shorten it."
-        )
+        raise RequestInvalid(say("refusal.prompt_too_long", length=len(prompt), limit=limit))
     if negative and not spec.negative_prompt:
-        raise RequestInvalid(f"**{spec.label}** does not take a negative prompt.")
+        raise RequestInvalid(say("refusal.no_negative_prompt", label=spec.label))
     if negative and len(negative) > limit:
-        raise RequestInvalid(f"The negative prompt is over {limit:,} characters.")
+        raise RequestInvalid(say("refusal.negative_too_long", limit=limit))
     if seed is not None and not spec.seed:
-        raise RequestInvalid(f"**{spec.label}** does not take a seed.")
+        raise RequestInvalid(say("refusal.no_seed", label=spec.label))
 
 
 def _fits_shape(
@@ -327,30 +305,38 @@ def _fits_shape(
     duration: int | None,
     enhance_prompt: bool | None,
 ) -> None:
+    label = spec.label
     if aspect_ratio is not None and aspect_ratio not in spec.aspect_ratios:
+        shapes = _listing(spec.aspect_ratios)
         raise RequestInvalid(
-            f"**{spec.label}** makes {_listing(spec.aspect_ratios)} videos, not {aspect_ratio}."
+            say("refusal.aspect_not_offered", label=label, aspects=shapes, aspect=aspect_ratio)
         )
     if resolution is not None and resolution not in spec.resolutions:
+        sizes = _listing(spec.resolutions)
         raise RequestInvalid(
-            f"**{spec.label}** renders at {_listing(spec.resolutions)}, not {resolution}."
+            say("refusal.resolution_not_offered", label=label, sizes=sizes, size=resolution)
         )
     allowed = spec.durations_for(resolution)
     if duration is not None and duration not in allowed:
-        seconds = _listing([f"{d} s" for d in allowed])
-        where = f" at {resolution}" if resolution in spec.durations_by_resolution else ""
-        raise RequestInvalid(f"**{spec.label}** makes {seconds} videos{where}, not {duration} s.")
+        lengths = _listing([f"{d} s" for d in allowed])
+        said = say("refusal.duration_not_offered", label=label, lengths=lengths, length=duration)
+        if resolution is not None and resolution in spec.durations_by_resolution:
+            said = say("refusal.duration_not_offered_at", **said.params, size=resolution)
+        raise RequestInvalid(said)
     if duration is None and resolution is not None and spec.default_duration not in allowed:
-        raise RequestInvalid(f"At {resolution}, choose a length of {allowed[0]} s.")
+        raise RequestInvalid(
+            say("refusal.length_at_resolution", size=resolution, length=allowed[0])
+        )
     if enhance_prompt and not spec.enhance_prompt:
-        raise RequestInvalid(f"**{spec.label}** cannot enhance prompts.")
+        raise RequestInvalid(say("refusal.no_enhance", label=label))
 
 
 def _fits_mode_ratio(spec: ModelSpec, mode: Mode, aspect_ratio: str | None) -> None:
     mode_ratios = spec.aspect_ratios_by_mode.get(mode)
     if mode_ratios and aspect_ratio is not None and aspect_ratio not in mode_ratios:
+        shapes = _listing(mode_ratios)
         raise RequestInvalid(
-            f"With {MODE_LABELS[mode]}, **{spec.label}** makes only {_listing(mode_ratios)} videos."
+            say("refusal.mode_aspects", mode=mode.value, label=spec.label, aspects=shapes)
         )
 
 
@@ -368,24 +354,37 @@ def check_image(data: bytes, *, slot: str, spec: ModelSpec, filename: str) -> In
     kind = sniff_image(data)
     allowed = _listing(sorted(spec.image_formats)).upper()
     if kind is None:
-        raise RequestInvalid(f"`{slot}` ({_shown(filename)}) is not an image. Use {allowed}.")
+        name = _shown(filename)
+        raise RequestInvalid(say("refusal.not_an_image", slot=slot, name=name, formats=allowed))
     if kind not in spec.image_formats:
-        raise RequestInvalid(f"`{slot}` is a {kind.upper()} image; {spec.label} takes {allowed}.")
+        raise RequestInvalid(
+            say(
+                "refusal.image_format",
+                slot=slot,
+                kind=kind.upper(),
+                label=spec.label,
+                formats=allowed,
+            )
+        )
     if len(data) > spec.max_image_bytes:
         mb = spec.max_image_bytes / (1024 * 1024)
-        raise RequestInvalid(f"`{slot}` is larger than {mb:g} MB, the limit for {spec.label}.")
+        raise RequestInvalid(say("refusal.image_too_heavy", slot=slot, mb=mb, label=spec.label))
     size = image_size(data, kind)
     if size is None:
         raise RequestInvalid(
-            f"`{slot}` ({_shown(filename)}) could not be read as an image: the {kind.upper()} "
-            "file is damaged or incomplete. Please save it again and attach it."
+            say("refusal.image_unreadable", slot=slot, name=_shown(filename), kind=kind.upper())
         )
     width, height = size
     if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
         raise RequestInvalid(
-            f"`{slot}` is {width}×{height} pixels; the largest accepted is {MAX_IMAGE_SIDE} "
-            f"pixels per side and {MAX_IMAGE_PIXELS // 1_000_000} megapixels in all. "
-            "Please make it smaller and attach it again."
+            say(
+                "refusal.image_too_big",
+                slot=slot,
+                width=width,
+                height=height,
+                side=MAX_IMAGE_SIDE,
+                megapixels=MAX_IMAGE_PIXELS // 1_000_000,
+            )
         )
     stem = filename.rsplit(".", 1)[0] or slot
     safe = "".join(ch for ch in stem if ch.isalnum() or ch in "-_")[:40] or slot

@@ -12,20 +12,13 @@ from bot.jobs.days import duration_text
 from bot.jobs.health import VendorHealth
 from bot.jobs.requests import GenerationRequest, RequestInvalid, check_image, fit
 from bot.providers.base import InputImage
+from bot.providers.codes import Say, say
 from bot.providers.registry import ProviderRegistry
 from storage import GuildSettings
 
 log = logging.getLogger(__name__)
 
-DMS_OFF = (
-    "Videos can only be made in a server. Please use `/veo` in a server channel where this bot is."
-)
-# Said to the member alone (the answer is private), so it may name their own word; the
-# admin log never holds it (`bot.chat.audit_view` counts banned words instead).
-BANNED_WORD_REFUSAL = (
-    "Your prompt contains “{word}”, which this server does not allow. "
-    "Please rephrase it and try again. Nothing was charged."
-)
+DMS_OFF = say("refusal.dms_off")
 _MARKDOWN = re.compile(r"([\\*_~`|>])")
 
 
@@ -53,9 +46,11 @@ def has_banned_word(words: Iterable[str], *texts: str | None) -> bool:
     return banned_word_in(words, *texts) is not None
 
 
-def banned_word_refusal(word: str) -> str:
-    """The member's refusal naming `word`, its Markdown escaped so it reads as typed."""
-    return BANNED_WORD_REFUSAL.format(word=_MARKDOWN.sub(r"\\\1", word))
+def banned_word_refusal(word: str) -> Say:
+    """The member's refusal naming `word`, its Markdown escaped so it reads as typed. Said
+    to the member alone (the answer is private), so it may name their own word; the admin
+    log never holds it (`bot.chat.audit_view` counts banned words instead)."""
+    return say("refusal.banned_word", word=_MARKDOWN.sub(r"\\\1", word))
 
 
 def channel_list(ids: Iterable[int]) -> str:
@@ -83,8 +78,12 @@ def check_content(rules: GuildSettings, request: GenerationRequest) -> None:
     if not rules.allows(request.provider, request.model):
         choices = ", ".join(f"`{m}`" for m in rules.allowed_models)
         raise RequestInvalid(
-            f"`{request.provider}/{request.model}` can't be used on this server. "
-            f"Pick one of: {choices}. Nothing was charged."
+            say(
+                "refusal.model_not_allowed",
+                provider=request.provider,
+                model=request.model,
+                models=choices,
+            )
         )
     word = banned_word_in(rules.banned_words, request.prompt, request.negative_prompt)
     if word is not None:
@@ -95,10 +94,8 @@ def check_channel(rules: GuildSettings, channel_id: int, parent_channel_id: int 
     allowed = rules.allowed_channels
     here = {channel_id, parent_channel_id}
     if allowed and not here & set(allowed):
-        raise RequestInvalid(
-            "Videos can't be made in this channel on this server. "
-            f"Please use {channel_list(allowed)}. Nothing was charged."
-        )
+        channels = channel_list(allowed)
+        raise RequestInvalid(say("refusal.channel_not_allowed", channels=channels))
 
 
 def is_exempt(rules: GuildSettings | None, role_ids: Iterable[int]) -> bool:
@@ -145,8 +142,5 @@ def route(
             return routed
     label = providers.get(request.provider).label
     wait = duration_text(max(60.0, health.retry_in(request.provider)))
-    raise RequestInvalid(
-        f"{label} is not answering right now ({health.failures(request.provider)} failed "
-        f"requests in a row), so I did not send your video there. Please try again in "
-        f"about {wait}, or pick another service with `provider:`. Nothing was charged."
-    )
+    failures = health.failures(request.provider)
+    raise RequestInvalid(say("refusal.vendor_down", service=label, failures=failures, wait=wait))

@@ -29,6 +29,7 @@ from bot.jobs.requests import (
 from bot.jobs.rules import DMS_OFF, check_channel, check_content, default_for, is_exempt, route
 from bot.metrics import Metrics
 from bot.providers.base import InputImage, ModelSpec
+from bot.providers.codes import say
 from bot.providers.registry import ProviderRegistry
 from bot.settings import Settings
 from storage import (
@@ -131,13 +132,13 @@ class VideoService(Remakes):
         *,
         made_from: Parent | None = None,
     ) -> Job:
-        """Reserve quota and write the job; raises QuotaRefused with the member's words.
+        """Reserve quota and write the job; raises QuotaRefused with the member's refusal.
         `request` is one `validate` or `again` returned: its words, options and the
         server's models are not checked again; the channel rule and the vendor's health
         are checked here, as they depend on where and when it is sent. The member's
         delivery toggles are copied onto the job as they are now."""
         if len(images) != request.image_count:
-            raise RequestInvalid("Some of your images could not be read; please attach them again.")
+            raise RequestInvalid(say("refusal.images_unread"))
         limit = self.settings.daily_quota
         rules: GuildSettings | None = None
         if origin.guild_id is not None:
@@ -237,7 +238,7 @@ class VideoService(Remakes):
         so any other answer would tell a guesser which jobs exist."""
         job = await self.store.get(job_id)
         if job is None or not may(asker, job, action):
-            raise RequestInvalid(f"You have no job #{job_id}.")
+            raise RequestInvalid(say("refusal.no_such_job", job=job_id))
         return job
 
     async def history(self, user_id: int, *, limit: int, offset: int = 0) -> list[Job]:
@@ -247,17 +248,14 @@ class VideoService(Remakes):
         return await self.store.queue_position(job.id)
 
     async def cancel(self, job_id: int, asker: Asker) -> Job:
-        """Cancel a member's job. Raises RequestInvalid with the member's words."""
+        """Cancel a member's job. Raises RequestInvalid with the member's refusal."""
         job = await self.job_for(job_id, asker, Action.CANCEL)
         if not job.is_active:
-            raise RequestInvalid(f"Job #{job_id} has already ended ({job.status.value}).")
+            raise RequestInvalid(say("refusal.job_ended", job=job_id, status=job.status.value))
         cancelled = await self.store.request_cancel(job_id)
         assert cancelled is not None
         if cancelled.is_active and cancelled.cancel_requested_at is None:
-            raise RequestInvalid(
-                f"Job #{job_id} is already being posted, so it can no longer be cancelled. "
-                "You can delete the video once it is there."
-            )
+            raise RequestInvalid(say("refusal.already_posting", job=job_id))
         if self.manager is not None:
             self.manager.queue_changed()
         await self._record(asker, AuditAction.CANCEL, cancelled)
@@ -306,14 +304,11 @@ class VideoService(Remakes):
         try:
             job = await self.job_for(job_id, asker, Action.REFUND)
         except RequestInvalid:
-            raise RequestInvalid(f"There is no job #{job_id} on this server.") from None
+            raise RequestInvalid(say("refusal.no_such_job_here", job=job_id)) from None
         if job.is_active:
-            raise RequestInvalid(
-                f"Job #{job_id} is still running; if it fails it is refunded by itself. "
-                "Cancel it first to refund it now."
-            )
+            raise RequestInvalid(say("refusal.refund_running", job=job_id))
         if job.quota_state is not QuotaState.COMMITTED or job.quota_units == 0:
-            raise RequestInvalid(f"Job #{job_id} did not use any quota (nothing to refund).")
+            raise RequestInvalid(say("refusal.nothing_to_refund", job=job_id))
         refunded = await self.store.refund(job_id)
         assert refunded is not None
         await self._record(asker, AuditAction.REFUND, refunded)

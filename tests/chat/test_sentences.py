@@ -59,6 +59,8 @@ def _said() -> Iterator[tuple[str, str, set[str] | None]]:
                 continue
             if not isinstance(first.value, str):
                 continue
+            if first.value.startswith("refusal."):
+                continue  # a refused request's sentence: see test_refusals.py
             given: set[str] | None = set()
             for kw in node.keywords:
                 if kw.arg is None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.chat.i18n import text
 from bot.client import VeoBot
 from bot.jobs.days import day_key
-from bot.jobs.rules import BANNED_WORD_REFUSAL
 from storage import JobStatus
 from tests.cogs.test_buttons import dispatch
 from tests.cogs.test_generate import job_count, reply_text, run, used
@@ -319,7 +319,7 @@ async def test_a_banned_word_is_refused_and_costs_nothing(
         ("a cat; dragon! and a red panda", "dragon"),
     ):
         iid = await generate(bot, discord_sim, prompt=prompt)
-        assert reply_text(discord_sim, iid) == f"⚠️ {BANNED_WORD_REFUSAL.format(word=word)}"
+        assert reply_text(discord_sim, iid) == f"⚠️ {text('refusal.banned_word', word=word)}"
         assert discord_sim.interaction(iid).callbacks[0]["data"]["flags"] & FLAG_EPHEMERAL
     iid = await generate(bot, discord_sim, prompt="a fox", negative_prompt="no dragon")
     assert "contains “dragon”, which this server does not allow" in reply_text(discord_sim, iid)
@@ -368,7 +368,7 @@ async def test_settings_survive_a_restart(
     assert shown["Channels where /veo works"] == f"<#{CHANNEL_ID}>, <#{OTHER_CHANNEL}>"
     assert shown["Member quotas"] == f"<@{USER_ID}>: **7** a day"
     iid = await generate(second, discord_sim, prompt="a dragon")
-    assert reply_text(discord_sim, iid) == f"⚠️ {BANNED_WORD_REFUSAL.format(word='dragon')}"
+    assert reply_text(discord_sim, iid) == f"⚠️ {text('refusal.banned_word', word='dragon')}"
 
 
 async def test_other_servers_keep_the_defaults(

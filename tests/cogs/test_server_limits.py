@@ -8,6 +8,7 @@ from typing import Any
 from bot.client import VeoBot
 from bot.jobs.admin import ZERO_WEIGHT
 from bot.jobs.days import day_key
+from bot.jobs.refusals import english
 from bot.jobs.rules import DMS_OFF
 from storage import JobStatus, QuotaState
 from tests.cogs.test_admin import (
@@ -170,7 +171,7 @@ async def test_a_weighted_model_reserves_its_weight(
     # 0 is refused, with the reason, and changes nothing: such a model would pass every
     # quota, a member's 0 included.
     answer = await admin(bot, discord_sim, "weight", model=f"apiyi/{QUALITY}", units=0)
-    assert answer["content"] == f"⚠️ {ZERO_WEIGHT}" and not answer.get("embeds")
+    assert answer["content"] == f"⚠️ {english(ZERO_WEIGHT)}" and not answer.get("embeds")
     assert (await bot.service.guilds.get(GUILD_ID)).model_weights == {f"apiyi/{QUALITY}": 9}
     # Left out: back to 1 (the entry goes); 1 is the same.
     answer = await admin(bot, discord_sim, "weight", model=f"apiyi/{QUALITY}")
@@ -292,7 +293,7 @@ async def test_direct_messages_are_closed_unless_the_operator_opens_them(
         payload = slash_command(name="veo", subcommand=sub, options=options, guild_id=None)
         iid = await run(bot, discord_sim, payload)
         [answer] = discord_sim.interaction(iid).callbacks
-        assert answer["data"]["content"] == f"⚠️ {DMS_OFF}"
+        assert answer["data"]["content"] == f"⚠️ {english(DMS_OFF)}"
     assert await job_count(bot) == 0 and await used(bot, None) == 0
 
 

@@ -14,6 +14,7 @@ import pytest
 from bot.client import VeoBot
 from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.days import day_key
+from bot.jobs.refusals import english
 from bot.settings import Settings
 from cogs.admin_forms import DM_ONLY
 from storage import JobStatus, NewJob
@@ -190,7 +191,7 @@ async def test_a_picker_changes_only_the_clickers_own_server(
         assert a_log == [] and [e.actor_id for e in b_log] == [ADMIN_B.user_id]
     else:
         assert answer["type"] == 4 and answer["data"]["flags"] & FLAG_EPHEMERAL
-        refusal = DM_ONLY if who is OWNER_IN_DM else NOT_ADMIN
+        refusal = DM_ONLY if who is OWNER_IN_DM else english(NOT_ADMIN)
         assert answer["data"]["content"] == f"⚠️ {refusal}"
         assert await saved(bot, what) == ((start[0],), (start[1],))
         assert a_log == [] and b_log == []
