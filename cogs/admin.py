@@ -19,20 +19,26 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.askers import asker_of
-from bot.chat.audit_view import audit_embed, counted
+from bot.chat.audit_view import audit_embed
 from bot.chat.failures import refusal_text, said_text
+from bot.chat.i18n import text
 from bot.chat.stats_view import stats_embed
 from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.requests import RequestInvalid, choose_model
 from cogs.admin_forms import (
-    DM_ONLY,
     NO_PINGS,
     budget_done,
+    counted,
+    dm_only,
+    member_quota_done,
     model_choices,
     parse_models,
     parse_words,
     quota_done,
+    refund_done,
+    reset_done,
     settings_embed,
+    weight_done,
 )
 from cogs.admin_pickers import ADMIN_ITEMS, What, picker
 from storage.stats import DEFAULT_DAYS, MAX_DAYS
@@ -65,17 +71,17 @@ class AdminCog(commands.Cog):
     async def _guild(self, interaction: discord.Interaction[VeoBot]) -> int | None:
         """The guild id if the member may change its settings; otherwise say why not."""
         if interaction.guild_id is None:
-            await self._say(interaction, DM_ONLY)
+            await self._say(interaction, dm_only(_locale(interaction)))
             return None
         if not asker_of(interaction).manage_guild:
-            await self._say(interaction, said_text(NOT_ADMIN, str(interaction.locale)))
+            await self._say(interaction, said_text(NOT_ADMIN, _locale(interaction)))
             return None
         return interaction.guild_id
 
     @staticmethod
-    async def _say(interaction: discord.Interaction[VeoBot], text: str) -> None:
+    async def _say(interaction: discord.Interaction[VeoBot], said: str) -> None:
         await interaction.response.send_message(
-            f"⚠️ {text}", ephemeral=True, allowed_mentions=NO_PINGS
+            f"⚠️ {said}", ephemeral=True, allowed_mentions=NO_PINGS
         )
 
     async def _show(
@@ -85,7 +91,7 @@ class AdminCog(commands.Cog):
         spent = await self.bot.service.spent_today(guild_id)
         await interaction.response.send_message(
             f"✅ {done}" if done else None,
-            embed=settings_embed(self.bot, rules, spent),
+            embed=settings_embed(self.bot, rules, spent, _locale(interaction)),
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )
@@ -107,7 +113,7 @@ class AdminCog(commands.Cog):
         if (guild_id := await self._guild(interaction)) is None:
             return
         await self.bot.service.admin.change(asker_of(interaction), daily_quota=daily)
-        await self._show(interaction, guild_id, quota_done(self.bot, daily))
+        await self._show(interaction, guild_id, quota_done(self.bot, daily, _locale(interaction)))
 
     @admin.command(name="quota-member", description="Give one member their own daily quota")
     @app_commands.describe(
@@ -123,11 +129,7 @@ class AdminCog(commands.Cog):
         if (guild_id := await self._guild(interaction)) is None:
             return
         await self.bot.service.admin.member_quota(asker_of(interaction), member.id, daily)
-        done = (
-            f"{member.mention} may now make {counted(daily, 'video')} a day."
-            if daily is not None
-            else f"{member.mention} follows the server quota again."
-        )
+        done = member_quota_done(member.mention, daily, _locale(interaction))
         await self._show(interaction, guild_id, done)
 
     @admin.command(name="quota-reset", description="Refund the videos a member used today")
@@ -138,12 +140,9 @@ class AdminCog(commands.Cog):
         if (guild_id := await self._guild(interaction)) is None:
             return
         was = await self.bot.service.admin.reset_quota(asker_of(interaction), member.id)
-        done = (
-            f"Refunded the {counted(was, 'video')} {member.mention} used today."
-            if was
-            else f"{member.mention} has used no videos today: nothing to refund."
+        await self._show(
+            interaction, guild_id, reset_done(member.mention, was, _locale(interaction))
         )
-        await self._show(interaction, guild_id, done)
 
     @admin.command(name="channels", description="Pick the channels where /veo may be used")
     async def channels(self, interaction: discord.Interaction[VeoBot]) -> None:
@@ -153,9 +152,9 @@ class AdminCog(commands.Cog):
         """Answer privately with the server's settings and the picker for `what`."""
         if (guild_id := await self._guild(interaction)) is None:
             return
-        text, embed, view = await picker(self.bot, guild_id, what)
+        said, embed, view = await picker(self.bot, guild_id, what, locale=_locale(interaction))
         await interaction.response.send_message(
-            text, embed=embed, view=view, ephemeral=True, allowed_mentions=NO_PINGS
+            said, embed=embed, view=view, ephemeral=True, allowed_mentions=NO_PINGS
         )
 
     @admin.command(name="banned-words", description="Words that may not appear in prompts")
@@ -165,17 +164,15 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
+        locale = _locale(interaction)
         try:
-            parsed = parse_words(words or "")
+            parsed = parse_words(words or "", locale)
         except RequestInvalid as exc:
-            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
+            await self._say(interaction, refusal_text(exc, locale))
             return
         await self.bot.service.admin.change(asker_of(interaction), banned_words=parsed)
-        done = (
-            f"{counted(len(parsed), 'banned word')} saved."
-            if parsed
-            else "The banned-word list is empty."
-        )
+        saved = counted(len(parsed), locale, "banned_words")
+        done = text("admin.banned_saved" if parsed else "admin.banned_empty", locale, words=saved)
         await self._show(interaction, guild_id, done)
 
     @admin.command(
@@ -193,25 +190,30 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
+        locale = _locale(interaction)
         if provider is None and model is None:
             await self.bot.service.admin.change(
                 asker_of(interaction), default_provider=None, default_model=None
             )
-            await self._show(interaction, guild_id, "Members get the bot's default model again.")
+            await self._show(interaction, guild_id, text("admin.defaults_removed", locale))
             return
         registry = self.bot.providers
         try:
             chosen, name = choose_model(provider, model, registry)
             if registry.model(chosen, name) is None:
                 models = ", ".join(f"`{m}`" for m in registry.get(chosen).models)
-                raise RequestInvalid(f"`{name}` is not a model of {chosen}. Pick one of: {models}.")
+                said = text(
+                    "admin.not_a_model_of", locale, model=name, provider=chosen, models=models
+                )
+                raise RequestInvalid(said)
         except RequestInvalid as exc:
-            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
+            await self._say(interaction, refusal_text(exc, locale))
             return
         await self.bot.service.admin.change(
             asker_of(interaction), default_provider=chosen, default_model=name
         )
-        await self._show(interaction, guild_id, f"Default set to `{chosen}` / `{name}`.")
+        done = text("admin.defaults_set", locale, provider=chosen, model=name)
+        await self._show(interaction, guild_id, done)
 
     @defaults.autocomplete("provider")
     async def _provider_autocomplete(
@@ -243,17 +245,15 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
+        locale = _locale(interaction)
         try:
-            entries = parse_models(allowed or "", self.bot.providers)
+            entries = parse_models(allowed or "", self.bot.providers, locale)
         except RequestInvalid as exc:
-            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
+            await self._say(interaction, refusal_text(exc, locale))
             return
         await self.bot.service.admin.change(asker_of(interaction), allowed_models=entries)
-        done = (
-            f"Members may now use only {', '.join(f'`{e}`' for e in entries)}."
-            if entries
-            else "Members may use every model of the bot."
-        )
+        models = ", ".join(f"`{e}`" for e in entries)
+        done = text("admin.models_only" if entries else "admin.models_every", locale, models=models)
         await self._show(interaction, guild_id, done)
 
     @admin.command(
@@ -272,21 +272,17 @@ class AdminCog(commands.Cog):
         if (guild_id := await self._guild(interaction)) is None:
             return
         registry = self.bot.providers
+        locale = _locale(interaction)
         try:
             chosen, name = choose_model(None, model, registry)
             if registry.model(chosen, name) is None:
-                raise RequestInvalid(f"`{model}` is not a model of this bot.")
+                raise RequestInvalid(text("admin.not_a_model", locale, model=model))
             key = f"{chosen}/{name}"
             await self.bot.service.admin.weight(asker_of(interaction), key, units)
         except RequestInvalid as exc:
-            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
+            await self._say(interaction, refusal_text(exc, locale))
             return
-        done = (
-            f"A `{key}` video now counts as {counted(units, 'video')}."
-            if units is not None
-            else f"A `{key}` video counts as 1 video again."
-        )
-        await self._show(interaction, guild_id, done)
+        await self._show(interaction, guild_id, weight_done(key, units, locale))
 
     @weight.autocomplete("model")
     async def _weight_autocomplete(
@@ -306,7 +302,7 @@ class AdminCog(commands.Cog):
         if (guild_id := await self._guild(interaction)) is None:
             return
         await self.bot.service.admin.change(asker_of(interaction), daily_budget_usd=dollars)
-        await self._show(interaction, guild_id, budget_done(dollars))
+        await self._show(interaction, guild_id, budget_done(dollars, _locale(interaction)))
 
     @admin.command(
         name="animate-own-only", description="Animate with Veo only on the member's own messages"
@@ -320,10 +316,8 @@ class AdminCog(commands.Cog):
         if (guild_id := await self._guild(interaction)) is None:
             return
         await self.bot.service.admin.change(asker_of(interaction), animate_own_only=enabled)
-        done = (
-            "Animate with Veo now works only on a member's own messages."
-            if enabled
-            else "Animate with Veo works on any message again."
+        done = text(
+            "admin.animate_own_only" if enabled else "admin.animate_any", _locale(interaction)
         )
         await self._show(interaction, guild_id, done)
 
@@ -334,17 +328,13 @@ class AdminCog(commands.Cog):
     ) -> None:
         if (guild_id := await self._guild(interaction)) is None:
             return
+        locale = _locale(interaction)
         try:
             refunded = await self.bot.service.refund_job(job, asker_of(interaction))
         except RequestInvalid as exc:
-            await self._say(interaction, refusal_text(exc, str(interaction.locale)))
+            await self._say(interaction, refusal_text(exc, locale))
             return
-        await self._show(
-            interaction,
-            guild_id,
-            f"Job #{refunded.id} was refunded to <@{refunded.user_id}>: "
-            f"{counted(refunded.quota_units, 'video')} of {refunded.quota_day}.",
-        )
+        await self._show(interaction, guild_id, refund_done(refunded, locale))
 
     @admin.command(name="stats", description="Jobs, failures, spend and top members lately")
     @app_commands.describe(days="How many days back, today included (default 7)")
@@ -357,7 +347,9 @@ class AdminCog(commands.Cog):
             return
         report = await self.bot.service.admin.stats(asker_of(interaction), days=days)
         await interaction.response.send_message(
-            embed=stats_embed(report, days=days), ephemeral=True, allowed_mentions=NO_PINGS
+            embed=stats_embed(report, days=days, locale=_locale(interaction)),
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
         )
 
     @admin.command(name="alerts", description="Where the bot may post alerts for admins")
@@ -370,7 +362,9 @@ class AdminCog(commands.Cog):
         await self.bot.service.admin.change(
             asker_of(interaction), alert_channel_id=channel.id if channel is not None else None
         )
-        done = f"Alerts will go to {channel.mention}." if channel else "Alerts are off."
+        locale = _locale(interaction)
+        mention = channel.mention if channel else ""
+        done = text("admin.alerts_set" if channel else "admin.alerts_off", locale, channel=mention)
         await self._show(interaction, guild_id, done)
 
     @admin.command(name="log", description="Who changed what here lately (admins and moderators)")
@@ -383,10 +377,17 @@ class AdminCog(commands.Cog):
         if await self._guild(interaction) is None:
             return
         entries = await self.bot.service.admin.log(asker_of(interaction), limit=count)
-        embed = audit_embed(entries, retention_days=self.bot.settings.retention_days)
+        embed = audit_embed(
+            entries, retention_days=self.bot.settings.retention_days, locale=_locale(interaction)
+        )
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_PINGS
         )
+
+
+def _locale(interaction: discord.Interaction[VeoBot]) -> str:
+    """Admin replies are private: told in the language of the admin's Discord client."""
+    return str(interaction.locale)
 
 
 async def setup(bot: VeoBot) -> None:

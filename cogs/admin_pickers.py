@@ -21,10 +21,11 @@ import discord
 
 from bot.chat.askers import asker_of
 from bot.chat.failures import refusal_text, said_text
+from bot.chat.i18n import text
 from bot.jobs.admin import NOT_ADMIN
 from bot.jobs.requests import RequestInvalid
 from bot.jobs.rules import channel_list
-from cogs.admin_forms import DM_ONLY, NO_PINGS, settings_embed
+from cogs.admin_forms import NO_PINGS, dm_only, settings_embed
 
 if TYPE_CHECKING:
     from bot.client import VeoBot
@@ -40,28 +41,25 @@ CHANNEL_TYPES = [
     discord.ChannelType.forum,
     discord.ChannelType.media,
 ]
-ASK = {
-    "channels": "Pick the channels where `/veo` works (a thread counts as its channel). "
-    "None picked: every channel.",
-    "exempt-roles": "Pick the roles whose members have no daily quota (the active-job limit "
-    "and the spend caps still apply). None picked: every member has a quota.",
-}
+# What each picker asks, by the catalogue's key.
+ASK = {"channels": "admin.ask_channels", "exempt-roles": "admin.ask_exempt_roles"}
 
 
 async def picker(
-    bot: VeoBot, guild_id: int, what: What, done: str | None = None
+    bot: VeoBot, guild_id: int, what: What, done: str | None = None, *, locale: str | None = None
 ) -> tuple[str, discord.Embed, discord.ui.View]:
-    """The answer's words, the server's settings and the picker showing what is saved."""
+    """The answer's words, the server's settings and the picker showing what is saved, in
+    the admin's `locale`."""
     rules = await bot.service.server_settings(guild_id, with_overrides=True)
     spent = await bot.service.spent_today(guild_id)
     view = discord.ui.View(timeout=None)
     if what == "channels":
-        view.add_item(ChannelPicker(rules.allowed_channels))
+        view.add_item(ChannelPicker(rules.allowed_channels, locale))
     else:
-        view.add_item(RolePicker(rules.exempt_roles))
-    view.add_item(ClearButton(what))
-    text = f"✅ {done}" if done else ASK[what]
-    return text, settings_embed(bot, rules, spent), view
+        view.add_item(RolePicker(rules.exempt_roles, locale))
+    view.add_item(ClearButton(what, locale))
+    said = f"✅ {done}" if done else text(ASK[what], locale)
+    return said, settings_embed(bot, rules, spent, locale), view
 
 
 def _defaults(
@@ -81,17 +79,17 @@ def _ids(values: Sequence[object]) -> list[int]:
     return ids
 
 
-def _done(what: What, ids: list[int]) -> str:
+def _done(what: What, ids: list[int], locale: str | None) -> str:
     if what == "channels":
         return (
-            f"/veo now works only in {channel_list(ids)}."
+            text("admin.channels_only", locale, channels=channel_list(ids))
             if ids
-            else "/veo works in every channel."
+            else text("admin.channels_every", locale)
         )
     if ids:
         roles = " ".join(f"<@&{r}>" for r in ids)
-        return f"Members with {roles} now have no daily quota (the spend caps still apply)."
-    return "Every member has a daily quota again."
+        return text("admin.roles_exempt", locale, roles=roles)
+    return text("admin.roles_none", locale)
 
 
 async def save(interaction: Interaction, what: What, ids: list[int]) -> None:
@@ -99,9 +97,11 @@ async def save(interaction: Interaction, what: What, ids: list[int]) -> None:
     bot: VeoBot = interaction.client
     guild_id = interaction.guild_id
     asker = asker_of(interaction)
+    locale = str(interaction.locale)  # a private answer: the admin's language
     if guild_id is None or not asker.manage_guild:
-        locale = str(interaction.locale)
-        await _refuse(interaction, DM_ONLY if guild_id is None else said_text(NOT_ADMIN, locale))
+        await _refuse(
+            interaction, dm_only(locale) if guild_id is None else said_text(NOT_ADMIN, locale)
+        )
         return
     try:
         if what == "channels":
@@ -109,17 +109,17 @@ async def save(interaction: Interaction, what: What, ids: list[int]) -> None:
         else:
             await bot.service.admin.change(asker, exempt_roles=ids)
     except RequestInvalid as exc:
-        await _refuse(interaction, refusal_text(exc, str(interaction.locale)))
+        await _refuse(interaction, refusal_text(exc, locale))
         return
-    text, embed, view = await picker(bot, guild_id, what, _done(what, ids))
+    said, embed, view = await picker(bot, guild_id, what, _done(what, ids, locale), locale=locale)
     await interaction.response.edit_message(
-        content=text, embed=embed, view=view, allowed_mentions=NO_PINGS
+        content=said, embed=embed, view=view, allowed_mentions=NO_PINGS
     )
 
 
-async def _refuse(interaction: Interaction, text: str) -> None:
+async def _refuse(interaction: Interaction, said: str) -> None:
     """A private word to the clicker; the answer they clicked on stays as it was."""
-    await interaction.response.send_message(f"⚠️ {text}", ephemeral=True, allowed_mentions=NO_PINGS)
+    await interaction.response.send_message(f"⚠️ {said}", ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 class ChannelPicker(
@@ -127,12 +127,12 @@ class ChannelPicker(
 ):
     """The channels where /veo works; none picked: every channel."""
 
-    def __init__(self, picked: Sequence[int] = ()) -> None:
+    def __init__(self, picked: Sequence[int] = (), locale: str | None = None) -> None:
         super().__init__(
             discord.ui.ChannelSelect(
                 custom_id="veo-admin:channels",
                 channel_types=CHANNEL_TYPES,
-                placeholder="Every channel (pick some to keep /veo to them)",
+                placeholder=text("admin.channels_placeholder", locale),
                 min_values=0,
                 max_values=MAX_PICKED,
                 default_values=_defaults(picked, discord.SelectDefaultValueType.channel),
@@ -154,11 +154,11 @@ class RolePicker(
 ):
     """The roles whose members have no daily quota; none picked: no such role."""
 
-    def __init__(self, picked: Sequence[int] = ()) -> None:
+    def __init__(self, picked: Sequence[int] = (), locale: str | None = None) -> None:
         super().__init__(
             discord.ui.RoleSelect(
                 custom_id="veo-admin:exempt-roles",
-                placeholder="No role (pick the roles without a daily quota)",
+                placeholder=text("admin.roles_placeholder", locale),
                 min_values=0,
                 max_values=MAX_PICKED,
                 default_values=_defaults(picked, discord.SelectDefaultValueType.role),
@@ -181,9 +181,9 @@ class ClearButton(
 ):
     """Empties the list: /veo in every channel, or every member with a quota."""
 
-    def __init__(self, what: What) -> None:
+    def __init__(self, what: What, locale: str | None = None) -> None:
         self.what: What = what
-        label = "Clear: every channel" if what == "channels" else "Clear: no role"
+        label = text("admin.clear_channels" if what == "channels" else "admin.clear_roles", locale)
         super().__init__(
             discord.ui.Button(
                 label=label,

@@ -13,21 +13,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat import estimates, listings
+from bot.chat import estimates, i18n, listings
 from bot.chat.askers import asker_of, parse_job_number
 from bot.chat.components import HistoryPageButton, cancel_prompt, history_reply
 from bot.chat.failures import refusal_text
+from bot.chat.i18n import text
 from bot.chat.settings_view import SETTINGS_ITEMS, forget_question, panel
 from bot.chat.submission import role_ids_of, submit_draft
 from bot.chat.views import JOB_BUTTONS
 from bot.jobs.access import Action
-from bot.jobs.requests import (
-    MODE_LABELS,
-    Draft,
-    RequestInvalid,
-    choose_model,
-    stored_request,
-)
+from bot.jobs.requests import Draft, RequestInvalid, choose_model, stored_request
 from bot.jobs.schedule import Schedules
 from bot.jobs.service import VideoService
 from bot.providers.base import Mode, ModelSpec
@@ -39,12 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ONLY_MEMBER = discord.AllowedMentions.none()
-
-ASPECT_NAMES = {
-    "16:9": "16:9 landscape",
-    "9:16": "9:16 portrait",
-    "auto": "auto (the service decides)",
-}
 
 
 class VeoCog(commands.Cog):
@@ -136,25 +125,24 @@ class VeoCog(commands.Cog):
 
     @veo.command(name="quota", description="How many videos you have left today")
     async def quota(self, interaction: discord.Interaction[VeoBot]) -> None:
+        locale = str(interaction.locale)
         view = await self.service.quota(
             interaction.user.id, interaction.guild_id, role_ids_of(interaction)
         )
-        lines = [
-            "Your role on this server has no daily video limit."
-            if view.exempt
-            else f"You have used **{view.used}** of **{view.limit}** videos today; "
-            f"**{view.remaining}** left. The quota resets <t:{view.resets_at}:R>.",
-        ]
+        key = "chat.quota_exempt" if view.exempt else "chat.quota_used"
+        used = {"used": view.used, "limit": view.limit, "remaining": view.remaining}
+        lines = [text(key, locale, **used, at=view.resets_at)]
         if view.active:
-            lines.append("In progress:")
+            lines.append(text("chat.in_progress", locale))
             now = dt.datetime.now(dt.UTC).timestamp()
             for job in view.active:
-                position = (
-                    await self.service.queue_position(job) if job.status is JobStatus.QUEUED else 0
-                )
+                queued = job.status is JobStatus.QUEUED
+                position = await self.service.queue_position(job) if queued else 0
                 typical = estimates.typical_for(self.bot.providers, self._schedules, job)
                 service = estimates.service_label(self.bot.providers, job)
-                lines.append(listings.quota_job_line(job, now, typical, position, service))
+                lines.append(
+                    listings.quota_job_line(job, now, typical, position, service, locale=locale)
+                )
         await interaction.response.send_message(
             "\n".join(lines)[: listings.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
@@ -166,7 +154,8 @@ class VeoCog(commands.Cog):
     ) -> Job:
         """The job a command names, if the member may take `action` on it (raises
         RequestInvalid, the same for a job they may not touch as for a missing one)."""
-        return await self.service.job_for(parse_job_number(job), asker_of(interaction), action)
+        number = parse_job_number(job, str(interaction.locale))
+        return await self.service.job_for(number, asker_of(interaction), action)
 
     @veo.command(name="status", description="One of your jobs in detail")
     @app_commands.describe(job="The job number, e.g. #12 (pick one from the list)")
@@ -176,9 +165,8 @@ class VeoCog(commands.Cog):
         except RequestInvalid as exc:
             await self._say(interaction, f"⚠️ {refusal_text(exc, str(interaction.locale))}")
             return
-        position = (
-            await self.service.queue_position(found) if found.status is JobStatus.QUEUED else 0
-        )
+        queued = found.status is JobStatus.QUEUED
+        position = await self.service.queue_position(found) if queued else 0
         spec = self.bot.providers.model(found.provider, found.model)
         text = listings.job_details(
             found,
@@ -188,40 +176,42 @@ class VeoCog(commands.Cog):
             position=position,
             service=estimates.service_label(self.bot.providers, found),
             show_owner=found.user_id != interaction.user.id,
+            locale=str(interaction.locale),
         )
         await self._say(interaction, text)
 
     @veo.command(name="cancel", description="Cancel one of your videos that is still in progress")
     @app_commands.describe(job="The job number, e.g. #12 (pick one from the list)")
     async def cancel(self, interaction: discord.Interaction[VeoBot], job: str) -> None:
+        locale = str(interaction.locale)
         try:
             found = await self._asked_job(interaction, job, Action.CANCEL)
         except RequestInvalid as exc:
-            await self._say(interaction, f"⚠️ {refusal_text(exc, str(interaction.locale))}")
+            await self._say(interaction, f"⚠️ {refusal_text(exc, locale)}")
             return
         if not found.is_active:
+            status = listings.status_word(found, locale)
             await self._say(
-                interaction,
-                f"Job #{found.id} has already ended ({found.status.value}), "
-                "so there is nothing to cancel.",
+                interaction, text("chat.cancel_ended", locale, job=found.id, status=status)
             )
             return
-        text, view = cancel_prompt(found, owner=found.user_id == interaction.user.id)
+        owner = found.user_id == interaction.user.id
+        said, view = cancel_prompt(found, owner=owner, locale=locale)
         await interaction.response.send_message(
-            text, view=view, ephemeral=True, allowed_mentions=ONLY_MEMBER
+            said, view=view, ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
 
     @veo.command(name="history", description="Your recent videos, newest first")
     async def history(self, interaction: discord.Interaction[VeoBot]) -> None:
-        text, view = await history_reply(self.bot, interaction.user.id, 0)
+        said, view = await history_reply(self.bot, interaction.user.id, 0, str(interaction.locale))
         await interaction.response.send_message(
-            text, view=view, ephemeral=True, allowed_mentions=ONLY_MEMBER
+            said, view=view, ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
 
     @staticmethod
-    async def _say(interaction: discord.Interaction[VeoBot], text: str) -> None:
+    async def _say(interaction: discord.Interaction[VeoBot], said: str) -> None:
         await interaction.response.send_message(
-            text[: listings.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
+            said[: listings.MESSAGE_LIMIT], ephemeral=True, allowed_mentions=ONLY_MEMBER
         )
 
     # -- /veo settings, forget -----------------------------------------------------------
@@ -229,35 +219,36 @@ class VeoCog(commands.Cog):
     @veo.command(name="settings", description="Your own defaults, and DMs, spoilers and pings")
     async def settings(self, interaction: discord.Interaction[VeoBot]) -> None:
         prefs = await self.service.preferences.get(interaction.user.id)
-        text, view = panel(prefs, self.bot.providers, str(interaction.locale))
-        await interaction.response.send_message(text, view=view, ephemeral=True)
+        said, view = panel(prefs, self.bot.providers, str(interaction.locale))
+        await interaction.response.send_message(said, view=view, ephemeral=True)
 
     @veo.command(
         name="forget", description="Delete your settings and your jobs' prompts and images"
     )
     async def forget(self, interaction: discord.Interaction[VeoBot]) -> None:
-        text, view = forget_question(interaction.user.id, str(interaction.locale))
-        await interaction.response.send_message(text, view=view, ephemeral=True)
+        said, view = forget_question(interaction.user.id, str(interaction.locale))
+        await interaction.response.send_message(said, view=view, ephemeral=True)
 
     # -- /veo help ---------------------------------------------------------------------
 
     @veo.command(name="help", description="What this bot does, its commands and your limits")
     async def help(self, interaction: discord.Interaction[VeoBot]) -> None:
+        locale = str(interaction.locale)
         quota = await self.service.quota(
             interaction.user.id, interaction.guild_id, role_ids_of(interaction)
         )
+        said = i18n.catalogue(i18n.shipped(locale))  # command names: Discord's, translated
         commands_ = [
-            (f"`/veo {c.name}`", c.description)
+            (
+                f"`/veo {said.get(f'command.veo.{c.name}.name', c.name)}`",
+                said.get(f"command.veo.{c.name}.description", c.description),
+            )
             for c in self.veo.walk_commands()
             if isinstance(c, app_commands.Command)
         ]
-        commands_ += [
-            (
-                f"**{menu.name}**",
-                f"right-click (long-press) a message with images → Apps → {menu.name}",
-            )
-            for menu in self.bot.tree.get_commands(type=discord.AppCommandType.message)
-        ]
+        for menu in self.bot.tree.get_commands(type=discord.AppCommandType.message):
+            name = said.get(f"command.{menu.name}.name", menu.name)
+            commands_.append((f"**{name}**", text("chat.menu_help", locale, menu=name)))
         provider, model = await self.service.default_model(interaction.guild_id)
         spec = self.bot.providers.model(provider, model)
         embed = listings.help_embed(
@@ -266,6 +257,7 @@ class VeoCog(commands.Cog):
             max_active=self.bot.settings.max_active_per_user,
             providers=self.bot.providers,
             default_model=spec.label if spec is not None else model,
+            locale=locale,
         )
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=ONLY_MEMBER
@@ -275,18 +267,22 @@ class VeoCog(commands.Cog):
 
     @veo.command(name="models", description="What each available model can do")
     async def models(self, interaction: discord.Interaction[VeoBot]) -> None:
+        locale = str(interaction.locale)
         fields = [
             (
                 f"{spec.label} — {provider}"[:256],
-                listings.model_summary(spec)
-                + estimates.render_time_note(self._schedules.typical(provider, spec.name))
-                + (f"\nOn this server one video counts as **{units}**." if units > 1 else ""),
+                listings.model_summary(spec, locale=locale)
+                + estimates.render_time_note(
+                    self._schedules.typical(provider, spec.name), locale=locale
+                )
+                + ("\n" + text("chat.counts_as", locale, units=units) if units > 1 else ""),
             )
             for provider, spec, units in await self.service.models_for(interaction.guild_id)
         ]
         provider, model = await self.service.default_model(interaction.guild_id)
         spec = self.bot.providers.model(provider, model)
-        embeds = listings.models_embeds(fields, spec.label if spec is not None else model)
+        label = spec.label if spec is not None else model
+        embeds = listings.models_embeds(fields, label, locale=locale)
         await interaction.response.send_message(embeds=embeds[:10], ephemeral=True)
 
     # -- autocomplete -----------------------------------------------------------------
@@ -329,8 +325,9 @@ class VeoCog(commands.Cog):
         number = typed.lstrip("#").strip()
         by_number_only = typed.startswith("#")  # "#1" means job 1…, not prompts with "1"
         jobs = await self.service.history(interaction.user.id, limit=25)
+        loc = str(interaction.locale)
         return [
-            app_commands.Choice(name=listings.job_choice_label(job), value=str(job.id))
+            app_commands.Choice(name=listings.job_choice_label(job, locale=loc), value=str(job.id))
             for job in jobs
             if not typed
             or str(job.id).startswith(number)
@@ -354,8 +351,9 @@ class VeoCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         spec = self._chosen_spec(interaction)
         ratios = spec.aspect_ratios if spec else ()
+        said = i18n.catalogue(i18n.shipped(str(interaction.locale)))
         return [
-            app_commands.Choice(name=ASPECT_NAMES.get(r, r), value=r)
+            app_commands.Choice(name=said.get(f"chat.aspect.{r}", r), value=r)
             for r in ratios
             if current in r
         ]
@@ -367,7 +365,11 @@ class VeoCog(commands.Cog):
         spec = self._chosen_spec(interaction)
         resolution = getattr(interaction.namespace, "resolution", None)
         lengths = spec.durations_for(resolution) if spec else ()
-        return [app_commands.Choice(name=f"{d} seconds", value=d) for d in lengths]
+        locale = str(interaction.locale)
+        return [
+            app_commands.Choice(name=text("chat.seconds", locale, seconds=d), value=d)
+            for d in lengths
+        ]
 
     @generate.autocomplete("resolution")
     async def _resolution_autocomplete(
@@ -389,7 +391,8 @@ class VeoCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         spec = self._chosen_spec(interaction)
         modes = [m for m in Mode if spec is not None and m in spec.modes and m is not Mode.TEXT]
-        return [app_commands.Choice(name=MODE_LABELS[m], value=m.value) for m in modes]
+        loc = str(interaction.locale)
+        return [app_commands.Choice(name=listings.mode_label(m, loc), value=m.value) for m in modes]
 
 
 async def setup(bot: VeoBot) -> None:

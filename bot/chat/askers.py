@@ -15,13 +15,11 @@ from typing import Any
 
 import discord
 
+from bot.chat.i18n import text
 from bot.jobs.access import Asker
 from bot.jobs.requests import RequestInvalid
 
 JOB_NUMBER = re.compile(r"#?\s*(\d{1,18})")  # 18 digits: always a valid SQLite integer
-NOT_A_JOB_NUMBER = (
-    "That is not a job number: type it like `#12` or `12`, or pick one of your jobs from the list."
-)
 
 
 def asker_of(interaction: discord.Interaction[Any]) -> Asker:
@@ -36,9 +34,10 @@ def asker_of(interaction: discord.Interaction[Any]) -> Asker:
     )
 
 
-def parse_job_number(text: str) -> int:
-    """`#12`, `12` or ` # 12 ` → 12; anything else is refused in the member's words."""
-    match = JOB_NUMBER.fullmatch(text.strip())
+def parse_job_number(typed: str, locale: str | None = None) -> int:
+    """`#12`, `12` or ` # 12 ` → 12; anything else is refused in the member's words (and
+    `locale`, their language)."""
+    match = JOB_NUMBER.fullmatch(typed.strip())
     if match is None:
-        raise RequestInvalid(NOT_A_JOB_NUMBER)
+        raise RequestInvalid(text("chat.not_a_job_number", locale))
     return int(match[1])

@@ -22,13 +22,6 @@ from storage.audit import AuditEntry
 DESCRIPTION_LIMIT = 4096
 
 
-def counted(n: int, noun: str, *, bold: bool = False) -> str:
-    """`1 video`, `2 videos` (`**2** videos` when bold): never "video(s)". English only,
-    for the admin commands' own replies; the log says its counts with `_videos`."""
-    number = f"**{n}**" if bold else str(n)
-    return f"{number} {noun if n == 1 else noun + 's'}"
-
-
 def _videos(n: int, locale: str | None) -> str:
     """`**1** video`, `**2** videos`."""
     return text("admin_view.videos_one" if n == 1 else "admin_view.videos", locale, n=n)

@@ -18,6 +18,7 @@ import discord
 from bot.chat import listings, messages
 from bot.chat.askers import asker_of
 from bot.chat.failures import refusal_text
+from bot.chat.i18n import text
 from bot.chat.submission import submit_request
 from bot.jobs.access import Action
 from bot.jobs.origin import Parent
@@ -45,28 +46,22 @@ async def owned_job(interaction: Interaction, job_id: int, action: Action) -> Jo
         return None
 
 
-def cancel_prompt(job: Job, *, owner: bool = True) -> tuple[str, discord.ui.View]:
-    """What cancelling will cost, said before anyone confirms. No vendor can stop a
-    render, and a render it finished was billed; `owner` is False when an admin cancels
-    another member's job, so the words say whose quota it is."""
-    whose = "your" if owner else "the member's"
+def cancel_prompt(
+    job: Job, *, owner: bool = True, locale: str | None = None
+) -> tuple[str, discord.ui.View]:
+    """What cancelling will cost, said before anyone confirms (in `locale`). No vendor can
+    stop a render, and a render it finished was billed; `owner` is False when an admin
+    cancels another member's job, so the words say whose quota it is."""
     if job.status is JobStatus.QUEUED:
-        text = f"Cancel job #{job.id}? It has not been sent yet, so {whose} quota is refunded."
+        key = "chat.cancel_queued"
     elif job.status in (JobStatus.SUBMITTING, JobStatus.RUNNING):
-        text = (
-            f"Cancel job #{job.id}? The video service is already making it and cannot be "
-            "stopped. I will not post it. If the service still finishes, the video was paid "
-            f"for and {whose} quota stays used; if it fails, {whose} quota is refunded."
-        )
+        key = "chat.cancel_running"
     else:
-        text = (
-            f"Cancel job #{job.id}? The video service has already made it (and billed it), "
-            f"so {whose} quota stays used. If it is not yet on its way to the channel, I "
-            "will not post it."
-        )
+        key = "chat.cancel_made"
+    said = text(key if owner else f"{key}_member", locale, job=job.id)
     view = discord.ui.View(timeout=None)
-    view.add_item(ConfirmCancelButton(job.id))
-    return text, view
+    view.add_item(ConfirmCancelButton(job.id, messages.button("cancel_yes", locale)))
+    return said, view
 
 
 class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:_:(?P<job>\d+)"):
@@ -113,15 +108,17 @@ class CancelButton(_JobButton, template=r"veo:cancel:(?P<job>\d+)"):
     async def act(self, interaction: Interaction, job: Job) -> None:
         if not job.is_active:
             await interaction.response.send_message(
-                f"Job #{job.id} has already ended.", ephemeral=True
+                text("chat.already_ended", str(interaction.locale), job=job.id), ephemeral=True
             )
             return
-        text, view = cancel_prompt(job, owner=job.user_id == interaction.user.id)
-        await interaction.response.send_message(text, view=view, ephemeral=True)
+        said, view = cancel_prompt(
+            job, owner=job.user_id == interaction.user.id, locale=str(interaction.locale)
+        )
+        await interaction.response.send_message(said, view=view, ephemeral=True)
 
 
 class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
-    key, label, style = "cancel-yes", "Yes, cancel it", discord.ButtonStyle.danger
+    key, label, style = "cancel-yes", text("button.cancel_yes"), discord.ButtonStyle.danger
     action = Action.CANCEL
 
     async def act(self, interaction: Interaction, job: Job) -> None:
@@ -133,18 +130,15 @@ class ConfirmCancelButton(_JobButton, template=r"veo:cancel-yes:(?P<job>\d+)"):
                 content=refusal_text(exc, str(interaction.locale)), view=None
             )
             return
-        whose = "your" if job.user_id == interaction.user.id else "the member's"
         if job.status is JobStatus.CANCELLED:
-            text = f"Job #{job.id} is cancelled and {whose} quota was refunded."
+            owner = job.user_id == interaction.user.id
+            key = "chat.cancelled" if owner else "chat.cancelled_member"
         elif job.completed_at is not None:
-            text = (
-                f"Job #{job.id} will not be posted. It was already made, so the quota stays used."
-            )
+            key = "chat.not_posted_made"
         else:
-            text = (
-                f"Job #{job.id} will not be posted. I'll settle the quota when the service is done."
-            )
-        await interaction.response.edit_message(content=text, view=None)
+            key = "chat.not_posted_later"
+        said = text(key, str(interaction.locale), job=job.id)
+        await interaction.response.edit_message(content=said, view=None)
 
 
 class RetryButton(_JobButton, template=r"veo:retry:(?P<job>\d+)"):
@@ -182,13 +176,13 @@ def parent_of(job: Job) -> Parent:
     return Parent(job.id, messages.post_link(job))
 
 
-class RemixModal(discord.ui.Modal, title="Remix this video"):
-    def __init__(self, job: Job, limit: int = 4000) -> None:
-        super().__init__(timeout=600)
+class RemixModal(discord.ui.Modal):
+    def __init__(self, job: Job, limit: int = 4000, locale: str | None = None) -> None:
+        super().__init__(title=text("chat.remix_title", locale), timeout=600)
         self.job = job
         limit = min(limit, 4000)  # Discord's own cap on a text field
         self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-            label="New prompt (the other settings stay)",
+            label=text("chat.remix_prompt", locale),
             style=discord.TextStyle.paragraph,
             default=stored_request(job).prompt[:limit],
             max_length=limit,
@@ -225,7 +219,7 @@ class RemixButton(_JobButton, template=r"veo:remix:(?P<job>\d+)"):
                 f"⚠️ {refusal_text(exc, str(interaction.locale))}", ephemeral=True
             )
             return
-        await interaction.response.send_modal(RemixModal(job, limit))
+        await interaction.response.send_modal(RemixModal(job, limit, str(interaction.locale)))
 
 
 class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
@@ -236,16 +230,17 @@ class DeleteButton(_JobButton, template=r"veo:delete:(?P<job>\d+)"):
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         view = discord.ui.View(timeout=None)
-        view.add_item(ConfirmDeleteButton(job.id))
+        locale = str(interaction.locale)
+        view.add_item(ConfirmDeleteButton(job.id, messages.button("delete_yes", locale)))
         await interaction.response.send_message(
-            messages.reply("delete_question", str(interaction.locale), job=job.id),
+            messages.reply("delete_question", locale, job=job.id),
             view=view,
             ephemeral=True,
         )
 
 
 class ConfirmDeleteButton(_JobButton, template=r"veo:delete-yes:(?P<job>\d+)"):
-    key, label, style = "delete-yes", "Yes, delete them", discord.ButtonStyle.danger
+    key, label, style = "delete-yes", text("button.delete_yes"), discord.ButtonStyle.danger
     action = Action.DELETE
 
     async def act(self, interaction: Interaction, job: Job) -> None:
@@ -272,18 +267,25 @@ def result_custom_id(job_id: int) -> str:
     return f"veo:{DeleteButton.key}:{job_id}"
 
 
-async def history_reply(bot: ChatBot, user_id: int, page: int) -> tuple[str, discord.ui.View]:
-    """One page of a member's jobs, with the buttons to the newer and older pages."""
+async def history_reply(
+    bot: ChatBot, user_id: int, page: int, locale: str | None = None
+) -> tuple[str, discord.ui.View]:
+    """One page of a member's jobs, with the buttons to the newer and older pages (in the
+    member's `locale`)."""
     size = listings.HISTORY_PAGE_SIZE
     jobs = await bot.service.history(user_id, limit=size + 1, offset=page * size)
     has_more = len(jobs) > size
     jobs = jobs[:size]
-    text = listings.history_page(jobs, page, has_more=has_more)
+    said = listings.history_page(jobs, page, has_more=has_more, locale=locale)
     view = discord.ui.View(timeout=None)
     if page > 0 or has_more:
-        view.add_item(HistoryPageButton(user_id, max(page - 1, 0), newer=True, disabled=page == 0))
-        view.add_item(HistoryPageButton(user_id, page + 1, newer=False, disabled=not has_more))
-    return text, view
+        newer = max(page - 1, 0)
+        view.add_item(
+            HistoryPageButton(user_id, newer, newer=True, disabled=page == 0, locale=locale)
+        )
+        older = page + 1
+        view.add_item(HistoryPageButton(user_id, older, disabled=not has_more, locale=locale))
+    return said, view
 
 
 class HistoryPageButton(
@@ -294,13 +296,19 @@ class HistoryPageButton(
     custom_id, so it keeps working after a restart; only the owner may use it."""
 
     def __init__(
-        self, user_id: int, page: int, *, newer: bool = False, disabled: bool = False
+        self,
+        user_id: int,
+        page: int,
+        *,
+        newer: bool = False,
+        disabled: bool = False,
+        locale: str | None = None,
     ) -> None:
         self.user_id = user_id
         self.page = page
         super().__init__(
             discord.ui.Button(
-                label="◀ Newer" if newer else "Older ▶",
+                label=text("chat.history_newer" if newer else "chat.history_older", locale),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"veo:history:{user_id}:{page}",
                 disabled=disabled,
@@ -320,15 +328,15 @@ class HistoryPageButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.user.id != self.user_id:
             await interaction.response.send_message(
-                "These pages belong to someone else. Use `/veo history` to see your own videos.",
+                text("chat.history_not_yours", str(interaction.locale)),
                 ephemeral=True,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             return
         bot: ChatBot = interaction.client
-        text, view = await history_reply(bot, self.user_id, self.page)
+        said, view = await history_reply(bot, self.user_id, self.page, str(interaction.locale))
         await interaction.response.edit_message(
-            content=text, view=view, allowed_mentions=discord.AllowedMentions.none()
+            content=said, view=view, allowed_mentions=discord.AllowedMentions.none()
         )
 
 

@@ -20,6 +20,7 @@ import discord
 
 from bot.chat import messages
 from bot.chat.components import result_custom_id
+from bot.chat.i18n import text
 from bot.chat.views import result_view
 from bot.jobs.publishing import DeliveryFailed
 from bot.media.file_host import FileHost
@@ -33,11 +34,6 @@ log = logging.getLogger(__name__)
 HISTORY_SCAN = 500  # messages read after a restart mid-delivery
 # Discord's default upload limit: what to aim for when it refused a file we thought fitted.
 DISCORD_DEFAULT_LIMIT = 10 * 1024 * 1024
-
-MSG_REENCODED = (
-    "The original is larger than this channel's upload limit{limit}, so this is a smaller copy."
-)
-MSG_FULL_QUALITY = "Full quality{expiry}: <{link}>"
 
 
 def _mb(n: int) -> str:
@@ -176,12 +172,15 @@ class VideoPoster:
             log.info("job %d: the video could not be made to fit; posting a link", job.id)
             return None
         # The limit is only shown when it is the one Discord gave (not our guess after a 413).
-        shown = f" ({_mb(limit)})" if limit == job.filesize_limit else ""
-        note = MSG_REENCODED.format(limit=shown)
+        if limit == job.filesize_limit:
+            note = text("chat.reencoded_limit", job.locale, limit=_mb(limit))
+        else:
+            note = text("chat.reencoded", job.locale)
         if job.result_url:
             expires = job.result_url_expires_at
-            expiry = f" (the link expires <t:{int(expires)}:R>)" if expires else ""
-            note += "\n" + MSG_FULL_QUALITY.format(expiry=expiry, link=job.result_url)
+            expiry = text("job.link_expires", job.locale, at=int(expires)) if expires else ""
+            link = job.result_url
+            note += "\n" + text("chat.full_quality", job.locale, expiry=expiry, link=link)
         try:
             return await self._post(job, file_path=fitted, note=note)
         except discord.HTTPException as exc:

@@ -16,6 +16,7 @@ import discord
 
 from bot.chat import messages
 from bot.chat.failures import refusal_text
+from bot.chat.i18n import text
 from bot.jobs.origin import Origin, Parent
 from bot.jobs.preferences import Defaults
 from bot.jobs.quota import QuotaRefused
@@ -51,7 +52,7 @@ async def submit_draft(
         request, defaults = await bot.service.validate(
             draft, interaction.guild_id, interaction.user.id
         )
-        images = await read_images(bot, request, attachments)
+        images = await read_images(bot, request, attachments, str(interaction.locale))
         return await submit_request(bot, interaction, request, images, defaults=defaults)
     except RequestInvalid as exc:
         await interaction.edit_original_response(
@@ -86,26 +87,28 @@ async def submit_request(
 
 
 async def read_images(
-    bot: ChatBot, request: GenerationRequest, attachments: list[tuple[str, discord.Attachment]]
+    bot: ChatBot,
+    request: GenerationRequest,
+    attachments: list[tuple[str, discord.Attachment]],
+    locale: str | None = None,
 ) -> list[InputImage]:
-    """Download each attachment now (Discord's URLs expire) and check its real type."""
+    """Download each attachment now (Discord's URLs expire) and check its real type; a
+    refusal is worded in `locale`."""
     spec = bot.providers.model(request.provider, request.model)
     assert spec is not None
     mb = spec.max_image_bytes / (1024 * 1024)
-    too_big = "`{slot}` is larger than {mb:g} MB, the limit for {label}."
     images = []
     for slot, attachment in attachments:
+        too_big = text("chat.image_too_large", locale, slot=slot, mb=mb, label=spec.label)
         if attachment.size > spec.max_image_bytes:
-            raise RequestInvalid(too_big.format(slot=slot, mb=mb, label=spec.label))
+            raise RequestInvalid(too_big)
         try:
             data = await fetch_capped(bot.session, attachment.url, spec.max_image_bytes)
         except ImageTooLarge:
-            raise RequestInvalid(too_big.format(slot=slot, mb=mb, label=spec.label)) from None
+            raise RequestInvalid(too_big) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("could not download attachment %s: %s", attachment.id, exc)
-            raise RequestInvalid(
-                f"I could not download `{slot}` from Discord; please attach it again."
-            ) from None
+            raise RequestInvalid(text("chat.download_failed", locale, slot=slot)) from None
         image = check_image(data, slot=slot, spec=spec, filename=attachment.filename)
         # Kept for vendors that fetch images by URL (when the bot has no public address).
         images.append(dataclasses.replace(image, url=attachment.url))
@@ -118,20 +121,18 @@ def role_ids_of(interaction: discord.Interaction[ChatBot]) -> tuple[int, ...]:
     return tuple(getattr(interaction.user, "_roles", ()))
 
 
-def missing_permissions(interaction: discord.Interaction[ChatBot]) -> list[str]:
-    """What the bot lacks to post progress and the video here, in Discord's words."""
+def missing_permissions(
+    interaction: discord.Interaction[ChatBot], locale: str | None = None
+) -> list[str]:
+    """What the bot lacks to post progress and the video here, in Discord's words (as its
+    settings show them in `locale`)."""
     if interaction.guild_id is None:
         return []
     perms = interaction.app_permissions
-    needed = [
-        ("View Channel", perms.view_channel),
-        ("Send Messages", perms.send_messages),
-        ("Attach Files", perms.attach_files),
-        ("Embed Links", perms.embed_links),
-    ]
+    needed = ["view_channel", "send_messages", "attach_files", "embed_links"]
     if isinstance(interaction.channel, discord.Thread):
-        needed.append(("Send Messages in Threads", perms.send_messages_in_threads))
-    return [name for name, ok in needed if not ok]
+        needed.append("send_messages_in_threads")
+    return [text(f"chat.permission.{p}", locale) for p in needed if not getattr(perms, p)]
 
 
 def origin_of(interaction: discord.Interaction[ChatBot]) -> Origin:
@@ -168,14 +169,15 @@ async def announce(
     defaults: Defaults | None = None,
 ) -> None:
     """Post the public job message that all progress and the video will go to."""
-    text = bot.publisher.render(job)
+    locale = str(interaction.locale)
+    said = bot.publisher.render(job)
     message: discord.Message | discord.WebhookMessage | None = None
     reason = ""
     if origin.delivery_mode == "channel":
         channel = bot.get_partial_messageable(origin.channel_id, guild_id=origin.guild_id)
         try:
             message = await channel.send(
-                text, allowed_mentions=NO_PINGS, view=bot.publisher.view(job)
+                said, allowed_mentions=NO_PINGS, view=bot.publisher.view(job)
             )
         except discord.HTTPException as exc:
             log.info(
@@ -184,23 +186,21 @@ async def announce(
                 origin.channel_id,
                 exc,
             )
-            reason = "I can't post in this channel, so "
-    elif missing := missing_permissions(interaction):
-        reason = (
-            f"I lack {', '.join(f'**{p}**' for p in missing)} in this channel (a server admin "
-            "can grant it), so "
-        )
+            reason = text("chat.cannot_post", locale)
+    elif missing := missing_permissions(interaction, locale):
+        comma = text("listing.comma", locale)
+        reason = text("chat.lacking", locale, permissions=comma.join(f"**{p}**" for p in missing))
     else:
-        reason = "I can't post in this channel (I am not in this server), so "
+        reason = text("chat.not_in_server", locale)
     followup = message is None
     if message is None:
         await interaction.edit_original_response(
-            content=messages.queued_below(job.id, reason, defaults, str(interaction.locale))
+            content=messages.queued_below(job.id, reason, defaults, locale)
         )
-        message = await interaction.followup.send(text, wait=True, allowed_mentions=NO_PINGS)
+        message = await interaction.followup.send(said, wait=True, allowed_mentions=NO_PINGS)
     else:
         link = messages.message_link(origin.guild_id, origin.channel_id, message.id)
         await interaction.edit_original_response(
-            content=messages.queued_here(job.id, link, defaults, str(interaction.locale))
+            content=messages.queued_here(job.id, link, defaults, locale)
         )
     await bot.service.started(job, message.id, followup=followup)

@@ -39,15 +39,7 @@ NOT_FOR_MEMBERS = {
 
 # Modules not yet converted, and how many sentences each still holds.
 NOT_YET: dict[str, int] = {
-    "bot/chat/askers.py": 1,
-    "bot/chat/components.py": 17,
-    "bot/chat/posting.py": 3,
-    "bot/chat/submission.py": 7,
     "bot/jobs/requests.py": 1,  # MODE_LABELS: the English names of the modes
-    "cogs/admin.py": 18,
-    "cogs/admin_forms.py": 27,
-    "cogs/admin_pickers.py": 10,
-    "cogs/veo.py": 8,
 }
 
 
