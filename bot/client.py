@@ -272,10 +272,12 @@ class VeoBot(ChatBot):
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a server (not an outage: discord.py reports those apart)."""
+        self.publisher.left_guilds.add(guild.id)
         jobs = await self.service.server_left(guild.id)
         log.info("removed from server %d; %d of its job(s) stopped", guild.id, len(jobs))
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
+        self.publisher.left_guilds.discard(guild.id)
         await self.service.server_joined(guild.id)
 
     async def on_ready(self) -> None:

@@ -86,6 +86,9 @@ class DiscordPublisher:
         self._ended: OrderedDict[int, None] = OrderedDict()
         # When each job was last updated here, to prune jobs that ended elsewhere.
         self._touched: dict[int, float] = {}
+        # Servers that removed the bot: nothing more is shown there, not even an update
+        # read before the removal and still on its way (its jobs end quietly).
+        self.left_guilds: set[int] = set()
         self._pruned_at = clock()
         self.where = Where(client, clock)
         self.poster = VideoPoster(
@@ -149,6 +152,8 @@ class DiscordPublisher:
     async def job_updated(self, job: Job, *, position: int | None = None) -> None:
         self._prune()
         if job.status_message_id is None or job.id in self._ended:
+            return
+        if job.guild_id in self.left_guilds:
             return
         self._touched[job.id] = self.clock()
         async with self._lock(job.id):
@@ -221,6 +226,8 @@ class DiscordPublisher:
         """Show `text` on the job's message now (the caller holds the job's lock)."""
         assert job.status_message_id is not None
         self._held.pop(job.id, None)
+        if job.guild_id in self.left_guilds:  # held back before the bot was removed
+            return
         if job.status in TERMINAL:
             self._forget(job.id)
             self._ended[job.id] = None

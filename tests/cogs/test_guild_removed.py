@@ -7,6 +7,7 @@ through discord.py's own GUILD_CREATE / GUILD_DELETE handling."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -130,3 +131,26 @@ async def test_an_outage_is_not_a_removal(
     job = await bot.store.get(waiting)
     assert job is not None and job.status is JobStatus.QUEUED
     assert job.cancel_requested_at is None
+
+
+async def test_an_update_read_before_the_removal_is_not_shown_after_it(
+    start_bot: BotFactory,
+    apiyi_settings: Settings,
+    apiyi_sim: ApiyiSimulator,
+    discord_sim: DiscordSim,
+) -> None:
+    """A poll that read a job just before the bot was removed must not edit the job
+    message after it (the removal wins, whatever was on its way)."""
+    apiyi_sim.queued_for = None
+    bot = await start_bot(apiyi_settings)
+    bot._connection.parse_guild_create(guild_create(GUILD_ID))
+    job = await submit(bot, prompt="rendering in A")
+    job = await wait_for_job(bot, job.id, frozenset({JobStatus.RUNNING}))
+    await asyncio.sleep(0.2)
+    before = edits_of(discord_sim, job.status_message_id)
+    bot._connection.parse_guild_delete(guild_delete(GUILD_ID))
+    await asyncio.sleep(0.2)
+    # The snapshot the poll had in hand, now with news to show.
+    stale = dataclasses.replace(job, stage="generating", progress=40, updated_at=time.time())
+    await bot.publisher.job_updated(stale)
+    assert edits_of(discord_sim, job.status_message_id) == before
