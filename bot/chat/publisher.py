@@ -287,7 +287,7 @@ class DiscordPublisher:
         kind of trouble, so a dead key or a long outage does not flood it."""
         if job.guild_id is None or self.alert_channel is None:
             return False
-        text = alert_text(kind, params)
+        text = alert_text(kind, params, job.locale)  # the server's language, as its posts
         key = (job.guild_id, job.provider, kind)
         now = self.clock()
         before = self._alerted.get(key)
