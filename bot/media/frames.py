@@ -10,15 +10,13 @@ or stuck run, an oversized result) is logged and answered with None, and deliver
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.media.reencode import _ffmpeg_exe
+from bot.media.reencode import _ffmpeg_exe, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -54,31 +52,6 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-async def _run(exe: str, args: list[str], deadline: float) -> tuple[int, str] | None:
-    """(exit code, stderr), or None when out of time; the process never outlives this call."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        return None
-    proc = await asyncio.create_subprocess_exec(
-        exe,
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        _, stderr = await asyncio.wait_for(proc.communicate(), remaining)
-    except TimeoutError:
-        return None
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, stderr.decode("utf-8", "replace")
-
-
 async def last_frame(path: Path, *, max_side: int = 1280, timeout: float = 30.0) -> Frame | None:
     """The video's last frame as a JPEG no larger than `max_side` on its longer side, or None."""
     exe = _ffmpeg_exe()
@@ -100,7 +73,7 @@ async def last_frame(path: Path, *, max_side: int = 1280, timeout: float = 30.0)
             # The tail first (cheap); the whole file when the video stream ends earlier than
             # the container does (a longer audio track) and the tail holds no video frame.
             for seek in (["-sseof", f"-{SEEK_FROM_END:g}"], []):
-                result = await _run(exe, head + seek + common, deadline)
+                result = await run_ffmpeg(exe, head + seek + common, deadline)
                 if result is None:
                     log.info(
                         "taking the last frame of %s ran out of time (%gs)", path.name, timeout

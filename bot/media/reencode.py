@@ -212,32 +212,38 @@ class Reencoder:
         return True
 
     async def _run(self, args: list[str], deadline: float) -> tuple[int, str] | None:
-        """Run ffmpeg until the deadline: (exit code, stderr), or None when it ran out of
-        time (the process is killed and reaped, also when the caller is cancelled)."""
         assert self.ffmpeg is not None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        result = await run_ffmpeg(self.ffmpeg, args, deadline)
+        if result is None:
             log.warning("re-encoding ran out of time (VEO_REENCODE_TIMEOUT=%gs)", self.timeout)
-            return None
-        proc = await asyncio.create_subprocess_exec(
-            self.ffmpeg,
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            _, stderr = await asyncio.wait_for(proc.communicate(), remaining)
-        except TimeoutError:
-            log.warning("re-encoding ran out of time (VEO_REENCODE_TIMEOUT=%gs)", self.timeout)
-            return None
-        finally:
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-        assert proc.returncode is not None
-        return proc.returncode, stderr.decode("utf-8", "replace")
+        return result
+
+
+async def run_ffmpeg(exe: str, args: list[str], deadline: float) -> tuple[int, str] | None:
+    """Run ffmpeg until the deadline (a `time.monotonic()` value): (exit code, stderr), or
+    None when it ran out of time. The process never outlives this call: it is killed and
+    reaped on a timeout and when the caller is cancelled."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return None
+    proc = await asyncio.create_subprocess_exec(
+        exe,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(proc.communicate(), remaining)
+    except TimeoutError:
+        return None
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, stderr.decode("utf-8", "replace")
 
 
 __all__ = ["Reencoder", "parse_probe"]

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from bot.client import VeoBot
 from bot.jobs.requests import stored_request
 from bot.providers.base import Mode
 from storage import JobStatus
@@ -21,9 +20,10 @@ from tests.cogs.test_buttons import (
     result_post,
 )
 from tests.cogs.test_generate import generate
+from tests.cogs.test_quota_races import modal_submit
 from tests.conftest import BotFactory, wait_for_job
 from tests.sim.apiyi_sim import ApiyiSimulator
-from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID, component_click
+from tests.sim.discord_payloads import CHANNEL_ID, GUILD_ID, USER_ID
 from tests.sim.discord_sim import FLAG_EPHEMERAL, DiscordSim
 
 GUILD_B, CHANNEL_B = GUILD_ID + 1, CHANNEL_ID + 50
@@ -36,24 +36,6 @@ def failure_ping(sim: DiscordSim, job_id: int) -> dict[str, Any]:
         for m in sim.messages(CHANNEL_ID)
         if str(m["content"]).startswith(f"<@{USER_ID}> job #{job_id} failed")
     )
-
-
-async def submit_modal(
-    bot: VeoBot, sim: DiscordSim, modal: dict[str, Any], message: dict[str, Any], text: str
-) -> Any:
-    """Send back the one text field of a form the bot opened, as Discord would."""
-    [row] = modal["data"]["components"]
-    [field] = row["components"]
-    submit = component_click("x", message)
-    submit["type"] = 5
-    submit.pop("message")
-    submit["data"] = {
-        "custom_id": modal["data"]["custom_id"],
-        "components": [
-            {"type": 1, "components": [{"type": 4, "custom_id": field["custom_id"], "value": text}]}
-        ],
-    }
-    return await dispatch(bot, sim, submit)
 
 
 async def test_a_failed_job_offers_try_again_and_edit_prompt_even_after_a_restart(
@@ -80,7 +62,11 @@ async def test_a_failed_job_offers_try_again_and_edit_prompt_even_after_a_restar
     record = await click(second, discord_sim, "veo:remix:1", job_message(discord_sim, 1))
     [modal] = record.callbacks
     assert modal["type"] == 9  # the form, with the failed prompt to edit
-    await submit_modal(second, discord_sim, modal, job_message(discord_sim, 1), "a blue kite")
+    await dispatch(
+        second,
+        discord_sim,
+        modal_submit(discord_sim, modal, "a blue kite", job_message(discord_sim, 1)),
+    )
     edited = await wait_for_job(second, 3)
     assert edited.status is JobStatus.DELIVERED and edited.parent_job_id == 1
     assert stored_request(edited).prompt == "a blue kite"
@@ -129,7 +115,7 @@ async def test_continue_starts_a_first_frame_job_from_the_last_frame(
     record = await click(second, discord_sim, "veo:continue:1", post)
     [modal] = record.callbacks
     assert modal["type"] == 9 and modal["data"]["title"] == "Continue job #1 (uses 1)"
-    await submit_modal(second, discord_sim, modal, post, "the boat sails on")
+    await dispatch(second, discord_sim, modal_submit(discord_sim, modal, "the boat sails on", post))
     follow = await wait_for_job(second, 2)
     assert follow.status is JobStatus.DELIVERED and follow.parent_job_id == 1
     request = stored_request(follow)
